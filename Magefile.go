@@ -1,0 +1,215 @@
+//go:build mage
+
+// Magefile builds and tests Hazewatch: `go tool mage -l` lists the targets.
+package main
+
+import (
+	"archive/zip"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	sdkbuild "github.com/grafana/grafana-plugin-sdk-go/build"
+	"github.com/magefile/mage/mg"
+	"github.com/magefile/mage/sh"
+
+	"github.com/hazewatch/hazewatch/internal/telegraftest"
+)
+
+// Default is what a bare `mage` runs.
+var Default = Build
+
+const pluginDir = "grafana-datasource"
+
+// pluginTargets are the platforms the datasource backend is shipped for (Grafana's catalog wants
+// linux/amd64 at least; these four cover Grafana's official images and desktops).
+var pluginTargets = [][2]string{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "arm64"}, {"windows", "amd64"}}
+
+// Build builds everything the stack needs: the command-line tool, both Telegraf plugins, and the
+// Grafana plugin (backend for every shipped platform, frontend, zip).
+func Build() {
+	mg.SerialDeps(Binaries, Plugin)
+}
+
+// Binaries builds bin/hazewatch and the two Telegraf external plugins bin/telegraf-anomaly and
+// bin/telegraf-purpleair (static, so they also run in the official Telegraf image).
+func Binaries() error {
+	env := map[string]string{"CGO_ENABLED": "0"}
+	for out, pkg := range map[string]string{
+		"bin/hazewatch":          "./cmd/hazewatch",
+		"bin/telegraf-anomaly":   "./telegraf-processor/cmd/telegraf-anomaly",
+		"bin/telegraf-purpleair": "./telegraf-input/cmd/telegraf-purpleair",
+	} {
+		if err := sh.RunWithV(env, "go", "build", "-trimpath", "-o", out, pkg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Telegraf builds bin/telegraf: Telegraf v1.37.2 from its Go module, with only the plugins the stack and
+// the end-to-end tests use (the same build the tests run).
+func Telegraf() error {
+	abs, err := filepath.Abs("bin")
+	if err != nil {
+		return err
+	}
+	// go install of a versioned package builds it with Telegraf's own go.mod, outside ours, so our
+	// module does not carry Telegraf's whole dependency tree.
+	return sh.RunWithV(map[string]string{"GOBIN": abs}, "go", "install", "-tags", telegraftest.Tags,
+		"github.com/influxdata/telegraf/cmd/telegraf@v1.37.2")
+}
+
+// Frontend installs the frontend's npm packages (npm ci) when they are missing, and builds it into
+// grafana-datasource/dist.
+func Frontend() error {
+	mg.Deps(NpmCI)
+	return runIn(pluginDir, "npm", "run", "build")
+}
+
+// NpmCI installs the frontend's locked npm packages unless node_modules is already there.
+func NpmCI() error {
+	if _, err := os.Stat(filepath.Join(pluginDir, "node_modules")); err == nil {
+		return nil
+	}
+	return runIn(pluginDir, "npm", "ci", "--no-audit", "--no-fund")
+}
+
+// Plugin builds the Grafana plugin into grafana-datasource/dist: the frontend, the backend for every
+// shipped platform with the SDK's build package (gpx_hazewatch_anomaly_<os>_<arch> and
+// go_plugin_build_manifest), and the zip Grafana's catalog takes (dist/<id>-<version>.zip).
+func Plugin() error {
+	// The frontend build empties dist/, so it goes first.
+	mg.SerialDeps(Frontend)
+	if err := inDir(pluginDir, func() error {
+		for _, t := range pluginTargets {
+			if err := (sdkbuild.Build{}).Custom(t[0], t[1]); err != nil {
+				return fmt.Errorf("backend %s/%s: %w", t[0], t[1], err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return zipPlugin()
+}
+
+// Test runs every test: Go (unit, integration against a real Prometheus, end to end through a real
+// Telegraf, the plugin binary over Grafana's plugin protocol, the built plugin package) and the
+// frontend's (type check, lint, jest, the editors in headless Chromium).
+func Test() error {
+	mg.SerialDeps(Telegraf, Plugin)
+	tg, _ := filepath.Abs(filepath.Join("bin", "telegraf"))
+	env := map[string]string{"HAZEWATCH_TELEGRAF": tg}
+	if err := sh.RunWithV(env, "go", "test", "-count=1", "-timeout", "40m", "./..."); err != nil {
+		return err
+	}
+	for _, script := range []string{"typecheck", "lint", "test:ci", "test:browser"} {
+		if err := runIn(pluginDir, "npm", "run", script); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Bench runs the Go benchmarks that carry the figures each part promises.
+func Bench() error {
+	return sh.RunV("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "./...")
+}
+
+// Demo runs the main job: a simulated fleet through both pipelines, with a report in report/.
+func Demo() error {
+	return sh.RunV("go", "run", "./cmd/hazewatch", "demo")
+}
+
+func runIn(dir, cmd string, args ...string) error {
+	c := exec.Command(cmd, args...)
+	c.Dir = dir
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	fmt.Printf("exec (in %s): %s %s\n", dir, cmd, strings.Join(args, " "))
+	return c.Run()
+}
+
+// inDir runs f with dir as the working directory: the SDK's build package works relative to it
+// (src/plugin.json, pkg/, dist/, package.json).
+func inDir(dir string, f func() error) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(dir); err != nil {
+		return err
+	}
+	defer os.Chdir(wd)
+	return f()
+}
+
+// zipPlugin packs dist/ as <id>/... into dist/<id>-<version>.zip, the layout Grafana's catalog and
+// grafana-cli take.
+func zipPlugin() error {
+	const id = "hazewatch-anomaly-datasource"
+	version, err := packageVersion()
+	if err != nil {
+		return err
+	}
+	dist := filepath.Join(pluginDir, "dist")
+	out := filepath.Join(dist, fmt.Sprintf("%s-%s.zip", id, version))
+	_ = os.Remove(out)
+	f, err := os.CreateTemp(pluginDir, "plugin-*.zip")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	zw := zip.NewWriter(f)
+	err = filepath.WalkDir(dist, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".zip") {
+			return err
+		}
+		rel, _ := filepath.Rel(dist, path)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h, err := zip.FileInfoHeader(info)
+		if err != nil {
+			return err
+		}
+		h.Name = id + "/" + filepath.ToSlash(rel)
+		h.Method = zip.Deflate
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			return err
+		}
+		src, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		_, err = io.Copy(w, src)
+		return err
+	})
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("plugin package: %s (%s/%s host)\n", out, runtime.GOOS, runtime.GOARCH)
+	return os.Rename(f.Name(), out)
+}
+
+func packageVersion() (string, error) {
+	out, err := sh.Output("node", "-p", "require('./"+pluginDir+"/package.json').version")
+	if err != nil {
+		return "", fmt.Errorf("reading the version from %s/package.json: %w", pluginDir, err)
+	}
+	return strings.TrimSpace(out), nil
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/impute"
+)
+
+// streamConfig holds the streaming pipeline's parameters; the defaults are the reference flow's
+// (bytewax/ml-iot): River's HalfSpaceTrees(n_trees=10, height=8, window_size=72,
+// limits={'pm1.0_cf_1': (0, 1200)}, seed=11) behind a running-mean StatImputer, threshold 0.7.
+type streamConfig struct {
+	fields    []string
+	hst       anomaly.HalfSpaceTreesOptions
+	impute    string
+	alpha     float64
+	threshold float64
+}
+
+func runStream(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
+	fields := fs.String("fields", "pm1.0_cf_1", "comma-separated fields that form the feature vector")
+	limits := fs.String("limits", "pm1.0_cf_1=0:1200", "per-field Half-Space Trees limits, FIELD=MIN:MAX[,FIELD=MIN:MAX...]; fields without limits use 0:1 as River does")
+	trees := fs.Int("trees", 10, "number of Half-Space Trees (River n_trees)")
+	height := fs.Int("height", 8, "height of each tree")
+	window := fs.Int("window-size", 72, "records per reference window (River window_size)")
+	seed := fs.Int64("seed", 11, "seed of the trees (same stream as Python's random.Random(seed))")
+	threshold := fs.Float64("threshold", 0.7, "a record is an anomaly when its score is above this")
+	imp := fs.String("impute", "mean", "how a missing field is filled before scoring: mean (River stats.Mean), ewma, last, none")
+	alpha := fs.Float64("alpha", 0.5, "smoothing factor of -impute ewma")
+	only := fs.Bool("only-anomalies", false, "print only the records scored above -threshold")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch stream [flags] FILE\n\nRunning-mean imputation, then Half-Space Trees: each record is scored, then learned.\nColumns: sensor_index (when the input has it), the scored fields, score, anomaly.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	path, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := streamConfig{
+		fields:    splitList(*fields),
+		impute:    *imp,
+		alpha:     *alpha,
+		threshold: *threshold,
+		hst:       anomaly.HalfSpaceTreesOptions{Trees: *trees, Height: *height, WindowSize: *window, Seed: *seed},
+	}
+	if cfg.hst.Limits, err = parseLimits(*limits); err != nil {
+		return usageError{err.Error()}
+	}
+	if len(cfg.fields) == 0 {
+		return usageError{"-fields: at least one field is needed"}
+	}
+	t, err := readTable(path, os.Stdin)
+	if err != nil {
+		return err
+	}
+	return streamTable(t, cfg, *only, stdout)
+}
+
+// streamTable scores the table's rows in order, as one stream through one global model.
+func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error {
+	hst, err := anomaly.NewHalfSpaceTrees(cfg.fields, cfg.hst)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	cols := make([]int, len(cfg.fields))
+	for j, f := range cfg.fields {
+		if cols[j] = t.column(f); cols[j] < 0 {
+			return fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(t.names, ", "))
+		}
+	}
+	imputers := make([]impute.Streaming, len(cfg.fields))
+	for j := range imputers {
+		if imputers[j], err = impute.NewStreaming(cfg.impute, cfg.alpha); err != nil {
+			return usageError{"-impute: " + err.Error()}
+		}
+	}
+	sensor := t.column("sensor_index")
+
+	w := csv.NewWriter(stdout)
+	header := make([]string, 0, len(cfg.fields)+3)
+	if sensor >= 0 {
+		header = append(header, "sensor_index")
+	}
+	header = append(header, cfg.fields...)
+	header = append(header, "score", "anomaly")
+	if err := w.Write(header); err != nil {
+		return err
+	}
+
+	state := hst.NewState()
+	x := make([]float64, len(cfg.fields))
+	rec := make([]string, len(header))
+	for r := 0; r < t.rows; r++ {
+		present := 0
+		for j, c := range cols {
+			v := t.cols[c][r]
+			// River's StatImputer as the reference calls it: learn_one (the statistic sees the
+			// value when there is one), then transform_one (a missing value becomes the statistic).
+			if imputers[j] != nil {
+				if !math.IsNaN(v) {
+					imputers[j].Update(v)
+				} else {
+					v = imputers[j].Value()
+				}
+			}
+			if !math.IsNaN(v) {
+				present++
+			}
+			x[j] = v
+		}
+		rec = rec[:0]
+		if sensor >= 0 {
+			rec = append(rec, formatFloat(t.cols[sensor][r]))
+		}
+		for _, v := range x {
+			rec = append(rec, formatFloat(v))
+		}
+		if present == 0 {
+			// Nothing to score: the reference leaves anomaly_score as None and learns nothing.
+			if only {
+				continue
+			}
+			rec = append(rec, "", "")
+		} else {
+			score := hst.ScoreLearn(state, x)
+			anomalous := score > cfg.threshold
+			if only && !anomalous {
+				continue
+			}
+			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), strconv.FormatBool(anomalous))
+		}
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseLimits reads FIELD=MIN:MAX[,FIELD=MIN:MAX...].
+func parseLimits(s string) (map[string][2]float64, error) {
+	out := map[string][2]float64{}
+	for _, item := range splitList(s) {
+		name, rng, ok := strings.Cut(item, "=")
+		lo, hi, ok2 := strings.Cut(rng, ":")
+		if !ok || !ok2 {
+			return nil, fmt.Errorf("-limits: %q: want FIELD=MIN:MAX", item)
+		}
+		a, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+		b, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+		if err1 != nil || err2 != nil || !(a < b) {
+			return nil, fmt.Errorf("-limits: %q: want two numbers MIN < MAX", item)
+		}
+		out[strings.TrimSpace(name)] = [2]float64{a, b}
+	}
+	return out, nil
+}
