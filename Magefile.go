@@ -103,7 +103,7 @@ func Plugin() error {
 // Telegraf, the plugin binary over Grafana's plugin protocol, the built plugin package) and the
 // frontend's (type check, lint, jest, the editors in headless Chromium).
 func Test() error {
-	mg.SerialDeps(Telegraf, Plugin)
+	mg.SerialDeps(SystemDeps, Telegraf, Plugin)
 	tg, _ := filepath.Abs(filepath.Join("bin", "telegraf"))
 	env := map[string]string{"HAZEWATCH_TELEGRAF": tg}
 	if err := sh.RunWithV(env, "go", "test", "-count=1", "-timeout", "40m", "./..."); err != nil {
@@ -115,6 +115,36 @@ func Test() error {
 		}
 	}
 	return nil
+}
+
+// systemPackages are the Debian packages the tests drive for real: a Prometheus server (and promtool,
+// which loads history into it) and Chromium for the editors' browser check.
+var systemPackages = map[string]string{"prometheus": "prometheus", "promtool": "prometheus", "chromium": "chromium"}
+
+// SystemDeps installs the Debian packages the tests need when they are missing and this is a Debian
+// machine where we are root; elsewhere it says what to install.
+func SystemDeps() error {
+	var missing []string
+	seen := map[string]bool{}
+	for cmd, pkg := range systemPackages {
+		if _, err := exec.LookPath(cmd); err != nil && !seen[pkg] {
+			seen[pkg] = true
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil || os.Geteuid() != 0 {
+		fmt.Printf("missing system packages %v: install them (Debian: apt-get install %s); the tests that need them fail in CI and skip elsewhere\n",
+			missing, strings.Join(missing, " "))
+		return nil
+	}
+	env := map[string]string{"DEBIAN_FRONTEND": "noninteractive"}
+	if err := sh.RunWithV(env, "apt-get", "update", "-q"); err != nil {
+		return err
+	}
+	return sh.RunWithV(env, "apt-get", append([]string{"install", "-y", "-q", "--no-install-recommends"}, missing...)...)
 }
 
 // Bench runs the Go benchmarks that carry the figures each part promises.

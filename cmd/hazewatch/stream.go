@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,14 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.hst.Limits, err = parseLimits(*limits); err != nil {
 		return usageError{err.Error()}
+	}
+	if !flagSet(fs, "limits") {
+		// The default limits are the reference field's; they do not apply to other -fields.
+		for name := range cfg.hst.Limits {
+			if !slices.Contains(cfg.fields, name) {
+				delete(cfg.hst.Limits, name)
+			}
+		}
 	}
 	if len(cfg.fields) == 0 {
 		return usageError{"-fields: at least one field is needed"}
@@ -144,6 +153,12 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 	}
 	w.Flush()
 	return w.Error()
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func splitList(s string) []string {
