@@ -1,0 +1,330 @@
+package purpleair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is the live PurpleAir API.
+const DefaultBaseURL = "https://api.purpleair.com"
+
+// APIError is an HTTP error answer of the API. It never contains the API key.
+type APIError struct {
+	StatusCode  int    // 0 when the error document came with a 2xx status
+	Code        string // the API's "error", e.g. "ApiKeyInvalidError"
+	Description string // the API's "description"
+	// RetryAfter is the server's Retry-After, when it sent one.
+	RetryAfter time.Duration
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("purpleair: API error")
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	if e.Description != "" {
+		b.WriteString(": " + e.Description)
+	}
+	switch e.StatusCode {
+	case http.StatusUnauthorized:
+		b.WriteString(" (the API key is missing or not valid: check api_key / api_key_env)")
+	case http.StatusForbidden:
+		b.WriteString(" (the API key is not allowed this request: a READ key is needed, and it may be restricted or disabled)")
+	case http.StatusPaymentRequired:
+		b.WriteString(" (the key's API points are used up)")
+	case http.StatusTooManyRequests:
+		b.WriteString(" (rate limited: poll less often)")
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (Retry-After %s)", e.RetryAfter)
+	}
+	return b.String()
+}
+
+// Temporary reports whether retrying later can succeed (429 and 5xx).
+func (e *APIError) Temporary() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+}
+
+// BoundingBox selects sensors inside a rectangle, by its north-west and
+// south-east corners (degrees).
+type BoundingBox struct {
+	NWLng, NWLat, SELng, SELat float64
+}
+
+// Validate checks the corners are on the globe and in the right order.
+func (b BoundingBox) Validate() error {
+	for _, c := range []struct {
+		name string
+		v    float64
+		lim  float64
+	}{{"nwlng", b.NWLng, 180}, {"nwlat", b.NWLat, 90}, {"selng", b.SELng, 180}, {"selat", b.SELat, 90}} {
+		if !(c.v >= -c.lim && c.v <= c.lim) {
+			return fmt.Errorf("bounding box %s = %v is outside [-%v, %v]", c.name, c.v, c.lim, c.lim)
+		}
+	}
+	if b.NWLat <= b.SELat {
+		return fmt.Errorf("bounding box nwlat (%v) must be north of selat (%v)", b.NWLat, b.SELat)
+	}
+	return nil
+}
+
+// Location types as the API numbers them (location_type field and parameter).
+const (
+	LocationOutside = 0
+	LocationInside  = 1
+)
+
+// SensorsQuery holds the parameters of GET /v1/sensors. Zero values are left
+// out of the request (the API's defaults apply).
+type SensorsQuery struct {
+	Fields        []string     // required by the API
+	LocationType  *int         // LocationOutside or LocationInside
+	MaxAge        int64        // seconds; 0 = API default
+	Box           *BoundingBox // nwlng, nwlat, selng, selat
+	ShowOnly      []int64      // sensor indexes
+	ModifiedSince time.Time    // incremental polls
+}
+
+// Values encodes the query string.
+func (q SensorsQuery) Values() url.Values {
+	v := url.Values{}
+	if len(q.Fields) > 0 {
+		v.Set("fields", strings.Join(q.Fields, ","))
+	}
+	if q.LocationType != nil {
+		v.Set("location_type", strconv.Itoa(*q.LocationType))
+	}
+	if q.MaxAge != 0 {
+		v.Set("max_age", strconv.FormatInt(q.MaxAge, 10))
+	}
+	if b := q.Box; b != nil {
+		f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+		v.Set("nwlng", f(b.NWLng))
+		v.Set("nwlat", f(b.NWLat))
+		v.Set("selng", f(b.SELng))
+		v.Set("selat", f(b.SELat))
+	}
+	if len(q.ShowOnly) > 0 {
+		s := make([]string, len(q.ShowOnly))
+		for i, x := range q.ShowOnly {
+			s[i] = strconv.FormatInt(x, 10)
+		}
+		v.Set("show_only", strings.Join(s, ","))
+	}
+	if !q.ModifiedSince.IsZero() {
+		v.Set("modified_since", strconv.FormatInt(q.ModifiedSince.Unix(), 10))
+	}
+	return v
+}
+
+// Client reads the PurpleAir API. The zero value is not usable: set APIKey
+// (and BaseURL for anything but the live API).
+type Client struct {
+	BaseURL string // "" → DefaultBaseURL
+	// APIKey is sent as the X-API-Key header only; it never appears in
+	// errors or logs.
+	APIKey string
+	HTTP   *http.Client // nil → a client with a 60 s timeout
+
+	// MaxRetries is how many times a temporary failure (429, 5xx, network
+	// error, truncated body) is retried within one call; 0 → 4, <0 → none.
+	MaxRetries int
+	// MinBackoff is the first retry delay, doubled each retry up to
+	// MaxBackoff (0 → 5 s and 5 min). A Retry-After from the server is used
+	// instead when longer; one longer than MaxBackoff ends the call with the
+	// *APIError (its RetryAfter says when to come back).
+	MinBackoff, MaxBackoff time.Duration
+	// SkipBadRows keeps a poll going when some rows are unusable: they are
+	// reported in Response.BadRows instead of failing the call.
+	SkipBadRows bool
+	// MaxBodyBytes bounds a response (0 → 512 MiB).
+	MaxBodyBytes int64
+	// Logf receives retry notices; nil = silent.
+	Logf func(format string, args ...any)
+	// Sleep waits between retries; nil → a timer honouring ctx. Tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (c *Client) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Sensors calls GET /v1/sensors, retrying temporary failures with exponential
+// backoff. Errors: *APIError for HTTP errors, *SyntaxError for malformed or
+// truncated bodies (errors.Is(err, ErrTruncated)), *RowError for unusable rows
+// unless SkipBadRows.
+func (c *Client) Sensors(ctx context.Context, q SensorsQuery) (*Response, error) {
+	base := c.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(strings.TrimRight(base, "/") + "/v1/sensors")
+	if err != nil {
+		return nil, fmt.Errorf("purpleair: base URL: %w", err)
+	}
+	u.RawQuery = q.Values().Encode()
+
+	retries := c.MaxRetries
+	if retries == 0 {
+		retries = 4
+	} else if retries < 0 {
+		retries = 0
+	}
+	minB, maxB := c.MinBackoff, c.MaxBackoff
+	if minB <= 0 {
+		minB = 5 * time.Second
+	}
+	if maxB <= 0 {
+		maxB = 5 * time.Minute
+	}
+	sleep := c.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	backoff := minB
+	for attempt := 0; ; attempt++ {
+		resp, retryAfter, err := c.once(ctx, u)
+		if err == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil || !temporary(err) || attempt >= retries {
+			if attempt > 0 && temporary(err) {
+				return nil, fmt.Errorf("%w (gave up after %d attempts)", err, attempt+1)
+			}
+			return nil, err
+		}
+		wait := backoff
+		if retryAfter > wait {
+			wait = retryAfter
+		}
+		if wait > maxB {
+			if retryAfter > maxB {
+				return nil, err // caller reschedules using APIError.RetryAfter
+			}
+			wait = maxB
+		}
+		c.logf("purpleair: %v; retrying in %s (attempt %d of %d)", err, wait, attempt+2, retries+1)
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+		backoff *= 2
+		if backoff > maxB {
+			backoff = maxB
+		}
+	}
+}
+
+// temporary: worth retrying.
+func temporary(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Temporary()
+	}
+	if errors.Is(err, ErrTruncated) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+func (c *Client) once(ctx context.Context, u *url.URL) (*Response, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("purpleair: %w", err)
+	}
+	req.Header.Set("X-API-Key", c.APIKey)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "hazewatch-purpleair/1")
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		// Report the cause without url.Error's long query string (the key is
+		// never in it: it travels as a header).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, 0, fmt.Errorf("purpleair: GET %s://%s%s: %w", u.Scheme, u.Host, u.Path, err)
+	}
+	defer res.Body.Close()
+	limit := c.MaxBodyBytes
+	if limit <= 0 {
+		limit = 512 << 20
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("purpleair: GET /v1/sensors: reading body (%d bytes received): %w", len(body), err)
+	}
+	if int64(len(body)) > limit {
+		return nil, 0, fmt.Errorf("purpleair: GET /v1/sensors: response larger than %d bytes", limit)
+	}
+	retryAfter := parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		ae := &APIError{StatusCode: res.StatusCode, RetryAfter: retryAfter}
+		// The API explains itself in a JSON body; use it when it is one.
+		if r, err := DecodeBytes(body, true); err != nil {
+			var inner *APIError
+			if errors.As(err, &inner) {
+				ae.Code, ae.Description = inner.Code, inner.Description
+			}
+		} else if r != nil {
+			ae.Description = "unexpected sensors document with an error status"
+		}
+		return nil, retryAfter, ae
+	}
+	resp, err := DecodeBytes(body, c.SkipBadRows)
+	if err != nil {
+		return nil, 0, err
+	}
+	return resp, 0, nil
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 if absent or bad.
+func parseRetryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if s < 0 {
+			return 0
+		}
+		// Bound it so a silly header cannot overflow the Duration.
+		return time.Duration(min(s, 7*24*3600)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

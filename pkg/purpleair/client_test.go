@@ -1,0 +1,272 @@
+package purpleair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testKey = "TEST-KEY-5EC2E7"
+
+// Bodies in the API's own formats.
+const (
+	okBody       = `{"api_version":"V1.0.14-0.0.58","time_stamp":1712793708,"data_time_stamp":1712793665,"location_type":0,"max_age":604800,"firmware_default_version":"7.02","fields":["sensor_index","name","pm2.5_cf_1"],"location_types":["outside","inside"],"data":[[53,"Provo",0.0],[77,"Sugarhouse",15.8]]}`
+	mismatchBody = `{"api_version":"V1.0.14-0.0.58","time_stamp":1712793708,"data_time_stamp":1712793665,"fields":["sensor_index","name","pm2.5_cf_1"],"data":[[53,"Provo",0.0],[77,"Sugarhouse"],[81,"Orem",11.0]]}`
+)
+
+func apiErrorBody(code, desc string) string {
+	return fmt.Sprintf(`{"api_version":"V1.0.14-0.0.58","time_stamp":1712793708,"error":%q,"description":%q}`, code, desc)
+}
+
+// step is one scripted answer of the fake API.
+type step struct {
+	status     int
+	body       string
+	retryAfter string
+	cutBody    bool // declare the full length but send half, then drop the connection
+}
+
+type fakeAPI struct {
+	mu       sync.Mutex
+	steps    []step
+	requests []*http.Request
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	n := len(f.requests)
+	f.requests = append(f.requests, r)
+	s := f.steps[min(n, len(f.steps)-1)]
+	f.mu.Unlock()
+	if r.Header.Get("X-API-Key") != testKey {
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, apiErrorBody("ApiKeyMissingError", "No API key was found in the request."))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if s.retryAfter != "" {
+		w.Header().Set("Retry-After", s.retryAfter)
+	}
+	if s.cutBody {
+		w.Header().Set("Content-Length", strconv.Itoa(len(s.body)))
+		w.WriteHeader(s.status)
+		io.WriteString(w, s.body[:len(s.body)/2])
+		return // the server closes the connection short of Content-Length
+	}
+	w.WriteHeader(s.status)
+	io.WriteString(w, s.body)
+}
+
+func TestClientSensors(t *testing.T) {
+	ok := step{status: 200, body: okBody}
+	tests := []struct {
+		name        string
+		steps       []step
+		skipBadRows bool
+		retries     int
+		wantRows    int
+		wantBadRows int
+		wantErr     string
+		wantStatus  int
+		truncated   bool
+		apiErr      bool // an *APIError even without wantStatus
+		wantSleeps  []time.Duration
+		wantCalls   int
+	}{
+		{name: "ok", steps: []step{ok}, wantRows: 2, wantCalls: 1},
+		{name: "401", steps: []step{{status: 401, body: apiErrorBody("ApiKeyInvalidError", "The provided api_key was not valid.")}},
+			wantErr: "401 Unauthorized: ApiKeyInvalidError: The provided api_key was not valid. (the API key is missing or not valid", wantStatus: 401, wantCalls: 1},
+		{name: "403", steps: []step{{status: 403, body: apiErrorBody("ApiKeyTypeMismatchError", "The provided api_key was not a READ key.")}},
+			wantErr: "403 Forbidden: ApiKeyTypeMismatchError", wantStatus: 403, wantCalls: 1},
+		{name: "429 with Retry-After then ok", steps: []step{{status: 429, retryAfter: "3", body: apiErrorBody("RateLimitExceededError", "slow down")}, ok},
+			wantRows: 2, wantSleeps: []time.Duration{3 * time.Second}, wantCalls: 2},
+		{name: "429 with HTTP-date Retry-After in the past uses backoff", steps: []step{{status: 429, retryAfter: "Mon, 01 Jan 2001 00:00:00 GMT"}, ok},
+			wantRows: 2, wantSleeps: []time.Duration{time.Second}, wantCalls: 2},
+		{name: "500 twice then ok: exponential backoff", steps: []step{{status: 500, body: "oops"}, {status: 502, body: "<html>bad gateway</html>"}, ok},
+			wantRows: 2, wantSleeps: []time.Duration{time.Second, 2 * time.Second}, wantCalls: 3},
+		{name: "503 forever gives up", steps: []step{{status: 503}}, retries: 3,
+			wantErr: "503 Service Unavailable (gave up after 4 attempts)", wantStatus: 503,
+			wantSleeps: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, wantCalls: 4},
+		{name: "backoff is capped", steps: []step{{status: 500}}, retries: 5,
+			wantErr: "gave up after 6 attempts", wantStatus: 500,
+			wantSleeps: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}, wantCalls: 6},
+		{name: "Retry-After beyond max backoff returns at once", steps: []step{{status: 429, retryAfter: "3600"}},
+			wantErr: "Retry-After 1h0m0s", wantStatus: 429, wantCalls: 1},
+		{name: "malformed JSON is not retried", steps: []step{{status: 200, body: `{"fields":["a"],"data":[[1,]]}`}},
+			wantErr: "malformed JSON at byte 27 (in data row 0)", wantCalls: 1},
+		{name: "truncated JSON is retried", steps: []step{{status: 200, body: okBody[:100]}, ok},
+			wantRows: 2, wantSleeps: []time.Duration{time.Second}, wantCalls: 2},
+		{name: "truncated JSON forever", steps: []step{{status: 200, body: okBody[:len(okBody)-3]}}, retries: 1,
+			wantErr: "truncated response", truncated: true, wantSleeps: []time.Duration{time.Second}, wantCalls: 2},
+		{name: "connection dropped mid-body is retried", steps: []step{{status: 200, body: okBody, cutBody: true}, ok},
+			wantRows: 2, wantSleeps: []time.Duration{time.Second}, wantCalls: 2},
+		{name: "row/field mismatch fails strictly", steps: []step{{status: 200, body: mismatchBody}},
+			wantErr: "data row 1: 2 values, want 3", wantCalls: 1},
+		{name: "row/field mismatch skipped and reported", steps: []step{{status: 200, body: mismatchBody}}, skipBadRows: true,
+			wantRows: 2, wantBadRows: 1, wantCalls: 1},
+		{name: "error document with 200", steps: []step{{status: 200, body: apiErrorBody("InvalidFieldValueError", "bad field")}},
+			wantErr: "API error: InvalidFieldValueError: bad field", apiErr: true, wantCalls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeAPI{steps: tt.steps}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			var sleeps []time.Duration
+			c := &Client{
+				BaseURL: srv.URL, APIKey: testKey, MaxRetries: tt.retries,
+				MinBackoff: time.Second, MaxBackoff: 5 * time.Second, SkipBadRows: tt.skipBadRows,
+				Sleep: func(_ context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil },
+			}
+			var logs []string
+			c.Logf = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+			r, err := c.Sensors(context.Background(), SensorsQuery{Fields: []string{"name", "pm2.5_cf_1"}})
+			if len(api.requests) != tt.wantCalls {
+				t.Errorf("%d requests, want %d", len(api.requests), tt.wantCalls)
+			}
+			if fmt.Sprint(sleeps) != fmt.Sprint(tt.wantSleeps) {
+				t.Errorf("slept %v, want %v", sleeps, tt.wantSleeps)
+			}
+			for _, l := range logs {
+				if strings.Contains(l, testKey) {
+					t.Errorf("log leaks the API key: %s", l)
+				}
+			}
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("no error, want %q", tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error %q does not contain %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), testKey) {
+					t.Errorf("error leaks the API key: %v", err)
+				}
+				var ae *APIError
+				if got := errors.As(err, &ae); got != (tt.wantStatus != 0 || tt.apiErr) || (got && ae.StatusCode != tt.wantStatus) {
+					t.Errorf("APIError = %v (%+v), want status %d", got, ae, tt.wantStatus)
+				}
+				if errors.Is(err, ErrTruncated) != tt.truncated {
+					t.Errorf("errors.Is(ErrTruncated) = %v", !tt.truncated)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Data) != tt.wantRows || len(r.BadRows) != tt.wantBadRows {
+				t.Errorf("%d rows, %d bad rows; want %d, %d", len(r.Data), len(r.BadRows), tt.wantRows, tt.wantBadRows)
+			}
+		})
+	}
+}
+
+func TestClientRequest(t *testing.T) {
+	api := &fakeAPI{steps: []step{{status: 200, body: okBody}}}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	inside := LocationInside
+	q := SensorsQuery{
+		Fields:        []string{"name", "pm2.5_cf_1"},
+		LocationType:  &inside,
+		MaxAge:        3600,
+		Box:           &BoundingBox{NWLng: -122.5, NWLat: 38, SELng: -121.75, SELat: 37.25},
+		ModifiedSince: time.Unix(1712793000, 0),
+	}
+	c := &Client{BaseURL: srv.URL + "/", APIKey: testKey}
+	if _, err := c.Sensors(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	req := api.requests[0]
+	if req.URL.Path != "/v1/sensors" || req.Method != http.MethodGet {
+		t.Errorf("request %s %s", req.Method, req.URL.Path)
+	}
+	want := map[string]string{
+		"fields": "name,pm2.5_cf_1", "location_type": "1", "max_age": "3600",
+		"nwlng": "-122.5", "nwlat": "38", "selng": "-121.75", "selat": "37.25", "modified_since": "1712793000",
+	}
+	got := req.URL.Query()
+	for k, v := range want {
+		if got.Get(k) != v {
+			t.Errorf("query %s = %q, want %q", k, got.Get(k), v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("query %v has extra parameters", got)
+	}
+	if req.Header.Get("X-API-Key") != testKey {
+		t.Error("X-API-Key header not sent")
+	}
+	if strings.Contains(req.URL.String(), testKey) {
+		t.Error("key in the URL")
+	}
+
+	q2 := SensorsQuery{Fields: []string{"pm2.5_cf_1"}, ShowOnly: []int64{53, 77, 81}}
+	if v := q2.Values().Encode(); v != "fields=pm2.5_cf_1&show_only=53%2C77%2C81" {
+		t.Errorf("show_only query = %s", v)
+	}
+}
+
+func TestClientContextCancel(t *testing.T) {
+	api := &fakeAPI{steps: []step{{status: 500}}}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{BaseURL: srv.URL, APIKey: testKey, MinBackoff: time.Hour, MaxBackoff: 2 * time.Hour}
+	done := make(chan error, 1)
+	go func() { _, err := c.Sensors(ctx, SensorsQuery{Fields: []string{"name"}}); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Sensors did not return after cancel")
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2024, 4, 11, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0}, {"0", 0}, {"12", 12 * time.Second}, {"-5", 0}, {"soon", 0},
+		{"Thu, 11 Apr 2024 00:01:30 GMT", 90 * time.Second},
+		{"Wed, 10 Apr 2024 23:00:00 GMT", 0},
+		{"99999999999999", 7 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		if got := parseRetryAfter(tt.in, now); got != tt.want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestBoundingBoxValidate(t *testing.T) {
+	tests := []struct {
+		b       BoundingBox
+		wantErr string
+	}{
+		{BoundingBox{-122.5, 38, -121.75, 37.25}, ""},
+		{BoundingBox{-190, 38, -121.75, 37.25}, "nwlng = -190"},
+		{BoundingBox{-122.5, 37, -121.75, 38}, "must be north of"},
+		{BoundingBox{-122.5, 91, -121.75, 37}, "nwlat = 91"},
+	}
+	for _, tt := range tests {
+		err := tt.b.Validate()
+		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%+v: %v, want %q", tt.b, err, tt.wantErr)
+		}
+	}
+}

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/hazewatch/hazewatch/internal/telegraftest"
+	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
+)
+
+func TestLoggerPrefixes(t *testing.T) {
+	var buf bytes.Buffer
+	l := &stderrLogger{w: &buf, level: telegraf.Info}
+	l.Errorf("bad %d", 1)
+	l.Warn("careful\nnow")
+	l.Infof("hello")
+	l.Debugf("hidden")
+	if got, want := buf.String(), "E! bad 1\nW! careful now\nI! hello\n"; got != want {
+		t.Errorf("log %q, want %q", got, want)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "bad.conf")
+	if err := os.WriteFile(conf, []byte("[[inputs.purpleair]]\n  source = \"simulate\"\n  fault_rate = 2.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := run(conf, false, &stderr); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "E! configuration") || !strings.Contains(stderr.String(), "fault_rate must be in [0, 1), got 2") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd
+// and a reading test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// repoRoot walks up to go.mod.
+func repoRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// buildPlugin builds this command, as a user would, into dir.
+func buildPlugin(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "telegraf-purpleair")
+	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(gocmd, "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// End to end through a real Telegraf: inputs.execd runs telegraf-purpleair
+// twice — the shared snapshot from a file, and a labelled simulated fleet —
+// and outputs.file writes line protocol. Everything documented must arrive.
+func TestTelegrafEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs Telegraf")
+	}
+	snapshot := filepath.Join(repoRoot(t), "..", "shared", "data", "purpleair-sensors-snapshot.json")
+	if _, err := os.Stat(snapshot); err != nil {
+		t.Skipf("shared snapshot not available (%v); it lives at ../shared/data relative to the repo root", err)
+	}
+	telegrafBin := telegraftest.Binary(t)
+	dir := t.TempDir()
+	plugin := buildPlugin(t, dir)
+
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const sensors, seed, backSteps = 5, 7, 30
+	fileConf := write("file.conf", fmt.Sprintf("[[inputs.purpleair]]\n  source = \"file\"\n  path = %q\n", snapshot))
+	simConf := write("sim.conf", fmt.Sprintf(`[[inputs.purpleair]]
+  source = "simulate"
+  sensors = %d
+  seed = %d
+  fault_rate = 0.3
+  label_faults = true
+  tags = ["name", "location_type"]
+  timestamp = "last_seen"
+  start = "-%dm"
+  speedup = 0
+`, sensors, seed, 2*backSteps))
+	out := filepath.Join(dir, "metrics.out")
+	tgConf := write("telegraf.conf", fmt.Sprintf(`[agent]
+  interval = "1s"
+  flush_interval = "1s"
+  metric_batch_size = 10000
+  metric_buffer_limit = 60000
+  omit_hostname = true
+
+[[inputs.execd]]
+  command = [%q, "-config", %q]
+  signal = "none"
+  data_format = "influx"
+
+[[inputs.execd]]
+  command = [%q, "-config", %q]
+  signal = "none"
+  data_format = "influx"
+
+[[outputs.file]]
+  files = [%q]
+  data_format = "influx"
+`, plugin, fileConf, plugin, simConf, out))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, telegrafBin, "--config", tgConf)
+	tgLog := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = tgLog, tgLog
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}
+	}
+	defer stop()
+
+	// The snapshot's rows plus the simulated back-fill (start -60m at 2m
+	// steps is 31 steps, or 30 if the clock ticks over a step boundary).
+	wantFile, wantSim := 25552, sensors*backSteps
+	var lines [][]byte
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		lines = bytes.SplitAfter(b, []byte("\n"))
+		if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+			lines = lines[:len(lines)-1]
+		}
+		if len(lines) >= wantFile+wantSim {
+			break
+		}
+		if strings.Contains(tgLog.String(), "E! [inputs.execd") {
+			break // reported below
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("%d lines after 45 s, want %d\nTelegraf log:\n%s", len(lines), wantFile+wantSim, tgLog)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Errors while running (not Telegraf's own shutdown noise, which follows
+	// the SIGTERM) would be the plugin's; its info line must come through
+	// at the info level.
+	runLog := tgLog.String()
+	stop()
+	if strings.Contains(runLog, "E! [inputs.execd") {
+		t.Errorf("Telegraf logged errors from the plugin:\n%s", runLog)
+	}
+	if !strings.Contains(runLog, "I! [inputs.execd] replayed 25552 metrics from ") {
+		t.Errorf("the plugin's log did not reach Telegraf's at info level:\n%s", runLog)
+	}
+
+	parser := &influx.Parser{}
+	if err := parser.Init(); err != nil {
+		t.Fatal(err)
+	}
+	var fileMetrics, simMetrics []telegraf.Metric
+	for _, l := range lines {
+		ms, err := parser.Parse(l)
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("output line %q: %v", l, err)
+		}
+		m := ms[0]
+		if m.Name() != "purpleair" {
+			t.Fatalf("measurement %q", m.Name())
+		}
+		if _, ok := m.GetTag("fault"); ok {
+			simMetrics = append(simMetrics, m)
+		} else {
+			fileMetrics = append(fileMetrics, m)
+		}
+	}
+
+	// The snapshot: every row once, nulls absent, values exact, floats only,
+	// time = data_time_stamp.
+	if len(fileMetrics) != wantFile {
+		t.Errorf("%d snapshot metrics, want %d", len(fileMetrics), wantFile)
+	}
+	bySensor := map[string]telegraf.Metric{}
+	withoutPressure := 0
+	for _, m := range fileMetrics {
+		bySensor[m.Tags()["sensor_index"]] = m
+		if len(m.Tags()) != 1 || m.Time().Unix() != 1712793665 {
+			t.Fatalf("snapshot metric %v", m)
+		}
+		if _, ok := m.GetField("pressure"); !ok {
+			withoutPressure++
+		}
+		for _, f := range m.FieldList() {
+			if _, ok := f.Value.(float64); !ok {
+				t.Fatalf("field %s is %T, want float64", f.Key, f.Value)
+			}
+		}
+	}
+	if len(bySensor) != wantFile || withoutPressure != 1023 {
+		t.Errorf("%d sensors, %d without pressure; want %d, 1023", len(bySensor), withoutPressure, wantFile)
+	}
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{
+		metric.New("purpleair", map[string]string{"sensor_index": "182"}, map[string]any{
+			"date_created": 1470082168.0, "rssi": -67.0, "uptime": 18173.0, "latitude": 49.160076, "longitude": -123.74227,
+			"humidity": 43.0, "temperature": 63.0, "pressure": 1021.33,
+			"pm1.0": 0.9, "pm2.5_alt": 1.9, "pm10.0": 1.7, "pm1.0_cf_1": 0.9, "pm2.5_atm": 1.4, "pm2.5_cf_1": 1.4, "pm10.0_cf_1": 1.7,
+		}, time.Unix(1712793665, 0)),
+		metric.New("purpleair", map[string]string{"sensor_index": "221283"}, map[string]any{
+			"date_created": 1712696182.0, "rssi": -66.0, "uptime": 133.0, "latitude": 28.017763, "longitude": -82.65457,
+			"humidity": 47.0, "temperature": 90.0, "pressure": 1011.4,
+			"pm1.0": 5.9, "pm2.5_alt": 4.8, "pm10.0": 10.7, "pm1.0_cf_1": 5.9, "pm2.5_atm": 8.2, "pm2.5_cf_1": 8.2, "pm10.0_cf_1": 10.7,
+		}, time.Unix(1712793665, 0)),
+	}, []telegraf.Metric{bySensor["182"], bySensor["221283"]})
+
+	// The simulated fleet: exactly the simulator's readings for the same
+	// seed and start, tagged and timed as configured.
+	if len(simMetrics) < wantSim {
+		t.Fatalf("%d simulated metrics, want at least %d", len(simMetrics), wantSim)
+	}
+	first := simMetrics[0].Time()
+	for _, m := range simMetrics {
+		if m.Time().Before(first) {
+			first = m.Time()
+		}
+	}
+	// last_seen lags the step time by under a minute; steps are on 2 min boundaries.
+	start := first.Add(time.Minute).Truncate(2 * time.Minute)
+	sim, err := pa.NewSimulator(pa.SimulatorConfig{Sensors: sensors, Seed: seed, FaultRate: 0.3, Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []telegraf.Metric
+	for len(want) < len(simMetrics) {
+		r, labels := sim.NextResponse()
+		for i := range r.Data {
+			p, err := r.Point(i, pa.PointOptions{TagName: true, TagLocationType: true, UseLastSeen: true, Faults: labels})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, metric.New(p.Measurement, p.Tags, p.Fields, p.Time))
+		}
+	}
+	want = want[:len(simMetrics)]
+	key := func(m telegraf.Metric) string { return m.Tags()["sensor_index"] + "@" + fmt.Sprint(m.Time().Unix()) }
+	sort.SliceStable(simMetrics, func(i, j int) bool { return key(simMetrics[i]) < key(simMetrics[j]) })
+	sort.SliceStable(want, func(i, j int) bool { return key(want[i]) < key(want[j]) })
+	testutil.RequireMetricsEqual(t, want, simMetrics)
+	for _, m := range simMetrics {
+		if !strings.HasPrefix(m.Tags()["name"], "hazewatch-sim-") || m.Tags()["location_type"] == "" {
+			t.Fatalf("simulated metric tags %v", m.Tags())
+		}
+	}
+	t.Logf("%d snapshot and %d simulated metrics through Telegraf", len(fileMetrics), len(simMetrics))
+}

@@ -1,0 +1,590 @@
+// Package purpleair is the Telegraf input plugin `purpleair`: it turns the
+// PurpleAir API's column format (a "fields" header plus one "data" row per
+// sensor) into one metric per sensor, from the live API, from an API-format
+// file, or from the built-in fleet simulator that lets the whole Hazewatch
+// stack run — with labelled faults — without an API key. It runs inside
+// Telegraf through inputs.execd (see cmd/telegraf-purpleair) and, being an
+// ordinary service input, could be compiled into Telegraf as well.
+package purpleair
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
+
+	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// Sources of readings.
+const (
+	SourceAPI      = "api"
+	SourceFile     = "file"
+	SourceSimulate = "simulate"
+)
+
+// DefaultFields are requested from the API when `fields` is not set: the
+// reference data set's columns plus the two laser channels.
+var DefaultFields = []string{
+	"rssi", "uptime", "latitude", "longitude", "humidity", "temperature", "pressure",
+	"pm1.0", "pm2.5_alt", "pm10.0", "pm1.0_cf_1", "pm2.5_atm", "pm2.5_cf_1", "pm10.0_cf_1",
+	"pm2.5_cf_1_a", "pm2.5_cf_1_b",
+}
+
+// minLivePollInterval protects the API budget of the live service.
+const minLivePollInterval = time.Minute
+
+// PurpleAir is the input. Options are documented in sample.conf and README.md.
+type PurpleAir struct {
+	Source    string   `toml:"source"`
+	Tags      []string `toml:"tags"`
+	Timestamp string   `toml:"timestamp"`
+
+	APIKey       config.Secret   `toml:"api_key"`
+	APIKeyEnv    string          `toml:"api_key_env"`
+	BaseURL      string          `toml:"base_url"`
+	PollInterval config.Duration `toml:"poll_interval"`
+	Fields       []string        `toml:"fields"`
+	LocationType string          `toml:"location_type"`
+	MaxAge       config.Duration `toml:"max_age"`
+	BoundingBox  []float64       `toml:"bounding_box"`
+	ShowOnly     []int64         `toml:"show_only"`
+	Incremental  bool            `toml:"incremental"`
+	Timeout      config.Duration `toml:"timeout"`
+	MaxRetries   int             `toml:"max_retries"`
+
+	Path       string  `toml:"path"`
+	ReplayRate float64 `toml:"replay_rate"`
+
+	Sensors     int             `toml:"sensors"`
+	Seed        int64           `toml:"seed"`
+	FaultRate   float64         `toml:"fault_rate"`
+	Faults      []string        `toml:"faults"`
+	LabelFaults bool            `toml:"label_faults"`
+	Step        config.Duration `toml:"step"`
+	StartAt     string          `toml:"start"`
+	Speedup     float64         `toml:"speedup"`
+
+	Log telegraf.Logger `toml:"-"`
+
+	// now and sleep are the wall clock; tests replace them.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+
+	pointOpts pa.PointOptions
+	client    *pa.Client
+	query     pa.SensorsQuery
+	simCfg    pa.SimulatorConfig
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns the plugin with its defaults.
+func New() *PurpleAir {
+	return &PurpleAir{
+		Source:       SourceSimulate,
+		Timestamp:    "data_time_stamp",
+		APIKeyEnv:    "PURPLEAIR_API_KEY",
+		BaseURL:      pa.DefaultBaseURL,
+		PollInterval: config.Duration(5 * time.Minute),
+		Incremental:  true,
+		Timeout:      config.Duration(60 * time.Second),
+		MaxRetries:   4,
+		Sensors:      50,
+		Seed:         1,
+		FaultRate:    0.01,
+		Step:         config.Duration(2 * time.Minute),
+		Speedup:      1,
+	}
+}
+
+func init() {
+	inputs.Add("purpleair", func() telegraf.Input { return New() })
+}
+
+// SampleConfig returns the documented configuration.
+func (*PurpleAir) SampleConfig() string { return sampleConfig }
+
+// Init validates the configuration; every error names the option.
+func (p *PurpleAir) Init() error {
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.sleep == nil {
+		p.sleep = sleepCtx
+	}
+	p.pointOpts = pa.PointOptions{}
+	for _, t := range p.Tags {
+		switch t {
+		case "name":
+			p.pointOpts.TagName = true
+		case "location_type":
+			p.pointOpts.TagLocationType = true
+		default:
+			return fmt.Errorf(`tags: unknown tag %q (allowed: "name", "location_type")`, t)
+		}
+	}
+	switch p.Timestamp {
+	case "", "data_time_stamp":
+	case "last_seen":
+		p.pointOpts.UseLastSeen = true
+	default:
+		return fmt.Errorf(`timestamp must be "data_time_stamp" or "last_seen", got %q`, p.Timestamp)
+	}
+	if p.LabelFaults && p.Source != SourceSimulate && p.Source != SourceFile {
+		return fmt.Errorf(`label_faults needs source = "simulate" or "file" (only simulated readings have a ground truth), source is %q`, p.Source)
+	}
+	switch p.Source {
+	case SourceAPI:
+		return p.initAPI()
+	case SourceFile:
+		return p.initFile()
+	case SourceSimulate:
+		return p.initSimulate()
+	}
+	return fmt.Errorf(`source must be "api", "file" or "simulate", got %q`, p.Source)
+}
+
+func (p *PurpleAir) initAPI() error {
+	key, err := p.apiKey()
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(p.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("base_url must be an http(s) URL, got %q", p.BaseURL)
+	}
+	interval := time.Duration(p.PollInterval)
+	if interval <= 0 {
+		return fmt.Errorf("poll_interval must be positive, got %s", interval)
+	}
+	if u.Host == "api.purpleair.com" && interval < minLivePollInterval {
+		return fmt.Errorf("poll_interval must be at least %s against the live API (each poll costs points; sensors refresh every 2m), got %s", minLivePollInterval, interval)
+	}
+	if p.Timeout <= 0 {
+		return fmt.Errorf("timeout must be positive, got %s", time.Duration(p.Timeout))
+	}
+	if p.MaxRetries < 0 {
+		return fmt.Errorf("max_retries must be 0 or more, got %d", p.MaxRetries)
+	}
+	fields := p.Fields
+	if len(fields) == 0 {
+		fields = DefaultFields
+	}
+	fields = slices.Clone(fields)
+	for i, f := range fields {
+		if f == "" || strings.ContainsAny(f, ", ") {
+			return fmt.Errorf("fields: element %d (%q) is not a field name", i, f)
+		}
+	}
+	need := func(f string) {
+		if !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	if p.pointOpts.TagName {
+		need("name")
+	}
+	if p.pointOpts.TagLocationType {
+		need("location_type")
+	}
+	if p.pointOpts.UseLastSeen {
+		need("last_seen")
+	}
+	q := pa.SensorsQuery{Fields: fields, ShowOnly: p.ShowOnly}
+	switch p.LocationType {
+	case "":
+	case "outside", "inside":
+		lt := pa.LocationOutside
+		if p.LocationType == "inside" {
+			lt = pa.LocationInside
+		}
+		q.LocationType = &lt
+	default:
+		return fmt.Errorf(`location_type must be "outside", "inside" or empty, got %q`, p.LocationType)
+	}
+	if p.MaxAge < 0 {
+		return fmt.Errorf("max_age must not be negative, got %s", time.Duration(p.MaxAge))
+	}
+	q.MaxAge = int64(time.Duration(p.MaxAge) / time.Second)
+	if len(p.BoundingBox) > 0 {
+		if len(p.BoundingBox) != 4 {
+			return fmt.Errorf("bounding_box must be [nwlng, nwlat, selng, selat], got %d numbers", len(p.BoundingBox))
+		}
+		b := pa.BoundingBox{NWLng: p.BoundingBox[0], NWLat: p.BoundingBox[1], SELng: p.BoundingBox[2], SELat: p.BoundingBox[3]}
+		if err := b.Validate(); err != nil {
+			return fmt.Errorf("bounding_box: %w", err)
+		}
+		q.Box = &b
+	}
+	for i, s := range p.ShowOnly {
+		if s <= 0 {
+			return fmt.Errorf("show_only: element %d (%d) is not a sensor index", i, s)
+		}
+	}
+	p.query = q
+	retries := p.MaxRetries
+	if retries == 0 {
+		retries = -1 // the client's 0 means "default"
+	}
+	p.client = &pa.Client{
+		BaseURL:     p.BaseURL,
+		APIKey:      key,
+		HTTP:        &http.Client{Timeout: time.Duration(p.Timeout)},
+		MaxRetries:  retries,
+		SkipBadRows: true,
+		Logf: func(format string, args ...any) {
+			if p.Log != nil {
+				p.Log.Warnf(format, args...)
+			}
+		},
+	}
+	return nil
+}
+
+// apiKey reads api_key, or the environment variable named by api_key_env.
+func (p *PurpleAir) apiKey() (string, error) {
+	if !p.APIKey.Empty() {
+		buf, err := p.APIKey.Get()
+		if err != nil {
+			return "", fmt.Errorf("api_key: %w", err)
+		}
+		defer buf.Destroy()
+		return strings.TrimSpace(buf.String()), nil
+	}
+	if p.APIKeyEnv == "" {
+		return "", errors.New(`source = "api" needs api_key or api_key_env`)
+	}
+	key := strings.TrimSpace(os.Getenv(p.APIKeyEnv))
+	if key == "" {
+		return "", fmt.Errorf(`source = "api" needs a key: api_key is empty and the environment variable %s (api_key_env) is not set`, p.APIKeyEnv)
+	}
+	return key, nil
+}
+
+func (p *PurpleAir) initFile() error {
+	if p.Path == "" {
+		return errors.New(`path must name an API-format JSON file for source = "file"`)
+	}
+	f, err := os.Open(p.Path)
+	if err != nil {
+		return fmt.Errorf("path: %w", err)
+	}
+	f.Close()
+	if !(p.ReplayRate >= 0) || math.IsInf(p.ReplayRate, 0) {
+		return fmt.Errorf("replay_rate must be 0 (all at once) or a positive number of metrics per second, got %v", p.ReplayRate)
+	}
+	return nil
+}
+
+func (p *PurpleAir) initSimulate() error {
+	cfg := pa.SimulatorConfig{
+		Sensors:   p.Sensors,
+		Seed:      p.Seed,
+		Step:      time.Duration(p.Step),
+		FaultRate: p.FaultRate,
+	}
+	if p.Sensors <= 0 || p.Sensors > 1_000_000 {
+		return fmt.Errorf("sensors must be in 1..1000000, got %d", p.Sensors)
+	}
+	if p.Step < config.Duration(time.Second) {
+		return fmt.Errorf("step must be at least 1s, got %s", time.Duration(p.Step))
+	}
+	if !(p.FaultRate >= 0 && p.FaultRate < 1) {
+		return fmt.Errorf("fault_rate must be in [0, 1), got %v", p.FaultRate)
+	}
+	if len(p.Faults) > 0 {
+		cfg.Faults = make([]pa.FaultKind, len(p.Faults))
+		for i, s := range p.Faults {
+			k, err := pa.ParseFaultKind(s)
+			if err != nil {
+				return fmt.Errorf("faults: %w", err)
+			}
+			cfg.Faults[i] = k
+		}
+	}
+	if !(p.Speedup >= 0) || math.IsInf(p.Speedup, 0) {
+		return fmt.Errorf("speedup must be 0 (as fast as possible) or positive, got %v", p.Speedup)
+	}
+	start, err := p.startTime()
+	if err != nil {
+		return err
+	}
+	cfg.Start = start
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	p.simCfg = cfg
+	return nil
+}
+
+// startTime parses `start`: RFC 3339, a negative duration from now, or
+// empty for now (aligned down to the step).
+func (p *PurpleAir) startTime() (time.Time, error) {
+	now := p.now().UTC()
+	switch s := strings.TrimSpace(p.StartAt); {
+	case s == "":
+		return now.Truncate(time.Duration(p.Step)), nil
+	case strings.HasPrefix(s, "-"):
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("start: %q is neither RFC 3339 nor a negative duration such as \"-24h\"", p.StartAt)
+		}
+		return now.Add(d).Truncate(time.Duration(p.Step)), nil
+	default:
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("start: %q is neither RFC 3339 (2024-04-11T00:00:00Z) nor a negative duration such as \"-24h\"", p.StartAt)
+		}
+		return t.UTC(), nil
+	}
+}
+
+// Gather does nothing: the plugin is a service input that emits on its own
+// schedule (see Start).
+func (*PurpleAir) Gather(telegraf.Accumulator) error { return nil }
+
+// Start runs the selected source in the background until Stop.
+func (p *PurpleAir) Start(acc telegraf.Accumulator) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	var run func(context.Context, telegraf.Accumulator)
+	switch p.Source {
+	case SourceAPI:
+		run = p.runAPI
+	case SourceFile:
+		run = p.runFile
+	case SourceSimulate:
+		run = p.runSimulate
+	default:
+		cancel()
+		return fmt.Errorf("source %q: Init was not called", p.Source)
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		run(ctx, acc)
+	}()
+	return nil
+}
+
+// Stop ends the background loop and waits for it.
+func (p *PurpleAir) Stop() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (p *PurpleAir) logf(level telegraf.LogLevel, format string, args ...any) {
+	if p.Log == nil {
+		return
+	}
+	switch level {
+	case telegraf.Error:
+		p.Log.Errorf(format, args...)
+	case telegraf.Warn:
+		p.Log.Warnf(format, args...)
+	case telegraf.Debug:
+		p.Log.Debugf(format, args...)
+	default:
+		p.Log.Infof(format, args...)
+	}
+}
+
+// emit adds one metric per usable row; rows that cannot be metrics are
+// counted and the first is reported. It returns the number emitted.
+func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.FaultKind) int {
+	opt := p.pointOpts
+	if p.LabelFaults {
+		opt.Faults = faults
+	}
+	n := 0
+	var skipped int
+	var first error
+	for i := range r.Data {
+		pt, err := r.Point(i, opt)
+		if err != nil {
+			skipped++
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		acc.AddFields(pt.Measurement, pt.Fields, pt.Tags, pt.Time)
+		n++
+	}
+	p.reportBadRows(r.BadRows, skipped, first)
+	return n
+}
+
+func (p *PurpleAir) reportBadRows(bad []*pa.RowError, skipped int, first error) {
+	if len(bad) > 0 {
+		p.logf(telegraf.Warn, "skipped %d malformed rows of the response (first: %v)", len(bad), bad[0])
+	}
+	if skipped > 0 {
+		p.logf(telegraf.Warn, "skipped %d rows that make no metric (first: %v)", skipped, first)
+	}
+}
+
+func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
+	interval := time.Duration(p.PollInterval)
+	var since int64
+	for {
+		q := p.query
+		if p.Incremental && since > 0 {
+			q.ModifiedSince = time.Unix(since, 0)
+		}
+		started := p.now()
+		wait := interval
+		r, err := p.client.Sensors(ctx, q)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			acc.AddError(err)
+			var ae *pa.APIError
+			if errors.As(err, &ae) && ae.RetryAfter > wait {
+				wait = ae.RetryAfter
+			}
+		default:
+			n := p.emit(acc, r, nil)
+			p.logf(telegraf.Debug, "poll: %d sensors, %d metrics", len(r.Data)+len(r.BadRows), n)
+			if r.DataTimeStamp > since {
+				since = r.DataTimeStamp
+			}
+		}
+		// Keep the cadence: the next poll is interval after this one began.
+		if err := p.sleep(ctx, wait-p.now().Sub(started)); err != nil {
+			return
+		}
+	}
+}
+
+func (p *PurpleAir) runFile(ctx context.Context, acc telegraf.Accumulator) {
+	f, err := os.Open(p.Path)
+	if err != nil {
+		acc.AddError(fmt.Errorf("path: %w", err))
+		return
+	}
+	defer f.Close()
+	dec := pa.NewDecoder(f)
+	dec.SkipBadRows = true
+	began := p.now()
+	total := 0
+	opt := p.pointOpts
+	for doc := 0; ; doc++ {
+		r, err := dec.Decode()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				acc.AddError(fmt.Errorf("%s: document %d: %w", p.Path, doc, err))
+			}
+			break
+		}
+		opt.Faults = nil
+		if p.LabelFaults {
+			opt.Faults = fileFaultLabels(r)
+		}
+		var skipped int
+		var first error
+		for i := range r.Data {
+			pt, err := r.Point(i, opt)
+			if err != nil {
+				skipped++
+				if first == nil {
+					first = err
+				}
+				continue
+			}
+			if p.ReplayRate > 0 {
+				due := began.Add(time.Duration(float64(total) / p.ReplayRate * float64(time.Second)))
+				if err := p.sleep(ctx, due.Sub(p.now())); err != nil {
+					return
+				}
+			}
+			acc.AddFields(pt.Measurement, pt.Fields, pt.Tags, pt.Time)
+			total++
+		}
+		p.reportBadRows(r.BadRows, skipped, first)
+	}
+	p.logf(telegraf.Info, "replayed %d metrics from %s; idle until stopped", total, p.Path)
+}
+
+// FaultColumn is the text column in which a labelled simulation written as
+// API JSON (`hazewatch simulate` with labels) carries each row's ground truth.
+const FaultColumn = "fault"
+
+// fileFaultLabels reads the fault column of a replayed response; rows
+// without a label (or files without the column) are "none".
+func fileFaultLabels(r *pa.Response) []pa.FaultKind {
+	labels := make([]pa.FaultKind, len(r.Data))
+	c := r.Column(FaultColumn)
+	for i, row := range r.Data {
+		labels[i] = pa.FaultNone
+		if c >= 0 && row[c].Kind == pa.KindString && row[c].Str != "" {
+			labels[i] = pa.FaultKind(row[c].Str)
+		}
+	}
+	return labels
+}
+
+func (p *PurpleAir) runSimulate(ctx context.Context, acc telegraf.Accumulator) {
+	sim, err := pa.NewSimulator(p.simCfg)
+	if err != nil {
+		acc.AddError(err)
+		return
+	}
+	step := time.Duration(p.Step)
+	for ctx.Err() == nil {
+		// A step is emitted once the wall clock has reached its simulated
+		// time: history before now runs at speedup, the present in real time.
+		if t := sim.Time(); t.After(p.now()) {
+			if err := p.sleep(ctx, t.Sub(p.now())); err != nil {
+				return
+			}
+		}
+		began := p.now()
+		r, labels := sim.NextResponse()
+		p.emit(acc, r, labels)
+		if p.Speedup > 0 && sim.Time().Before(p.now()) {
+			pace := time.Duration(float64(step) / p.Speedup)
+			if err := p.sleep(ctx, pace-p.now().Sub(began)); err != nil {
+				return
+			}
+		}
+	}
+}
