@@ -1,0 +1,6 @@
+// Package stacktest checks the deployable stack as shipped: docker-compose.yml (loaded with the
+// compose-spec loader), the Telegraf and Prometheus configurations it mounts (run with the real
+// Telegraf and Prometheus binaries), and Grafana's provisioning (datasources, the "PurpleAir anomalies"
+// dashboard, alert rules) cross-checked against each other and against the Hazewatch datasource's
+// query model. It holds tests only; there is no code to import.
+package stacktest

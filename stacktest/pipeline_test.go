@@ -1,0 +1,580 @@
+package stacktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/internal/telegraftest"
+)
+
+// TestStackIntoPrometheus runs what `docker compose up` runs, minus Grafana and Docker: Prometheus from
+// the Debian package with the compose service's flags and deploy/prometheus/prometheus.yml, and the real
+// Telegraf with deploy/telegraf/telegraf.conf, our two plugins and their deploy configs (the simulator
+// replaying 6 hours at once, as PURPLEAIR_SIM_START=-6h PURPLEAIR_SIM_SPEEDUP=0 asks). Then it checks
+// what the dashboard and the alert rules depend on:
+//   - Prometheus holds every metric name the provisioning refers to;
+//   - nothing was lost on the way: each sensor has exactly window_size warm-up readings and all of its
+//     replayed readings;
+//   - every PromQL expression in the dashboard and the alert rules (and each batch feature) runs without
+//     error, and the ones that chart readings or scores have every sensor;
+//   - every batch query of the dashboard and the alert rules, run through the datasource backend
+//     configured as provisioned, answers for every sensor;
+//   - stopping Telegraf leaves the processor's state file in HAZEWATCH_STATE_DIR (the compose volume).
+func TestStackIntoPrometheus(t *testing.T) {
+	plugins := buildPlugins(t)
+	stateDir := t.TempDir()
+	// The simulator replays its last 6 hours at once, through compose's pass-through variables.
+	st := startStack(t, plugins, stateDir, map[string]string{"PURPLEAIR_SIM_START": "-6h", "PURPLEAIR_SIM_SPEEDUP": "0"})
+	promURL, stop, tgLog := st.promURL, st.stop, st.log
+
+	sensors := sensorCount(t)
+	// Wait until every sensor has streaming scores (past its warm-up window) in Prometheus.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		got := promVectorLen(t, promURL, `count by (sensor_index) (purpleair_anomaly_score)`)
+		if got >= sensors {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("after 3 minutes Prometheus has scores for %d of %d sensors\ntelegraf log:\n%s", got, sensors, tgLog)
+		}
+		time.Sleep(2 * time.Second)
+	}
+
+	names := promMetricNames(t, promURL)
+	t.Logf("metric names in Prometheus: %s", strings.Join(names, " "))
+	referenced := referencedMetrics(t)
+	for _, n := range referenced {
+		if !slices.Contains(names, n) {
+			t.Errorf("the provisioning uses %s, which Telegraf did not write", n)
+		}
+	}
+
+	// Every PromQL expression of the dashboard and the alert rules runs; the ones that chart readings or
+	// scores have data for all sensors.
+	for _, q := range provisionedPromQL(t) {
+		res, err := promQuery(promURL, q.expr)
+		if err != nil {
+			t.Errorf("%s: %v\n%s", q.where, err, q.expr)
+			continue
+		}
+		if q.logValue && len(res) > 0 && len(res[0].Value) == 2 {
+			t.Logf("%s = %v", q.where, res[0].Value[1])
+		}
+		if q.wantSeries > 0 && len(res) < q.wantSeries {
+			t.Errorf("%s: %d series, want at least %d\n%s", q.where, len(res), q.wantSeries, q.expr)
+		}
+		if q.perSensor {
+			for _, s := range res {
+				if s.Metric["sensor_index"] == "" {
+					t.Errorf("%s: series %v has no sensor_index (the entity label)\n%s", q.where, s.Metric, q.expr)
+					break
+				}
+			}
+		}
+	}
+
+	// Nothing lost between the input and Prometheus: every sensor's first window_size readings are
+	// warm-up readings, and the backfill (start = -6h at one reading per step) arrived whole.
+	window, _ := strconv.Atoi(confSetting(string(readRepoFile(t, "deploy/telegraf/anomaly.conf")), "window_size"))
+	backfill := int(6 * time.Hour / simStep(t))
+	for _, c := range []struct {
+		expr string
+		min  int
+		max  int
+	}{
+		{`count_over_time(purpleair_anomaly_warmup[1d])`, window, window},
+		{`count_over_time(purpleair_anomaly_warmup[1d]) + count_over_time(purpleair_anomaly[1d])`, backfill - 2, backfill + 10},
+	} {
+		res, err := promQuery(promURL, c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != sensors {
+			t.Errorf("%s: %d sensors, want %d", c.expr, len(res), sensors)
+		}
+		for _, s := range res {
+			n, _ := strconv.ParseFloat(s.Value[1].(string), 64)
+			if int(n) < c.min || int(n) > c.max {
+				t.Errorf("sensor %s: %s = %v, want %d..%d (readings lost or duplicated on the way)", s.Metric["sensor_index"], c.expr, n, c.min, c.max)
+				break
+			}
+		}
+	}
+
+	checkBatchQueries(t, promURL, sensors)
+
+	if n := promVectorLen(t, promURL, `purpleair_anomaly_score > 1 or purpleair_anomaly_score < 0`); n > 0 {
+		t.Errorf("%d scores outside [0, 1]", n)
+	}
+
+	stop()
+	if fi, err := os.Stat(filepath.Join(stateDir, "anomaly-state.bin")); err != nil || fi.Size() == 0 {
+		t.Errorf("no processor state in HAZEWATCH_STATE_DIR after Telegraf stopped: %v\ntelegraf log:\n%s", err, tgLog)
+	}
+	if bytes.Contains(tgLog.Bytes(), []byte("Metrics are lost")) {
+		t.Errorf("Prometheus refused metrics:\n%s", tgLog)
+	}
+}
+
+// stack is a running Prometheus + Telegraf pair started the way compose starts them.
+type stack struct {
+	promURL string
+	stop    func() // stops Telegraf (SIGTERM, as docker stop does); Prometheus stops at cleanup
+	log     *bytes.Buffer
+}
+
+// startStack starts Prometheus and Telegraf as compose would (compose environment composeEnv), with our
+// plugin binaries from binDir and the processor state in stateDir. It skips the test where Prometheus
+// is not installed.
+func startStack(t *testing.T, binDir, stateDir string, composeEnv map[string]string) stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Prometheus and Telegraf")
+	}
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus is not installed (Debian package prometheus; .ci/run installs it)")
+	}
+	telegraf := telegraftest.Binary(t)
+	promURL := startPrometheus(t, promBin)
+	p := telegrafFromCompose(t, composeEnv, map[string]string{
+		"HAZEWATCH_BIN_DIR":           binDir,
+		"HAZEWATCH_STATE_DIR":         stateDir,
+		"PROMETHEUS_REMOTE_WRITE_URL": promURL + "/api/v1/write",
+	})
+	tgLog := &bytes.Buffer{}
+	cmd := exec.Command(telegraf, p.args...)
+	cmd.Env = p.env
+	cmd.Stdout, cmd.Stderr = tgLog, tgLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("telegraf did not stop within 30s of SIGTERM\n%s", tgLog)
+		}
+	}
+	t.Cleanup(stop)
+	return stack{promURL: promURL, stop: stop, log: tgLog}
+}
+
+// TestImputedShareOnDashboard feeds known gaps through the real Telegraf, the real anomaly processor
+// (deploy/telegraf/anomaly.conf) and Prometheus, and checks that the dashboard's "share of imputed
+// readings" expressions report exactly the share of scored readings that lacked the field.
+func TestImputedShareOnDashboard(t *testing.T) {
+	const (
+		sensors  = 2
+		readings = 90 // per sensor, 2 minutes apart, the newest 1 minute ago
+		missing  = 3  // readings of sensor 1 without pm2.5_cf_1, all within the last hour
+	)
+	window, _ := strconv.Atoi(confSetting(string(readRepoFile(t, "deploy/telegraf/anomaly.conf")), "window_size"))
+	// Scored readings in the last hour: those after each sensor's warm-up window.
+	scoredLastHour := min(readings-window, 30)
+	if scoredLastHour <= missing {
+		t.Fatalf("window_size %d leaves too few scored readings for this test", window)
+	}
+
+	dir := buildPlugins(t)
+	now := time.Now()
+	var lp strings.Builder
+	for i := readings - 1; i >= 0; i-- {
+		ts := now.Add(-time.Minute - time.Duration(i)*2*time.Minute)
+		for s := 1; s <= sensors; s++ {
+			pm25 := fmt.Sprintf(",pm2.5_cf_1=%.1f", 10+float64(i%7))
+			if s == 1 && i < missing*5 && i%5 == 0 { // i = 0, 5, 10: within the last 30 minutes
+				pm25 = ""
+			}
+			fmt.Fprintf(&lp, "purpleair,sensor_index=%d pm1.0_cf_1=%.1f%s,pm10.0_cf_1=%.1f %d\n", s, 5+float64(i%5), pm25, 15+float64(i%9), ts.UnixNano())
+		}
+	}
+	data := filepath.Join(t.TempDir(), "readings.lp")
+	if err := os.WriteFile(data, []byte(lp.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeScript(t, filepath.Join(dir, "telegraf-purpleair"), "cat "+data+"\nexec sleep 600")
+
+	st := startStack(t, dir, t.TempDir(), nil)
+	want := sensors * readings
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		res, err := promQuery(st.promURL, `sum(count_over_time(purpleair_anomaly[4h])) + sum(count_over_time(purpleair_anomaly_warmup[4h]))`)
+		if err == nil && len(res) == 1 && res[0].Value[1] == strconv.Itoa(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus did not get all %d readings within 2 minutes (%v, %v)\ntelegraf log:\n%s", want, res, err, st.log)
+		}
+	}
+
+	wantShare := map[string]float64{"pm1.0_cf_1": 0, "pm2.5_cf_1": float64(missing) / float64(sensors*scoredLastHour), "pm10.0_cf_1": 0}
+	d := loadDashboard(t)
+	checked := 0
+	for _, p := range d.allPanels() {
+		if !strings.Contains(strings.ToLower(p.Title), "imputed") {
+			continue
+		}
+		for _, raw := range p.Targets {
+			var tg struct {
+				target
+				LegendFormat string `json:"legendFormat"`
+			}
+			if err := json.Unmarshal(raw, &tg); err != nil {
+				t.Fatal(err)
+			}
+			field := tg.LegendFormat
+			if p.Type == "stat" {
+				field = "pm2.5_cf_1" // the stat panel summarizes PM2.5
+			}
+			w, ok := wantShare[field]
+			if !ok {
+				t.Errorf("panel %q target %s: legend %q names no scored field", p.Title, tg.RefID, tg.LegendFormat)
+				continue
+			}
+			res, err := promQuery(st.promURL, strings.ReplaceAll(tg.Expr, "$sensor", ".*"))
+			if err != nil || len(res) != 1 {
+				t.Errorf("panel %q target %s: %v %v", p.Title, tg.RefID, res, err)
+				continue
+			}
+			got, _ := strconv.ParseFloat(res[0].Value[1].(string), 64)
+			if math.Abs(got-w) > 1e-9 {
+				t.Errorf("panel %q, %s: share of imputed readings %v, want %v", p.Title, field, got, w)
+			}
+			checked++
+		}
+	}
+	if checked < 2 {
+		t.Errorf("checked %d imputed-share expressions, want the stat and the per-field series", checked)
+	}
+}
+
+// checkBatchQueries runs every hazewatch query of the dashboard (training = the panel's range, all
+// sensors) and of the alert rules through the datasource backend, configured as provisioned but pointed
+// at this Prometheus, over the last 6 hours: each must answer one frame per sensor carrying its output.
+func checkBatchQueries(t *testing.T, promURL string, sensors int) {
+	t.Helper()
+	hw := datasources(t)["hazewatch"]
+	jsonData, err := json.Marshal(hw.JSONData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := dsplugin.NewDatasource(context.Background(), backend.DataSourceInstanceSettings{UID: hw.UID, Type: hw.Type, Name: hw.Name, URL: promURL, JSONData: jsonData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := inst.(*dsplugin.Datasource)
+
+	type batchQuery struct {
+		where  string
+		json   []byte
+		output string
+	}
+	var queries []batchQuery
+	for _, p := range loadDashboard(t).allPanels() {
+		for _, raw := range p.Targets {
+			var tg target
+			if err := json.Unmarshal(raw, &tg); err != nil {
+				t.Fatal(err)
+			}
+			if tg.Datasource == nil || tg.Datasource.UID != "hazewatch" {
+				continue
+			}
+			j := strings.NewReplacer("$training", "panel", "$sensor", ".*").Replace(string(raw))
+			queries = append(queries, batchQuery{"panel " + p.Title, []byte(j), "score"})
+		}
+	}
+	for _, g := range loadAlertRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, q := range r.Data {
+				if q.DatasourceUID == "hazewatch" {
+					j, _ := json.Marshal(q.Model)
+					queries = append(queries, batchQuery{"rule " + r.UID, j, "anomaly"})
+				}
+			}
+		}
+	}
+	now := time.Now()
+	started := time.Now()
+	defer func() {
+		t.Logf("%d batch queries through the datasource in %v", len(queries), time.Since(started).Round(time.Millisecond))
+	}()
+	for i, q := range queries {
+		refID := fmt.Sprintf("Q%d", i)
+		resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
+			RefID: refID, JSON: q.json, Interval: 2 * time.Minute, MaxDataPoints: 1000,
+			TimeRange: backend.TimeRange{From: now.Add(-6 * time.Hour), To: now},
+		}}})
+		if err != nil {
+			t.Fatalf("%s: %v", q.where, err)
+		}
+		r := resp.Responses[refID]
+		if r.Error != nil {
+			t.Errorf("%s: the datasource answered %v", q.where, r.Error)
+			continue
+		}
+		entities := map[string]bool{}
+		for _, f := range r.Frames {
+			for _, fld := range f.Fields {
+				if fld.Name == q.output && fld.Len() > 0 {
+					entities[fld.Labels["sensor_index"]] = true
+				}
+			}
+		}
+		delete(entities, "")
+		if len(entities) != sensors {
+			t.Errorf("%s: %q for %d sensors, want %d", q.where, q.output, len(entities), sensors)
+		}
+	}
+	if len(queries) < 3 {
+		t.Errorf("only %d batch queries in the provisioning", len(queries))
+	}
+}
+
+// sensorCount is the simulated fleet size deploy/telegraf/purpleair.conf asks for.
+func sensorCount(t testing.TB) int {
+	t.Helper()
+	n, err := strconv.Atoi(confSetting(string(readRepoFile(t, "deploy/telegraf/purpleair.conf")), "sensors"))
+	if err != nil || n <= 0 {
+		t.Fatalf("purpleair.conf: sensors: %v", err)
+	}
+	return n
+}
+
+// simStep is the simulator's time between readings in purpleair.conf.
+func simStep(t testing.TB) time.Duration {
+	t.Helper()
+	step, err := time.ParseDuration(strings.Trim(confSetting(string(readRepoFile(t, "deploy/telegraf/purpleair.conf")), "step"), `"`))
+	if err != nil || step <= 0 {
+		t.Fatalf("purpleair.conf: step: %v", err)
+	}
+	return step
+}
+
+// startPrometheus starts Prometheus with the compose service's flags (paths mapped to the repository and
+// a temporary TSDB) on a free loopback port and returns its base URL once it is ready.
+func startPrometheus(t testing.TB, bin string) string {
+	t.Helper()
+	s := service(t, loadCompose(t, nil), "prometheus")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := []string{"--web.listen-address=" + addr}
+	for _, a := range s.Command {
+		k, v, _ := strings.Cut(a, "=")
+		switch k {
+		case "--config.file":
+			a = k + "=" + hostPath(t, s, v)
+		case "--storage.tsdb.path":
+			a = k + "=" + t.TempDir()
+		}
+		args = append(args, a)
+	}
+	var log bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	base := "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if resp, err := http.Get(base + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus %q not ready within 30s\n%s", args, &log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type promSeries struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`
+}
+
+// promQuery evaluates expr at the current time.
+func promQuery(base, expr string) ([]promSeries, error) {
+	resp, err := http.PostForm(base+"/api/v1/query", url.Values{"query": {expr}})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("prometheus: %s", r.Error)
+	}
+	if r.Data.ResultType == "scalar" {
+		return []promSeries{{}}, nil
+	}
+	var out []promSeries
+	if err := json.Unmarshal(r.Data.Result, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func promVectorLen(t testing.TB, base, expr string) int {
+	t.Helper()
+	res, err := promQuery(base, expr)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return len(res)
+}
+
+func promMetricNames(t testing.TB, base string) []string {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/label/__name__/values")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data []string `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Data
+}
+
+// referencedMetrics lists every purpleair_* metric the dashboard and the alert rules use.
+func referencedMetrics(t testing.TB) []string {
+	t.Helper()
+	var out []string
+	for _, f := range []string{dashboardFile, "provisioning/alerting/rules.yaml"} {
+		for _, n := range metricRef.FindAllString(string(readRepoFile(t, f)), -1) {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+type provisionedQuery struct {
+	where      string
+	expr       string
+	wantSeries int  // at least this many series (0: no requirement)
+	perSensor  bool // every series carries sensor_index
+	logValue   bool // a single number worth showing in the test log
+}
+
+// provisionedPromQL collects the PromQL the stack runs: the dashboard's Prometheus targets, the
+// features of its batch targets, and the alert rules' Prometheus queries and batch features, with
+// template variables as the dashboard's defaults resolve them ($sensor = All).
+func provisionedPromQL(t testing.TB) []provisionedQuery {
+	t.Helper()
+	sensors := sensorCount(t)
+	d := loadDashboard(t)
+	resolve := func(expr string) string { return strings.ReplaceAll(expr, "$sensor", ".*") }
+	var out []provisionedQuery
+	for _, p := range d.allPanels() {
+		for _, raw := range p.Targets {
+			var tg struct {
+				target
+				Features []struct{ Name, Expr string } `json:"features"`
+			}
+			if err := json.Unmarshal(raw, &tg); err != nil {
+				t.Fatal(err)
+			}
+			if tg.Expr != "" {
+				q := provisionedQuery{where: "panel " + p.Title, expr: resolve(tg.Expr)}
+				// Time series and tables of readings and scores must show every sensor.
+				if p.Type == "timeseries" || p.Type == "table" {
+					if strings.Contains(tg.Expr, "by (sensor_index)") {
+						q.wantSeries, q.perSensor = sensors, true
+					} else {
+						q.wantSeries = 1
+					}
+				}
+				if p.Type == "stat" {
+					q.wantSeries, q.logValue = 1, true
+				}
+				out = append(out, q)
+			}
+			for _, f := range tg.Features {
+				out = append(out, provisionedQuery{where: "panel " + p.Title + " feature " + f.Name, expr: resolve(f.Expr), wantSeries: sensors, perSensor: true})
+			}
+		}
+	}
+	for _, g := range loadAlertRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, q := range r.Data {
+				if expr, _ := q.Model["expr"].(string); expr != "" {
+					out = append(out, provisionedQuery{where: "rule " + r.UID, expr: expr, wantSeries: sensors, perSensor: true})
+				}
+				features, _ := q.Model["features"].([]any)
+				for _, f := range features {
+					m, _ := f.(map[string]any)
+					expr, _ := m["expr"].(string)
+					out = append(out, provisionedQuery{where: fmt.Sprintf("rule %s feature %v", r.UID, m["name"]), expr: expr, wantSeries: sensors, perSensor: true})
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no PromQL found in the provisioning")
+	}
+	return out
+}

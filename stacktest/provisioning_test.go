@@ -1,0 +1,614 @@
+package stacktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+)
+
+const dashboardFile = "provisioning/dashboards/hazewatch/purpleair-anomalies.json"
+
+func readYAML(t testing.TB, rel string, v any) {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(readRepoFile(t, rel)))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+}
+
+type provisionedDatasource struct {
+	Name      string         `yaml:"name"`
+	UID       string         `yaml:"uid"`
+	Type      string         `yaml:"type"`
+	Access    string         `yaml:"access"`
+	URL       string         `yaml:"url"`
+	IsDefault bool           `yaml:"isDefault"`
+	Editable  bool           `yaml:"editable"`
+	JSONData  map[string]any `yaml:"jsonData"`
+}
+
+func datasources(t testing.TB) map[string]provisionedDatasource {
+	t.Helper()
+	var f struct {
+		APIVersion  int                     `yaml:"apiVersion"`
+		Datasources []provisionedDatasource `yaml:"datasources"`
+	}
+	readYAML(t, "provisioning/datasources/hazewatch.yaml", &f)
+	out := map[string]provisionedDatasource{}
+	for _, d := range f.Datasources {
+		if _, dup := out[d.UID]; dup || d.UID == "" {
+			t.Fatalf("datasource uid %q empty or used twice", d.UID)
+		}
+		out[d.UID] = d
+	}
+	return out
+}
+
+func TestProvisionedDatasources(t *testing.T) {
+	ds := datasources(t)
+	prom, ok := ds["prometheus"]
+	if !ok || prom.Type != "prometheus" {
+		t.Fatalf("no Prometheus datasource with uid prometheus: %+v", ds)
+	}
+	hw, ok := ds["hazewatch"]
+	if !ok || hw.Type != pluginID {
+		t.Fatalf("no %s datasource with uid hazewatch: %+v", pluginID, ds)
+	}
+	// Both read the Prometheus the compose stack runs.
+	p := loadCompose(t, nil)
+	for _, d := range []provisionedDatasource{prom, hw} {
+		u, err := url.Parse(d.URL)
+		if err != nil || u.Port() != "9090" {
+			t.Errorf("datasource %s: url %q is not the prometheus service", d.UID, d.URL)
+			continue
+		}
+		if _, err := p.GetService(u.Hostname()); err != nil {
+			t.Errorf("datasource %s: host %q is not a compose service", d.UID, u.Hostname())
+		}
+	}
+
+	// The Prometheus datasource tells Grafana which Prometheus it talks to (for query-editor features).
+	image := service(t, p, "prometheus").Image
+	if v, _ := prom.JSONData["prometheusVersion"].(string); "prom/prometheus:v"+v != image {
+		t.Errorf("prometheusVersion %q does not match the compose image %s", v, image)
+	}
+
+	// Our datasource's settings load with the backend's own loader and mean what they say.
+	jsonData, err := json.Marshal(hw.JSONData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := models.LoadSettings(context.Background(), backend.DataSourceInstanceSettings{UID: hw.UID, URL: hw.URL, JSONData: jsonData})
+	if err != nil {
+		t.Fatalf("hazewatch datasource settings: %v", err)
+	}
+	for key, v := range hw.JSONData {
+		var got string
+		switch key {
+		case "authType":
+			got = s.AuthType
+		case "queryTimeout":
+			got = model.Duration(s.QueryTimeout).String()
+		case "scrapeInterval":
+			got = model.Duration(s.ScrapeInterval).String()
+		case "cacheTTL":
+			got = model.Duration(s.CacheTTL).String()
+		case "maxSeries":
+			got = strconv.Itoa(s.MaxSeries)
+		case "maxPointsPerSeries":
+			got = strconv.Itoa(s.MaxPointsPerSeries)
+		case "maxTrainingRows":
+			got = strconv.Itoa(s.MaxTrainingRows)
+		default:
+			t.Errorf("jsonData.%s is not a setting the backend reads", key)
+			continue
+		}
+		if want := normalizeSetting(v); got != want {
+			t.Errorf("jsonData.%s = %v, the backend read %s", key, v, got)
+		}
+	}
+	// $__rate_interval in the batch queries must match what Prometheus's datasource assumes.
+	if prom.JSONData["timeInterval"] != hw.JSONData["scrapeInterval"] {
+		t.Errorf("Prometheus timeInterval %v differs from the hazewatch datasource's scrapeInterval %v", prom.JSONData["timeInterval"], hw.JSONData["scrapeInterval"])
+	}
+}
+
+func normalizeSetting(v any) string {
+	switch x := v.(type) {
+	case string:
+		if d, err := model.ParseDuration(x); err == nil {
+			return d.String()
+		}
+		return x
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return ""
+}
+
+// dashboard is the subset of Grafana's dashboard JSON the checks read.
+type dashboard struct {
+	UID        string `json:"uid"`
+	Title      string `json:"title"`
+	Templating struct {
+		List []struct {
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Query      json.RawMessage `json:"query"`
+			Datasource *dsRef          `json:"datasource"`
+			Options    []struct {
+				Value string `json:"value"`
+			} `json:"options"`
+		} `json:"list"`
+	} `json:"templating"`
+	Panels []panel `json:"panels"`
+}
+
+type dsRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type panel struct {
+	ID         int                      `json:"id"`
+	Type       string                   `json:"type"`
+	Title      string                   `json:"title"`
+	Datasource *dsRef                   `json:"datasource"`
+	Targets    []json.RawMessage        `json:"targets"`
+	GridPos    struct{ H, W, X, Y int } `json:"gridPos"`
+	Panels     []panel                  `json:"panels"` // collapsed rows
+}
+
+type target struct {
+	RefID      string `json:"refId"`
+	Datasource *dsRef `json:"datasource"`
+	Expr       string `json:"expr"`
+}
+
+func loadDashboard(t testing.TB) dashboard {
+	t.Helper()
+	raw := readRepoFile(t, dashboardFile)
+	var d dashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("%s: %v", dashboardFile, err)
+	}
+	return d
+}
+
+func (d dashboard) allPanels() []panel {
+	var out []panel
+	for _, p := range d.Panels {
+		out = append(out, p)
+		out = append(out, p.Panels...)
+	}
+	return out
+}
+
+// variableValues returns each template variable's possible values, with the substitutions used to
+// validate targets: "sensor" (a query variable) as the regex "All" sends, custom variables each option.
+func (d dashboard) variableValues(t testing.TB) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, v := range d.Templating.List {
+		switch v.Type {
+		case "custom":
+			for _, o := range v.Options {
+				out[v.Name] = append(out[v.Name], o.Value)
+			}
+		case "query":
+			out[v.Name] = []string{".*"}
+		}
+	}
+	return out
+}
+
+func TestDashboard(t *testing.T) {
+	d := loadDashboard(t)
+	if d.UID == "" || d.Title != "PurpleAir anomalies" {
+		t.Errorf("uid %q, title %q", d.UID, d.Title)
+	}
+	vars := d.variableValues(t)
+	if len(vars["sensor"]) == 0 {
+		t.Error("no template variable sensor")
+	}
+	if !slices.Contains(vars["training"], "panel") || len(vars["training"]) < 2 {
+		t.Errorf("template variable training: %v, want panel and at least one duration", vars["training"])
+	}
+	for _, v := range d.Templating.List {
+		if v.Datasource != nil && !knownDatasource(t, v.Datasource.UID) {
+			t.Errorf("variable %s uses datasource %q, which is not provisioned", v.Name, v.Datasource.UID)
+		}
+	}
+
+	ids := map[int]bool{}
+	var modes []string
+	for _, p := range d.allPanels() {
+		if ids[p.ID] {
+			t.Errorf("panel id %d used twice", p.ID)
+		}
+		ids[p.ID] = true
+		if p.GridPos.X < 0 || p.GridPos.W <= 0 || p.GridPos.X+p.GridPos.W > 24 || p.GridPos.H <= 0 {
+			t.Errorf("panel %q: gridPos %+v outside Grafana's 24 columns", p.Title, p.GridPos)
+		}
+		if p.Datasource != nil && !knownDatasource(t, p.Datasource.UID) {
+			t.Errorf("panel %q uses datasource %q, which is not provisioned", p.Title, p.Datasource.UID)
+		}
+		for _, raw := range p.Targets {
+			var tg target
+			if err := json.Unmarshal(raw, &tg); err != nil {
+				t.Fatalf("panel %q: target: %v", p.Title, err)
+			}
+			ds := tg.Datasource
+			if ds == nil {
+				ds = p.Datasource
+			}
+			if ds == nil || !knownDatasource(t, ds.UID) || ds.UID == "-- Mixed --" {
+				t.Errorf("panel %q target %s: datasource %+v is not a provisioned datasource", p.Title, tg.RefID, ds)
+				continue
+			}
+			switch ds.UID {
+			case "prometheus":
+				if strings.TrimSpace(tg.Expr) == "" {
+					t.Errorf("panel %q target %s: empty PromQL", p.Title, tg.RefID)
+				}
+				checkMetricRefs(t, "panel "+p.Title, tg.Expr)
+			case "hazewatch":
+				for _, q := range checkHazewatchTarget(t, "panel "+p.Title, raw, vars) {
+					modes = append(modes, q.Mode)
+				}
+			}
+		}
+	}
+	for _, mode := range []string{models.ModeSeries, models.ModeFleet} {
+		if !slices.Contains(modes, mode) {
+			t.Errorf("no panel shows the batch score in %s mode", mode)
+		}
+	}
+	for _, want := range []string{"PM2.5 per sensor", "Streaming anomaly score", "Most anomalous sensors now", "Share of imputed readings"} {
+		if !slices.ContainsFunc(d.allPanels(), func(p panel) bool { return strings.HasPrefix(p.Title, want) }) {
+			t.Errorf("no panel %q", want)
+		}
+	}
+}
+
+func knownDatasource(t testing.TB, uid string) bool {
+	t.Helper()
+	switch uid {
+	case "-- Mixed --", "-- Grafana --", "-- Dashboard --", "__expr__":
+		return true
+	}
+	_, ok := datasources(t)[uid]
+	return ok
+}
+
+// checkMetricRefs fails when expr names a purpleair_* metric the stack does not produce.
+func checkMetricRefs(t testing.TB, where, expr string) {
+	t.Helper()
+	names := stackMetricNames(t)
+	for _, n := range metricRef.FindAllString(expr, -1) {
+		if _, ok := names[n]; !ok {
+			t.Errorf("%s: %s is not a metric the stack writes (%s)", where, n, expr)
+		}
+	}
+}
+
+// grafanaQuery is a hazewatch target as Grafana sends it: the query model plus the keys Grafana adds.
+// Decoding with DisallowUnknownFields catches keys the backend would silently ignore.
+type grafanaQuery struct {
+	models.Query
+	RefID         string          `json:"refId"`
+	Datasource    json.RawMessage `json:"datasource"`
+	Hide          bool            `json:"hide"`
+	QueryType     string          `json:"queryType"`
+	IntervalMs    int64           `json:"intervalMs"`
+	MaxDataPoints int64           `json:"maxDataPoints"`
+	Key           string          `json:"key"`
+}
+
+// checkHazewatchTarget validates a hazewatch target with the backend's own parser, once per value of
+// every template variable it uses (the frontend substitutes them before the backend sees the query).
+func checkHazewatchTarget(t testing.TB, where string, raw json.RawMessage, vars map[string][]string) []*models.Query {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var strict grafanaQuery
+	if err := dec.Decode(&strict); err != nil {
+		t.Errorf("%s: key not in the datasource's query model: %v", where, err)
+	}
+	variants := []string{string(raw)}
+	for name, values := range vars {
+		var next []string
+		for _, v := range variants {
+			if !strings.Contains(v, "$"+name) {
+				next = append(next, v)
+				continue
+			}
+			for _, value := range values {
+				next = append(next, strings.ReplaceAll(v, "$"+name, value))
+			}
+		}
+		variants = next
+	}
+	var out []*models.Query
+	for _, v := range variants {
+		if strings.Contains(v, "$") && !strings.Contains(v, "$__") {
+			t.Errorf("%s: unresolved template variable in %s", where, v)
+		}
+		q, err := models.ParseQuery([]byte(v))
+		if err != nil {
+			t.Errorf("%s: %v\n%s", where, err, v)
+			continue
+		}
+		for _, f := range q.Features {
+			checkMetricRefs(t, where, f.Expr)
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+type alertRuleFile struct {
+	APIVersion int `yaml:"apiVersion"`
+	Groups     []struct {
+		OrgID    int    `yaml:"orgId"`
+		Name     string `yaml:"name"`
+		Folder   string `yaml:"folder"`
+		Interval string `yaml:"interval"`
+		Rules    []struct {
+			UID       string `yaml:"uid"`
+			Title     string `yaml:"title"`
+			Condition string `yaml:"condition"`
+			Data      []struct {
+				RefID             string         `yaml:"refId"`
+				RelativeTimeRange map[string]int `yaml:"relativeTimeRange"`
+				DatasourceUID     string         `yaml:"datasourceUid"`
+				Model             map[string]any `yaml:"model"`
+			} `yaml:"data"`
+			For          string            `yaml:"for"`
+			NoDataState  string            `yaml:"noDataState"`
+			ExecErrState string            `yaml:"execErrState"`
+			Labels       map[string]string `yaml:"labels"`
+			Annotations  map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+func loadAlertRules(t testing.TB) alertRuleFile {
+	t.Helper()
+	var f alertRuleFile
+	readYAML(t, "provisioning/alerting/rules.yaml", &f)
+	return f
+}
+
+func TestAlertRules(t *testing.T) {
+	f := loadAlertRules(t)
+	d := loadDashboard(t)
+	panelIDs := map[string]bool{}
+	for _, p := range d.allPanels() {
+		panelIDs[strconv.Itoa(p.ID)] = true
+	}
+	threshold := confSetting(string(readRepoFile(t, "deploy/telegraf/anomaly.conf")), "threshold")
+
+	var usedDatasources []string
+	var streamingThreshold string
+	for _, g := range f.Groups {
+		if _, err := model.ParseDuration(g.Interval); err != nil || g.Folder == "" || g.Name == "" {
+			t.Errorf("group %q: interval %q, folder %q", g.Name, g.Interval, g.Folder)
+		}
+		for _, r := range g.Rules {
+			where := "rule " + r.UID
+			if r.UID == "" || r.Title == "" {
+				t.Errorf("%s: uid and title are required", where)
+			}
+			if _, err := model.ParseDuration(r.For); err != nil {
+				t.Errorf("%s: for %q: %v", where, r.For, err)
+			}
+			refs := map[string]bool{}
+			for _, q := range r.Data {
+				refs[q.RefID] = true
+				if q.Model["refId"] != q.RefID {
+					t.Errorf("%s: model refId %v ≠ %s", where, q.Model["refId"], q.RefID)
+				}
+			}
+			if !refs[r.Condition] {
+				t.Errorf("%s: condition %q is not a refId of the rule", where, r.Condition)
+			}
+			for _, q := range r.Data {
+				usedDatasources = append(usedDatasources, q.DatasourceUID)
+				if !knownDatasource(t, q.DatasourceUID) {
+					t.Errorf("%s/%s: datasource %q is not provisioned", where, q.RefID, q.DatasourceUID)
+				}
+				switch q.DatasourceUID {
+				case "__expr__":
+					if e, _ := q.Model["expression"].(string); !refs[e] {
+						t.Errorf("%s/%s: expression refers to %q, not a refId of the rule", where, q.RefID, e)
+					}
+					if q.Model["type"] == "threshold" && r.Labels["pipeline"] == "streaming" {
+						streamingThreshold = thresholdParam(q.Model)
+					}
+				case "prometheus":
+					expr, _ := q.Model["expr"].(string)
+					if expr == "" {
+						t.Errorf("%s/%s: empty PromQL", where, q.RefID)
+					}
+					checkMetricRefs(t, where, expr)
+				case "hazewatch":
+					raw, err := json.Marshal(q.Model)
+					if err != nil {
+						t.Fatal(err)
+					}
+					// Alert rules run in the backend with no dashboard: no variables to substitute.
+					checkHazewatchTarget(t, where, raw, nil)
+				}
+			}
+			if uid := r.Annotations["__dashboardUid__"]; uid != "" && uid != d.UID {
+				t.Errorf("%s: __dashboardUid__ %q is not the dashboard's uid %q", where, uid, d.UID)
+			}
+			if id := r.Annotations["__panelId__"]; id != "" && !panelIDs[id] {
+				t.Errorf("%s: __panelId__ %s is not a panel of the dashboard", where, id)
+			}
+		}
+	}
+	for _, uid := range []string{"prometheus", "hazewatch"} {
+		if !slices.Contains(usedDatasources, uid) {
+			t.Errorf("no alert rule queries datasource %s", uid)
+		}
+	}
+	if streamingThreshold == "" || streamingThreshold != threshold {
+		t.Errorf("streaming alert threshold %q differs from the processor's threshold %q (anomaly.conf)", streamingThreshold, threshold)
+	}
+}
+
+func thresholdParam(m map[string]any) string {
+	conds, _ := m["conditions"].([]any)
+	for _, c := range conds {
+		ev, _ := c.(map[string]any)["evaluator"].(map[string]any)
+		if params, _ := ev["params"].([]any); len(params) > 0 {
+			return strconv.FormatFloat(toFloat(params[0]), 'f', -1, 64)
+		}
+	}
+	return ""
+}
+
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case int:
+		return float64(x)
+	}
+	return 0
+}
+
+func TestContactPointAndPolicy(t *testing.T) {
+	var cps struct {
+		APIVersion    int `yaml:"apiVersion"`
+		ContactPoints []struct {
+			OrgID     int    `yaml:"orgId"`
+			Name      string `yaml:"name"`
+			Receivers []struct {
+				UID                   string         `yaml:"uid"`
+				Type                  string         `yaml:"type"`
+				Settings              map[string]any `yaml:"settings"`
+				DisableResolveMessage bool           `yaml:"disableResolveMessage"`
+			} `yaml:"receivers"`
+		} `yaml:"contactPoints"`
+	}
+	readYAML(t, "provisioning/alerting/contact-points.yaml", &cps)
+	grafana := service(t, loadCompose(t, nil), "grafana")
+	names := map[string]bool{}
+	for _, cp := range cps.ContactPoints {
+		names[cp.Name] = true
+		for _, r := range cp.Receivers {
+			if r.UID == "" || r.Type != "webhook" {
+				t.Errorf("contact point %s: receiver uid %q type %q", cp.Name, r.UID, r.Type)
+			}
+			raw, _ := r.Settings["url"].(string)
+			// Grafana expands $VAR in provisioning files from its own environment, which compose sets.
+			expanded := os.Expand(raw, func(k string) string { v, _ := envValue(grafana, k); return v })
+			if raw == expanded {
+				t.Errorf("contact point %s: url %q does not come from the environment", cp.Name, raw)
+			}
+			if u, err := url.Parse(expanded); err != nil || u.Scheme == "" || u.Host == "" {
+				t.Errorf("contact point %s: url %q expands to %q in the compose stack, not a URL", cp.Name, raw, expanded)
+			}
+		}
+	}
+
+	type route struct {
+		Receiver       string     `yaml:"receiver"`
+		GroupBy        []string   `yaml:"group_by"`
+		ObjectMatchers [][]string `yaml:"object_matchers"`
+		GroupWait      string     `yaml:"group_wait"`
+		GroupInterval  string     `yaml:"group_interval"`
+		RepeatInterval string     `yaml:"repeat_interval"`
+		Routes         []route    `yaml:"routes"`
+	}
+	var pol struct {
+		APIVersion int `yaml:"apiVersion"`
+		Policies   []struct {
+			OrgID int `yaml:"orgId"`
+			route `yaml:",inline"`
+		} `yaml:"policies"`
+	}
+	readYAML(t, "provisioning/alerting/policies.yaml", &pol)
+	if len(pol.Policies) == 0 {
+		t.Fatal("no notification policy")
+	}
+	var walk func(r route)
+	walk = func(r route) {
+		if r.Receiver != "" && !names[r.Receiver] {
+			t.Errorf("policy routes to %q, which is not a provisioned contact point", r.Receiver)
+		}
+		for _, d := range []string{r.GroupWait, r.GroupInterval, r.RepeatInterval} {
+			if _, err := model.ParseDuration(d); d != "" && err != nil {
+				t.Errorf("policy: %q: %v", d, err)
+			}
+		}
+		for _, m := range r.ObjectMatchers {
+			if len(m) != 3 {
+				t.Errorf("policy matcher %q: want [label, op, value]", m)
+			}
+		}
+		for _, c := range r.Routes {
+			walk(c)
+		}
+	}
+	for _, p := range pol.Policies {
+		if p.Receiver == "" {
+			t.Error("the root policy needs a receiver")
+		}
+		walk(p.route)
+	}
+}
+
+func TestDashboardProvider(t *testing.T) {
+	var f struct {
+		APIVersion int `yaml:"apiVersion"`
+		Providers  []struct {
+			Name                  string `yaml:"name"`
+			OrgID                 int    `yaml:"orgId"`
+			Folder                string `yaml:"folder"`
+			FolderUID             string `yaml:"folderUid"`
+			Type                  string `yaml:"type"`
+			DisableDeletion       bool   `yaml:"disableDeletion"`
+			AllowUIUpdates        bool   `yaml:"allowUiUpdates"`
+			UpdateIntervalSeconds int    `yaml:"updateIntervalSeconds"`
+			Options               struct {
+				Path                      string `yaml:"path"`
+				FoldersFromFilesStructure bool   `yaml:"foldersFromFilesStructure"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readYAML(t, "provisioning/dashboards/hazewatch.yaml", &f)
+	grafana := service(t, loadCompose(t, nil), "grafana")
+	found := false
+	for _, p := range f.Providers {
+		dir := hostPath(t, grafana, p.Options.Path)
+		matches, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		for _, m := range matches {
+			if m == repoPath(t, dashboardFile) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no dashboard provider loads %s", dashboardFile)
+	}
+}
