@@ -1,0 +1,782 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/processors"
+
+	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/impute"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
+	anomalyprocessor "github.com/hazewatch/hazewatch/telegraf-processor"
+)
+
+// demoOptions sizes the demo. The defaults finish in a few seconds on one core.
+type demoOptions struct {
+	sensors   int
+	hours     float64
+	step      time.Duration
+	seed      int64
+	faultRate float64
+	outDir    string
+	workers   int
+
+	contamination float64 // Isolation Forest contamination; 0 = auto
+}
+
+// The detectors' settings are the stack's own: the processor as deploy/telegraf/anomaly.conf
+// configures it, and the Isolation Forest queries of the provisioned dashboard
+// (provisioning/dashboards/hazewatch/purpleair-anomalies.json) and alert rules.
+const (
+	demoStreamWindow    = 60 // readings: 2 hours at the simulator's 2-minute step
+	demoStreamThreshold = 0.7
+	demoStreamSeed      = 42
+	demoForestTrees     = 100
+	demoForestSeed      = 42
+	demoKNNNeighbors    = 5
+
+	// demoMaxReadings bounds sensors × steps: about 150 bytes per reading are kept for the report.
+	demoMaxReadings = 10_000_000
+)
+
+// demoFeatures are the fields both paths score: the factory-calibrated particle readings, one per
+// size class — the processor's default fields and the dashboard's batch features.
+var demoFeatures = []string{"pm1.0_cf_1", "pm2.5_cf_1", "pm10.0_cf_1"}
+
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opt := demoOptions{}
+	fs.IntVar(&opt.sensors, "sensors", 50, "number of simulated sensors")
+	fs.Float64Var(&opt.hours, "hours", 48, "simulated hours of history")
+	fs.DurationVar(&opt.step, "step", 2*time.Minute, "simulated time between readings (PurpleAir's real-time cadence is 2m)")
+	fs.Int64Var(&opt.seed, "seed", 1, "simulator seed: the same seed gives the same fleet, scores and report")
+	fs.Float64Var(&opt.faultRate, "fault-rate", 0.05, "long-run share of faulty readings the simulator injects, in (0, 1)")
+	fs.StringVar(&opt.outDir, "o", "report", "directory the HTML report is written to (as index.html)")
+	contamination := fs.String("contamination", "0.01", "Isolation Forest contamination of the batch strategies: a share in (0, 0.5] or auto (the provisioned alert rule uses 0.01)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `Usage: hazewatch demo [flags]
+
+Simulates a PurpleAir fleet with labelled faults and runs it through both of Hazewatch's detectors:
+  streaming  the Telegraf processor (telegraf-processor, the same code processors.execd runs): running-
+             mean imputation and Half-Space Trees per sensor, anomaly = score > 0.7;
+  batch      the datasource's Isolation Forest (KNN imputation, 100 trees), in its two modes: each
+             sensor against its own history (series) and each sensor against the fleet at each step
+             (fleet); anomaly = scikit-learn's predict.
+Prints what each flagged, with precision and recall per fault kind against the injected faults, and
+writes a report with charts to DIR/index.html. No network, no Docker, no API key.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("takes no positional arguments, got %q", fs.Arg(0))}
+	}
+	switch {
+	case opt.sensors < 2:
+		return usageError{fmt.Sprintf("-sensors: want at least 2 (fleet mode compares sensors), got %d", opt.sensors)}
+	case opt.step < time.Second:
+		return usageError{fmt.Sprintf("-step: want at least 1s, got %s", opt.step)}
+	case !(opt.hours > 0) || math.IsInf(opt.hours, 0):
+		return usageError{fmt.Sprintf("-hours: want a positive number, got %v", opt.hours)}
+	case !(opt.faultRate > 0 && opt.faultRate < 1):
+		return usageError{fmt.Sprintf("-fault-rate: want a share in (0, 1), got %v", opt.faultRate)}
+	case opt.outDir == "":
+		return usageError{"-o: want a directory"}
+	}
+	var err error
+	if opt.contamination, err = anomaly.ParseContamination(*contamination); err != nil {
+		return usageError{"-contamination: " + err.Error()}
+	}
+	if steps := opt.steps(); steps < 2*demoStreamWindow {
+		return usageError{fmt.Sprintf("-hours %v at -step %s is %d readings per sensor; the streaming detector needs at least %d (its first %d are warm-up)",
+			opt.hours, opt.step, steps, 2*demoStreamWindow, demoStreamWindow)}
+	}
+	if n := opt.steps() * opt.sensors; n > demoMaxReadings {
+		return usageError{fmt.Sprintf("-sensors %d × -hours %v at -step %s is %d readings; the demo keeps them all in memory and takes at most %d",
+			opt.sensors, opt.hours, opt.step, n, demoMaxReadings)}
+	}
+	opt.workers = runtime.GOMAXPROCS(0)
+
+	began := time.Now()
+	d, err := runDemoPipelines(context.Background(), opt)
+	if err != nil {
+		return err
+	}
+	evals := d.evaluate()
+	elapsed := time.Since(began)
+	printDemo(stdout, d, evals, elapsed)
+
+	if err := os.MkdirAll(opt.outDir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(opt.outDir, "index.html")
+	if err := writeFileAtomic(path, func(w io.Writer) error { return writeReport(w, d, evals) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nReport: %s\n", path)
+	return nil
+}
+
+func (o demoOptions) steps() int {
+	return int(time.Duration(o.hours*float64(time.Hour)) / o.step)
+}
+
+// demoRun holds the simulated fleet and what each strategy made of it. Per-reading slices are
+// indexed [sensor*steps + step].
+type demoRun struct {
+	opt     demoOptions
+	start   time.Time
+	steps   int
+	sensors []string // sensor_index values, in fleet order
+	names   []string
+
+	features [][]float64 // per demoFeatures column: the reported value, NaN when the API sent null
+	chanA    []float64   // pm2.5_cf_1_a, for the charts
+	chanB    []float64
+	truth    []purpleair.FaultKind
+
+	strategies []*strategy
+}
+
+// strategy is one detector's output: a score per reading (NaN = not scored) and a flag.
+type strategy struct {
+	name      string // short name, in tables
+	title     string // what it is
+	scoreName string
+	threshold float64 // flag boundary on the score, for the charts
+	score     []float64
+	flag      []bool
+	elapsed   time.Duration
+}
+
+func (d *demoRun) at(s, t int) int { return s*d.steps + t }
+
+func (d *demoRun) time(t int) time.Time { return d.start.Add(time.Duration(t) * d.opt.step) }
+
+// runDemoPipelines simulates the fleet, streams it through the Telegraf processor as it goes, then
+// runs the batch strategies over the whole history.
+func runDemoPipelines(ctx context.Context, opt demoOptions) (*demoRun, error) {
+	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{
+		Sensors: opt.sensors, Seed: opt.seed, Step: opt.step, FaultRate: opt.faultRate,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := &demoRun{opt: opt, start: sim.Time(), steps: opt.steps()}
+	n := opt.sensors * d.steps
+	d.features = make([][]float64, len(demoFeatures))
+	for c := range d.features {
+		d.features[c] = make([]float64, n)
+	}
+	d.chanA, d.chanB = make([]float64, n), make([]float64, n)
+	d.truth = make([]purpleair.FaultKind, n)
+
+	stream, err := newStreamStrategy(d)
+	if err != nil {
+		return nil, err
+	}
+	var streamTime time.Duration
+	for t := 0; t < d.steps; t++ {
+		resp, labels := sim.NextResponse()
+		if t == 0 {
+			if err := d.initSensors(resp); err != nil {
+				return nil, err
+			}
+		}
+		if err := d.record(t, resp, labels); err != nil {
+			return nil, err
+		}
+		st := time.Now()
+		if err := stream.step(t, resp, labels); err != nil {
+			return nil, err
+		}
+		streamTime += time.Since(st)
+	}
+	stream.s.elapsed = streamTime
+	d.strategies = append(d.strategies, stream.s)
+
+	series, err := d.batchSeries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fleet, err := d.batchFleet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.strategies = append(d.strategies, series, fleet)
+	return d, nil
+}
+
+func (d *demoRun) initSensors(resp *purpleair.Response) error {
+	si, ni := resp.Column("sensor_index"), resp.Column("name")
+	if si < 0 || ni < 0 {
+		return fmt.Errorf("simulator response lacks sensor_index or name (fields: %s)", strings.Join(resp.Fields, ", "))
+	}
+	for _, row := range resp.Data {
+		d.sensors = append(d.sensors, formatFloat(row[si].Num))
+		d.names = append(d.names, row[ni].Str)
+	}
+	return nil
+}
+
+// record keeps one step's readings of the fields the strategies and charts use.
+func (d *demoRun) record(t int, resp *purpleair.Response, labels []purpleair.FaultKind) error {
+	if len(resp.Data) != len(d.sensors) {
+		return fmt.Errorf("step %d: %d rows from a fleet of %d sensors", t, len(resp.Data), len(d.sensors))
+	}
+	x, err := resp.Numeric(demoFeatures)
+	if err != nil {
+		return err
+	}
+	ab, err := resp.Numeric([]string{"pm2.5_cf_1_a", "pm2.5_cf_1_b"})
+	if err != nil {
+		return err
+	}
+	cols := len(demoFeatures)
+	for s := range resp.Data {
+		i := d.at(s, t)
+		for c := range demoFeatures {
+			d.features[c][i] = x[s*cols+c]
+		}
+		d.chanA[i], d.chanB[i] = ab[2*s], ab[2*s+1]
+		d.truth[i] = labels[s]
+	}
+	return nil
+}
+
+// ---- streaming: the Telegraf processor itself ----
+
+// streamStrategy feeds the processor the metrics the Telegraf input plugin would emit.
+type streamStrategy struct {
+	d      *demoRun
+	proc   telegraf.StreamingProcessor
+	acc    collector
+	s      *strategy
+	sensor map[string]int
+}
+
+// newDemoProcessor builds the `anomaly` processor from Telegraf's registry — exactly what Telegraf
+// (or the execd shim) instantiates for [[processors.anomaly]] — with its documented defaults and the
+// options of deploy/telegraf/anomaly.conf.
+func newDemoProcessor() (telegraf.StreamingProcessor, error) {
+	create, ok := processors.Processors["anomaly"]
+	if !ok {
+		return nil, errors.New("the anomaly processor is not registered with Telegraf")
+	}
+	proc := create()
+	p, ok := proc.(*anomalyprocessor.Anomaly)
+	if !ok {
+		return nil, fmt.Errorf("processors.anomaly is a %T, not the Hazewatch processor", proc)
+	}
+	p.Fields = append([]string(nil), demoFeatures...)
+	p.KeyTags = []string{"sensor_index"}
+	p.WindowSize = demoStreamWindow
+	p.Threshold = demoStreamThreshold
+	p.Seed = demoStreamSeed
+	p.ImputeDefault = "mean"
+	p.EmitImputed = false
+	p.Mode = anomalyprocessor.ModeAnnotate
+	if err := p.Init(); err != nil {
+		return nil, fmt.Errorf("processors.anomaly: %w", err)
+	}
+	if err := p.Start(&collector{}); err != nil {
+		return nil, fmt.Errorf("processors.anomaly: %w", err)
+	}
+	return p, nil
+}
+
+func newStreamStrategy(d *demoRun) (*streamStrategy, error) {
+	proc, err := newDemoProcessor()
+	if err != nil {
+		return nil, err
+	}
+	n := d.opt.sensors * d.steps
+	s := &strategy{
+		name:      "streaming",
+		title:     fmt.Sprintf("Telegraf processor: Half-Space Trees per sensor (window %d, threshold %g)", demoStreamWindow, demoStreamThreshold),
+		scoreName: "anomaly_score",
+		threshold: demoStreamThreshold,
+		score:     make([]float64, n),
+		flag:      make([]bool, n),
+	}
+	return &streamStrategy{d: d, proc: proc, s: s, sensor: map[string]int{}}, nil
+}
+
+// step turns every row of a response into a metric the way the input plugin does, and reads the
+// processor's verdict back from the metric it passes on.
+func (ss *streamStrategy) step(t int, resp *purpleair.Response, labels []purpleair.FaultKind) error {
+	if t == 0 {
+		for s, idx := range ss.d.sensors {
+			ss.sensor[idx] = s
+		}
+	}
+	for r := range resp.Data {
+		p, err := resp.Point(r, purpleair.PointOptions{Faults: labels})
+		if err != nil {
+			return fmt.Errorf("step %d: %w", t, err)
+		}
+		s, ok := ss.sensor[p.Tags["sensor_index"]]
+		if !ok {
+			return fmt.Errorf("step %d: unknown sensor %q", t, p.Tags["sensor_index"])
+		}
+		ss.acc.metrics = ss.acc.metrics[:0]
+		if err := ss.proc.Add(metric.New(p.Measurement, p.Tags, p.Fields, p.Time), &ss.acc); err != nil {
+			return fmt.Errorf("processors.anomaly: %w", err)
+		}
+		i := ss.d.at(s, t)
+		ss.s.score[i] = math.NaN()
+		for _, m := range ss.acc.metrics {
+			if v, ok := m.GetField("anomaly_score"); ok {
+				ss.s.score[i], _ = v.(float64)
+			}
+			if v, ok := m.GetField("anomaly"); ok {
+				ss.s.flag[i], _ = v.(bool)
+			}
+		}
+	}
+	return nil
+}
+
+// collector is the accumulator the processor passes metrics on to.
+type collector struct{ metrics []telegraf.Metric }
+
+func (c *collector) AddFields(name string, f map[string]any, tags map[string]string, t ...time.Time) {
+	c.add(name, f, tags, t)
+}
+func (c *collector) AddGauge(name string, f map[string]any, tags map[string]string, t ...time.Time) {
+	c.add(name, f, tags, t)
+}
+func (c *collector) AddCounter(name string, f map[string]any, tags map[string]string, t ...time.Time) {
+	c.add(name, f, tags, t)
+}
+func (c *collector) AddSummary(name string, f map[string]any, tags map[string]string, t ...time.Time) {
+	c.add(name, f, tags, t)
+}
+func (c *collector) AddHistogram(name string, f map[string]any, tags map[string]string, t ...time.Time) {
+	c.add(name, f, tags, t)
+}
+func (c *collector) add(name string, f map[string]any, tags map[string]string, t []time.Time) {
+	tm := time.Time{}
+	if len(t) > 0 {
+		tm = t[0]
+	}
+	c.metrics = append(c.metrics, metric.New(name, tags, f, tm))
+}
+func (c *collector) AddMetric(m telegraf.Metric) { c.metrics = append(c.metrics, m) }
+func (c *collector) SetPrecision(time.Duration)  {}
+func (c *collector) AddError(error)              {}
+func (c *collector) WithTracking(int) telegraf.TrackingAccumulator {
+	panic("collector: tracking is not used by the demo")
+}
+
+// ---- batch: the datasource's Isolation Forest ----
+
+// forestOptions are the provisioned batch alert rule's isolationForest settings: 100 trees,
+// max_samples auto, seed 42, and the given contamination (the rule's 0.01 by default: each forest
+// flags about 1% of the rows it was fitted on; 0 = "auto", offset −0.5, flags scores above 0.5).
+func (o demoOptions) forestOptions() anomaly.IsolationForestOptions {
+	return anomaly.IsolationForestOptions{NEstimators: demoForestTrees, Seed: demoForestSeed, Workers: 1, Contamination: o.contamination}
+}
+
+// The batch strategies compute what the Grafana datasource's engine computes for the dashboard's
+// queries, with the same core calls in the same order; the engine itself is reachable only through a
+// Prometheus-compatible API. TestBatchStrategiesAreTheDatasource runs the real datasource over these
+// readings served on loopback and requires identical scores and flags.
+
+// batchSeries is the datasource's series mode with forest "per_entity": for each sensor, the rows of
+// its history where any feature was reported, KNN-imputed among themselves, one forest fitted on them
+// and every row scored with it.
+func (d *demoRun) batchSeries(ctx context.Context) (*strategy, error) {
+	began := time.Now()
+	n := d.opt.sensors * d.steps
+	st := &strategy{
+		name:      "batch series",
+		title:     "Isolation Forest, each sensor against its own history (datasource series mode)",
+		scoreName: "score",
+		threshold: math.NaN(), // each forest has its own offset: the charts mark flagged readings instead
+		score:     nanSlice(n),
+		flag:      make([]bool, n),
+	}
+	cols := len(demoFeatures)
+	err := parallelDo(ctx, d.opt.sensors, d.opt.workers, func(s int) error {
+		rows := make([]int, 0, d.steps) // step of each matrix row
+		x := make([]float64, 0, d.steps*cols)
+		for t := 0; t < d.steps; t++ {
+			if !d.anyFeature(d.at(s, t)) {
+				continue
+			}
+			rows = append(rows, t)
+			for c := range demoFeatures {
+				x = append(x, d.features[c][d.at(s, t)])
+			}
+		}
+		if len(rows) < 2 {
+			return nil
+		}
+		ss, offset, err := fitScore(ctx, x, cols, d.opt.forestOptions())
+		if err != nil {
+			return fmt.Errorf("sensor %s: %w", d.sensors[s], err)
+		}
+		for r, t := range rows {
+			i := d.at(s, t)
+			st.score[i] = -ss[r]
+			st.flag[i] = ss[r]-offset < 0
+		}
+		return nil
+	})
+	st.elapsed = time.Since(began)
+	return st, err
+}
+
+// batchFleet is the datasource's fleet mode with fleetAt "each": at every step, one forest fitted on
+// the cross-section of sensors reporting then (KNN-imputed among themselves), each scored against it.
+func (d *demoRun) batchFleet(ctx context.Context) (*strategy, error) {
+	began := time.Now()
+	n := d.opt.sensors * d.steps
+	st := &strategy{
+		name:      "batch fleet",
+		title:     "Isolation Forest, each sensor against the fleet at each step (datasource fleet mode)",
+		scoreName: "score",
+		threshold: math.NaN(), // each forest has its own offset: the charts mark flagged readings instead
+		score:     nanSlice(n),
+		flag:      make([]bool, n),
+	}
+	cols := len(demoFeatures)
+	err := parallelDo(ctx, d.steps, d.opt.workers, func(t int) error {
+		sensors := make([]int, 0, d.opt.sensors)
+		x := make([]float64, 0, d.opt.sensors*cols)
+		for s := 0; s < d.opt.sensors; s++ {
+			if !d.anyFeature(d.at(s, t)) {
+				continue
+			}
+			sensors = append(sensors, s)
+			for c := range demoFeatures {
+				x = append(x, d.features[c][d.at(s, t)])
+			}
+		}
+		if len(sensors) < 2 {
+			return nil
+		}
+		ss, offset, err := fitScore(ctx, x, cols, d.opt.forestOptions())
+		if err != nil {
+			return fmt.Errorf("step %s: %w", d.time(t).Format(time.RFC3339), err)
+		}
+		for r, s := range sensors {
+			i := d.at(s, t)
+			st.score[i] = -ss[r]
+			st.flag[i] = ss[r]-offset < 0
+		}
+		return nil
+	})
+	st.elapsed = time.Since(began)
+	return st, err
+}
+
+func (d *demoRun) anyFeature(i int) bool {
+	for c := range demoFeatures {
+		if !math.IsNaN(d.features[c][i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// fitScore imputes x (when it has holes), fits a forest on it and returns score_samples and the
+// forest's offset.
+func fitScore(ctx context.Context, x []float64, cols int, opt anomaly.IsolationForestOptions) ([]float64, float64, error) {
+	for _, v := range x {
+		if math.IsNaN(v) {
+			out, _, err := impute.KNNImputer{NNeighbors: demoKNNNeighbors, Weights: impute.KNNUniform, Workers: 1}.Impute(ctx, x, cols)
+			if err != nil {
+				return nil, 0, err
+			}
+			x = out
+			break
+		}
+	}
+	f, err := anomaly.FitIsolationForest(ctx, x, cols, opt)
+	if err != nil {
+		return nil, 0, err
+	}
+	ss := make([]float64, len(x)/cols)
+	if err := f.ScoreSamples(x, cols, ss); err != nil {
+		return nil, 0, err
+	}
+	return ss, f.Offset(), nil
+}
+
+func nanSlice(n int) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = math.NaN()
+	}
+	return s
+}
+
+// parallelDo runs fn(0..n-1) on up to workers goroutines and returns the first error. Each call
+// writes only its own slots, so results do not depend on the number of workers.
+func parallelDo(ctx context.Context, n, workers int, fn func(i int) error) error {
+	var (
+		mu    sync.Mutex
+		next  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < max(1, min(workers, n)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := first != nil || i >= n
+				mu.Unlock()
+				if stop {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					mu.Lock()
+					first = cmpErr(first, err)
+					mu.Unlock()
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					first = cmpErr(first, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// ---- evaluation ----
+
+// kindScore is one strategy's detection of one fault kind (or of all kinds together).
+type kindScore struct {
+	kind       purpleair.FaultKind // "" = all faults
+	readings   int                 // faulty readings of this kind
+	caught     int                 // of them, flagged (true positives)
+	episodes   int                 // fault episodes of this kind
+	detected   int                 // episodes with at least one flagged reading
+	falseFlags int                 // flagged clean readings (the strategy's false positives)
+	flagged    int                 // all flagged readings (all kinds line only)
+}
+
+// recall is the share of faulty readings flagged.
+func (k kindScore) recall() float64 { return ratio(k.caught, k.readings) }
+
+// precision is the share of flags that were right, counting the flags on this kind's readings
+// against every flag on a clean reading: the precision the strategy would have if this kind were the
+// only fault.
+func (k kindScore) precision() float64 { return ratio(k.caught, k.caught+k.falseFlags) }
+
+// episodeRecall is the share of fault episodes with at least one flagged reading.
+func (k kindScore) episodeRecall() float64 { return ratio(k.detected, k.episodes) }
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+// evaluation is one strategy scored against the ground truth.
+type evaluation struct {
+	s      *strategy
+	all    kindScore
+	kinds  []kindScore // one per purpleair.FaultKinds, in that order
+	clean  int         // clean readings
+	sensor int         // sensors with at least one flag
+}
+
+// confusion scores flags against labels: truth[i] is the fault of reading i (FaultNone = clean),
+// episode boundaries are where the label changes along one sensor's readings (series of length
+// steps each).
+func confusion(truth []purpleair.FaultKind, flag []bool, steps int) (all kindScore, kinds []kindScore, clean int) {
+	idx := map[purpleair.FaultKind]int{}
+	kinds = make([]kindScore, len(purpleair.FaultKinds))
+	for k, kind := range purpleair.FaultKinds {
+		kinds[k].kind = kind
+		idx[kind] = k
+	}
+	falseFlags := 0
+	for start := 0; start < len(truth); start += steps {
+		end := min(start+steps, len(truth))
+		for i := start; i < end; i++ {
+			f := truth[i]
+			if f == purpleair.FaultNone || f == "" {
+				clean++
+				if flag[i] {
+					falseFlags++
+				}
+				continue
+			}
+			k := &kinds[idx[f]]
+			k.readings++
+			if flag[i] {
+				k.caught++
+			}
+			if i == start || truth[i-1] != f {
+				// A new episode; a flag anywhere in it detects it.
+				k.episodes++
+				for j := i; j < end && truth[j] == f; j++ {
+					if flag[j] {
+						k.detected++
+						break
+					}
+				}
+			}
+		}
+	}
+	for k := range kinds {
+		kinds[k].falseFlags = falseFlags
+		all.readings += kinds[k].readings
+		all.caught += kinds[k].caught
+		all.episodes += kinds[k].episodes
+		all.detected += kinds[k].detected
+	}
+	all.falseFlags = falseFlags
+	all.flagged = all.caught + falseFlags
+	return all, kinds, clean
+}
+
+func (d *demoRun) evaluate() []evaluation {
+	out := make([]evaluation, len(d.strategies))
+	for i, s := range d.strategies {
+		e := evaluation{s: s}
+		e.all, e.kinds, e.clean = confusion(d.truth, s.flag, d.steps)
+		for sn := 0; sn < d.opt.sensors; sn++ {
+			for t := 0; t < d.steps; t++ {
+				if s.flag[d.at(sn, t)] {
+					e.sensor++
+					break
+				}
+			}
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// ---- terminal output ----
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}
+
+func printDemo(w io.Writer, d *demoRun, evals []evaluation, elapsed time.Duration) {
+	o := d.opt
+	faulty := evals[0].all.readings
+	fmt.Fprintf(w, "Hazewatch demo: %d simulated sensors × %s at a %s step (seed %d) = %d readings, %d faulty (%.1f%%) in %d episodes\n",
+		o.sensors, fmtHours(o.hours), o.step, o.seed, o.sensors*d.steps, faulty, 100*float64(faulty)/float64(o.sensors*d.steps), evals[0].all.episodes)
+	fmt.Fprintf(w, "finished in %s\n\n", elapsed.Round(10*time.Millisecond))
+	for _, e := range evals {
+		fmt.Fprintf(w, "%-13s %s: flagged %d readings on %d sensors in %s\n", e.s.name, e.s.title, e.all.flagged, e.sensor, e.s.elapsed.Round(time.Millisecond))
+	}
+	fmt.Fprintln(w, "\nPrecision and recall against the injected faults, reading by reading (an episode counts as")
+	fmt.Fprintln(w, "detected when any of its readings is flagged):")
+	fmt.Fprintln(w)
+	writeScoreText(w, evals)
+	fmt.Fprintln(w, "\nA kind's precision counts its caught readings against every flag on a clean reading. Summary lines:")
+	for _, e := range evals {
+		fmt.Fprintf(w, "%s: precision %s recall %s (%d of %d faulty readings; %d false alarms among %d clean readings)\n",
+			e.s.name, pct(e.all.precision()), pct(e.all.recall()), e.all.caught, e.all.readings, e.all.falseFlags, e.clean)
+	}
+}
+
+// writeScoreText prints the precision/recall table with a header line naming each strategy above its
+// three columns.
+func writeScoreText(w io.Writer, evals []evaluation) {
+	const cell = "%9s %7s %9s"
+	group := len(fmt.Sprintf(cell, "", "", ""))
+	var h1, h2 strings.Builder
+	fmt.Fprintf(&h1, "%-14s %8s %8s", "", "", "")
+	fmt.Fprintf(&h2, "%-14s %8s %8s", "fault", "episodes", "readings")
+	for _, e := range evals {
+		name := e.s.name
+		pad := max(0, group-len(name))
+		fmt.Fprintf(&h1, " | %s%s%s", strings.Repeat("─", pad/2), name, strings.Repeat("─", pad-pad/2))
+		fmt.Fprintf(&h2, " | "+cell, "precision", "recall", "episodes")
+	}
+	fmt.Fprintln(w, h1.String())
+	fmt.Fprintln(w, h2.String())
+	row := func(label string, get func(e evaluation) kindScore) {
+		k0 := get(evals[0])
+		fmt.Fprintf(w, "%-14s %8d %8d", label, k0.episodes, k0.readings)
+		for _, e := range evals {
+			k := get(e)
+			fmt.Fprintf(w, " | "+cell, pct(k.precision()), pct(k.recall()), fmt.Sprintf("%d/%d", k.detected, k.episodes))
+		}
+		fmt.Fprintln(w)
+	}
+	for k := range purpleair.FaultKinds {
+		row(string(purpleair.FaultKinds[k]), func(e evaluation) kindScore { return e.kinds[k] })
+	}
+	row("all faults", func(e evaluation) kindScore { return e.all })
+}
+
+func fmtHours(h float64) string {
+	if h >= 24 && h == math.Trunc(h) && int(h)%24 == 0 {
+		if h == 24 {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", int(h)/24)
+	}
+	return fmt.Sprintf("%g h", h)
+}
+
+// writeFileAtomic writes through a temporary file renamed into place, so a failed run leaves no
+// half-written report.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".hazewatch-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil { // CreateTemp makes it 0600: a report is for reading
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

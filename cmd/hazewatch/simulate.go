@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
+)
+
+// simulateOptions is what `hazewatch simulate` writes: the fleet, how many steps, and the format.
+type simulateOptions struct {
+	sim         purpleair.SimulatorConfig
+	steps       int
+	format      string // "json" | "lp"
+	merge       bool   // json: all steps in one document
+	labelFaults bool
+	points      purpleair.PointOptions // lp: tags and timestamp, as the Telegraf input's options
+}
+
+func runSimulate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sensors := fs.Int("sensors", 50, "number of simulated sensors")
+	seed := fs.Int64("seed", 1, "random seed: the same seed and flags write the same bytes")
+	faultRate := fs.Float64("fault-rate", 0.01, "long-run share of faulty readings, in [0, 1)")
+	faults := fs.String("faults", "", "comma-separated fault kinds to inject (default all: "+faultKindList()+")")
+	label := fs.Bool("label-faults", false, "mark each reading with its ground truth: a fault tag in line protocol, a \"fault\" text field in JSON")
+	start := fs.String("start", "2024-04-11T00:00:00Z", "simulated time of the first step (RFC 3339)")
+	step := fs.Duration("step", 2*time.Minute, "simulated time between readings")
+	steps := fs.Int("steps", 0, "number of steps to write (default 1; mutually exclusive with -duration)")
+	duration := fs.Duration("duration", 0, "simulated time span to write: steps = duration / step")
+	format := fs.String("format", "json", "json (API-format /v1/sensors documents) or lp (InfluxDB line protocol, as the Telegraf input emits it)")
+	merge := fs.Bool("merge", false, "json: write every step into one document (the form hazewatch stream and batch read) instead of one document per step")
+	tags := fs.String("tags", "", "lp: extra tags, as the Telegraf input's tags option: name, location_type")
+	timestamp := fs.String("timestamp", "data_time_stamp", "lp: time of a point, as the Telegraf input's timestamp option: data_time_stamp or last_seen")
+	out := fs.String("o", "-", "output file; - is standard output")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch simulate [flags]\n\nWrites a simulated PurpleAir fleet (pkg/purpleair's simulator: diurnal PM2.5, humidity and\ntemperature, A and B laser channels, injected faults) as API-format JSON or line protocol.\nJSON is one /v1/sensors document per step, one per line (what the Telegraf input's file source\nreplays); -merge makes it one document. Deterministic: the same flags write the same bytes.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("takes no positional arguments, got %q (write to a file with -o)", fs.Arg(0))}
+	}
+
+	opt := simulateOptions{format: *format, merge: *merge, labelFaults: *label}
+	t0, err := time.Parse(time.RFC3339, *start)
+	if err != nil {
+		return usageError{fmt.Sprintf("-start: want an RFC 3339 time like 2024-04-11T00:00:00Z, got %q", *start)}
+	}
+	opt.sim = purpleair.SimulatorConfig{Sensors: *sensors, Seed: *seed, Start: t0, Step: *step, FaultRate: *faultRate}
+	if *sensors < 1 {
+		return usageError{fmt.Sprintf("-sensors: want at least 1, got %d", *sensors)}
+	}
+	if *step < time.Second {
+		return usageError{fmt.Sprintf("-step: want at least 1s, got %s", *step)}
+	}
+	if s := splitList(*faults); len(s) > 0 {
+		for _, name := range s {
+			k, err := purpleair.ParseFaultKind(name)
+			if err != nil {
+				return usageError{"-faults: " + err.Error()}
+			}
+			opt.sim.Faults = append(opt.sim.Faults, k)
+		}
+	}
+	if err := opt.sim.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	switch {
+	case *steps != 0 && *duration != 0:
+		return usageError{"-steps and -duration are mutually exclusive"}
+	case *steps < 0:
+		return usageError{fmt.Sprintf("-steps: want at least 1, got %d", *steps)}
+	case *duration < 0:
+		return usageError{fmt.Sprintf("-duration: want a positive duration, got %s", *duration)}
+	case *duration > 0:
+		opt.steps = int(*duration / *step)
+		if opt.steps < 1 {
+			return usageError{fmt.Sprintf("-duration %s is shorter than one -step %s", *duration, *step)}
+		}
+	case *steps > 0:
+		opt.steps = *steps
+	default:
+		opt.steps = 1
+	}
+	switch opt.format {
+	case "json":
+	case "lp":
+		if opt.merge {
+			return usageError{"-merge applies to -format json only"}
+		}
+	default:
+		return usageError{fmt.Sprintf("-format: want json or lp, got %q", opt.format)}
+	}
+	for _, t := range splitList(*tags) {
+		switch t {
+		case "name":
+			opt.points.TagName = true
+		case "location_type":
+			opt.points.TagLocationType = true
+		default:
+			return usageError{fmt.Sprintf("-tags: unknown tag %q (allowed: name, location_type)", t)}
+		}
+	}
+	switch *timestamp {
+	case "data_time_stamp":
+	case "last_seen":
+		opt.points.UseLastSeen = true
+	default:
+		return usageError{fmt.Sprintf("-timestamp: want data_time_stamp or last_seen, got %q", *timestamp)}
+	}
+
+	if *out == "-" {
+		return writeSimulation(stdout, opt)
+	}
+	// Written to a temporary file and renamed, so a failed run never leaves a truncated file that
+	// looks like a complete one.
+	f, err := os.CreateTemp(dirOf(*out), ".hazewatch-simulate-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := writeSimulation(f, opt); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil { // CreateTemp makes it 0600
+		return err
+	}
+	return os.Rename(f.Name(), *out)
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, os.PathSeparator); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+func faultKindList() string {
+	names := make([]string, len(purpleair.FaultKinds))
+	for i, k := range purpleair.FaultKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// writeSimulation runs the simulator for opt.steps steps and writes every reading.
+func writeSimulation(w io.Writer, opt simulateOptions) error {
+	sim, err := purpleair.NewSimulator(opt.sim)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var merged *purpleair.Response
+	for i := 0; i < opt.steps; i++ {
+		resp, labels := sim.NextResponse()
+		switch {
+		case opt.format == "lp":
+			po := opt.points
+			if opt.labelFaults {
+				po.Faults = labels
+			}
+			err = purpleair.WriteLineProtocol(bw, resp, po)
+		case opt.merge:
+			if opt.labelFaults {
+				labelResponse(resp, labels)
+			}
+			if merged == nil {
+				merged = resp
+			} else {
+				merged.Data = append(merged.Data, resp.Data...)
+				merged.TimeStamp, merged.DataTimeStamp = resp.TimeStamp, resp.DataTimeStamp
+			}
+		default:
+			if opt.labelFaults {
+				labelResponse(resp, labels)
+			}
+			err = purpleair.WriteAPIJSON(bw, resp)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if merged != nil {
+		if err := purpleair.WriteAPIJSON(bw, merged); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// faultField is the JSON column carrying the ground truth. It is text, so readers that score numeric
+// fields (hazewatch stream and batch, the Telegraf input) leave it out of the features.
+const faultField = "fault"
+
+// labelResponse appends the fault column to every row.
+func labelResponse(r *purpleair.Response, labels []purpleair.FaultKind) {
+	fields := make([]string, len(r.Fields), len(r.Fields)+1)
+	copy(fields, r.Fields) // r.Fields is the simulator's shared header: never append to it in place
+	r.Fields = append(fields, faultField)
+	for i, row := range r.Data {
+		r.Data[i] = append(row[:len(row):len(row)], purpleair.String(string(labels[i])))
+	}
+}

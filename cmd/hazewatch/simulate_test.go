@@ -1,0 +1,234 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
+)
+
+func TestSimulateIsDeterministic(t *testing.T) {
+	for _, format := range [][]string{{"-format", "json"}, {"-format", "json", "-merge"}, {"-format", "lp", "-label-faults"}} {
+		t.Run(strings.Join(format, " "), func(t *testing.T) {
+			args := append([]string{"simulate", "-sensors", "20", "-steps", "30", "-fault-rate", "0.1"}, format...)
+			a, stderr, code := runCmd(t, append(args, "-seed", "5")...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			b, _, _ := runCmd(t, append(args, "-seed", "5")...)
+			c, _, _ := runCmd(t, append(args, "-seed", "6")...)
+			if a != b {
+				t.Error("the same seed wrote different bytes")
+			}
+			if a == c {
+				t.Error("different seeds wrote the same bytes")
+			}
+			if len(a) < 1000 {
+				t.Errorf("output is only %d bytes", len(a))
+			}
+		})
+	}
+}
+
+// TestSimulateLineProtocolParsesWithTelegraf reads the output with Telegraf's own influx parser and
+// checks it against a simulator run in-process: one metric per sensor and step, at the step's time,
+// with the simulator's fault label as the `fault` tag.
+func TestSimulateLineProtocolParsesWithTelegraf(t *testing.T) {
+	const sensors, steps = 15, 40
+	out, stderr, code := runCmd(t, "simulate", "-format", "lp", "-label-faults", "-sensors", strconv.Itoa(sensors), "-steps", strconv.Itoa(steps),
+		"-seed", "9", "-fault-rate", "0.2", "-step", "5m", "-start", "2025-01-02T03:04:00Z")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	parser := &influx.Parser{}
+	if err := parser.Init(); err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := parser.Parse([]byte(out))
+	if err != nil {
+		t.Fatalf("Telegraf's influx parser rejects the output: %v", err)
+	}
+	if len(metrics) != sensors*steps {
+		t.Fatalf("%d metrics, want %d", len(metrics), sensors*steps)
+	}
+
+	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: sensors, Seed: 9, FaultRate: 0.2, Step: 5 * time.Minute,
+		Start: time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := 0
+	for step := 0; step < steps; step++ {
+		resp, labels := sim.NextResponse()
+		for s := 0; s < sensors; s++ {
+			m := metrics[step*sensors+s]
+			if m.Name() != "purpleair" {
+				t.Fatalf("measurement %q", m.Name())
+			}
+			if got, want := m.Time().Unix(), resp.DataTimeStamp; got != want {
+				t.Fatalf("step %d sensor %d: time %d, want %d", step, s, got, want)
+			}
+			if got, want := m.Tags()["sensor_index"], strconv.Itoa(900001+s); got != want {
+				t.Fatalf("sensor_index %q, want %q", got, want)
+			}
+			fault, ok := m.GetTag("fault")
+			if !ok || fault != string(labels[s]) {
+				t.Fatalf("step %d sensor %d: fault tag %q (present %v), want %q", step, s, fault, ok, labels[s])
+			}
+			if labels[s] != purpleair.FaultNone {
+				faulty++
+			}
+			// Every non-null numeric cell is a field with its exact value.
+			for c, name := range resp.Fields {
+				v := resp.Data[s][c]
+				if v.Kind != purpleair.KindNumber || name == "sensor_index" {
+					continue
+				}
+				got, ok := m.GetField(name)
+				if !ok || got != v.Num {
+					t.Fatalf("step %d sensor %d field %s: %v (present %v), want %v", step, s, name, got, ok, v.Num)
+				}
+			}
+		}
+	}
+	if faulty == 0 {
+		t.Error("no faulty reading at fault rate 0.2: the labels were not exercised")
+	}
+
+	// Without -label-faults there is no ground truth in the output.
+	out, _, _ = runCmd(t, "simulate", "-format", "lp", "-sensors", "3", "-steps", "2", "-fault-rate", "0.5")
+	if strings.Contains(out, "fault=") {
+		t.Errorf("unlabelled output carries fault tags:\n%s", out)
+	}
+}
+
+// TestSimulateJSONReadsBack: a merged document is what `hazewatch stream` and `batch` read (the fault
+// label, a text field, is left out of their features); a per-step stream is what purpleair.Decoder and
+// the Telegraf input's file source read.
+func TestSimulateJSONReadsBack(t *testing.T) {
+	const sensors, steps = 12, 25
+	dir := t.TempDir()
+	merged := filepath.Join(dir, "fleet.json")
+	if _, stderr, code := runCmd(t, "simulate", "-merge", "-label-faults", "-sensors", strconv.Itoa(sensors), "-steps", strconv.Itoa(steps), "-o", merged); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tb, err := readTable(merged, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.rows != sensors*steps {
+		t.Fatalf("%d rows, want %d", tb.rows, sensors*steps)
+	}
+	if tb.column("fault") >= 0 || tb.column("pm2.5_cf_1") < 0 {
+		t.Errorf("columns %v: want pm2.5_cf_1 and no fault", tb.names)
+	}
+	stdout, stderr, code := runCmd(t, "stream", "-fields", "pm2.5_cf_1", "-window-size", "10", merged)
+	if code != 0 {
+		t.Fatalf("stream: exit %d: %s", code, stderr)
+	}
+	if recs := readCSV(t, stdout); len(recs) != sensors*steps+1 || recs[0][0] != "sensor_index" {
+		t.Errorf("stream: %d records, header %v", len(recs), recs[0])
+	}
+	stdout, stderr, code = runCmd(t, "batch", "-features", "pm1.0_cf_1,pm2.5_cf_1,pm10.0_cf_1,humidity", merged)
+	if code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, stderr)
+	}
+	if recs := readCSV(t, stdout); len(recs) != sensors*steps+1 {
+		t.Errorf("batch: %d records, want %d", len(recs), sensors*steps+1)
+	}
+
+	perStep := filepath.Join(dir, "steps.json")
+	if _, stderr, code := runCmd(t, "simulate", "-label-faults", "-sensors", strconv.Itoa(sensors), "-steps", strconv.Itoa(steps), "-step", "10m", "-o", perStep); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	f, err := os.Open(perStep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := purpleair.NewDecoder(f)
+	var prev int64
+	docs := 0
+	for {
+		r, err := dec.Decode()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("document %d: %v", docs, err)
+		}
+		if len(r.Data) != sensors || r.Column("fault") != len(r.Fields)-1 {
+			t.Fatalf("document %d: %d rows, fault column %d of %d", docs, len(r.Data), r.Column("fault"), len(r.Fields))
+		}
+		if docs > 0 && r.DataTimeStamp-prev != 600 {
+			t.Errorf("document %d is %ds after the previous, want 600", docs, r.DataTimeStamp-prev)
+		}
+		prev = r.DataTimeStamp
+		docs++
+	}
+	if docs != steps {
+		t.Errorf("%d documents, want %d", docs, steps)
+	}
+}
+
+func TestSimulateDurationIsSteps(t *testing.T) {
+	a, _, code := runCmd(t, "simulate", "-sensors", "4", "-duration", "1h", "-step", "10m", "-format", "lp")
+	b, _, _ := runCmd(t, "simulate", "-sensors", "4", "-steps", "6", "-step", "10m", "-format", "lp")
+	if code != 0 || a != b || strings.Count(a, "\n") != 24 {
+		t.Errorf("-duration 1h at -step 10m: exit %d, %d lines, same as -steps 6: %v", code, strings.Count(a, "\n"), a == b)
+	}
+}
+
+func TestSimulateBadFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-format", "csv"}, "-format: want json or lp"},
+		{[]string{"-steps", "3", "-duration", "1h"}, "mutually exclusive"},
+		{[]string{"-duration", "1m", "-step", "2m"}, "shorter than one -step"},
+		{[]string{"-fault-rate", "1.5"}, "fault_rate"},
+		{[]string{"-faults", "spike,meteor"}, `unknown fault kind "meteor"`},
+		{[]string{"-start", "yesterday"}, "-start: want an RFC 3339 time"},
+		{[]string{"-sensors", "0"}, "-sensors: want at least 1"},
+		{[]string{"-format", "lp", "-merge"}, "-merge applies to -format json only"},
+		{[]string{"-tags", "colour"}, `-tags: unknown tag "colour"`},
+		{[]string{"-timestamp", "now"}, "-timestamp"},
+		{[]string{"out.json"}, "takes no positional arguments"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			stdout, stderr, code := runCmd(t, append([]string{"simulate"}, c.args...)...)
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, c.want)
+			}
+			if stdout != "" {
+				t.Errorf("a refused run wrote %d bytes", len(stdout))
+			}
+		})
+	}
+}
+
+// TestSimulateFaultsOption: -faults restricts the injected kinds.
+func TestSimulateFaultsOption(t *testing.T) {
+	out, stderr, code := runCmd(t, "simulate", "-format", "lp", "-label-faults", "-faults", "spike", "-fault-rate", "0.3", "-sensors", "10", "-steps", "50")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "fault=spike") {
+		t.Error("no spike injected at fault rate 0.3")
+	}
+	for _, k := range purpleair.FaultKinds {
+		if k != purpleair.FaultSpike && strings.Contains(out, "fault="+string(k)) {
+			t.Errorf("-faults spike injected %s", k)
+		}
+	}
+}
