@@ -147,6 +147,23 @@ func SystemDeps() error {
 	return sh.RunWithV(env, "apt-get", append([]string{"install", "-y", "-q", "--no-install-recommends"}, missing...)...)
 }
 
+// E2E runs the stack end to end without Docker (package e2e): Debian's Prometheus, the real Telegraf
+// with our input and processor, and the datasource over Grafana's plugin protocol. Precision, recall
+// and timings go to report/e2e/e2e-results.json.
+func E2E() error {
+	mg.Deps(Telegraf)
+	tg, err := filepath.Abs(filepath.Join("bin", "telegraf"))
+	if err != nil {
+		return err
+	}
+	out, err := filepath.Abs(filepath.Join("report", "e2e"))
+	if err != nil {
+		return err
+	}
+	return sh.RunWithV(map[string]string{"HAZEWATCH_TELEGRAF": tg, "HAZEWATCH_E2E_OUT": out},
+		"go", "test", "-count=1", "-run", "^TestStackEndToEnd$", "-v", "-timeout", "10m", "./e2e")
+}
+
 // Bench runs the Go benchmarks that carry the figures each part promises.
 func Bench() error {
 	return sh.RunV("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "./...")

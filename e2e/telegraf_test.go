@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// overrideSettings sets `key = value` lines of a single-table TOML plugin config: a setting already
+// present (uncommented) is replaced in place, keeping the file's comments; others are appended (the
+// file's one table continues to its end). Keys are replaced in full lines only, so values are TOML
+// literals as written.
+func overrideSettings(conf string, set map[string]string) string {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var appended []string
+	for _, k := range keys {
+		re := regexp.MustCompile(`(?m)^([ \t]*)` + regexp.QuoteMeta(k) + `[ \t]*=.*$`)
+		if re.MatchString(conf) {
+			conf = re.ReplaceAllString(conf, "${1}"+k+" = "+escapeReplacement(set[k]))
+			continue
+		}
+		appended = append(appended, "  "+k+" = "+set[k])
+	}
+	if len(appended) > 0 {
+		if !strings.HasSuffix(conf, "\n") {
+			conf += "\n"
+		}
+		conf += "  ## ---- end-to-end test overrides ----\n" + strings.Join(appended, "\n") + "\n"
+	}
+	return conf
+}
+
+func escapeReplacement(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+// telegrafStack is the Telegraf part of the compose stack laid out on this machine.
+type telegrafStack struct {
+	bin      string // Telegraf
+	dir      string // the test's directory for this stack
+	binDir   string // HAZEWATCH_BIN_DIR: telegraf-purpleair, telegraf-anomaly
+	confDir  string // HAZEWATCH_CONF_DIR: purpleair.conf (test overrides), anomaly.conf (as shipped)
+	stateDir string // HAZEWATCH_STATE_DIR: the processor's state file (a named volume in compose)
+	remote   string // PROMETHEUS_REMOTE_WRITE_URL
+}
+
+// stateFile is where deploy/telegraf/anomaly.conf puts the processor's state.
+func (s *telegrafStack) stateFile() string { return filepath.Join(s.stateDir, "anomaly-state.bin") }
+
+// installProcessorConfig copies deploy/telegraf/anomaly.conf, as shipped, into confDir.
+func (s *telegrafStack) installProcessorConfig(t testing.TB) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(s.confDir, "anomaly.conf"), readRepoFile(t, "deploy/telegraf/anomaly.conf"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeInputConfig writes confDir/purpleair.conf: the shipped deploy/telegraf/purpleair.conf with the
+// given settings overridden.
+func (s *telegrafStack) writeInputConfig(t testing.TB, set map[string]string) {
+	t.Helper()
+	conf := overrideSettings(string(readRepoFile(t, "deploy/telegraf/purpleair.conf")), set)
+	if err := os.WriteFile(filepath.Join(s.confDir, "purpleair.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run starts Telegraf the way the compose service does (its command, the repository's telegraf.conf,
+// the service's environment with compose defaults) plus one more config file with an outputs.file
+// copy of every metric into outFile. The plugin configs come from confDir.
+func (s *telegrafStack) run(t testing.TB, name, outFile string) *process {
+	t.Helper()
+	svc := loadComposeService(t, "telegraf")
+	if len(svc.Command) == 0 || svc.Command[0] != "telegraf" {
+		t.Fatalf("compose telegraf command %q does not start telegraf", svc.Command)
+	}
+	extra := filepath.Join(s.dir, name+"-outputs-file.conf")
+	conf := fmt.Sprintf(`# End-to-end test only: a copy of every metric Telegraf sends to Prometheus, to count and to
+# measure detection against the simulator's fault labels.
+[[outputs.file]]
+  files = [%q]
+  data_format = "influx"
+`, outFile)
+	if err := os.WriteFile(extra, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, a := range svc.Command[1:] {
+		if strings.HasPrefix(a, "/") {
+			a = hostPathOf(t, svc, a)
+		}
+		args = append(args, a)
+	}
+	args = append(args, "--config", extra)
+
+	env := map[string]string{}
+	for k, v := range svc.Environment {
+		env[k] = composeDefaults(v)
+	}
+	// What compose provides through the container instead: the binaries and configs at their paths,
+	// the state volume, the service name of Prometheus.
+	env["HAZEWATCH_BIN_DIR"] = s.binDir
+	env["HAZEWATCH_CONF_DIR"] = s.confDir
+	env["HAZEWATCH_STATE_DIR"] = s.stateDir
+	env["PROMETHEUS_REMOTE_WRITE_URL"] = s.remote
+	return startProcess(t, "telegraf ("+name+")", s.bin, args, minimalEnv(env), filepath.Join(s.dir, name+"-telegraf.log"))
+}
+
+// lineCounter counts the complete lines of a file that another process appends to.
+type lineCounter struct {
+	path  string
+	off   int64
+	lines int
+}
+
+func (c *lineCounter) update() (int, error) {
+	f, err := os.Open(c.path)
+	if os.IsNotExist(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(c.off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return 0, err
+	}
+	// Count only up to the last newline: a line being written is counted once it is complete.
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		c.lines += bytes.Count(b[:i+1], []byte{'\n'})
+		c.off += int64(i + 1)
+	}
+	return c.lines, nil
+}
+
+// waitForLines polls outFile until it holds at least want lines, the process exits, or within passes.
+func waitForLines(t testing.TB, p *process, outFile string, want int, within time.Duration) int {
+	t.Helper()
+	c := &lineCounter{path: outFile}
+	deadline := time.Now().Add(within)
+	for {
+		n, err := c.update()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= want {
+			return n
+		}
+		if p.exited() {
+			t.Fatalf("%s exited with %d of %d metrics written: %v\n%s", p.name, n, want, p.err, p.log())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s wrote %d of %d metrics within %s\n%s", p.name, n, want, within, p.log())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// logProblems returns Telegraf's error and warning lines (E!/W!), which would mean metrics refused by
+// Prometheus, a plugin crash, or a config the plugins did not take. Two kinds are not problems: a slow
+// flush (the replay sends a day of history at once, on a machine the test shares), and Telegraf's execd
+// plugins reporting, while Telegraf stops, that it closed their pipes ("file already closed").
+func logProblems(log string) []string {
+	var order []string
+	count := map[string]int{}
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "did not complete within its flush interval") || strings.Contains(l, "file already closed") {
+			continue
+		}
+		if !strings.Contains(l, " E! ") && !strings.Contains(l, " W! ") && !strings.Contains(l, "Metrics are lost") {
+			continue
+		}
+		// One line per distinct message: the same warning repeats on every flush.
+		if _, msg, ok := strings.Cut(l, "Z "); ok {
+			l = msg
+		}
+		if count[l] == 0 {
+			order = append(order, l)
+		}
+		count[l]++
+	}
+	out := make([]string, len(order))
+	for i, l := range order {
+		out[i] = fmt.Sprintf("%d× %s", count[l], l)
+	}
+	return out
+}
