@@ -1,0 +1,170 @@
+package anomaly
+
+import (
+	"context"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is this process's user+system CPU time. The benchmarks report
+// it per op next to wall time because the machine is shared: wall time
+// then includes waiting for a core, CPU time does not.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports CPU seconds per op since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// benchMatrix is a 3-column matrix shaped like the reference batch job's
+// readings (567,000 rows in the figure the issue sets): correlated
+// Gaussian columns with 1% of rows scattered far out.
+func benchMatrix(rows int) []float64 {
+	rng := rand.New(rand.NewPCG(7, 11))
+	x := make([]float64, rows*3)
+	for r := range rows {
+		a := rng.NormFloat64()
+		x[r*3] = 20 + 8*a
+		x[r*3+1] = 30 + 10*(0.8*a+0.6*rng.NormFloat64())
+		x[r*3+2] = 50 + 15*rng.NormFloat64()
+		if rng.IntN(100) == 0 {
+			x[r*3] += 200 * rng.Float64()
+			x[r*3+2] -= 100 * rng.Float64()
+		}
+	}
+	return x
+}
+
+const benchRows = 567_000
+
+// BenchmarkIsolationForestFitScore567k is the issue's figure: 100 trees,
+// 567,000 rows × 3 columns, fit (with contamination 0.01, so the fit also
+// scores every row for the offset, as scikit-learn does) and then score
+// every row. Target ≤ 1.5 s per op on the 2-core machine.
+func BenchmarkIsolationForestFitScore567k(b *testing.B) {
+	x := benchMatrix(benchRows)
+	out := make([]float64, benchRows)
+	opt := IsolationForestOptions{Contamination: 0.01, Seed: 42}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		f, err := FitIsolationForest(context.Background(), x, 3, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.ScoreSamples(x, 3, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu0)
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkIsolationForestFitScoreOnePass567k is the same job through
+// FitScoreIsolationForest, which reuses the offset's scoring pass as the
+// result instead of scoring every row a second time.
+func BenchmarkIsolationForestFitScoreOnePass567k(b *testing.B) {
+	x := benchMatrix(benchRows)
+	out := make([]float64, benchRows)
+	opt := IsolationForestOptions{Contamination: 0.01, Seed: 42}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := FitScoreIsolationForest(context.Background(), x, 3, opt, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu0)
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkIsolationForestFit567kAuto is fitting alone (contamination
+// "auto": no scoring pass), i.e. drawing samples and growing 100 trees.
+func BenchmarkIsolationForestFit567kAuto(b *testing.B) {
+	x := benchMatrix(benchRows)
+	opt := IsolationForestOptions{Seed: 42}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := FitIsolationForest(context.Background(), x, 3, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu0)
+}
+
+// BenchmarkIsolationForestScore567k is one scoring pass over 567,000 rows.
+func BenchmarkIsolationForestScore567k(b *testing.B) {
+	x := benchMatrix(benchRows)
+	f, err := FitIsolationForest(context.Background(), x, 3, IsolationForestOptions{Seed: 42})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]float64, benchRows)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if err := f.ScoreSamples(x, 3, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu0)
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkIsolationForestScoreOneWorker is the same pass on one
+// goroutine: the per-core rate, and proof that the loop does not allocate
+// per row.
+func BenchmarkIsolationForestScoreOneWorker(b *testing.B) {
+	x := benchMatrix(benchRows)
+	f, err := FitIsolationForest(context.Background(), x, 3, IsolationForestOptions{Seed: 42, Workers: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]float64, benchRows)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if err := f.ScoreSamples(x, 3, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu0)
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkIsolationForestFitScoreSnapshotShape is the reference batch job
+// at the size of the shared PurpleAir snapshot: 25,552 rows × 15 columns,
+// 100 trees, contamination 0.01, fit then score every row.
+func BenchmarkIsolationForestFitScoreSnapshotShape(b *testing.B) {
+	const rows, cols = 25_552, 15
+	rng := rand.New(rand.NewPCG(3, 5))
+	x := make([]float64, rows*cols)
+	for i := range x {
+		x[i] = rng.NormFloat64() * float64(1+i%cols)
+	}
+	out := make([]float64, rows)
+	opt := IsolationForestOptions{Contamination: 0.01, Seed: 42}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		f, err := FitIsolationForest(context.Background(), x, cols, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.ScoreSamples(x, cols, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu0)
+}

@@ -1,0 +1,664 @@
+package anomaly
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gaussianWithOutliers is n rows of a 2-D standard Gaussian followed by
+// k rows far outside it (labels 1).
+func gaussianWithOutliers(n, k int, seed uint64) (x []float64, labels []int) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for range n {
+		x = append(x, rng.NormFloat64(), rng.NormFloat64())
+		labels = append(labels, 0)
+	}
+	for range k {
+		a := rng.Float64() * 2 * math.Pi
+		r := 6 + 2*rng.Float64()
+		x = append(x, r*math.Cos(a), r*math.Sin(a))
+		labels = append(labels, 1)
+	}
+	return x, labels
+}
+
+func mustFit(t *testing.T, x []float64, cols int, opt IsolationForestOptions) *IsolationForest {
+	t.Helper()
+	f, err := FitIsolationForest(context.Background(), x, cols, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func scoresOf(t *testing.T, f *IsolationForest, x []float64, cols int) []float64 {
+	t.Helper()
+	out := make([]float64, len(x)/cols)
+	if err := f.ScoreSamples(x, cols, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPlantedAnomaliesAUC(t *testing.T) {
+	x, labels := gaussianWithOutliers(2000, 40, 5)
+	for _, seed := range []int64{0, 1, 42} {
+		f := mustFit(t, x, 2, IsolationForestOptions{Seed: seed, Contamination: 0.02})
+		s := scoresOf(t, f, x, 2)
+		if auc := rocAUC(labels, s); auc < 0.995 {
+			t.Errorf("seed %d: AUC %.4f on planted anomalies, want ≥ 0.995", seed, auc)
+		}
+		pred := make([]int, len(labels))
+		if err := f.Predict(x, 2, pred); err != nil {
+			t.Fatal(err)
+		}
+		caught := 0
+		for i, p := range pred {
+			if labels[i] == 1 && p == -1 {
+				caught++
+			}
+		}
+		if caught < 38 {
+			t.Errorf("seed %d: predict flags %d of 40 planted anomalies", seed, caught)
+		}
+	}
+}
+
+// TestSplitRuleLessOrEqualGoesLeft builds a one-split tree by hand: a
+// value equal to the threshold goes left, the next float32 up goes right,
+// and a float64 that rounds to the threshold in float32 goes left too,
+// because scikit-learn compares float32 inputs.
+func TestSplitRuleLessOrEqualGoesLeft(t *testing.T) {
+	tree := ifTree{
+		nodes: []ifNode{
+			{thr: 0.5, feat: 1, left: 1},
+			{thr: float32(math.Inf(1))}, // left leaf: 1 training row
+			{thr: float32(math.Inf(1))}, // right leaf: 3 training rows
+		},
+		pathLen: []float64{0, leafPathLength(1, 1), leafPathLength(1, 3)},
+		depth:   1,
+	}
+	f := &IsolationForest{cols: 2, maxSamples: 4, offset: -0.5}
+	f.assemble([]ifTree{tree})
+	leftScore := -math.Pow(2, -(1+averagePathLength(1))/averagePathLength(4))
+	rightScore := -math.Pow(2, -(1+averagePathLength(3))/averagePathLength(4))
+	tests := []struct {
+		name string
+		v    float64
+		want float64
+	}{
+		{"below", 0.25, leftScore},
+		{"equal goes left", 0.5, leftScore},
+		{"rounds to threshold in float32", 0.5 + 1e-12, leftScore},
+		{"next float32 up", float64(math.Nextafter32(0.5, 1)), rightScore},
+		{"above", 3, rightScore},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, useHeap := range []bool{true, false} {
+				g := *f
+				if !useHeap {
+					g.heapKey = nil
+				}
+				got := scoresOf(t, &g, []float64{99, tc.v}, 2)[0]
+				if got != tc.want {
+					t.Errorf("heap=%v: score(%v) = %.17g, want %.17g", useHeap, tc.v, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestDepthLimit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	x := make([]float64, 5000)
+	for i := range x {
+		x[i] = rng.Float64()
+	}
+	tests := []struct {
+		maxSamples int
+		wantDepth  int
+	}{
+		{1, 1}, // ceil(log2(max(1, 2))) = 1, though one row cannot be split
+		{2, 1},
+		{3, 2},
+		{64, 6},
+		{256, 8},
+		{257, 9},
+		{2500, 12}, // deeper than the heap layout: exercises the pointer walk
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.maxSamples), func(t *testing.T) {
+			f := mustFit(t, x, 2, IsolationForestOptions{MaxSamples: tc.maxSamples, NEstimators: 20, Seed: 1})
+			deepest := 0
+			for _, d := range f.treeDepth {
+				deepest = max(deepest, int(d))
+			}
+			if tc.maxSamples == 1 {
+				if deepest != 0 {
+					t.Errorf("one-row trees have depth %d, want 0", deepest)
+				}
+				// c(1) = 0: scikit-learn then sets the exponent to −1.
+				for i, s := range scoresOf(t, f, x[:20], 2) {
+					if s != -0.5 {
+						t.Errorf("row %d: score %v with max_samples 1, want -0.5", i, s)
+					}
+				}
+				return
+			}
+			// Random data of ≥ 2^limit rows always reaches the limit somewhere.
+			if deepest != tc.wantDepth {
+				t.Errorf("deepest leaf at %d, want the limit %d", deepest, tc.wantDepth)
+			}
+			if (f.heapKey != nil) != (tc.wantDepth <= ifHeapMaxDepth) {
+				t.Errorf("heap layout present = %v for depth %d", f.heapKey != nil, tc.wantDepth)
+			}
+			// Both walks agree.
+			s := scoresOf(t, f, x[:400], 2)
+			g := *f
+			g.heapKey = nil
+			s2 := scoresOf(t, &g, x[:400], 2)
+			for i := range s {
+				if s[i] != s2[i] {
+					t.Fatalf("row %d: heap walk %v, pointer walk %v", i, s[i], s2[i])
+				}
+			}
+		})
+	}
+}
+
+func TestMaxSamples(t *testing.T) {
+	x := make([]float64, 2*301)
+	for i := range x {
+		x[i] = float64(i % 97)
+	}
+	tests := []struct {
+		name    string
+		opt     IsolationForestOptions
+		want    int
+		warning string
+		err     string
+	}{
+		{name: "auto below 256", opt: IsolationForestOptions{}, want: 256},
+		{name: "count", opt: IsolationForestOptions{MaxSamples: 100}, want: 100},
+		{name: "count capped", opt: IsolationForestOptions{MaxSamples: 500}, want: 301,
+			warning: "max_samples (500) is greater than the total number of samples (301). max_samples will be set to n_samples for estimation."},
+		{name: "fraction", opt: IsolationForestOptions{MaxSamplesFraction: 0.5}, want: 150},
+		{name: "fraction one", opt: IsolationForestOptions{MaxSamplesFraction: 1}, want: 301},
+		{name: "fraction too small", opt: IsolationForestOptions{MaxSamplesFraction: 0.001}, err: "less than one row"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged []string
+			tc.opt.Logf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+			tc.opt.NEstimators = 5
+			f, err := FitIsolationForest(context.Background(), x, 2, tc.opt)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.MaxSamples() != tc.want {
+				t.Errorf("MaxSamples() = %d, want %d", f.MaxSamples(), tc.want)
+			}
+			if tc.warning == "" && len(logged) > 0 {
+				t.Errorf("unexpected warnings %q", logged)
+			}
+			if tc.warning != "" && (len(logged) != 1 || !strings.Contains(logged[0], tc.warning)) {
+				t.Errorf("warnings %q, want %q", logged, tc.warning)
+			}
+		})
+	}
+	small := x[:2*100]
+	if f := mustFit(t, small, 2, IsolationForestOptions{NEstimators: 3}); f.MaxSamples() != 100 {
+		t.Errorf("auto on 100 rows: MaxSamples() = %d, want 100", f.MaxSamples())
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	tests := []struct {
+		opt IsolationForestOptions
+		err string // "" = valid
+	}{
+		{IsolationForestOptions{}, ""},
+		{IsolationForestOptions{NEstimators: 100, MaxSamples: 256, Contamination: 0.01, MaxFeatures: 2, Seed: -5, Workers: 8}, ""},
+		{IsolationForestOptions{Contamination: 0.5, MaxSamplesFraction: 1, MaxFeaturesFraction: 1}, ""},
+		{IsolationForestOptions{NEstimators: -1}, "n_estimators"},
+		{IsolationForestOptions{MaxSamples: -1}, "max_samples"},
+		{IsolationForestOptions{MaxSamplesFraction: 1.5}, "max_samples fraction must be in (0, 1], got 1.5"},
+		{IsolationForestOptions{MaxSamplesFraction: math.NaN()}, "max_samples fraction"},
+		{IsolationForestOptions{MaxSamples: 10, MaxSamplesFraction: 0.5}, "not both"},
+		{IsolationForestOptions{Contamination: 0.7}, "contamination must be in (0, 0.5], got 0.7"},
+		{IsolationForestOptions{Contamination: -0.1}, "contamination"},
+		{IsolationForestOptions{Contamination: math.NaN()}, "contamination"},
+		{IsolationForestOptions{MaxFeatures: -2}, "max_features"},
+		{IsolationForestOptions{MaxFeaturesFraction: 2}, "max_features fraction"},
+		{IsolationForestOptions{MaxFeatures: 1, MaxFeaturesFraction: 0.5}, "not both"},
+		{IsolationForestOptions{Workers: -1}, "workers"},
+	}
+	for _, tc := range tests {
+		err := tc.opt.Validate()
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%+v: unexpected error %v", tc.opt, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%+v: err = %v, want it to mention %q", tc.opt, err, tc.err)
+		}
+	}
+}
+
+func TestParseMaxSamples(t *testing.T) {
+	tests := []struct {
+		in       string
+		count    int
+		fraction float64
+		ok       bool
+	}{
+		{"auto", 0, 0, true},
+		{"256", 256, 0, true},
+		{" 1 ", 1, 0, true},
+		{"0.5", 0, 0.5, true},
+		{"1.0", 0, 1, true},
+		{"1e-1", 0, 0.1, true},
+		{"0", 0, 0, false},
+		{"-3", 0, 0, false},
+		{"1.5", 0, 0, false},
+		{"0.0", 0, 0, false},
+		{"NaN", 0, 0, false},
+		{"inf", 0, 0, false},
+		{"many", 0, 0, false},
+		{"", 0, 0, false},
+	}
+	for _, tc := range tests {
+		c, f, err := ParseMaxSamples(tc.in)
+		if (err == nil) != tc.ok || c != tc.count || f != tc.fraction {
+			t.Errorf("ParseMaxSamples(%q) = %d, %v, %v; want %d, %v, ok=%v", tc.in, c, f, err, tc.count, tc.fraction, tc.ok)
+		}
+	}
+}
+
+func TestParseContamination(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"auto", 0, true},
+		{"0.01", 0.01, true},
+		{"0.5", 0.5, true},
+		{"0", 0, false},
+		{"0.51", 0, false},
+		{"-0.1", 0, false},
+		{"NaN", 0, false},
+		{"1%", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := ParseContamination(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseContamination(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestDeterminism: the same seed gives the same model bytes and scores
+// whatever the number of workers or GOMAXPROCS; another seed does not.
+func TestDeterminism(t *testing.T) {
+	x, _ := gaussianWithOutliers(3000, 30, 9)
+	opts := []IsolationForestOptions{
+		{Seed: 42, Contamination: 0.01},
+		{Seed: 7, MaxFeatures: 1, Bootstrap: true, MaxSamples: 1000},
+		{Seed: -3, MaxSamplesFraction: 0.9, NEstimators: 10}, // partial Fisher–Yates path
+	}
+	for i, opt := range opts {
+		var ref []byte
+		var refScores []float64
+		for _, procs := range []int{1, 2, 4} {
+			prev := runtime.GOMAXPROCS(procs)
+			for _, w := range []int{1, 2, 8, 0} {
+				opt.Workers = w
+				f := mustFit(t, x, 2, opt)
+				b, err := f.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := scoresOf(t, f, x, 2)
+				if ref == nil {
+					ref, refScores = b, s
+					continue
+				}
+				if !bytes.Equal(b, ref) {
+					t.Errorf("options %d: model differs with GOMAXPROCS %d, Workers %d", i, procs, w)
+				}
+				for r := range s {
+					if s[r] != refScores[r] {
+						t.Fatalf("options %d: row %d score %v vs %v with GOMAXPROCS %d, Workers %d", i, r, s[r], refScores[r], procs, w)
+					}
+				}
+			}
+			runtime.GOMAXPROCS(prev)
+		}
+		opt.Seed++
+		b, _ := mustFit(t, x, 2, opt).MarshalBinary()
+		if bytes.Equal(b, ref) {
+			t.Errorf("options %d: seed %d gives the same model as seed %d", i, opt.Seed, opt.Seed-1)
+		}
+	}
+}
+
+func TestPredictAndDecision(t *testing.T) {
+	x, _ := gaussianWithOutliers(1000, 0, 4)
+	for _, c := range []float64{0, 0.01, 0.1, 0.5} {
+		f := mustFit(t, x, 2, IsolationForestOptions{Seed: 1, Contamination: c})
+		n := len(x) / 2
+		s, d, p := make([]float64, n), make([]float64, n), make([]int, n)
+		if err := f.ScoreSamples(x, 2, s); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.DecisionFunction(x, 2, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Predict(x, 2, p); err != nil {
+			t.Fatal(err)
+		}
+		if c == 0 && f.Offset() != -0.5 {
+			t.Errorf("contamination auto: offset %v, want -0.5", f.Offset())
+		}
+		if c > 0 {
+			want := percentileLinear(append([]float64(nil), s...), 100*c)
+			if f.Offset() != want {
+				t.Errorf("contamination %v: offset %v, want the %v-th percentile %v", c, f.Offset(), 100*c, want)
+			}
+		}
+		flagged := 0
+		for i := range n {
+			if d[i] != s[i]-f.Offset() {
+				t.Fatalf("row %d: decision %v != score %v − offset %v", i, d[i], s[i], f.Offset())
+			}
+			want := 1
+			if d[i] < 0 {
+				want = -1
+				flagged++
+			}
+			if p[i] != want {
+				t.Fatalf("row %d: predict %d with decision %v", i, p[i], d[i])
+			}
+		}
+		// Scores below the contamination percentile: at most c·n rows.
+		if c > 0 && float64(flagged) > c*float64(n)+1 {
+			t.Errorf("contamination %v: %d of %d rows flagged", c, flagged, n)
+		}
+		if c >= 0.1 && float64(flagged) < c*float64(n)*0.8 {
+			t.Errorf("contamination %v: only %d of %d rows flagged", c, flagged, n)
+		}
+	}
+}
+
+func TestInputErrors(t *testing.T) {
+	good, _ := gaussianWithOutliers(50, 0, 1)
+	f := mustFit(t, good, 2, IsolationForestOptions{NEstimators: 5})
+	with := func(row, col int, v float64) []float64 {
+		x := append([]float64(nil), good...)
+		x[row*2+col] = v
+		return x
+	}
+	twoBad := with(4, 0, math.NaN())
+	twoBad[9*2+1] = math.Inf(1)
+	tests := []struct {
+		name     string
+		x        []float64
+		row, col int
+		msg      string
+	}{
+		{"NaN", with(2, 1, math.NaN()), 2, 1, "anomaly: row 2, column 1: NaN (impute missing values first)"},
+		{"+Inf", with(7, 0, math.Inf(1)), 7, 0, "anomaly: row 7, column 0: +Inf is not a finite number"},
+		{"-Inf", with(49, 1, math.Inf(-1)), 49, 1, "row 49, column 1"},
+		{"beyond float32", with(3, 0, 1e300), 3, 0, "outside float32 range"},
+		{"first of two", twoBad, 4, 0, "row 4, column 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			check := func(what string, err error) {
+				var ie *InputError
+				if !errors.As(err, &ie) {
+					t.Fatalf("%s: err = %v, want *InputError", what, err)
+				}
+				if ie.Row != tc.row || ie.Col != tc.col || !strings.Contains(err.Error(), tc.msg) {
+					t.Errorf("%s: %v (row %d col %d), want row %d col %d and %q", what, err, ie.Row, ie.Col, tc.row, tc.col, tc.msg)
+				}
+			}
+			_, err := FitIsolationForest(context.Background(), tc.x, 2, IsolationForestOptions{NEstimators: 2})
+			check("fit", err)
+			check("score", f.ScoreSamples(tc.x, 2, make([]float64, len(tc.x)/2)))
+			check("decision", f.DecisionFunction(tc.x, 2, make([]float64, len(tc.x)/2)))
+			check("predict", f.Predict(tc.x, 2, make([]int, len(tc.x)/2)))
+		})
+	}
+
+	// A bad cell in a late chunk and one in an early chunk, scored in
+	// parallel: the first in row order is reported.
+	big := make([]float64, 2*5*ifChunkRows)
+	big[2*(4*ifChunkRows+3)] = math.NaN()
+	big[2*(ifChunkRows+10)+1] = math.Inf(1)
+	err := f.ScoreSamples(big, 2, make([]float64, 5*ifChunkRows))
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Row != ifChunkRows+10 || ie.Col != 1 {
+		t.Errorf("parallel scoring error %v, want row %d column 1", err, ifChunkRows+10)
+	}
+
+	shape := []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"ragged fit", func() error {
+			_, err := FitIsolationForest(context.Background(), good[:5], 2, IsolationForestOptions{})
+			return err
+		}, "5 values are not a whole number of rows of 2 columns"},
+		{"zero columns", func() error {
+			_, err := FitIsolationForest(context.Background(), good, 0, IsolationForestOptions{})
+			return err
+		}, "column count must be positive"},
+		{"no rows", func() error {
+			_, err := FitIsolationForest(context.Background(), nil, 2, IsolationForestOptions{})
+			return err
+		}, "no rows"},
+		{"max_features above columns", func() error {
+			_, err := FitIsolationForest(context.Background(), good, 2, IsolationForestOptions{MaxFeatures: 3})
+			return err
+		}, "max_features must be <= the 2 columns, got 3"},
+		{"bad option", func() error {
+			_, err := FitIsolationForest(context.Background(), good, 2, IsolationForestOptions{Contamination: 0.6})
+			return err
+		}, "contamination must be in (0, 0.5], got 0.6"},
+		{"unfitted model", func() error { return new(IsolationForest).ScoreSamples(nil, 0, nil) }, "not fitted"},
+		{"width mismatch", func() error { return f.ScoreSamples(make([]float64, 9), 3, make([]float64, 3)) }, "model was fitted on 2 columns, got 3"},
+		{"output length", func() error { return f.ScoreSamples(good, 2, make([]float64, 3)) }, "output has 3 elements for 50 rows"},
+		{"scores length", func() error {
+			_, err := FitScoreIsolationForest(context.Background(), good, 2, IsolationForestOptions{}, make([]float64, 3))
+			return err
+		}, "scores has 3 elements for 50 rows"},
+	}
+	for _, tc := range shape {
+		if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestFitScoreEqualsFitThenScore(t *testing.T) {
+	x, _ := gaussianWithOutliers(3000, 20, 2)
+	for _, c := range []float64{0, 0.05} {
+		opt := IsolationForestOptions{Seed: 3, Contamination: c}
+		got := make([]float64, 3020)
+		g, err := FitScoreIsolationForest(context.Background(), x, 2, opt, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := mustFit(t, x, 2, opt)
+		want := scoresOf(t, f, x, 2)
+		if g.Offset() != f.Offset() {
+			t.Errorf("contamination %v: offset %v vs %v", c, g.Offset(), f.Offset())
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("contamination %v: row %d: %v vs %v (scores must stay in row order)", c, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+func TestConstantColumns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 500
+	x := make([]float64, 0, 3*n)
+	for range n {
+		// Column 0 constant; column 2 varies by less than scikit-learn's
+		// FEATURE_THRESHOLD (1e-7), so it counts as constant too.
+		x = append(x, 3.25, rng.NormFloat64(), 1+5e-8*rng.Float64())
+	}
+	f := mustFit(t, x, 3, IsolationForestOptions{Seed: 1})
+	splits := 0
+	for _, nd := range f.nodes {
+		if nd.left != 0 {
+			splits++
+			if nd.feat != 1 {
+				t.Fatalf("split on column %d, which is constant", nd.feat)
+			}
+		}
+	}
+	if splits == 0 {
+		t.Fatal("no splits at all")
+	}
+
+	// All columns constant: every tree is one leaf of max_samples rows, so
+	// every score is −2^(−c(256)/c(256)) = −0.5 (up to the rounding of
+	// scikit-learn's (1 + c) − 1).
+	flat := make([]float64, 3*n)
+	g := mustFit(t, flat, 3, IsolationForestOptions{Seed: 1, Contamination: 0.1})
+	if len(g.nodes) != len(g.treeDepth) {
+		t.Errorf("%d nodes for %d trees, want single-leaf trees", len(g.nodes), len(g.treeDepth))
+	}
+	for i, s := range scoresOf(t, g, flat[:30], 3) {
+		if math.Abs(s+0.5) > 1e-15 {
+			t.Fatalf("row %d: score %v, want -0.5", i, s)
+		}
+	}
+	if math.Abs(g.Offset()+0.5) > 1e-15 {
+		t.Errorf("offset %v, want -0.5", g.Offset())
+	}
+}
+
+func TestMaxFeaturesPerTree(t *testing.T) {
+	x, _ := gaussianWithOutliers(600, 0, 8)
+	x3 := make([]float64, 0, 600*3)
+	for r := range 600 {
+		x3 = append(x3, x[2*r], x[2*r+1], x[2*r]-x[2*r+1])
+	}
+	for _, opt := range []IsolationForestOptions{{MaxFeatures: 1}, {MaxFeaturesFraction: 0.5}} { // both: one column per tree
+		f := mustFit(t, x3, 3, opt)
+		seen := map[int32]bool{}
+		for tr := range f.treeDepth {
+			feat := int32(-1)
+			for _, nd := range f.nodes[f.treeStart[tr]:f.treeStart[tr+1]] {
+				if nd.left == 0 {
+					continue
+				}
+				if feat >= 0 && nd.feat != feat {
+					t.Fatalf("%+v: tree %d splits on columns %d and %d", opt, tr, feat, nd.feat)
+				}
+				feat = nd.feat
+			}
+			seen[feat] = true
+		}
+		if len(seen) != 3 {
+			t.Errorf("%+v: trees used columns %v, want all three across the forest", opt, seen)
+		}
+	}
+}
+
+// TestBootstrapCountsDistinctRows: with bootstrap, a row drawn twice is
+// one row of the tree (scikit-learn passes the draws as sample weights and
+// leaf sizes count rows), so trees over distinct rows whose depth limit
+// allows isolating each never have a leaf of 2+ rows, i.e. every leaf's
+// path length is its depth. The normalisation still uses max_samples.
+func TestBootstrapCountsDistinctRows(t *testing.T) {
+	x := []float64{1, 2, 3}
+	f := mustFit(t, x, 1, IsolationForestOptions{Bootstrap: true, NEstimators: 200, Seed: 5})
+	if f.MaxSamples() != 3 {
+		t.Fatalf("MaxSamples() = %d", f.MaxSamples())
+	}
+	sawSingleRowTree := false
+	for i, nd := range f.nodes {
+		if nd.left == 0 && f.pathLen[i] != math.Trunc(f.pathLen[i]) {
+			t.Fatalf("leaf %d has path length %v: a duplicated row was counted twice", i, f.pathLen[i])
+		}
+	}
+	for tr := range f.treeDepth {
+		if f.treeStart[tr+1]-f.treeStart[tr] == 1 {
+			sawSingleRowTree = true // all three draws hit the same row
+		}
+	}
+	if !sawSingleRowTree {
+		t.Error("200 bootstrap trees over 3 rows and none drew a single distinct row")
+	}
+}
+
+func TestCancel(t *testing.T) {
+	x := benchMatrix(200_000)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := FitIsolationForest(ctx, x, 3, IsolationForestOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled before fit: err = %v", err)
+	}
+	// Cancel during a fit that takes seconds (trees on all 200,000 rows,
+	// then a scoring pass): it must stop well before finishing.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := FitIsolationForest(ctx, x, 3, IsolationForestOptions{MaxSamplesFraction: 1, NEstimators: 200, Contamination: 0.1})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled during fit: err = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("fit took %v to notice cancellation", d)
+	}
+}
+
+func TestSizeBytes(t *testing.T) {
+	x, _ := gaussianWithOutliers(1000, 0, 1)
+	f := mustFit(t, x, 2, IsolationForestOptions{})
+	lo := len(f.nodes)*12 + len(f.pathLen)*8 + len(f.heapKey)*8 + len(f.heapLeaves)*8
+	if s := f.SizeBytes(); s < lo || s > 2*lo {
+		t.Errorf("SizeBytes() = %d, arrays alone hold %d", s, lo)
+	}
+}
+
+func TestInputErrorMessage(t *testing.T) {
+	tests := []struct {
+		err  InputError
+		want string
+	}{
+		{InputError{Row: 12, Col: 3, Value: math.NaN()}, "anomaly: row 12, column 3: NaN (impute missing values first)"},
+		{InputError{Row: 0, Col: 1, Value: math.Inf(-1)}, "anomaly: row 0, column 1: -Inf is not a finite number"},
+		{InputError{Row: 4, Col: -1, Msg: "has 2 values, want 3"}, "anomaly: row 4: has 2 values, want 3"},
+		{InputError{Row: -1, Col: 2, Msg: "no limits"}, "anomaly: column 2: no limits"},
+		{InputError{Row: -1, Col: -1, Msg: "no rows to fit on"}, "anomaly: no rows to fit on"},
+	}
+	for _, tc := range tests {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
