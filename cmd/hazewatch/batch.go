@@ -142,14 +142,10 @@ type batchResult struct {
 }
 
 func scoreBatch(in *imputed, opt anomaly.IsolationForestOptions) (*batchResult, error) {
-	cols := len(in.features)
-	forest, err := anomaly.FitIsolationForest(context.Background(), in.x, cols, opt)
-	if err != nil {
-		return nil, err
-	}
 	n := in.t.rows
 	res := &batchResult{score: make([]float64, n), decision: make([]float64, n), predict: make([]int, n)}
-	if err := forest.ScoreSamples(in.x, cols, res.score); err != nil {
+	forest, err := anomaly.FitScoreIsolationForest(context.Background(), in.x, len(in.features), opt, res.score)
+	if err != nil {
 		return nil, err
 	}
 	off := forest.Offset()
