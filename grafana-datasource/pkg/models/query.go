@@ -1,0 +1,435 @@
+// Package models holds the Hazewatch anomaly datasource's typed settings and
+// its versioned query model: what the frontend (and alert rules) send in each
+// query's JSON, how it is validated, defaulted and resolved against the
+// panel's time range, and how template macros are expanded in the backend.
+//
+// # Query model, schemaVersion 1
+//
+// The user-facing reference (with examples) is QUERY_MODEL.md next to this
+// file; this comment is the authoritative summary.
+//
+//	{
+//	  "schemaVersion": 1,                       // optional; absent = 1; >1 is refused
+//	  "mode": "series",                         // "series" (default) | "fleet"
+//	  "features": [                             // 1..32 named PromQL expressions
+//	    {"name": "pm25", "expr": "purpleair_pm2_5_cf_1"},
+//	    {"name": "rh",   "expr": "purpleair_humidity"}
+//	  ],
+//	  "entity": ["sensor_index"],               // label(s) identifying one entity; a string is accepted too
+//	  "forest": "per_entity",                   // series mode: "per_entity" (default) | "shared"
+//	  "fleetAt": "last",                        // fleet mode: "last" (default) | "each"
+//	  "training": {"range": "panel", "step": ""},// range: "panel" (default) or a duration "7d" = the 7 days before the panel
+//	                                            // step: "" = from the panel (interval, max data points) or a duration
+//	  "isolationForest": {"trees": 100, "maxSamples": "auto", "contamination": "auto", "seed": 0},
+//	  "imputation": {"method": "knn", "k": 5},  // "knn" (default) | "none" (drop incomplete points)
+//	  "output": ["score"],                      // any of "score", "decision", "anomaly"
+//	  "includeFeatures": false,                 // also return the feature values, imputed cells flagged
+//	  "variables": {"site": "oakland"}          // $site / ${site} values for alert rules (no browser there)
+//	}
+//
+// Scores: "score" is the Isolation Forest anomaly score of the original paper,
+// s = −score_samples ∈ (0, 1], higher = more anomalous; "decision" is
+// scikit-learn's decision_function (negative = anomalous); "anomaly" is 1 for
+// points predicted anomalous, else 0.
+//
+// Modes: "series" treats each timestamp of an entity as a sample and learns
+// what is normal for that entity over the training range (one forest per entity,
+// or one shared forest fitted on every entity's training rows). "fleet"
+// compares entities with each other: at each step, one forest is fitted on the
+// cross-section of all entities at that step (what the reference batch did on
+// one snapshot), and each entity is scored against the fleet; "fleetAt": "last"
+// returns only the last step of the panel range.
+//
+// Macros resolved in every expression (also for alert rules): $__interval,
+// $__interval_ms (the step), $__rate_interval (max(step + scrape interval,
+// 4 × scrape interval)), $__range, $__range_s, $__range_ms, and each entry
+// of "variables" as $name, ${name} or [[name]].
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// CurrentSchemaVersion is the query schema this backend reads. Queries without
+// schemaVersion are read as version 1 (the first published schema).
+const CurrentSchemaVersion = 1
+
+// Modes.
+const (
+	ModeSeries = "series"
+	ModeFleet  = "fleet"
+)
+
+// Forest scopes for series mode.
+const (
+	ForestPerEntity = "per_entity"
+	ForestShared    = "shared"
+)
+
+// Fleet outputs.
+const (
+	FleetAtLast = "last"
+	FleetAtEach = "each"
+)
+
+// Imputation methods.
+const (
+	ImputeKNN  = "knn"
+	ImputeNone = "none"
+)
+
+// Outputs.
+const (
+	OutputScore    = "score"
+	OutputDecision = "decision"
+	OutputAnomaly  = "anomaly"
+)
+
+// TrainingPanel selects the panel's own time range as the training range.
+const TrainingPanel = "panel"
+
+// Limits on the query itself (independent of datasource settings).
+const (
+	MaxFeatures     = 32
+	MaxTrees        = 10000
+	MaxKNNNeighbors = 100
+	DefaultTrees    = 100
+	DefaultK        = 5
+	DefaultEntity   = "sensor_index"
+)
+
+// Query is the decoded, validated and defaulted query JSON.
+type Query struct {
+	SchemaVersion   int               `json:"schemaVersion"`
+	Mode            string            `json:"mode"`
+	Features        []Feature         `json:"features"`
+	Entity          EntityLabels      `json:"entity"`
+	Forest          string            `json:"forest"`
+	FleetAt         string            `json:"fleetAt"`
+	Training        Training          `json:"training"`
+	IsolationForest IsolationForest   `json:"isolationForest"`
+	Imputation      Imputation        `json:"imputation"`
+	Output          []string          `json:"output"`
+	IncludeFeatures bool              `json:"includeFeatures"`
+	Variables       map[string]string `json:"variables,omitempty"`
+}
+
+// Feature is one named PromQL expression; its name becomes the column (and
+// the field name when features are returned).
+type Feature struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
+}
+
+// EntityLabels accepts either "sensor_index" or ["site", "sensor_index"].
+type EntityLabels []string
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (e *EntityLabels) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*e = splitNonEmpty(s)
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("entity must be a label name or a list of label names")
+	}
+	*e = l
+	return nil
+}
+
+// Training selects the data the forest learns from.
+type Training struct {
+	// Range is "panel" (default: learn from the panel's range) or a duration
+	// ("7d") meaning that long immediately before the panel's start.
+	Range string `json:"range"`
+	// Step is the resolution ("2m"); empty = from the panel's interval and
+	// max data points. Training and scoring always share one step.
+	Step string `json:"step"`
+
+	// Lookback is Range parsed (0 = panel).
+	Lookback time.Duration `json:"-"`
+	// FixedStep is Step parsed (0 = from the panel).
+	FixedStep time.Duration `json:"-"`
+}
+
+// IsolationForest holds the forest parameters, with scikit-learn's names and
+// semantics.
+type IsolationForest struct {
+	Trees         int    `json:"trees"`         // n_estimators; 0 → 100
+	MaxSamples    string `json:"maxSamples"`    // "auto" | count "256" | fraction "0.5"
+	Contamination string `json:"contamination"` // "auto" | fraction in (0, 0.5]
+	MaxFeatures   string `json:"maxFeatures"`   // "" = all | count "2" | fraction "0.5"
+	Seed          int64  `json:"seed"`          // random_state; same seed, same data → same scores
+
+	MaxSamplesCount       int     `json:"-"`
+	MaxSamplesFraction    float64 `json:"-"`
+	ContaminationFraction float64 `json:"-"` // 0 = auto
+	MaxFeaturesCount      int     `json:"-"`
+	MaxFeaturesFraction   float64 `json:"-"`
+}
+
+// Imputation configures how missing cells are filled before fitting.
+type Imputation struct {
+	Method string `json:"method"` // "knn" (default) | "none"
+	K      int    `json:"k"`      // neighbours for knn; 0 → 5
+}
+
+// QueryError is an invalid query: the message says which field and why.
+type QueryError struct{ Msg string }
+
+func (e *QueryError) Error() string { return "invalid query: " + e.Msg }
+
+func queryErrorf(format string, args ...any) error {
+	return &QueryError{Msg: fmt.Sprintf(format, args...)}
+}
+
+var featureNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var labelNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ParseQuery decodes a query's JSON, applies defaults and validates it.
+// Unknown keys are ignored (Grafana adds refId, datasource, intervalMs …).
+func ParseQuery(raw []byte) (*Query, error) {
+	var q Query
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, queryErrorf("empty query JSON")
+	}
+	if err := json.Unmarshal(raw, &q); err != nil {
+		return nil, queryErrorf("JSON does not decode: %v", jsonErrorText(err))
+	}
+	if err := q.normalize(); err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+func jsonErrorText(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return fmt.Sprintf("field %q: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+	}
+	return err.Error()
+}
+
+func (q *Query) normalize() error {
+	switch {
+	case q.SchemaVersion == 0:
+		q.SchemaVersion = CurrentSchemaVersion
+	case q.SchemaVersion > CurrentSchemaVersion:
+		return queryErrorf("schemaVersion %d is newer than this plugin understands (%d); upgrade the plugin", q.SchemaVersion, CurrentSchemaVersion)
+	case q.SchemaVersion < 0:
+		return queryErrorf("schemaVersion %d is invalid", q.SchemaVersion)
+	}
+
+	switch q.Mode {
+	case "":
+		q.Mode = ModeSeries
+	case ModeSeries, ModeFleet:
+	default:
+		return queryErrorf("unknown mode %q (want %q or %q)", q.Mode, ModeSeries, ModeFleet)
+	}
+
+	if len(q.Features) == 0 {
+		return queryErrorf("no features: add at least one named PromQL expression, e.g. {\"name\":\"pm25\",\"expr\":\"purpleair_pm2_5_cf_1\"}")
+	}
+	if len(q.Features) > MaxFeatures {
+		return queryErrorf("%d features, at most %d are allowed", len(q.Features), MaxFeatures)
+	}
+	seen := map[string]bool{}
+	for i := range q.Features {
+		f := &q.Features[i]
+		f.Name = strings.TrimSpace(f.Name)
+		f.Expr = strings.TrimSpace(f.Expr)
+		if f.Name == "" {
+			f.Name = fmt.Sprintf("f%d", i+1)
+		}
+		if !featureNameRE.MatchString(f.Name) {
+			return queryErrorf("feature %d: name %q must be letters, digits and _ (not starting with a digit)", i+1, f.Name)
+		}
+		if seen[f.Name] {
+			return queryErrorf("feature name %q is used twice", f.Name)
+		}
+		seen[f.Name] = true
+		if f.Expr == "" {
+			return queryErrorf("feature %q has an empty PromQL expression", f.Name)
+		}
+	}
+
+	if len(q.Entity) == 0 {
+		q.Entity = EntityLabels{DefaultEntity}
+	}
+	for _, l := range q.Entity {
+		if !labelNameRE.MatchString(l) {
+			return queryErrorf("entity label %q is not a valid label name", l)
+		}
+	}
+
+	switch q.Forest {
+	case "":
+		q.Forest = ForestPerEntity
+	case ForestPerEntity, ForestShared:
+	default:
+		return queryErrorf("forest %q is unknown (want %q or %q)", q.Forest, ForestPerEntity, ForestShared)
+	}
+	switch q.FleetAt {
+	case "":
+		q.FleetAt = FleetAtLast
+	case FleetAtLast, FleetAtEach:
+	default:
+		return queryErrorf("fleetAt %q is unknown (want %q or %q)", q.FleetAt, FleetAtLast, FleetAtEach)
+	}
+
+	// Durations may name a variable (alert rules carry their values in
+	// "variables"); $__interval as the step means the panel's own interval.
+	for _, d := range []*string{&q.Training.Range, &q.Training.Step} {
+		switch v := strings.TrimSpace(*d); v {
+		case "$__interval", "${__interval}", "[[__interval]]":
+			*d = ""
+		default:
+			*d = Interpolate(v, q.Variables)
+		}
+	}
+	if err := q.Training.normalize(); err != nil {
+		return err
+	}
+	if err := q.IsolationForest.normalize(); err != nil {
+		return err
+	}
+
+	switch q.Imputation.Method {
+	case "":
+		q.Imputation.Method = ImputeKNN
+	case ImputeKNN, ImputeNone:
+	default:
+		return queryErrorf("imputation.method %q is unknown (want %q or %q)", q.Imputation.Method, ImputeKNN, ImputeNone)
+	}
+	if q.Imputation.K == 0 {
+		q.Imputation.K = DefaultK
+	}
+	if q.Imputation.K < 1 || q.Imputation.K > MaxKNNNeighbors {
+		return queryErrorf("imputation.k must be in 1..%d, got %d", MaxKNNNeighbors, q.Imputation.K)
+	}
+
+	if len(q.Output) == 0 {
+		q.Output = []string{OutputScore}
+	}
+	outSeen := map[string]bool{}
+	for _, o := range q.Output {
+		switch o {
+		case OutputScore, OutputDecision, OutputAnomaly:
+		default:
+			return queryErrorf("output %q is unknown (want score, decision or anomaly)", o)
+		}
+		if outSeen[o] {
+			return queryErrorf("output %q is listed twice", o)
+		}
+		outSeen[o] = true
+	}
+	for name := range q.Variables {
+		if !featureNameRE.MatchString(name) || strings.HasPrefix(name, "__") {
+			return queryErrorf("variable name %q must be letters, digits and _ and must not start with __", name)
+		}
+	}
+	return nil
+}
+
+func (t *Training) normalize() error {
+	t.Range = strings.TrimSpace(t.Range)
+	t.Step = strings.TrimSpace(t.Step)
+	if t.Range != "" && t.Range != TrainingPanel {
+		d, err := model.ParseDuration(t.Range)
+		if err != nil || d <= 0 {
+			return queryErrorf("training.range %q: want \"panel\" or a duration like \"7d\"", t.Range)
+		}
+		t.Lookback = time.Duration(d)
+	} else {
+		t.Range = TrainingPanel
+	}
+	if t.Step != "" && t.Step != "auto" {
+		d, err := model.ParseDuration(t.Step)
+		if err != nil || d <= 0 {
+			return queryErrorf("training.step %q: want a duration like \"2m\" (or empty for the panel's interval)", t.Step)
+		}
+		if time.Duration(d) < time.Second {
+			return queryErrorf("training.step %q is below one second", t.Step)
+		}
+		t.FixedStep = time.Duration(d)
+	}
+	return nil
+}
+
+func (p *IsolationForest) normalize() error {
+	if p.Trees == 0 {
+		p.Trees = DefaultTrees
+	}
+	if p.Trees < 1 || p.Trees > MaxTrees {
+		return queryErrorf("isolationForest.trees must be in 1..%d, got %d", MaxTrees, p.Trees)
+	}
+	var err error
+	if p.MaxSamplesCount, p.MaxSamplesFraction, err = parseCountOrFraction(p.MaxSamples, true); err != nil {
+		return queryErrorf("isolationForest.maxSamples %q: want \"auto\", a count like \"256\" or a fraction in (0, 1] like \"0.5\"", p.MaxSamples)
+	}
+	if p.MaxSamples == "" {
+		p.MaxSamples = "auto"
+	}
+	if p.MaxFeaturesCount, p.MaxFeaturesFraction, err = parseCountOrFraction(p.MaxFeatures, false); err != nil {
+		return queryErrorf("isolationForest.maxFeatures %q: want empty (all), a count like \"2\" or a fraction in (0, 1]", p.MaxFeatures)
+	}
+	switch c := strings.TrimSpace(p.Contamination); c {
+	case "", "auto":
+		p.Contamination = "auto"
+		p.ContaminationFraction = 0
+	default:
+		f, err := strconv.ParseFloat(c, 64)
+		if err != nil || !(f > 0 && f <= 0.5) {
+			return queryErrorf("isolationForest.contamination %q: want \"auto\" or a fraction in (0, 0.5] like \"0.01\"", p.Contamination)
+		}
+		p.ContaminationFraction = f
+	}
+	return nil
+}
+
+// parseCountOrFraction reads "", "auto" (when allowed) → (0, 0); an integer
+// string → count; a number with a '.' in (0, 1] → fraction, like scikit-learn
+// distinguishes int from float.
+func parseCountOrFraction(s string, allowAuto bool) (int, float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || (allowAuto && s == "auto") {
+		return 0, 0, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 {
+			return 0, 0, fmt.Errorf("count must be ≥ 1")
+		}
+		return n, 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0 && f <= 1) {
+		return 0, 0, fmt.Errorf("bad fraction")
+	}
+	return 0, f, nil
+}
+
+func splitNonEmpty(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,128 @@
+package models
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseQueryDefaults(t *testing.T) {
+	q, err := ParseQuery([]byte(`{"refId":"A","datasource":{"uid":"x"},"features":[{"name":"pm25","expr":"purpleair_pm2_5_cf_1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"schemaVersion", q.SchemaVersion, 1},
+		{"mode", q.Mode, ModeSeries},
+		{"entity", strings.Join(q.Entity, ","), "sensor_index"},
+		{"forest", q.Forest, ForestPerEntity},
+		{"fleetAt", q.FleetAt, FleetAtLast},
+		{"training.range", q.Training.Range, TrainingPanel},
+		{"training.lookback", q.Training.Lookback, time.Duration(0)},
+		{"trees", q.IsolationForest.Trees, 100},
+		{"maxSamples", q.IsolationForest.MaxSamples, "auto"},
+		{"contamination", q.IsolationForest.Contamination, "auto"},
+		{"imputation", q.Imputation.Method, ImputeKNN},
+		{"k", q.Imputation.K, 5},
+		{"output", strings.Join(q.Output, ","), "score"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseQueryFull(t *testing.T) {
+	q, err := ParseQuery([]byte(`{
+	  "schemaVersion": 1, "mode": "fleet", "fleetAt": "each",
+	  "features": [{"name":"pm25","expr":"avg by (sensor_index) (purpleair_pm2_5_cf_1)"},{"name":"rh","expr":"purpleair_humidity"}],
+	  "entity": "site, sensor_index", "forest": "shared",
+	  "training": {"range": "7d", "step": "2m"},
+	  "isolationForest": {"trees": 50, "maxSamples": "0.5", "contamination": "0.01", "maxFeatures": "1", "seed": 42},
+	  "imputation": {"method": "none", "k": 3},
+	  "output": ["score", "anomaly"], "includeFeatures": true, "variables": {"site": "oakland"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(q.Entity, "|"); got != "site|sensor_index" {
+		t.Errorf("entity = %q", got)
+	}
+	if q.Training.Lookback != 7*24*time.Hour || q.Training.FixedStep != 2*time.Minute {
+		t.Errorf("training = %+v", q.Training)
+	}
+	p := q.IsolationForest
+	if p.Trees != 50 || p.MaxSamplesFraction != 0.5 || p.MaxSamplesCount != 0 || p.ContaminationFraction != 0.01 || p.MaxFeaturesCount != 1 || p.Seed != 42 {
+		t.Errorf("isolationForest = %+v", p)
+	}
+	if q.Imputation.Method != ImputeNone || q.Imputation.K != 3 || !q.IncludeFeatures || q.Variables["site"] != "oakland" {
+		t.Errorf("rest = %+v", q)
+	}
+}
+
+func TestParseQueryErrors(t *testing.T) {
+	cases := []struct {
+		name, json, want string
+	}{
+		{"empty", ``, "empty query JSON"},
+		{"not json", `{"features":`, "does not decode"},
+		{"wrong type", `{"features":"pm25"}`, `field "features"`},
+		{"unknown mode", `{"mode":"batch","features":[{"expr":"up"}]}`, `unknown mode "batch"`},
+		{"future schema", `{"schemaVersion":2,"features":[{"expr":"up"}]}`, "newer than this plugin"},
+		{"no features", `{"features":[]}`, "no features"},
+		{"empty expr", `{"features":[{"name":"a","expr":" "}]}`, `feature "a" has an empty PromQL`},
+		{"bad name", `{"features":[{"name":"pm 2.5","expr":"up"}]}`, "name \"pm 2.5\""},
+		{"dup name", `{"features":[{"name":"a","expr":"up"},{"name":"a","expr":"up"}]}`, "used twice"},
+		{"bad entity", `{"entity":["sensor-index"],"features":[{"expr":"up"}]}`, "not a valid label name"},
+		{"bad forest", `{"forest":"global","features":[{"expr":"up"}]}`, `forest "global"`},
+		{"bad range", `{"training":{"range":"last week"},"features":[{"expr":"up"}]}`, "training.range"},
+		{"bad step", `{"training":{"step":"-1m"},"features":[{"expr":"up"}]}`, "training.step"},
+		{"sub-second step", `{"training":{"step":"100ms"},"features":[{"expr":"up"}]}`, "below one second"},
+		{"trees", `{"isolationForest":{"trees":-1},"features":[{"expr":"up"}]}`, "trees must be"},
+		{"contamination", `{"isolationForest":{"contamination":"0.7"},"features":[{"expr":"up"}]}`, "contamination"},
+		{"maxSamples", `{"isolationForest":{"maxSamples":"1.5"},"features":[{"expr":"up"}]}`, "maxSamples"},
+		{"imputation", `{"imputation":{"method":"mean"},"features":[{"expr":"up"}]}`, "imputation.method"},
+		{"k", `{"imputation":{"k":1000},"features":[{"expr":"up"}]}`, "imputation.k"},
+		{"output", `{"output":["probability"],"features":[{"expr":"up"}]}`, `output "probability"`},
+		{"variable", `{"variables":{"__interval":"1m"},"features":[{"expr":"up"}]}`, "variable name"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseQuery([]byte(c.json))
+			var qe *QueryError
+			if !errors.As(err, &qe) {
+				t.Fatalf("error = %v, want a *QueryError", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestDefaultFeatureNames(t *testing.T) {
+	q, err := ParseQuery([]byte(`{"features":[{"expr":"up"},{"expr":"down"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Features[0].Name != "f1" || q.Features[1].Name != "f2" {
+		t.Errorf("names = %q, %q", q.Features[0].Name, q.Features[1].Name)
+	}
+}
+
+func TestTrainingDurationsFromVariables(t *testing.T) {
+	q, err := ParseQuery([]byte(`{"variables":{"window":"14d"},"training":{"range":"$window","step":"$__interval"},"features":[{"expr":"up"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Training.Lookback != 14*24*time.Hour || q.Training.FixedStep != 0 {
+		t.Errorf("training = %+v, want 14d lookback and the panel's step", q.Training)
+	}
+	if _, err := ParseQuery([]byte(`{"training":{"range":"$window"},"features":[{"expr":"up"}]}`)); err == nil || !strings.Contains(err.Error(), `training.range "$window"`) {
+		t.Errorf("an unresolved variable should be named in the error, got %v", err)
+	}
+}

@@ -1,0 +1,191 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
+	"github.com/prometheus/common/model"
+)
+
+// Defaults for the datasource settings. They are sized so that one query of the
+// reference workload (100 sensors × 7 days at a 2-minute step × 3 features)
+// fits with room to spare, while a runaway query (every series of a big
+// Mimir tenant) is refused before it exhausts the plugin's memory.
+const (
+	DefaultQueryTimeout       = 60 * time.Second
+	DefaultMaxSeries          = 30000   // the reference fleet snapshot had 25,552 sensors
+	DefaultMaxPointsPerSeries = 11000   // Prometheus refuses query_range above 11,000 points per series
+	DefaultMaxTrainingRows    = 2000000 // rows (entity × step) a forest is fitted from, per query
+	DefaultScrapeInterval     = 15 * time.Second
+	DefaultCacheTTL           = 15 * time.Minute
+	DefaultCacheMaxMiB        = 256
+)
+
+// Authentication kinds (jsonData.authType). Basic auth and TLS use Grafana's
+// standard keys (basicAuth, basicAuthUser, secureJsonData.basicAuthPassword,
+// tlsAuth, tlsAuthWithCACert, tlsSkipVerify, secureJsonData.tlsCACert …) and
+// custom headers httpHeaderNameN / secureJsonData.httpHeaderValueN, all handled
+// by the SDK's HTTP client options.
+const (
+	AuthNone   = "none"
+	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+)
+
+// settingsJSON is the jsonData document the ConfigEditor writes.
+type settingsJSON struct {
+	AuthType           string `json:"authType"`
+	QueryTimeout       string `json:"queryTimeout"` // Prometheus duration, e.g. "60s"
+	MaxSeries          int    `json:"maxSeries"`
+	MaxPointsPerSeries int    `json:"maxPointsPerSeries"`
+	MaxTrainingRows    int    `json:"maxTrainingRows"`
+	ScrapeInterval     string `json:"scrapeInterval"` // used for $__rate_interval
+	CacheTTL           string `json:"cacheTTL"`
+	CacheMaxMiB        int    `json:"cacheMaxMiB"`
+	Gzip               bool   `json:"gzip"` // ask upstream for gzip (slow links); default off
+}
+
+// Settings are the typed datasource settings: jsonData merged with the
+// decrypted secureJsonData. Secrets are kept out of String and JSON output.
+type Settings struct {
+	URL                string
+	AuthType           string
+	QueryTimeout       time.Duration
+	MaxSeries          int
+	MaxPointsPerSeries int
+	MaxTrainingRows    int
+	ScrapeInterval     time.Duration
+	CacheTTL           time.Duration
+	CacheMaxBytes      int64
+	// Gzip asks the upstream for compressed answers. Off by default:
+	// compressing a large query_range costs the upstream far more CPU time
+	// than the bytes save on a LAN.
+	Gzip bool
+
+	// BearerToken comes from secureJsonData.bearerToken (authType "bearer").
+	BearerToken string `json:"-"`
+	// HTTP holds the SDK client options (basic auth, TLS, custom headers).
+	HTTP httpclient.Options `json:"-"`
+}
+
+// String describes the settings without any credential, for logs.
+func (s *Settings) String() string {
+	return fmt.Sprintf("url=%s auth=%s timeout=%s maxSeries=%d maxPoints=%d maxTrainingRows=%d",
+		RedactURL(s.URL), s.AuthType, s.QueryTimeout, s.MaxSeries, s.MaxPointsPerSeries, s.MaxTrainingRows)
+}
+
+// LoadSettings decodes a datasource instance's settings. Errors name the
+// offending key and never contain a secret value.
+func LoadSettings(ctx context.Context, ds backend.DataSourceInstanceSettings) (*Settings, error) {
+	var raw settingsJSON
+	if len(ds.JSONData) > 0 {
+		if err := json.Unmarshal(ds.JSONData, &raw); err != nil {
+			return nil, fmt.Errorf("datasource settings: invalid jsonData: %v", err)
+		}
+	}
+	s := &Settings{
+		URL:                strings.TrimRight(strings.TrimSpace(ds.URL), "/"),
+		AuthType:           raw.AuthType,
+		MaxSeries:          orDefault(raw.MaxSeries, DefaultMaxSeries),
+		MaxPointsPerSeries: orDefault(raw.MaxPointsPerSeries, DefaultMaxPointsPerSeries),
+		MaxTrainingRows:    orDefault(raw.MaxTrainingRows, DefaultMaxTrainingRows),
+		CacheMaxBytes:      int64(orDefault(raw.CacheMaxMiB, DefaultCacheMaxMiB)) << 20,
+		Gzip:               raw.Gzip,
+	}
+	var err error
+	if s.QueryTimeout, err = durationSetting("queryTimeout", raw.QueryTimeout, DefaultQueryTimeout); err != nil {
+		return nil, err
+	}
+	if s.ScrapeInterval, err = durationSetting("scrapeInterval", raw.ScrapeInterval, DefaultScrapeInterval); err != nil {
+		return nil, err
+	}
+	if s.CacheTTL, err = durationSetting("cacheTTL", raw.CacheTTL, DefaultCacheTTL); err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]int{"maxSeries": raw.MaxSeries, "maxPointsPerSeries": raw.MaxPointsPerSeries,
+		"maxTrainingRows": raw.MaxTrainingRows, "cacheMaxMiB": raw.CacheMaxMiB} {
+		if v < 0 {
+			return nil, fmt.Errorf("datasource settings: %s must not be negative, got %d", name, v)
+		}
+	}
+
+	if s.URL == "" {
+		return nil, fmt.Errorf("datasource settings: the upstream URL is empty; set it to the Prometheus-compatible API base, e.g. http://prometheus:9090")
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("datasource settings: upstream URL %q is not an http(s) URL with a host", RedactURL(s.URL))
+	}
+
+	switch s.AuthType {
+	case "":
+		s.AuthType = AuthNone
+		if ds.BasicAuthEnabled {
+			s.AuthType = AuthBasic
+		}
+	case AuthNone, AuthBasic:
+	case AuthBearer:
+		s.BearerToken = ds.DecryptedSecureJSONData["bearerToken"]
+		if s.BearerToken == "" {
+			return nil, fmt.Errorf("datasource settings: authType is bearer but secureJsonData.bearerToken is empty")
+		}
+	default:
+		return nil, fmt.Errorf("datasource settings: authType %q is unknown (want none, basic or bearer)", s.AuthType)
+	}
+
+	if s.HTTP, err = ds.HTTPClientOptions(ctx); err != nil {
+		return nil, fmt.Errorf("datasource settings: HTTP client options: %v", err)
+	}
+	if s.HTTP.Timeouts == nil {
+		to := httpclient.DefaultTimeoutOptions
+		s.HTTP.Timeouts = &to
+	}
+	// The per-query context deadline enforces the query timeout; the client's
+	// own timeout must not cut a long but legitimate query_range short first.
+	s.HTTP.Timeouts.Timeout = s.QueryTimeout + 5*time.Second
+	return s, nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func durationSetting(name, v string, def time.Duration) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return def, nil
+	}
+	d, err := model.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("datasource settings: %s %q is not a positive duration like 30s or 5m", name, v)
+	}
+	return time.Duration(d), nil
+}
+
+// RedactURL removes user info (user:password@) and the query string from a URL
+// so that it can appear in logs and error messages.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparseable: keep only what precedes a possible credential.
+		if i := strings.Index(raw, "@"); i >= 0 {
+			return "<redacted>@" + raw[i+1:]
+		}
+		return raw
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	return u.String()
+}

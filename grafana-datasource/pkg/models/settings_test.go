@@ -1,0 +1,68 @@
+package models
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+)
+
+func TestLoadSettings(t *testing.T) {
+	s, err := LoadSettings(context.Background(), backend.DataSourceInstanceSettings{
+		URL:                     "http://prom:9090/",
+		JSONData:                []byte(`{"authType":"bearer","queryTimeout":"2m","maxSeries":10,"cacheTTL":"1h","cacheMaxMiB":8}`),
+		DecryptedSecureJSONData: map[string]string{"bearerToken": "s3cr3t-token"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.URL != "http://prom:9090" || s.QueryTimeout != 2*time.Minute || s.MaxSeries != 10 || s.CacheTTL != time.Hour ||
+		s.CacheMaxBytes != 8<<20 || s.MaxPointsPerSeries != DefaultMaxPointsPerSeries || s.BearerToken != "s3cr3t-token" {
+		t.Errorf("settings = %+v", s)
+	}
+	if strings.Contains(s.String(), "s3cr3t") {
+		t.Errorf("String() leaks the token: %s", s)
+	}
+}
+
+func TestLoadSettingsErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		ds   backend.DataSourceInstanceSettings
+		want string
+	}{
+		{"no url", backend.DataSourceInstanceSettings{}, "URL is empty"},
+		{"bad scheme", backend.DataSourceInstanceSettings{URL: "ftp://x"}, "not an http(s) URL"},
+		{"credential in bad url is redacted", backend.DataSourceInstanceSettings{URL: "htp://bob:hunter22@x"}, "redacted"},
+		{"bad json", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{`)}, "invalid jsonData"},
+		{"bad timeout", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"queryTimeout":"soon"}`)}, "queryTimeout"},
+		{"negative limit", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"maxSeries":-1}`)}, "maxSeries must not be negative"},
+		{"bearer without token", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"authType":"bearer"}`)}, "bearerToken is empty"},
+		{"unknown auth", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"authType":"oauth"}`)}, "authType"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadSettings(context.Background(), c.ds)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "hunter22") {
+				t.Errorf("error leaks a password: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := map[string]string{
+		"http://bob:pw@prom:9090/x?token=abc": "http://redacted@prom:9090/x?redacted",
+		"https://prom":                        "https://prom",
+	}
+	for in, want := range cases {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/impute"
+)
+
+// detector is a fitted model; *anomaly.IsolationForest is the only one. The
+// engine codes against this interface so that its plumbing (alignment,
+// caching, frames) is tested on exactly the calls it makes.
+type detector interface {
+	ScoreSamples(x []float64, cols int, out []float64) error
+	Offset() float64
+	SizeBytes() int
+}
+
+// forestOptions maps the query's forest parameters onto the core's options.
+// workers = 1 because the engine already runs one fit per entity in parallel.
+func forestOptions(p models.IsolationForest, workers int) anomaly.IsolationForestOptions {
+	return anomaly.IsolationForestOptions{
+		NEstimators:         p.Trees,
+		MaxSamples:          p.MaxSamplesCount,
+		MaxSamplesFraction:  p.MaxSamplesFraction,
+		Contamination:       p.ContaminationFraction,
+		MaxFeatures:         p.MaxFeaturesCount,
+		MaxFeaturesFraction: p.MaxFeaturesFraction,
+		Seed:                p.Seed,
+		Workers:             workers,
+	}
+}
+
+// fitForest fits an Isolation Forest on rows×cols x.
+func fitForest(ctx context.Context, x []float64, cols int, p models.IsolationForest, workers int) (detector, error) {
+	opt := forestOptions(p, workers)
+	if err := opt.Validate(); err != nil {
+		return nil, &models.QueryError{Msg: err.Error()}
+	}
+	f, err := anomaly.FitIsolationForest(ctx, x, cols, opt)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// imputeKNN fills NaN cells with scikit-learn's KNNImputer (uniform weights).
+// A column without any value comes back as *impute.EmptyColumnError, which
+// the engine reports as "this entity lacks that feature" rather than failing.
+func imputeKNN(ctx context.Context, x []float64, cols, k, workers int) ([]float64, []bool, error) {
+	return impute.KNNImputer{NNeighbors: k, Weights: impute.KNNUniform, Workers: workers}.Impute(ctx, x, cols)
+}
+
+// emptyColumn reports whether err says column c had no value at all.
+func emptyColumn(err error) (int, bool) {
+	var e *impute.EmptyColumnError
+	if errors.As(err, &e) {
+		return e.Col, true
+	}
+	return 0, false
+}

@@ -1,0 +1,577 @@
+package plugin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/prometheus/common/model"
+
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+)
+
+// fetcher runs one feature's query_range; *upstream implements it.
+type fetcher interface {
+	queryRange(ctx context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error)
+}
+
+// engine evaluates queries: fetch, align, impute, fit (or reuse), score.
+type engine struct {
+	up       fetcher
+	cache    *modelCache
+	flights  flights
+	limits   *models.Settings
+	workers  int
+	fit      func(ctx context.Context, x []float64, cols int, p models.IsolationForest, workers int) (detector, error)
+	imputer  func(ctx context.Context, x []float64, cols, k, workers int) ([]float64, []bool, error)
+	observer func(phase string, d time.Duration) // timing hook for benchmarks; nil = none
+}
+
+func newEngine(up fetcher, s *models.Settings) *engine {
+	return &engine{
+		up:      up,
+		cache:   newModelCache(s.CacheMaxBytes, s.CacheTTL),
+		limits:  s,
+		workers: runtime.GOMAXPROCS(0),
+		fit:     fitForest,
+		imputer: imputeKNN,
+	}
+}
+
+func (e *engine) observe(phase string, start time.Time) {
+	if e.observer != nil {
+		e.observer(phase, time.Since(start))
+	}
+}
+
+// result is one query's outcome before it becomes frames.
+type result struct {
+	Entities []*entityResult
+	Numeric  bool // fleet at the last step: NumericMulti
+	Executed string
+	Notices  []data.Notice
+	CacheHit bool
+}
+
+// entityResult is one entity's scored points.
+type entityResult struct {
+	Labels   data.Labels
+	Times    []time.Time
+	Score    []float64 // −score_samples: higher = more anomalous
+	Decision []float64 // decision_function: negative = anomalous
+	Anomaly  []float64 // 1 anomalous, 0 normal
+	Features [][]float64
+	Imputed  [][]bool
+}
+
+func (r *result) notice(sev data.NoticeSeverity, format string, args ...any) {
+	r.Notices = append(r.Notices, data.Notice{Severity: sev, Text: fmt.Sprintf(format, args...)})
+}
+
+// run evaluates one parsed query against its plan.
+func (e *engine) run(ctx context.Context, q *models.Query, plan *models.Plan) (*result, error) {
+	res := &result{Executed: executedString(q, plan)}
+	for _, n := range plan.Notices {
+		res.notice(data.NoticeSeverityInfo, "%s", n)
+	}
+	if q.Mode == models.ModeFleet {
+		return res, e.runFleet(ctx, q, plan, res)
+	}
+	return res, e.runSeries(ctx, q, plan, res)
+}
+
+func executedString(q *models.Query, plan *models.Plan) string {
+	var b strings.Builder
+	for i, f := range q.Features {
+		fmt.Fprintf(&b, "%s: %s\n", f.Name, plan.Exprs[i])
+	}
+	fmt.Fprintf(&b, "score range: %s\n", plan.Score)
+	if !plan.TrainIsScore {
+		fmt.Fprintf(&b, "training range: %s\n", plan.Train)
+	}
+	fmt.Fprintf(&b, "mode: %s", q.Mode)
+	if q.Mode == models.ModeSeries {
+		fmt.Fprintf(&b, ", forest: %s", q.Forest)
+	} else {
+		fmt.Fprintf(&b, ", at: %s", q.FleetAt)
+	}
+	fmt.Fprintf(&b, ", entity: %s, imputation: %s", strings.Join(q.Entity, ","), q.Imputation.Method)
+	return b.String()
+}
+
+// fetchAligned runs every feature's query concurrently over w and joins them.
+func (e *engine) fetchAligned(ctx context.Context, q *models.Query, plan *models.Plan, w models.Window, res *result) (*alignment, error) {
+	start := time.Now()
+	defer e.observe("fetch", start)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mats := make([]model.Matrix, len(q.Features))
+	warns := make([][]string, len(q.Features))
+	errs := make([]error, len(q.Features))
+	var wg sync.WaitGroup
+	for i, f := range q.Features {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mats[i], warns[i], errs[i] = e.up.queryRange(ctx, f.Name, plan.Exprs[i], w)
+			if errs[i] != nil {
+				cancel() // one failed feature fails the query: stop the others
+			}
+		}()
+	}
+	wg.Wait()
+	// Report the first real failure, not the cancellations it caused.
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if ue, ok := err.(*UpstreamError); ok && ue.Kind == KindCanceled && first != nil {
+			continue
+		}
+		if first == nil || isCanceled(first) {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	for i, ws := range warns {
+		for _, w := range ws {
+			res.notice(data.NoticeSeverityWarning, "upstream warning for feature %q: %s", q.Features[i].Name, w)
+		}
+	}
+	names := make([]string, len(q.Features))
+	for i, f := range q.Features {
+		names[i] = f.Name
+	}
+	a, err := alignFeatures(w, q.Entity, names, mats, e.limits.MaxSeries)
+	if err != nil {
+		return nil, err
+	}
+	if a.SkippedSeries > 0 {
+		res.notice(data.NoticeSeverityWarning, "%d series without the entity label(s) %s were ignored; keep those labels in each expression (e.g. avg by (%s))",
+			a.SkippedSeries, strings.Join(q.Entity, ","), strings.Join(q.Entity, ", "))
+	}
+	return a, nil
+}
+
+func isCanceled(err error) bool {
+	ue, ok := err.(*UpstreamError)
+	return ok && ue.Kind == KindCanceled
+}
+
+// prepare fills or drops missing cells of every entity in place, per entity
+// (in series mode an entity's neighbours are its own other timestamps).
+// Entities whose rows cannot be completed are removed with a notice.
+func (e *engine) prepare(ctx context.Context, q *models.Query, a *alignment, res *result, what string) error {
+	start := time.Now()
+	defer e.observe("impute", start)
+	var dropped int
+	var emptyFeature []string
+	kept := a.Entities[:0]
+	for _, ent := range a.Entities {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if q.Imputation.Method == models.ImputeNone {
+			dropped += ent.dropIncomplete(a.Cols)
+		} else if hasMissing(ent.X) {
+			out, missing, err := e.imputer(ctx, ent.X, a.Cols, q.Imputation.K, e.workers)
+			if col, ok := emptyColumn(err); ok {
+				emptyFeature = append(emptyFeature, fmt.Sprintf("{%s} has no %s", ent.Key, q.Features[col].Name))
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			ent.X, ent.Imputed = out, missing
+		}
+		if ent.Rows() > 0 {
+			kept = append(kept, ent)
+		}
+	}
+	a.Entities = kept
+	if dropped > 0 {
+		res.notice(data.NoticeSeverityInfo, "%s: %d incomplete points dropped (imputation: none)", what, dropped)
+	}
+	if len(emptyFeature) > 0 {
+		res.notice(data.NoticeSeverityWarning, "%s: %d entities skipped because a feature has no value at all in the range: %s",
+			what, len(emptyFeature), abbreviate(emptyFeature, 5))
+	}
+	return nil
+}
+
+func abbreviate(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, "; ")
+	}
+	return strings.Join(items[:n], "; ") + fmt.Sprintf("; … (%d more)", len(items)-n)
+}
+
+// seriesModel is what series mode caches: a forest per entity key, or one
+// shared forest under the key "".
+type seriesModel struct {
+	Forests map[string]detector
+	Size    int64
+	Notices []data.Notice // notices of the fit, repeated on cache hits
+}
+
+// cacheKey identifies a fit: everything that determines it, with the
+// training window as aligned grid bounds (so refreshes within one step hit).
+func (e *engine) cacheKey(q *models.Query, plan *models.Plan, train models.Window) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode([]any{q.Mode, q.Forest, plan.Exprs, q.Entity, q.IsolationForest, q.Imputation,
+		train.Start.UnixMilli(), train.End.UnixMilli(), train.Step.Milliseconds(), e.limits.MaxTrainingRows})
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (e *engine) runSeries(ctx context.Context, q *models.Query, plan *models.Plan, res *result) error {
+	key := e.cacheKey(q, plan, plan.Train)
+	var sm *seriesModel
+	if v, ok := e.cache.Get(key); ok {
+		sm = v.(*seriesModel)
+	}
+	// Concurrent evaluations of one query (panels sharing it, an alert rule
+	// and a dashboard) fit once: the first leads, the others wait for it.
+	var fl *flight
+	leader := false
+	if sm == nil {
+		fl, leader = e.flights.join(key)
+		if leader {
+			defer func() { e.flights.finish(key, fl, sm) }()
+		}
+	}
+
+	// Training data is fetched by whoever fits, alongside the scored range.
+	var (
+		train    *alignment
+		trainRes = &result{}
+		trainErr error
+		trainWG  sync.WaitGroup
+	)
+	fetchTrain := func() {
+		if train, trainErr = e.fetchAligned(ctx, q, plan, plan.Train, trainRes); trainErr == nil {
+			trainErr = e.prepare(ctx, q, train, trainRes, "training range")
+		}
+	}
+	if leader && !plan.TrainIsScore {
+		trainWG.Add(1)
+		go func() { defer trainWG.Done(); fetchTrain() }()
+	}
+	score, err := e.fetchAligned(ctx, q, plan, plan.Score, res)
+	if err == nil {
+		err = e.prepare(ctx, q, score, res, "scored range")
+	}
+	trainWG.Wait()
+	if err != nil {
+		return err
+	}
+
+	if sm == nil && fl != nil && !leader {
+		select {
+		case <-fl.done:
+			sm = fl.sm // nil if the leader failed: then fit here
+			if sm == nil && !plan.TrainIsScore {
+				fetchTrain()
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if sm != nil {
+		res.CacheHit = true
+		res.Notices = append(res.Notices, sm.Notices...)
+	} else {
+		// Notices of the training data and the fit are kept with the model,
+		// so that cache hits repeat them.
+		mark := len(res.Notices)
+		if plan.TrainIsScore {
+			train = score
+		} else {
+			if trainErr != nil {
+				return trainErr
+			}
+			res.Notices = append(res.Notices, trainRes.Notices...)
+		}
+		fitted, err := e.fitSeries(ctx, q, train, res)
+		if err != nil {
+			return err
+		}
+		fitted.Notices = append([]data.Notice(nil), res.Notices[mark:]...)
+		e.cache.Put(key, fitted, fitted.Size)
+		sm = fitted
+	}
+
+	start := time.Now()
+	defer e.observe("score", start)
+	var untrained []string
+	res.Entities = make([]*entityResult, 0, len(score.Entities))
+	var mu sync.Mutex
+	out := make([]*entityResult, len(score.Entities))
+	err = parallel(ctx, len(score.Entities), e.workers, func(i int) error {
+		ent := score.Entities[i]
+		f := sm.Forests[""]
+		if q.Forest == models.ForestPerEntity {
+			f = sm.Forests[ent.Key]
+		}
+		if f == nil {
+			mu.Lock()
+			untrained = append(untrained, ent.Key)
+			mu.Unlock()
+			return nil
+		}
+		er, err := scoreEntity(q, f, ent, score.Window, score.Cols)
+		out[i] = er
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, er := range out {
+		if er != nil {
+			res.Entities = append(res.Entities, er)
+		}
+	}
+	if len(untrained) > 0 {
+		sort.Strings(untrained)
+		res.notice(data.NoticeSeverityWarning, "%d entities have no (or fewer than %d) training points and were not scored: %s", len(untrained), minTrainingRows, abbreviate(untrained, 5))
+	}
+	return nil
+}
+
+// minTrainingRows is the fewest rows a per-entity forest is fitted on: a
+// forest of one point isolates nothing, and scores against it would mislead.
+const minTrainingRows = 8
+
+// fitSeries fits the forests of series mode.
+func (e *engine) fitSeries(ctx context.Context, q *models.Query, train *alignment, res *result) (*seriesModel, error) {
+	start := time.Now()
+	defer e.observe("fit", start)
+	sm := &seriesModel{Forests: map[string]detector{}}
+	limit := e.limits.MaxTrainingRows
+	total := train.totalRows()
+	if q.Forest == models.ForestShared {
+		x := make([]float64, 0, min(total, limit)*train.Cols)
+		stride := 1
+		if total > limit {
+			stride = (total + limit - 1) / limit
+			res.notice(data.NoticeSeverityInfo, "training subsampled: %d rows exceed maxTrainingRows %d, every %d-th row used", total, limit, stride)
+		}
+		n := 0
+		for _, ent := range train.Entities {
+			for r := 0; r < ent.Rows(); r++ {
+				if n%stride == 0 {
+					x = append(x, ent.X[r*train.Cols:(r+1)*train.Cols]...)
+				}
+				n++
+			}
+		}
+		if len(x) == 0 {
+			return sm, nil
+		}
+		f, err := e.fit(ctx, x, train.Cols, q.IsolationForest, e.workers)
+		if err != nil {
+			return nil, err
+		}
+		sm.Forests[""] = f
+		sm.Size = int64(f.SizeBytes())
+		return sm, nil
+	}
+
+	// Per entity: the per-entity budget is the total budget split evenly.
+	perEntity := limit
+	if len(train.Entities) > 0 {
+		perEntity = max(limit/len(train.Entities), 1)
+	}
+	forests := make([]detector, len(train.Entities))
+	var subsampled int
+	var mu sync.Mutex
+	err := parallel(ctx, len(train.Entities), e.workers, func(i int) error {
+		ent := train.Entities[i]
+		if ent.Rows() < minTrainingRows {
+			return nil // reported as "no training data" when scored
+		}
+		x := ent.X
+		if ent.Rows() > perEntity {
+			stride := (ent.Rows() + perEntity - 1) / perEntity
+			x = make([]float64, 0, perEntity*train.Cols)
+			for r := 0; r < ent.Rows(); r += stride {
+				x = append(x, ent.X[r*train.Cols:(r+1)*train.Cols]...)
+			}
+			mu.Lock()
+			subsampled++
+			mu.Unlock()
+		}
+		f, err := e.fit(ctx, x, train.Cols, q.IsolationForest, 1)
+		if err != nil {
+			return fmt.Errorf("entity {%s}: %w", ent.Key, err)
+		}
+		forests[i] = f
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range forests {
+		if f == nil {
+			continue
+		}
+		sm.Forests[train.Entities[i].Key] = f
+		sm.Size += int64(f.SizeBytes()) + int64(len(train.Entities[i].Key)) + 64
+	}
+	if subsampled > 0 {
+		res.notice(data.NoticeSeverityInfo, "training subsampled for %d entities: more than %d rows each (maxTrainingRows %d split over %d entities)",
+			subsampled, perEntity, limit, len(train.Entities))
+	}
+	return sm, nil
+}
+
+// scoreEntity scores one entity's rows with f.
+func scoreEntity(q *models.Query, f detector, ent *entityRows, w models.Window, cols int) (*entityResult, error) {
+	n := ent.Rows()
+	ss := make([]float64, n)
+	if err := f.ScoreSamples(ent.X, cols, ss); err != nil {
+		return nil, fmt.Errorf("entity {%s}: %w", ent.Key, err)
+	}
+	er := &entityResult{Labels: ent.Labels, Times: make([]time.Time, n)}
+	for r, i := range ent.Index {
+		er.Times[r] = w.At(int(i))
+	}
+	fillOutputs(q, f.Offset(), ss, er)
+	if q.IncludeFeatures {
+		er.Features = make([][]float64, cols)
+		er.Imputed = make([][]bool, cols)
+		for c := 0; c < cols; c++ {
+			er.Features[c] = make([]float64, n)
+			er.Imputed[c] = make([]bool, n)
+			for r := 0; r < n; r++ {
+				er.Features[c][r] = ent.X[r*cols+c]
+				if ent.Imputed != nil {
+					er.Imputed[c][r] = ent.Imputed[r*cols+c]
+				}
+			}
+		}
+	}
+	return er, nil
+}
+
+// fillOutputs turns score_samples into the requested outputs.
+// decision = score_samples − offset; anomalous ⇔ decision < 0 (scikit-learn's predict).
+func fillOutputs(q *models.Query, offset float64, ss []float64, er *entityResult) {
+	for _, o := range q.Output {
+		v := make([]float64, len(ss))
+		for i, s := range ss {
+			switch o {
+			case models.OutputScore:
+				v[i] = -s
+			case models.OutputDecision:
+				v[i] = s - offset
+			case models.OutputAnomaly:
+				if s-offset < 0 {
+					v[i] = 1
+				}
+			}
+		}
+		switch o {
+		case models.OutputScore:
+			er.Score = v
+		case models.OutputDecision:
+			er.Decision = v
+		case models.OutputAnomaly:
+			er.Anomaly = v
+		}
+	}
+}
+
+// flights tracks fits in progress by cache key.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	sm   *seriesModel // set before done is closed; nil if the fit failed
+}
+
+// join returns the flight for key and whether the caller leads it.
+func (f *flights) join(key string) (*flight, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.m[key]; ok {
+		return fl, false
+	}
+	if f.m == nil {
+		f.m = map[string]*flight{}
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.m[key] = fl
+	return fl, true
+}
+
+// finish publishes the leader's model (nil on failure) to the waiters.
+func (f *flights) finish(key string, fl *flight, sm *seriesModel) {
+	f.mu.Lock()
+	delete(f.m, key)
+	f.mu.Unlock()
+	fl.sm = sm
+	close(fl.done)
+}
+
+// parallel runs fn(0..n-1) on up to workers goroutines, stopping at the
+// first error or when ctx is done.
+func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
+	if workers < 1 {
+		workers = 1
+	}
+	workers = min(workers, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next  int
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if first != nil || next >= n {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				err := ctx.Err()
+				if err == nil {
+					err = fn(i)
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}

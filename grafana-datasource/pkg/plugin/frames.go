@@ -1,0 +1,88 @@
+package plugin
+
+import (
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+)
+
+// Dataplane contract versions: Grafana alerting and expressions accept
+// timeseries-multi and numeric-multi at 0.1.
+var dataplaneVersion = data.FrameTypeVersion{0, 1}
+
+// toFrames renders a result per the dataplane contract: one frame per
+// entity, value fields labelled with the entity's labels. Time series (series
+// mode, fleet at each step) are FrameTypeTimeSeriesMulti; fleet at the last
+// step is FrameTypeNumericMulti (one number per entity, what alert rules and
+// "top anomalous sensors now" tables want). No entity → a single typed frame
+// without fields, which Grafana reads as "no data" rather than an error.
+func toFrames(refID string, q *models.Query, r *result) data.Frames {
+	typ := data.FrameTypeTimeSeriesMulti
+	if r.Numeric {
+		typ = data.FrameTypeNumericMulti
+	}
+	meta := func(first bool) *data.FrameMeta {
+		m := &data.FrameMeta{Type: typ, TypeVersion: dataplaneVersion, ExecutedQueryString: r.Executed}
+		if first {
+			m.Notices = r.Notices
+			// Shown in the query inspector: whether the forests were reused.
+			m.Custom = map[string]any{"forestCacheHit": r.CacheHit, "entities": len(r.Entities)}
+		}
+		return m
+	}
+	if len(r.Entities) == 0 {
+		f := data.NewFrame("")
+		f.RefID = refID
+		f.Meta = meta(true)
+		return data.Frames{f}
+	}
+	frames := make(data.Frames, 0, len(r.Entities))
+	for i, er := range r.Entities {
+		f := data.NewFrame("")
+		f.RefID = refID
+		f.Meta = meta(i == 0)
+		if !r.Numeric {
+			times := er.Times
+			if times == nil {
+				times = []time.Time{}
+			}
+			f.Fields = append(f.Fields, data.NewField(data.TimeSeriesTimeFieldName, nil, times))
+		}
+		add := func(name string, v []float64) {
+			if v == nil {
+				return
+			}
+			if r.Numeric && len(v) > 0 {
+				v = v[len(v)-1:] // the last step
+			}
+			f.Fields = append(f.Fields, data.NewField(name, er.Labels.Copy(), v))
+		}
+		for _, o := range q.Output {
+			switch o {
+			case models.OutputScore:
+				add("score", er.Score)
+			case models.OutputDecision:
+				add("decision", er.Decision)
+			case models.OutputAnomaly:
+				add("anomaly", er.Anomaly)
+			}
+		}
+		for c, feat := range q.Features {
+			if c >= len(er.Features) {
+				break
+			}
+			add(feat.Name, er.Features[c])
+			flags := make([]float64, len(er.Imputed[c]))
+			for j, b := range er.Imputed[c] {
+				if b {
+					flags[j] = 1
+				}
+			}
+			add(feat.Name+"_imputed", flags)
+		}
+		frames = append(frames, f)
+	}
+	return frames
+}
