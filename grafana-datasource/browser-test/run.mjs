@@ -1,0 +1,282 @@
+// Browser check: the two editors rendered in headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core), a screenshot of each in test-output/, and assertions on what a person would see.
+//
+// A small HTTP server on 127.0.0.1 serves the harness page (browser-test/dist/harness.js, built by
+// webpack.harness.config.ts) and answers the datasource's resource calls the way the Go backend does, so the
+// metric-name completion travels the real path: editor → DataSource.getResource → HTTP → JSON.
+//
+// Prints "N passed, N failed" and exits non-zero when a check fails.
+import { createServer } from 'node:http';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const outDir = join(root, 'test-output');
+const uiPublic = join(root, 'node_modules', '@grafana', 'ui', 'dist', 'public');
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+const METRICS = [
+  'purpleair_humidity',
+  'purpleair_pm1_0_atm',
+  'purpleair_pm2_5_atm',
+  'purpleair_pm2_5_cf_1',
+  'purpleair_pressure',
+  'purpleair_temperature',
+  'up',
+];
+
+const page = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Hazewatch editors</title></head>
+<body><div id="root"></div><script src="/harness.js"></script></body></html>`;
+
+// GET /api/datasources/uid/<uid>/resources/metrics?match=<text> → names containing text (any case), like
+// pkg/plugin/resources.go.
+function metrics(url) {
+  const match = (url.searchParams.get('match') ?? '').toLowerCase();
+  return [200, METRICS.filter((n) => n.toLowerCase().includes(match))];
+}
+
+const requests = [];
+function startServer(harnessJs) {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    requests.push(url.pathname + url.search);
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+    } else if (url.pathname === '/harness.js') {
+      res.writeHead(200, { 'content-type': 'application/javascript' }).end(harnessJs);
+    } else if (url.pathname === '/api/datasources/uid/hazewatch/resources/metrics') {
+      const [status, body] = metrics(url);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    } else if (url.pathname.startsWith('/public/img/icons/') && !url.pathname.includes('..')) {
+      // Grafana serves its icons from public/; @grafana/ui ships the same files.
+      const file = join(uiPublic, url.pathname.slice('/public/'.length));
+      if (existsSync(file)) {
+        res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(readFileSync(file));
+      } else {
+        res.writeHead(404).end();
+      }
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (err) {
+    failed++;
+    console.log(
+      `FAIL ${name}\n     ${String(err?.message ?? err)
+        .split('\n')
+        .join('\n     ')}`
+    );
+  }
+}
+function assert(cond, msg) {
+  if (!cond) {
+    throw new Error(msg);
+  }
+}
+
+async function main() {
+  const harness = join(here, 'dist', 'harness.js');
+  if (!existsSync(harness)) {
+    throw new Error(`${harness} is missing: run "npm run test:browser" (it builds the harness first)`);
+  }
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const server = await startServer(readFileSync(harness));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const profile = mkdtempSync(join(tmpdir(), 'hazewatch-chromium-'));
+  // A fresh profile directory per run (playwright passes it to Chromium as --user-data-dir).
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1200, height: 900 },
+    deviceScaleFactor: 1,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const pageErrors = [];
+  try {
+    context.setDefaultTimeout(20000);
+
+    // ---- Config editor ----
+    const config = await context.newPage();
+    config.on('pageerror', (e) => pageErrors.push(`config: ${e.message}`));
+    config.on('console', (m) => m.type() === 'error' && console.log(`     [config console] ${m.text()}`));
+    await config.goto(`${base}/?editor=config`);
+    await config
+      .getByLabel('URL', { exact: true })
+      .waitFor()
+      .catch((e) => {
+        throw new Error(`${e.message}\npage errors: ${pageErrors.join('; ')}`);
+      });
+
+    await check('config: connection, auth, TLS, headers and limits are on screen', async () => {
+      for (const text of ['Connection', 'Authentication', 'TLS', 'Custom HTTP headers', 'Query limits']) {
+        assert(await config.getByText(text, { exact: true }).first().isVisible(), `"${text}" not visible`);
+      }
+      assert(
+        (await config.getByLabel('URL', { exact: true }).inputValue()) === 'http://prometheus:9090',
+        'URL not shown'
+      );
+    });
+    await check('config: stored secrets show as "configured", never their value', async () => {
+      const token = config.getByLabel('Bearer token value');
+      assert((await token.inputValue()) === 'configured', `bearer token field shows "${await token.inputValue()}"`);
+      assert(await token.isDisabled(), 'configured token field is editable');
+      const header = config.getByLabel('Header 1 value');
+      assert((await header.inputValue()) === 'configured', 'header value not shown as configured');
+      assert(
+        (await config.getByRole('button', { name: 'Reset' }).count()) === 2,
+        'want a Reset button per stored secret'
+      );
+    });
+    await check('config: a bad URL and a bad limit are explained inline', async () => {
+      const url = config.getByLabel('URL', { exact: true });
+      await url.fill('prometheus:9090');
+      assert(await config.getByText('URL must start with http:// or https://').isVisible(), 'URL error not visible');
+      await url.fill('http://prometheus:9090');
+      await config.getByLabel('Max training rows').fill('lots');
+      assert(await config.getByText('Max training rows must be a whole number').isVisible(), 'limit error not visible');
+      await config.getByLabel('Query timeout').fill('90s');
+    });
+    await check('config: a typed password is masked and stays in secureJsonData', async () => {
+      await config.getByRole('radio', { name: 'Basic auth' }).click();
+      await config.getByLabel('Basic auth user').fill('grafana');
+      const pw = config.getByLabel('Basic auth password');
+      await pw.fill('hunter2-secret');
+      assert((await pw.getAttribute('type')) === 'password', 'password field is not masked');
+      const saved = await config.evaluate(() => window.savedOptions);
+      assert(saved.secureJsonData.basicAuthPassword === 'hunter2-secret', 'password not in secureJsonData');
+      assert(!JSON.stringify(saved.jsonData).includes('hunter2'), 'password leaked into jsonData');
+      assert(saved.secureJsonFields.bearerToken === false, 'switching to basic auth did not clear the bearer token');
+      const text = await config.evaluate(() => document.body.innerText);
+      assert(!text.includes('hunter2'), 'password visible as text on the page');
+    });
+    await config.screenshot({ path: join(outDir, 'config-editor.png'), fullPage: true });
+
+    // ---- Query editor ----
+    const query = await context.newPage();
+    query.on('pageerror', (e) => pageErrors.push(`query: ${e.message}`));
+    query.on('console', (m) => m.type() === 'error' && console.log(`     [query console] ${m.text()}`));
+    await query.goto(`${base}/?editor=query`);
+    await query.getByLabel('Feature 1 name').waitFor();
+
+    await check(
+      'query: feature rows, entity, mode with explanation, forest defaults and preview are on screen',
+      async () => {
+        assert((await query.getByLabel('Feature 1 PromQL').inputValue()) === 'purpleair_pm2_5_cf_1', 'feature 1 expr');
+        assert((await query.getByLabel('Entity labels').inputValue()) === 'sensor_index', 'entity default');
+        assert(await query.getByText('Each sensor against its own history').first().isVisible(), 'series explanation');
+        assert((await query.getByLabel('Trees').inputValue()) === '100', 'trees default');
+        assert((await query.getByLabel('Seed').inputValue()) === '42', 'seed default');
+        assert(await query.getByText('PromQL expression is required').isVisible(), 'empty feature 2 not flagged');
+        assert(await query.getByText('1 problem to fix before it runs').isVisible(), 'problem count not shown');
+      }
+    );
+    await check('query: metric names are completed from the backend resource', async () => {
+      const expr = query.getByLabel('Feature 2 PromQL');
+      await expr.click();
+      await expr.pressSequentially('humid', { delay: 20 });
+      const list = query.getByRole('listbox', { name: 'Feature 2 PromQL suggestions' });
+      await list.waitFor();
+      const options = await list.getByRole('option').allTextContents();
+      assert(
+        JSON.stringify(options) === JSON.stringify(['purpleair_humidity']),
+        `suggestions ${JSON.stringify(options)}`
+      );
+      assert(
+        requests.some((r) => r === '/api/datasources/uid/hazewatch/resources/metrics?match=humid'),
+        'no resource request reached the server'
+      );
+      await query.keyboard.press('Enter');
+      assert((await expr.inputValue()) === 'purpleair_humidity', `completion gave "${await expr.inputValue()}"`);
+      await query.getByLabel('Feature 2 name').fill('rh');
+      await query.getByLabel('Feature 2 name').blur();
+      await query.getByText('ready to run').waitFor();
+    });
+    await check('query: fleet mode explains itself and the preview follows', async () => {
+      await query.getByRole('radio', { name: 'Fleet' }).click();
+      assert(await query.getByText('Sensors against each other at each step').first().isVisible(), 'fleet explanation');
+      const preview = await query.getByLabel('Query preview').innerText();
+      assert(preview.includes('fleet: every sensor_index compared with all others at the last step only'), preview);
+      assert(preview.includes('rh = query_range(purpleair_humidity, step the panel interval)'), preview);
+    });
+    await check('query: invalid parameters are shown inline and not run', async () => {
+      const runsBefore = await query.getByTestId('runs').innerText();
+      await query.getByLabel('Contamination', { exact: true }).fill('0.7');
+      await query.getByLabel('Contamination', { exact: true }).blur();
+      await query.getByLabel('Training range').fill('7days');
+      await query.getByLabel('Training range').blur();
+      assert(await query.getByText('contamination must be in (0, 0.5], got 0.7').isVisible(), 'contamination error');
+      assert(await query.getByText(/training range must be a duration/).isVisible(), 'training range error');
+      assert(await query.getByText('2 problems to fix before it runs').isVisible(), 'problem count');
+      assert((await query.getByTestId('runs').innerText()) === runsBefore, 'an invalid query was run');
+    });
+    await query.screenshot({ path: join(outDir, 'query-editor.png'), fullPage: true });
+
+    // Fix the problems again for a clean screenshot of a ready query with suggestions open.
+    await query.getByLabel('Contamination', { exact: true }).fill('0.01');
+    await query.getByLabel('Training range').fill('7d');
+    await query.getByLabel('Training range').blur();
+    await check('query: fixing the fields makes the query ready again', async () => {
+      await query.getByText('ready to run').waitFor();
+      const q = await query.evaluate(() => window.currentQuery);
+      assert(
+        q.isolationForest.contamination === '0.01' && q.training.range === '7d' && q.mode === 'fleet',
+        JSON.stringify(q)
+      );
+    });
+    const expr1 = query.getByLabel('Feature 1 PromQL');
+    await expr1.fill('');
+    await expr1.pressSequentially('pm2', { delay: 20 });
+    await query.getByRole('listbox', { name: 'Feature 1 PromQL suggestions' }).waitFor();
+    await query.screenshot({ path: join(outDir, 'query-editor-completion.png'), fullPage: true });
+
+    await check('icons load from the Grafana UI package (no broken images)', async () => {
+      const icons = requests.filter((r) => r.startsWith('/public/img/icons/'));
+      assert(icons.length > 0, 'no icon was requested');
+      const trash = await query.locator('button[aria-label^="Remove feature"] svg').count();
+      assert(trash >= 2, `want a trash icon per feature row, found ${trash}`);
+    });
+    await check('no uncaught errors in the pages', async () => {
+      assert(pageErrors.length === 0, pageErrors.join('\n'));
+    });
+  } finally {
+    await context.close();
+    server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+  console.log(`screenshots: ${outDir}`);
+  console.log(`browser: ${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(err);
+  console.log(`browser: ${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});

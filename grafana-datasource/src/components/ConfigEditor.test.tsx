@@ -1,0 +1,212 @@
+import React, { useState } from 'react';
+import { render, screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { DataSourceSettings } from '@grafana/data';
+
+import { ConfigEditor } from './ConfigEditor';
+import { AnomalyDataSourceOptions, AnomalySecureJsonData } from '../types';
+
+type Settings = DataSourceSettings<AnomalyDataSourceOptions, AnomalySecureJsonData>;
+
+function settings(patch: Partial<Settings> = {}): Settings {
+  return {
+    id: 1,
+    uid: 'hz',
+    orgId: 1,
+    name: 'Hazewatch',
+    type: 'hazewatch-anomaly-datasource',
+    typeName: 'Hazewatch Anomaly',
+    typeLogoUrl: '',
+    access: 'proxy',
+    url: 'http://prometheus:9090',
+    user: '',
+    basicAuth: false,
+    basicAuthUser: '',
+    isDefault: false,
+    withCredentials: false,
+    readOnly: false,
+    jsonData: {},
+    secureJsonFields: {},
+    secureJsonData: {},
+    version: 1,
+    ...patch,
+  } as Settings;
+}
+
+// Grafana owns the settings state; the harness plays that part so typing accumulates across renders, and records
+// every object the editor hands back (what Grafana would save).
+function renderEditor(initial: Settings) {
+  const saved: Settings[] = [];
+  function Harness() {
+    const [options, setOptions] = useState(initial);
+    return (
+      <ConfigEditor
+        options={options}
+        onOptionsChange={(o) => {
+          saved.push(o as Settings);
+          setOptions(o as Settings);
+        }}
+      />
+    );
+  }
+  render(<Harness />);
+  return { saved, last: () => saved[saved.length - 1] };
+}
+
+describe('ConfigEditor', () => {
+  // No pause between keystrokes: the machine running CI may be busy, and the editors do not depend on typing speed.
+  let user: ReturnType<typeof userEvent.setup>;
+  beforeEach(() => {
+    user = userEvent.setup({ delay: null });
+  });
+
+  it('renders the connection, auth, TLS, header and limit sections with defaults as placeholders', () => {
+    renderEditor(settings());
+    expect(screen.getByLabelText('URL')).toHaveValue('http://prometheus:9090');
+    expect(screen.getByText('Authentication')).toBeInTheDocument();
+    expect(screen.getByLabelText('Skip TLS verification')).not.toBeChecked();
+    expect(screen.getByLabelText('Compress answers')).not.toBeChecked();
+    expect(screen.getByRole('button', { name: /Add header/ })).toBeInTheDocument();
+    expect(screen.getByLabelText('Query timeout')).toHaveAttribute('placeholder', '60s');
+    expect(screen.getByLabelText('Max series')).toHaveAttribute('placeholder', '30000');
+    expect(screen.getByLabelText('Max points per series')).toHaveAttribute('placeholder', '11000');
+    expect(screen.getByLabelText('Max training rows')).toHaveAttribute('placeholder', '2000000');
+    expect(screen.getByLabelText('Scrape interval')).toHaveAttribute('placeholder', '15s');
+    expect(screen.getByLabelText('Forest cache TTL')).toHaveAttribute('placeholder', '15m');
+    expect(screen.getByLabelText('Forest cache (MiB)')).toHaveAttribute('placeholder', '256');
+  });
+
+  it('writes the URL to the top-level url and shows what is wrong with a bad one', async () => {
+    const { last } = renderEditor(settings({ url: '' }));
+    const url = screen.getByLabelText('URL');
+    await user.type(url, 'prometheus:9090');
+    expect(screen.getByText('URL must start with http:// or https://')).toBeInTheDocument();
+    await user.clear(url);
+    await user.type(url, 'http://prom:9090');
+    expect(screen.queryByText(/URL must/)).not.toBeInTheDocument();
+    expect(last().url).toBe('http://prom:9090');
+    expect(last().jsonData).toEqual({});
+  });
+
+  it('never echoes a stored bearer token: the field only says it is configured', () => {
+    renderEditor(
+      settings({
+        jsonData: { authType: 'bearer' },
+        secureJsonFields: { bearerToken: true },
+      })
+    );
+    const token = screen.getByLabelText('Bearer token value');
+    expect(token).toHaveValue('configured');
+    expect(token).toBeDisabled();
+    expect(screen.getByRole('button', { name: 'Reset' })).toBeInTheDocument();
+  });
+
+  it('keeps a typed secret in secureJsonData only, masked on screen', async () => {
+    const { last } = renderEditor(settings({ jsonData: { authType: 'bearer' } }));
+    const token = screen.getByLabelText('Bearer token value');
+    expect(token).toHaveAttribute('type', 'password');
+    await user.type(token, 's3cr3t-token');
+    expect(last().secureJsonData).toEqual({ bearerToken: 's3cr3t-token' });
+    expect(JSON.stringify(last().jsonData)).not.toContain('s3cr3t');
+    expect(document.body.textContent).not.toContain('s3cr3t');
+  });
+
+  it('basic auth: user at top level, password secret; switching method clears the other secret', async () => {
+    const { last } = renderEditor(
+      settings({ jsonData: { authType: 'bearer' }, secureJsonFields: { bearerToken: true } })
+    );
+    await user.click(screen.getByRole('radio', { name: 'Basic auth' }));
+    expect(last().basicAuth).toBe(true);
+    expect(last().secureJsonFields.bearerToken).toBe(false);
+    expect(last().secureJsonData?.bearerToken).toBe('');
+    await user.type(screen.getByLabelText('Basic auth user'), 'grafana');
+    await user.type(screen.getByLabelText('Basic auth password'), 'pw');
+    expect(last().basicAuthUser).toBe('grafana');
+    expect(last().secureJsonData?.basicAuthPassword).toBe('pw');
+    expect(last().jsonData.authType).toBe('basic');
+  });
+
+  it('shows a stored basic auth password as configured and resets it on request', async () => {
+    const { last } = renderEditor(
+      settings({
+        basicAuth: true,
+        basicAuthUser: 'grafana',
+        jsonData: { authType: 'basic' },
+        secureJsonFields: { basicAuthPassword: true },
+      })
+    );
+    expect(screen.getByLabelText('Basic auth password')).toHaveValue('configured');
+    await user.click(screen.getByRole('button', { name: 'Reset' }));
+    expect(last().secureJsonFields.basicAuthPassword).toBe(false);
+    expect(screen.getByLabelText('Basic auth password')).toHaveValue('');
+  });
+
+  it('stores limits as numbers and explains bad ones', async () => {
+    const { last } = renderEditor(settings());
+    const maxSeries = screen.getByLabelText('Max series');
+    await user.type(maxSeries, '12x');
+    expect(screen.getByText('Max series must be a whole number')).toBeInTheDocument();
+    await user.clear(maxSeries);
+    await user.type(maxSeries, '0');
+    expect(screen.getByText('Max series must be between 1 and 10000000')).toBeInTheDocument();
+    await user.clear(maxSeries);
+    await user.type(maxSeries, '250');
+    expect(screen.queryByText(/Max series must/)).not.toBeInTheDocument();
+    expect(last().jsonData.maxSeries).toBe(250);
+    const timeout = screen.getByLabelText('Query timeout');
+    await user.type(timeout, '90 seconds');
+    expect(screen.getByText('Query timeout must be a duration like 30s, 5m or 1h')).toBeInTheDocument();
+    await user.clear(timeout);
+    await user.type(timeout, '2m');
+    expect(screen.queryByText(/Query timeout must/)).not.toBeInTheDocument();
+    expect(last().jsonData.queryTimeout).toBe('2m');
+    expect(last().jsonData.maxSeries).toBe(250);
+  });
+
+  it('adds custom headers as httpHeaderName<n> with secret httpHeaderValue<n>', async () => {
+    const { last } = renderEditor(settings());
+    await user.click(screen.getByRole('button', { name: /Add header/ }));
+    await user.type(screen.getByLabelText('Header 1 name'), 'X-Scope-OrgID');
+    await user.type(screen.getByLabelText('Header 1 value'), 'tenant-1');
+    expect(last().jsonData.httpHeaderName1).toBe('X-Scope-OrgID');
+    expect(last().secureJsonData?.httpHeaderValue1).toBe('tenant-1');
+    expect(screen.getByLabelText('Header 1 value')).toHaveAttribute('type', 'password');
+    await user.click(screen.getByRole('button', { name: /Add header/ }));
+    expect(screen.getByText('header name is required')).toBeInTheDocument();
+  });
+
+  it('asks for a stored header value again when removing a header renumbers it', async () => {
+    const { last } = renderEditor(
+      settings({
+        jsonData: { httpHeaderName1: 'X-A', httpHeaderName2: 'X-B' },
+        secureJsonFields: { httpHeaderValue1: true, httpHeaderValue2: true },
+      })
+    );
+    expect(screen.getByLabelText('Header 2 value')).toHaveValue('configured');
+    await user.click(screen.getByRole('button', { name: 'Remove header 1' }));
+    expect(last().jsonData.httpHeaderName1).toBe('X-B');
+    expect(last().jsonData.httpHeaderName2).toBeUndefined();
+    expect(last().secureJsonFields.httpHeaderValue2).toBe(false);
+    expect(last().secureJsonData?.httpHeaderValue2).toBe('');
+    const row = screen.getByLabelText('Header 1 value');
+    expect(row).toHaveValue('');
+    expect(screen.getByText('headers were renumbered: enter this value again')).toBeInTheDocument();
+    expect(within(document.body).queryByLabelText('Header 2 name')).not.toBeInTheDocument();
+  });
+
+  it('keeps TLS client certificate and key secret', async () => {
+    const { last } = renderEditor(settings({ secureJsonFields: { tlsClientKey: true } }));
+    await user.click(screen.getByLabelText('TLS client authentication'));
+    expect(last().jsonData.tlsAuth).toBe(true);
+    expect(screen.getByLabelText('Client key')).toHaveValue('configured');
+    await user.type(screen.getByLabelText('Client certificate'), 'CERT');
+    expect(last().secureJsonData?.tlsClientCert).toBe('CERT');
+    expect(JSON.stringify(last().jsonData)).not.toContain('CERT');
+    expect(screen.getByLabelText('TLS server name')).toBeInTheDocument();
+  });
+
+  it('rejects an Authorization header when an auth method sets it', async () => {
+    renderEditor(settings({ jsonData: { authType: 'bearer', httpHeaderName1: 'Authorization' } }));
+    expect(screen.getByText('Authorization is set by the authentication method above')).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,227 @@
+import React, { useState } from 'react';
+import { act, render, screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { DataSourceInstanceSettings } from '@grafana/data';
+import { TemplateSrv } from '@grafana/runtime';
+
+import { QueryEditor } from './QueryEditor';
+import { DataSource } from '../datasource';
+import { AnomalyDataSourceOptions, AnomalyQuery, DEFAULT_QUERY } from '../types';
+
+const METRICS = ['purpleair_humidity', 'purpleair_pm2_5_atm', 'purpleair_pm2_5_cf_1', 'purpleair_temperature'];
+
+// The real DataSource; only its HTTP call to the backend resource is replaced, answering like the backend's
+// `metrics?match=` does (names containing the typed text).
+function makeDataSource() {
+  const ds = new DataSource(
+    {
+      id: 1,
+      uid: 'hz',
+      type: 'hazewatch-anomaly-datasource',
+      name: 'Hazewatch',
+      meta: {},
+      jsonData: {},
+    } as unknown as DataSourceInstanceSettings<AnomalyDataSourceOptions>,
+    { replace: (s: string) => s } as unknown as TemplateSrv
+  );
+  // Like pkg/plugin/resources.go: `match` is a case-insensitive substring of the metric name.
+  const getResource = jest.spyOn(ds, 'getResource').mockImplementation(async (path: string, params?: unknown) => {
+    const match = ((params as { match?: string })?.match ?? '').toLowerCase();
+    return path === 'metrics' ? METRICS.filter((name) => name.toLowerCase().includes(match)) : [];
+  });
+  return { ds, getResource };
+}
+
+function renderEditor(initial: AnomalyQuery) {
+  const { ds, getResource } = makeDataSource();
+  const changes: AnomalyQuery[] = [];
+  const onRunQuery = jest.fn();
+  function Harness() {
+    const [query, setQuery] = useState(initial);
+    return (
+      <QueryEditor
+        datasource={ds}
+        query={query}
+        onChange={(q) => {
+          changes.push(q);
+          setQuery(q);
+        }}
+        onRunQuery={onRunQuery}
+      />
+    );
+  }
+  render(<Harness />);
+  return { changes, last: () => changes[changes.length - 1], onRunQuery, getResource };
+}
+
+const filled: AnomalyQuery = {
+  ...DEFAULT_QUERY,
+  refId: 'A',
+  features: [
+    { name: 'pm25', expr: 'purpleair_pm2_5_cf_1' },
+    { name: 'rh', expr: 'purpleair_humidity' },
+  ],
+};
+
+describe('QueryEditor', () => {
+  // No pause between keystrokes: the machine running CI may be busy, and the editors do not depend on typing speed.
+  let user: ReturnType<typeof userEvent.setup>;
+  beforeEach(() => {
+    user = userEvent.setup({ delay: null });
+  });
+
+  it('renders a new query with the documented defaults', () => {
+    renderEditor({ refId: 'A' });
+    expect(screen.getByLabelText('Feature 1 name')).toHaveValue('pm25');
+    expect(screen.getByLabelText('Feature 1 PromQL')).toHaveValue('');
+    expect(screen.getByLabelText('Entity labels')).toHaveValue('sensor_index');
+    expect(screen.getByRole('radio', { name: 'Series' })).toBeChecked();
+    expect(screen.getByTestId('mode-explanation')).toHaveTextContent('Each sensor against its own history');
+    expect(screen.getByLabelText('Training range')).toHaveValue('panel');
+    expect(screen.getByLabelText('Trees')).toHaveValue('100');
+    expect(screen.getByLabelText('Max samples')).toHaveValue('auto');
+    expect(screen.getByLabelText('Contamination')).toHaveValue('auto');
+    expect(screen.getByLabelText('Seed')).toHaveValue('42');
+    expect(screen.getByLabelText('k')).toHaveValue('5');
+    expect(screen.getByLabelText('Max features')).toHaveValue('');
+    expect(screen.getByRole('radio', { name: 'KNN' })).toBeChecked();
+    expect(screen.getByRole('radio', { name: 'Per sensor' })).toBeChecked();
+    expect(screen.getByRole('checkbox', { name: /^Score/ })).toBeChecked();
+    expect(screen.getByRole('checkbox', { name: /^Decision/ })).not.toBeChecked();
+    expect(screen.getByLabelText('Include features')).not.toBeChecked();
+    // An empty expression is a problem to fix, shown next to the field.
+    expect(screen.getByText('PromQL expression is required')).toBeInTheDocument();
+    expect(screen.getByText('1 problem to fix before it runs')).toBeInTheDocument();
+  });
+
+  it('edits a feature row and updates the preview', async () => {
+    const { last, onRunQuery } = renderEditor(filled);
+    const name = screen.getByLabelText('Feature 2 name');
+    await user.clear(name);
+    await user.type(name, 'humidity');
+    const expr = screen.getByLabelText('Feature 2 PromQL');
+    await user.clear(expr);
+    await user.type(expr, 'avg_over_time(purpleair_humidity[[10m])');
+    await user.tab();
+    expect(last().features).toEqual([
+      { name: 'pm25', expr: 'purpleair_pm2_5_cf_1' },
+      { name: 'humidity', expr: 'avg_over_time(purpleair_humidity[10m])' },
+    ]);
+    expect(screen.getByLabelText('Query preview')).toHaveTextContent(
+      'humidity = query_range(avg_over_time(purpleair_humidity[10m]), step the panel interval)'
+    );
+    expect(screen.getByText('ready to run')).toBeInTheDocument();
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+
+  it('adds and removes feature rows', async () => {
+    const { last } = renderEditor(filled);
+    await user.click(screen.getByRole('button', { name: /Add feature/ }));
+    expect(last().features).toHaveLength(3);
+    expect(screen.getByLabelText('Feature 3 name')).toHaveValue('f3');
+    await user.click(screen.getByRole('button', { name: 'Remove feature pm25' }));
+    expect(last().features?.map((f) => f.name)).toEqual(['rh', 'f3']);
+  });
+
+  it('completes metric names from the backend resource', async () => {
+    const { last, getResource } = renderEditor({ ...filled, features: [{ name: 'pm25', expr: '' }] });
+    const expr = screen.getByLabelText('Feature 1 PromQL');
+    await user.type(expr, 'rate(pm2_5');
+    const list = await screen.findByRole('listbox', { name: 'Feature 1 PromQL suggestions' });
+    expect(getResource).toHaveBeenLastCalledWith('metrics', { match: 'pm2_5' });
+    expect(
+      within(list)
+        .getAllByRole('option')
+        .map((o) => o.textContent)
+    ).toEqual(['purpleair_pm2_5_atm', 'purpleair_pm2_5_cf_1']);
+    await user.keyboard('{ArrowDown}{Enter}');
+    expect(last().features?.[0].expr).toBe('rate(purpleair_pm2_5_cf_1');
+    expect(screen.queryByRole('listbox')).not.toBeInTheDocument();
+    await user.type(expr, '[[5m])');
+    expect(last().features?.[0].expr).toBe('rate(purpleair_pm2_5_cf_1[5m])');
+  });
+
+  it('does not offer metric names inside a label matcher', async () => {
+    const { getResource } = renderEditor({ ...filled, features: [{ name: 'pm25', expr: '' }] });
+    await user.type(screen.getByLabelText('Feature 1 PromQL'), 'x{{sensor_index="1');
+    await act(() => new Promise((r) => setTimeout(r, 300)));
+    expect(getResource).not.toHaveBeenCalledWith('metrics', { match: 'sensor_index' });
+    expect(screen.queryByRole('listbox')).not.toBeInTheDocument();
+  });
+
+  it.each<[string, string, string]>([
+    ['Feature 1 name', '9lives', 'name must start with a letter or _ and use only letters, digits and _'],
+    ['Feature 2 name', 'pm25', '"pm25" is already feature 1'],
+    ['Feature 1 PromQL', 'rate(x[[5m]', 'PromQL: unclosed "("'],
+    ['Entity labels', 'sensor-index', '"sensor-index" is not a label name'],
+    ['Training range', '7days', 'training range must be a duration like 30s, 5m, 2h, 7d, or "panel"'],
+    ['Step', 'fast', 'step must be a duration like 30s, 5m, 2h, 7d'],
+    ['Step', '100ms', 'step must be at least 1s'],
+    ['Max features', '0', 'max features must be empty (all), a count (2) or a fraction in (0, 1] (0.5)'],
+    ['Trees', '0', 'trees must be between 1 and 10000'],
+    ['Trees', 'many', 'trees must be a whole number'],
+    ['Max samples', '1.5', 'max samples must be "auto", a count (256) or a fraction in (0, 1] (0.5)'],
+    ['Contamination', '0.7', 'contamination must be in (0, 0.5], got 0.7'],
+    ['k', '0', 'k must be between 1 and 100'],
+  ])('%s = %p shows %p and is not run', async (field, value, message) => {
+    const { onRunQuery } = renderEditor(filled);
+    const input = screen.getByLabelText(field);
+    await user.clear(input);
+    await user.type(input, value);
+    await user.tab();
+    expect(screen.getByText(message)).toBeInTheDocument();
+    expect(screen.getByText(/problems? to fix before it runs/)).toBeInTheDocument();
+    expect(onRunQuery).not.toHaveBeenCalled();
+  });
+
+  it('switches to fleet mode with its explanation and choice of steps', async () => {
+    const { last, onRunQuery } = renderEditor(filled);
+    await user.click(screen.getByRole('radio', { name: 'Shared' }));
+    expect(last().forest).toBe('shared');
+    expect(screen.getByLabelText('Query preview')).toHaveTextContent('one forest shared by all sensor_index');
+    await user.click(screen.getByRole('radio', { name: 'Fleet' }));
+    expect(last().mode).toBe('fleet');
+    expect(screen.getByTestId('mode-explanation')).toHaveTextContent('Sensors against each other at each step');
+    expect(screen.queryByRole('radio', { name: 'Shared' })).not.toBeInTheDocument();
+    expect(screen.getByRole('radio', { name: 'Last step' })).toBeChecked();
+    await user.click(screen.getByRole('radio', { name: 'Each step' }));
+    expect(last().fleetAt).toBe('each');
+    expect(screen.getByLabelText('Query preview')).toHaveTextContent(
+      'fleet: every sensor_index compared with all others at every step'
+    );
+    expect(onRunQuery).toHaveBeenCalledTimes(3);
+  });
+
+  it('hides k when imputation is off and writes the chosen outputs', async () => {
+    const { last, onRunQuery } = renderEditor(filled);
+    await user.click(screen.getByRole('radio', { name: 'None' }));
+    expect(screen.queryByLabelText('k')).not.toBeInTheDocument();
+    expect(last().imputation).toEqual({ method: 'none', k: 5 });
+    await user.click(screen.getByRole('checkbox', { name: /^Anomaly/ }));
+    expect(last().output).toEqual(['score', 'anomaly']);
+    await user.click(screen.getByLabelText('Include features'));
+    expect(last().includeFeatures).toBe(true);
+    onRunQuery.mockClear();
+    await user.click(screen.getByRole('checkbox', { name: /^Score/ }));
+    await user.click(screen.getByRole('checkbox', { name: /^Anomaly/ }));
+    expect(last().output).toEqual([]);
+    expect(screen.getByText('choose at least one output')).toBeInTheDocument();
+    // The first click still left a valid query (anomaly only) and ran it; the second emptied it and did not.
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+  });
+
+  it('shows the exact JSON the backend receives', async () => {
+    renderEditor(filled);
+    await user.click(screen.getByRole('button', { name: /Query JSON/ }));
+    const json = JSON.parse(screen.getByLabelText('Query JSON').textContent ?? '');
+    expect(json.schemaVersion).toBe(1);
+    expect(json.features).toEqual(filled.features);
+    expect(json.isolationForest).toEqual({
+      trees: 100,
+      maxSamples: 'auto',
+      contamination: 'auto',
+      maxFeatures: '',
+      seed: 42,
+    });
+  });
+});

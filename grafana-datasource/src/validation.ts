@@ -1,0 +1,326 @@
+import { AnomalyQuery, Output, SCHEMA_VERSION, withDefaults } from './types';
+
+// Checks the editor runs before a query reaches the backend. The backend repeats every one of them (alert rules
+// never pass through the browser); these exist so a person sees the problem next to the field they typed it in.
+
+/** Field path → message, e.g. {"features.0.name": "name must start with a letter or _"}. */
+export type ValidationErrors = Record<string, string>;
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Prometheus duration syntax (model.ParseDuration): units in descending order, each at most once.
+const DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+// $var, ${var}, ${var:format}, [[var]] — resolved later (frontend for dashboards, backend for alerting).
+const TEMPLATE_VARIABLE = /^(?:\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*(?::[^}]*)?\}|\[\[[A-Za-z_]\w*\]\])$/;
+
+// The backend's limits (pkg/models/query.go).
+export const MAX_FEATURES = 32;
+export const MAX_TREES = 10000;
+export const MAX_KNN_NEIGHBOURS = 100;
+const OUTPUTS: Output[] = ['score', 'decision', 'anomaly'];
+
+export function isTemplateVariable(s: string): boolean {
+  return TEMPLATE_VARIABLE.test(s.trim());
+}
+
+/** Milliseconds of a Prometheus duration, or undefined when s is not one. "0s" → 0. */
+export function parseDuration(s: string): number | undefined {
+  const t = s.trim();
+  if (t === '') {
+    return undefined;
+  }
+  const m = DURATION.exec(t);
+  if (!m) {
+    return undefined;
+  }
+  const unitMs = [365 * 86400e3, 7 * 86400e3, 86400e3, 3600e3, 60e3, 1e3, 1];
+  let total = 0;
+  for (let i = 0; i < unitMs.length; i++) {
+    if (m[i + 1] !== undefined) {
+      total += Number(m[i + 1]) * unitMs[i];
+    }
+  }
+  return total;
+}
+
+/**
+ * Structural PromQL check: balanced (), [] and {} outside string literals, closed quotes. It does not parse
+ * PromQL (the upstream does and its message is shown); it catches the typos people make while typing.
+ */
+export function checkPromQLBrackets(expr: string): string | undefined {
+  const closers: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
+  const stack: string[] = [];
+  let quote: string | undefined;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i];
+    if (quote) {
+      if (c === '\\' && quote !== '`') {
+        i++;
+      } else if (c === quote) {
+        quote = undefined;
+      }
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      quote = c;
+    } else if (c === '#') {
+      // comment to end of line
+      const nl = expr.indexOf('\n', i);
+      i = nl < 0 ? expr.length : nl;
+    } else if (c === '(' || c === '[' || c === '{') {
+      stack.push(c);
+    } else if (c in closers) {
+      if (stack.pop() !== closers[c]) {
+        return `unexpected "${c}" at position ${i + 1}`;
+      }
+    }
+  }
+  if (quote) {
+    return `unclosed string (${quote})`;
+  }
+  if (stack.length > 0) {
+    return `unclosed "${stack[stack.length - 1]}"`;
+  }
+  return undefined;
+}
+
+function checkInteger(v: unknown, min: number, max: number, what: string): string | undefined {
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    return `${what} must be a whole number`;
+  }
+  if (v < min || v > max) {
+    return `${what} must be between ${min} and ${max}`;
+  }
+  return undefined;
+}
+
+/** "auto", a count ≥ 1 or a fraction in (0, 1] — the forms anomaly.ParseMaxSamples accepts. */
+export function checkMaxSamples(s: string): string | undefined {
+  const t = s.trim();
+  if (t === 'auto' || isTemplateVariable(t)) {
+    return undefined;
+  }
+  if (/^\d+$/.test(t)) {
+    return Number(t) >= 1 ? undefined : 'max samples must be at least 1';
+  }
+  if (/^(?:0?\.\d+|1(?:\.0*)?)$/.test(t)) {
+    return Number(t) > 0 ? undefined : 'a max samples fraction must be in (0, 1]';
+  }
+  return 'max samples must be "auto", a count (256) or a fraction in (0, 1] (0.5)';
+}
+
+/** "auto" or a fraction in (0, 0.5] — the forms anomaly.ParseContamination accepts. */
+export function checkContamination(s: string): string | undefined {
+  const t = s.trim();
+  if (t === 'auto' || isTemplateVariable(t)) {
+    return undefined;
+  }
+  const n = Number(t);
+  if (t === '' || !Number.isFinite(n) || !/^[0-9.eE+-]+$/.test(t)) {
+    return 'contamination must be "auto" or a fraction in (0, 0.5] (e.g. 0.01)';
+  }
+  if (n <= 0 || n > 0.5) {
+    return `contamination must be in (0, 0.5], got ${t}`;
+  }
+  return undefined;
+}
+
+/** "" (all features), a count ≥ 1 or a fraction in (0, 1]. */
+export function checkMaxFeatures(s: string): string | undefined {
+  const t = s.trim();
+  if (t === '' || isTemplateVariable(t)) {
+    return undefined;
+  }
+  if (/^\d+$/.test(t) && Number(t) >= 1) {
+    return undefined;
+  }
+  if (/^(?:0?\.\d+|1(?:\.0*)?)$/.test(t) && Number(t) > 0) {
+    return undefined;
+  }
+  return 'max features must be empty (all), a count (2) or a fraction in (0, 1] (0.5)';
+}
+
+/** A duration field: empty (when allowed), a template variable, or a Prometheus duration of at least minMs. */
+function checkDurationField(s: string, what: string, allowEmpty: boolean, minMs: number): string | undefined {
+  const t = s.trim();
+  if (t === '') {
+    return allowEmpty ? undefined : `${what} is required`;
+  }
+  if (isTemplateVariable(t)) {
+    return undefined;
+  }
+  const ms = parseDuration(t);
+  if (ms === undefined) {
+    return `${what} must be a duration like 30s, 5m, 2h, 7d`;
+  }
+  if (ms === 0) {
+    return `${what} must be longer than 0`;
+  }
+  if (ms < minMs) {
+    return `${what} must be at least ${minMs / 1000}s`;
+  }
+  return undefined;
+}
+
+/** All problems of a query, keyed by field path; empty when the query may be sent. */
+export function validateQuery(query: AnomalyQuery): ValidationErrors {
+  const q = withDefaults(query);
+  const errors: ValidationErrors = {};
+
+  if ((q.schemaVersion ?? SCHEMA_VERSION) > SCHEMA_VERSION) {
+    errors['schemaVersion'] =
+      `schemaVersion ${q.schemaVersion} is newer than this editor understands (${SCHEMA_VERSION})`;
+  }
+
+  if (q.features.length === 0) {
+    errors['features'] = 'add at least one feature';
+  } else if (q.features.length > MAX_FEATURES) {
+    errors['features'] = `at most ${MAX_FEATURES} features`;
+  }
+  const seen = new Map<string, number>();
+  q.features.forEach((f, i) => {
+    const name = (f.name ?? '').trim();
+    if (name === '') {
+      errors[`features.${i}.name`] = 'name is required';
+    } else if (!NAME.test(name)) {
+      errors[`features.${i}.name`] = 'name must start with a letter or _ and use only letters, digits and _';
+    } else if (seen.has(name)) {
+      errors[`features.${i}.name`] = `"${name}" is already feature ${seen.get(name)! + 1}`;
+    } else {
+      seen.set(name, i);
+    }
+    const expr = (f.expr ?? '').trim();
+    if (expr === '') {
+      errors[`features.${i}.expr`] = 'PromQL expression is required';
+    } else {
+      const bracket = checkPromQLBrackets(expr);
+      if (bracket) {
+        errors[`features.${i}.expr`] = `PromQL: ${bracket}`;
+      }
+    }
+  });
+
+  if (q.entity.length === 0) {
+    errors['entity'] = 'at least one entity label is required (e.g. sensor_index)';
+  } else {
+    const bad = q.entity.find((l) => !NAME.test(l) && !isTemplateVariable(l));
+    if (bad !== undefined) {
+      errors['entity'] = `"${bad}" is not a label name`;
+    } else if (new Set(q.entity).size !== q.entity.length) {
+      errors['entity'] = 'entity labels must be distinct';
+    }
+  }
+
+  if (q.mode !== 'series' && q.mode !== 'fleet') {
+    errors['mode'] = `unknown mode "${q.mode}"`;
+  }
+  if (q.forest !== 'per_entity' && q.forest !== 'shared') {
+    errors['forest'] = `unknown forest scope "${q.forest}"`;
+  }
+  if (q.fleetAt !== 'last' && q.fleetAt !== 'each') {
+    errors['fleetAt'] = `unknown fleet output "${q.fleetAt}"`;
+  }
+
+  const range = q.training.range.trim();
+  if (range !== 'panel' && range !== '') {
+    const e = checkDurationField(range, 'training range', false, 0);
+    if (e) {
+      errors['training.range'] = `${e}, or "panel"`;
+    }
+  }
+  const step = q.training.step.trim();
+  if (step !== 'auto') {
+    const stepError = checkDurationField(step, 'step', true, 1000);
+    if (stepError) {
+      errors['training.step'] = stepError;
+    }
+  }
+
+  const forest = q.isolationForest;
+  const trees = checkInteger(forest.trees, 1, MAX_TREES, 'trees');
+  if (trees) {
+    errors['isolationForest.trees'] = trees;
+  }
+  const maxSamples = checkMaxSamples(String(forest.maxSamples));
+  if (maxSamples) {
+    errors['isolationForest.maxSamples'] = maxSamples;
+  }
+  const contamination = checkContamination(String(forest.contamination));
+  if (contamination) {
+    errors['isolationForest.contamination'] = contamination;
+  }
+  const maxFeatures = checkMaxFeatures(String(forest.maxFeatures ?? ''));
+  if (maxFeatures) {
+    errors['isolationForest.maxFeatures'] = maxFeatures;
+  }
+  const seed = checkInteger(forest.seed, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'seed');
+  if (seed) {
+    errors['isolationForest.seed'] = seed;
+  }
+
+  if (q.imputation.method !== 'knn' && q.imputation.method !== 'none') {
+    errors['imputation.method'] = `unknown imputation "${q.imputation.method}"`;
+  } else if (q.imputation.method === 'knn') {
+    const k = checkInteger(q.imputation.k, 1, MAX_KNN_NEIGHBOURS, 'k');
+    if (k) {
+      errors['imputation.k'] = k;
+    }
+  }
+
+  if (q.output.length === 0) {
+    errors['output'] = 'choose at least one output';
+  } else {
+    const unknown = q.output.find((o) => !OUTPUTS.includes(o));
+    if (unknown !== undefined) {
+      errors['output'] = `unknown output "${unknown}"`;
+    } else if (new Set(q.output).size !== q.output.length) {
+      errors['output'] = 'an output is listed twice';
+    }
+  }
+  return errors;
+}
+
+/** True when at least one feature has an expression, i.e. the user has started writing a query. */
+export function hasExpression(query: AnomalyQuery): boolean {
+  return (query.features ?? []).some((f) => (f.expr ?? '').trim() !== '');
+}
+
+/** Config editor checks: URL and limits. Keys are the settings' names. */
+export function validateUrl(url: string | undefined): string | undefined {
+  const u = (url ?? '').trim();
+  if (u === '') {
+    return 'URL is required';
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    return 'URL must be absolute, e.g. http://prometheus:9090';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return 'URL must start with http:// or https://';
+  }
+  if (parsed.username || parsed.password) {
+    return 'put credentials in the Authentication section, not in the URL';
+  }
+  return undefined;
+}
+
+/** A settings duration ("60s"): empty = the default; otherwise a Prometheus duration > 0. */
+export function validateSettingDuration(v: string | undefined, what: string): string | undefined {
+  const t = (v ?? '').trim();
+  if (t === '') {
+    return undefined;
+  }
+  const ms = parseDuration(t);
+  if (ms === undefined || ms === 0) {
+    return `${what} must be a duration like 30s, 5m or 1h`;
+  }
+  return undefined;
+}
+
+export function validatePositiveInt(v: number | undefined, max: number, what: string): string | undefined {
+  if (v === undefined) {
+    return undefined;
+  }
+  return checkInteger(v, 1, max, what);
+}
