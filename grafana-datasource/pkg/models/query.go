@@ -20,7 +20,7 @@
 //	  "fleetAt": "last",                        // fleet mode: "last" (default) | "each"
 //	  "training": {"range": "panel", "step": ""},// range: "panel" (default) or a duration "7d" = the 7 days before the panel
 //	                                            // step: "" = from the panel (interval, max data points) or a duration
-//	  "isolationForest": {"trees": 100, "maxSamples": "auto", "contamination": "auto", "seed": 0},
+//	  "isolationForest": {"trees": 100, "maxSamples": "auto", "contamination": "auto", "seed": 42},
 //	  "imputation": {"method": "knn", "k": 5},  // "knn" (default) | "none" (drop incomplete points)
 //	  "output": ["score"],                      // any of "score", "decision", "anomaly"
 //	  "includeFeatures": false,                 // also return the feature values, imputed cells flagged
@@ -167,6 +167,10 @@ type Training struct {
 	FixedStep time.Duration `json:"-"`
 }
 
+// DefaultSeed is the seed of a query that names none: the reference batch's random_state=42, which is
+// also what the query editor writes.
+const DefaultSeed = 42
+
 // IsolationForest holds the forest parameters, with scikit-learn's names and
 // semantics.
 type IsolationForest struct {
@@ -174,7 +178,7 @@ type IsolationForest struct {
 	MaxSamples    string `json:"maxSamples"`    // "auto" | count "256" | fraction "0.5"
 	Contamination string `json:"contamination"` // "auto" | fraction in (0, 0.5]
 	MaxFeatures   string `json:"maxFeatures"`   // "" = all | count "2" | fraction "0.5"
-	Seed          int64  `json:"seed"`          // random_state; same seed, same data → same scores
+	Seed          int64  `json:"seed"`          // random_state; absent → DefaultSeed; same seed, same data → same scores
 
 	MaxSamplesCount       int     `json:"-"`
 	MaxSamplesFraction    float64 `json:"-"`
@@ -204,7 +208,9 @@ var labelNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // ParseQuery decodes a query's JSON, applies defaults and validates it.
 // Unknown keys are ignored (Grafana adds refId, datasource, intervalMs …).
 func ParseQuery(raw []byte) (*Query, error) {
-	var q Query
+	// Defaults that a zero cannot stand for are set before decoding, which keeps them where the JSON
+	// is silent (seed 0 is a seed like any other).
+	q := Query{IsolationForest: IsolationForest{Seed: DefaultSeed}}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, queryErrorf("empty query JSON")
 	}

@@ -26,6 +26,7 @@ func TestParseQueryDefaults(t *testing.T) {
 		{"trees", q.IsolationForest.Trees, 100},
 		{"maxSamples", q.IsolationForest.MaxSamples, "auto"},
 		{"contamination", q.IsolationForest.Contamination, "auto"},
+		{"seed", q.IsolationForest.Seed, int64(DefaultSeed)},
 		{"imputation", q.Imputation.Method, ImputeKNN},
 		{"k", q.Imputation.K, 5},
 		{"output", strings.Join(q.Output, ","), "score"},
@@ -33,6 +34,25 @@ func TestParseQueryDefaults(t *testing.T) {
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseQuerySeed(t *testing.T) {
+	for _, c := range []struct {
+		json string
+		want int64
+	}{
+		{`{"features":[{"expr":"up"}],"isolationForest":{"trees":10}}`, DefaultSeed},
+		{`{"features":[{"expr":"up"}],"isolationForest":{"seed":0}}`, 0},
+		{`{"features":[{"expr":"up"}],"isolationForest":{"seed":7}}`, 7},
+	} {
+		q, err := ParseQuery([]byte(c.json))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.IsolationForest.Seed != c.want {
+			t.Errorf("%s: seed %d, want %d", c.json, q.IsolationForest.Seed, c.want)
 		}
 	}
 }
