@@ -21,6 +21,7 @@ import (
 	influxser "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/prometheus/common/model"
 
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
@@ -104,7 +105,7 @@ func TestStackEndToEnd(t *testing.T) {
 	// --- build what the containers would hold -------------------------------------------------------
 	mark := time.Now()
 	stack.bin = telegraftest.Binary(t)
-	goBuild(t, stack.binDir, map[string]string{
+	repotest.GoBuild(t, stack.binDir, map[string]string{
 		"telegraf-purpleair":    "./telegraf-input/cmd/telegraf-purpleair",
 		"telegraf-anomaly":      "./telegraf-processor/cmd/telegraf-anomaly",
 		"gpx_hazewatch_anomaly": "./grafana-datasource/pkg",
@@ -240,7 +241,7 @@ func TestStackEndToEnd(t *testing.T) {
 // shippedStep is the simulated step of deploy/telegraf/purpleair.conf (the test keeps it).
 func shippedStep(t testing.TB) time.Duration {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^\s*step\s*=\s*"([^"]+)"`).FindSubmatch(readRepoFile(t, "deploy/telegraf/purpleair.conf"))
+	m := regexp.MustCompile(`(?m)^\s*step\s*=\s*"([^"]+)"`).FindSubmatch(repotest.ReadFile(t, "deploy/telegraf/purpleair.conf"))
 	if m == nil {
 		return 2 * time.Minute // the input's default
 	}

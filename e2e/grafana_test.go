@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // What Grafana would do in the browser and in its alerting engine, done here so that the provisioned
@@ -189,7 +191,7 @@ func loadDashboard(t testing.TB) dashboardSetup {
 		} `json:"templating"`
 		Panels []panel `json:"panels"`
 	}
-	if err := json.Unmarshal(readRepoFile(t, dashboardFile), &d); err != nil {
+	if err := json.Unmarshal(repotest.ReadFile(t, dashboardFile), &d); err != nil {
 		t.Fatalf("%s: %v", dashboardFile, err)
 	}
 	setup := dashboardSetup{From: d.Time.From, To: d.Time.To, Vars: map[string]string{}}
@@ -271,7 +273,7 @@ func loadAlertQueries(t testing.TB) []alertQuery {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	if err := yaml.Unmarshal(readRepoFile(t, alertRulesFile), &f); err != nil {
+	if err := yaml.Unmarshal(repotest.ReadFile(t, alertRulesFile), &f); err != nil {
 		t.Fatalf("%s: %v", alertRulesFile, err)
 	}
 	var out []alertQuery
@@ -305,7 +307,7 @@ func loadDatasources(t testing.TB) map[string]provisionedDatasource {
 	var f struct {
 		Datasources []provisionedDatasource `yaml:"datasources"`
 	}
-	if err := yaml.Unmarshal(readRepoFile(t, datasourceFile), &f); err != nil {
+	if err := yaml.Unmarshal(repotest.ReadFile(t, datasourceFile), &f); err != nil {
 		t.Fatalf("%s: %v", datasourceFile, err)
 	}
 	out := map[string]provisionedDatasource{}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // prometheusBinary is where the Debian package installs Prometheus (2.42 on this machine).
@@ -35,7 +37,7 @@ func loadComposeService(t testing.TB, name string) composeService {
 	var f struct {
 		Services map[string]composeService `yaml:"services"`
 	}
-	if err := yaml.Unmarshal(readRepoFile(t, "docker-compose.yml"), &f); err != nil {
+	if err := yaml.Unmarshal(repotest.ReadFile(t, "docker-compose.yml"), &f); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
 	s, ok := f.Services[name]
@@ -73,7 +75,7 @@ func hostPathOf(t testing.TB, s composeService, containerPath string) string {
 	for _, v := range s.Volumes {
 		parts := strings.Split(v, ":")
 		if len(parts) >= 2 && parts[1] == containerPath && strings.HasPrefix(parts[0], "./") {
-			return filepath.Join(repoRoot(t), parts[0])
+			return filepath.Join(repotest.Root(t), parts[0])
 		}
 	}
 	t.Fatalf("no bind mount of %s in the compose service (volumes %q)", containerPath, s.Volumes)

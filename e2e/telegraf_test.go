@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // overrideSettings sets `key = value` lines of a single-table TOML plugin config: a setting already
@@ -59,7 +61,7 @@ func (s *telegrafStack) stateFile() string { return filepath.Join(s.stateDir, "a
 // installProcessorConfig copies deploy/telegraf/anomaly.conf, as shipped, into confDir.
 func (s *telegrafStack) installProcessorConfig(t testing.TB) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(s.confDir, "anomaly.conf"), readRepoFile(t, "deploy/telegraf/anomaly.conf"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.confDir, "anomaly.conf"), repotest.ReadFile(t, "deploy/telegraf/anomaly.conf"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -68,7 +70,7 @@ func (s *telegrafStack) installProcessorConfig(t testing.TB) {
 // given settings overridden.
 func (s *telegrafStack) writeInputConfig(t testing.TB, set map[string]string) {
 	t.Helper()
-	conf := overrideSettings(string(readRepoFile(t, "deploy/telegraf/purpleair.conf")), set)
+	conf := overrideSettings(string(repotest.ReadFile(t, "deploy/telegraf/purpleair.conf")), set)
 	if err := os.WriteFile(filepath.Join(s.confDir, "purpleair.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/compose-spec/compose-go/types"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // The compose file is loaded with compose-spec/compose-go's loader, the library docker compose itself is
@@ -33,7 +35,7 @@ const pluginID = "hazewatch-anomaly-datasource"
 // environment (no .env file, no process environment), so results do not depend on the machine.
 func loadCompose(t testing.TB, env map[string]string) *types.Project {
 	t.Helper()
-	root := repoRoot(t)
+	root := repotest.Root(t)
 	details := types.ConfigDetails{
 		WorkingDir:  root,
 		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "docker-compose.yml")}},
@@ -137,10 +139,10 @@ func TestTelegrafImageBuildsOurPlugins(t *testing.T) {
 	if s.Build == nil {
 		t.Fatal("service telegraf is not built: nothing would put our plugins into the official image")
 	}
-	if s.Build.Context != repoRoot(t) {
+	if s.Build.Context != repotest.Root(t) {
 		t.Errorf("build context %s, want the repository root (the Dockerfile compiles our packages)", s.Build.Context)
 	}
-	dockerfile := string(readRepoFile(t, "deploy/telegraf/Dockerfile"))
+	dockerfile := string(repotest.ReadFile(t, "deploy/telegraf/Dockerfile"))
 	for bin, pkg := range map[string]string{
 		"telegraf-purpleair": "./telegraf-input/cmd/telegraf-purpleair",
 		"telegraf-anomaly":   "./telegraf-processor/cmd/telegraf-anomaly",
@@ -151,12 +153,12 @@ func TestTelegrafImageBuildsOurPlugins(t *testing.T) {
 		if !strings.Contains(dockerfile, "/out/"+bin) || !regexp.MustCompile(`COPY --from=build [^\n]*/out/`+bin+`[^\n]*/usr/local/bin/`).MatchString(dockerfile) {
 			t.Errorf("Dockerfile does not install %s into /usr/local/bin (telegraf.conf's default HAZEWATCH_BIN_DIR)", bin)
 		}
-		if !isMainPackage(t, repoPath(t, strings.TrimPrefix(pkg, "./"))) {
+		if !isMainPackage(t, repotest.Path(t, strings.TrimPrefix(pkg, "./"))) {
 			t.Errorf("%s is not a main package in the repository (yet?)", pkg)
 		}
 	}
 	m := regexp.MustCompile(`FROM golang:(\d+)\.(\d+)(?:\.(\d+))?`).FindStringSubmatch(dockerfile)
-	gm := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)(?:\.(\d+))?`).FindStringSubmatch(string(readRepoFile(t, "go.mod")))
+	gm := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)(?:\.(\d+))?`).FindStringSubmatch(string(repotest.ReadFile(t, "go.mod")))
 	if m == nil || gm == nil {
 		t.Fatalf("cannot read the Go versions (Dockerfile %v, go.mod %v)", m, gm)
 	}
@@ -210,7 +212,7 @@ var builtByMage = map[string]string{
 }
 
 func TestComposeBindMountsExist(t *testing.T) {
-	root := repoRoot(t)
+	root := repotest.Root(t)
 	p := loadCompose(t, nil)
 	targets := mageTargets(t)
 	for _, s := range p.Services {
@@ -249,7 +251,7 @@ func TestComposeBindMountsExist(t *testing.T) {
 // mageTargets returns the exported functions of Magefile.go (mage's targets) with their doc comments.
 func mageTargets(t testing.TB) map[string]string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), repoPath(t, "Magefile.go"), nil, parser.ParseComments)
+	f, err := parser.ParseFile(token.NewFileSet(), repotest.Path(t, "Magefile.go"), nil, parser.ParseComments)
 	if err != nil {
 		t.Fatalf("Magefile.go: %v", err)
 	}
@@ -269,10 +271,10 @@ func TestComposeGrafana(t *testing.T) {
 	if v, _ := envValue(g, "GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"); v != pluginID {
 		t.Errorf("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS = %q, want %q", v, pluginID)
 	}
-	if got := hostPath(t, g, "/etc/grafana/provisioning"); got != repoPath(t, "provisioning") {
+	if got := hostPath(t, g, "/etc/grafana/provisioning"); got != repotest.Path(t, "provisioning") {
 		t.Errorf("/etc/grafana/provisioning comes from %s, want the repository's provisioning/", got)
 	}
-	if got := hostPath(t, g, "/var/lib/grafana/plugins/"+pluginID); got != repoPath(t, "grafana-datasource/dist") {
+	if got := hostPath(t, g, "/var/lib/grafana/plugins/"+pluginID); got != repotest.Path(t, "grafana-datasource/dist") {
 		t.Errorf("the plugin directory comes from %s, want grafana-datasource/dist", got)
 	}
 	home, _ := envValue(g, "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
@@ -296,7 +298,7 @@ func TestComposeGrafana(t *testing.T) {
 			GrafanaDependency string `json:"grafanaDependency"`
 		} `json:"dependencies"`
 	}
-	if err := json.Unmarshal(readRepoFile(t, "grafana-datasource/src/plugin.json"), &plugin); err != nil {
+	if err := json.Unmarshal(repotest.ReadFile(t, "grafana-datasource/src/plugin.json"), &plugin); err != nil {
 		t.Fatalf("plugin.json: %v", err)
 	}
 	if plugin.ID != pluginID {
@@ -334,7 +336,7 @@ func TestComposePrometheus(t *testing.T) {
 	if got := service(t, loadCompose(t, map[string]string{"PROMETHEUS_RETENTION": "90d"}), "prometheus").Command; !slices.Contains(got, "--storage.tsdb.retention.time=90d") {
 		t.Errorf("PROMETHEUS_RETENTION=90d does not reach the flag: %q", got)
 	}
-	if got := hostPath(t, s, flags["--config.file"]); got != repoPath(t, "deploy/prometheus/prometheus.yml") {
+	if got := hostPath(t, s, flags["--config.file"]); got != repotest.Path(t, "deploy/prometheus/prometheus.yml") {
 		t.Errorf("--config.file is %s on the host, want deploy/prometheus/prometheus.yml", got)
 	}
 	for _, v := range s.Volumes {
@@ -351,7 +353,7 @@ func TestPrometheusConfig(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool is not installed (Debian package prometheus)")
 	}
-	cfg := repoPath(t, "deploy/prometheus/prometheus.yml")
+	cfg := repotest.Path(t, "deploy/prometheus/prometheus.yml")
 	if out, err := exec.Command(promtool, "check", "config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/influxdata/telegraf"
 	promser "github.com/influxdata/telegraf/plugins/serializers/prometheus"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // promName is the Prometheus metric name Telegraf's prometheusremotewrite serializer gives field f of
@@ -53,8 +55,8 @@ func tomlStrings(v string) []string {
 // booleans; its string fields, the skip reason and the imputed list, are dropped by the serializer).
 func processorNumericFields(t testing.TB) []string {
 	t.Helper()
-	sample := string(readRepoFile(t, "telegraf-processor/sample.conf"))
-	deployed := string(readRepoFile(t, "deploy/telegraf/anomaly.conf"))
+	sample := string(repotest.ReadFile(t, "telegraf-processor/sample.conf"))
+	deployed := string(repotest.ReadFile(t, "deploy/telegraf/anomaly.conf"))
 	var out []string
 	for _, key := range []string{"score_field", "anomaly_field", "warmup_field"} {
 		v := confSetting(deployed, key)
@@ -75,7 +77,7 @@ func processorNumericFields(t testing.TB) []string {
 // and the processor's numeric outputs, on measurement "purpleair".
 func stackMetricNames(t testing.TB) map[string]string {
 	t.Helper()
-	sample := string(readRepoFile(t, "telegraf-input/sample.conf"))
+	sample := string(repotest.ReadFile(t, "telegraf-input/sample.conf"))
 	fields := tomlStrings(sampleConfDefault(sample, "fields"))
 	if len(fields) == 0 {
 		t.Fatal("telegraf-input/sample.conf documents no default API fields")

@@ -23,6 +23,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
@@ -96,7 +97,7 @@ func TestStackIntoPrometheus(t *testing.T) {
 
 	// Nothing lost between the input and Prometheus: every sensor's first window_size readings are
 	// warm-up readings, and the backfill (start = -6h at one reading per step) arrived whole.
-	window, _ := strconv.Atoi(confSetting(string(readRepoFile(t, "deploy/telegraf/anomaly.conf")), "window_size"))
+	window, _ := strconv.Atoi(confSetting(string(repotest.ReadFile(t, "deploy/telegraf/anomaly.conf")), "window_size"))
 	backfill := int(6 * time.Hour / simStep(t))
 	for _, c := range []struct {
 		expr string
@@ -200,7 +201,7 @@ func TestImputedShareOnDashboard(t *testing.T) {
 		readings = 90 // per sensor, 2 minutes apart, the newest 1 minute ago
 		missing  = 3  // readings of sensor 1 without pm2.5_cf_1, all within the last hour
 	)
-	window, _ := strconv.Atoi(confSetting(string(readRepoFile(t, "deploy/telegraf/anomaly.conf")), "window_size"))
+	window, _ := strconv.Atoi(confSetting(string(repotest.ReadFile(t, "deploy/telegraf/anomaly.conf")), "window_size"))
 	// Scored readings in the last hour: those after each sensor's warm-up window.
 	scoredLastHour := min(readings-window, 30)
 	if scoredLastHour <= missing {
@@ -364,7 +365,7 @@ func checkBatchQueries(t *testing.T, promURL string, sensors int) {
 // sensorCount is the simulated fleet size deploy/telegraf/purpleair.conf asks for.
 func sensorCount(t testing.TB) int {
 	t.Helper()
-	n, err := strconv.Atoi(confSetting(string(readRepoFile(t, "deploy/telegraf/purpleair.conf")), "sensors"))
+	n, err := strconv.Atoi(confSetting(string(repotest.ReadFile(t, "deploy/telegraf/purpleair.conf")), "sensors"))
 	if err != nil || n <= 0 {
 		t.Fatalf("purpleair.conf: sensors: %v", err)
 	}
@@ -374,7 +375,7 @@ func sensorCount(t testing.TB) int {
 // simStep is the simulator's time between readings in purpleair.conf.
 func simStep(t testing.TB) time.Duration {
 	t.Helper()
-	step, err := time.ParseDuration(strings.Trim(confSetting(string(readRepoFile(t, "deploy/telegraf/purpleair.conf")), "step"), `"`))
+	step, err := time.ParseDuration(strings.Trim(confSetting(string(repotest.ReadFile(t, "deploy/telegraf/purpleair.conf")), "step"), `"`))
 	if err != nil || step <= 0 {
 		t.Fatalf("purpleair.conf: step: %v", err)
 	}
@@ -502,7 +503,7 @@ func referencedMetrics(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	for _, f := range []string{dashboardFile, "provisioning/alerting/rules.yaml"} {
-		for _, n := range metricRef.FindAllString(string(readRepoFile(t, f)), -1) {
+		for _, n := range metricRef.FindAllString(string(repotest.ReadFile(t, f)), -1) {
 			if !slices.Contains(out, n) {
 				out = append(out, n)
 			}

@@ -2,7 +2,6 @@ package stacktest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -12,18 +11,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 const dashboardFile = "provisioning/dashboards/hazewatch/purpleair-anomalies.json"
 
 func readYAML(t testing.TB, rel string, v any) {
 	t.Helper()
-	dec := yaml.NewDecoder(bytes.NewReader(readRepoFile(t, rel)))
+	dec := yaml.NewDecoder(bytes.NewReader(repotest.ReadFile(t, rel)))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		t.Fatalf("%s: %v", rel, err)
@@ -92,7 +91,7 @@ func TestProvisionedDatasources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := models.LoadSettings(context.Background(), backend.DataSourceInstanceSettings{UID: hw.UID, URL: hw.URL, JSONData: jsonData})
+	s, err := models.LoadSettings(models.Instance{URL: hw.URL, JSONData: jsonData})
 	if err != nil {
 		t.Fatalf("hazewatch datasource settings: %v", err)
 	}
@@ -183,7 +182,7 @@ type target struct {
 
 func loadDashboard(t testing.TB) dashboard {
 	t.Helper()
-	raw := readRepoFile(t, dashboardFile)
+	raw := repotest.ReadFile(t, dashboardFile)
 	var d dashboard
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatalf("%s: %v", dashboardFile, err)
@@ -403,7 +402,7 @@ func TestAlertRules(t *testing.T) {
 	for _, p := range d.allPanels() {
 		panelIDs[strconv.Itoa(p.ID)] = true
 	}
-	threshold := confSetting(string(readRepoFile(t, "deploy/telegraf/anomaly.conf")), "threshold")
+	threshold := confSetting(string(repotest.ReadFile(t, "deploy/telegraf/anomaly.conf")), "threshold")
 
 	var usedDatasources []string
 	var streamingThreshold string
@@ -603,7 +602,7 @@ func TestDashboardProvider(t *testing.T) {
 		dir := hostPath(t, grafana, p.Options.Path)
 		matches, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		for _, m := range matches {
-			if m == repoPath(t, dashboardFile) {
+			if m == repotest.Path(t, dashboardFile) {
 				found = true
 			}
 		}

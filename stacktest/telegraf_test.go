@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
@@ -133,17 +134,10 @@ func writeScript(t testing.TB, path, body string) {
 func buildPlugins(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	for bin, pkg := range map[string]string{
+	repotest.GoBuild(t, dir, map[string]string{
 		"telegraf-purpleair": "./telegraf-input/cmd/telegraf-purpleair",
 		"telegraf-anomaly":   "./telegraf-processor/cmd/telegraf-anomaly",
-	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, bin), pkg)
-		cmd.Dir = repoRoot(t)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
-	}
+	})
 	return dir
 }
 
@@ -155,7 +149,7 @@ func execdEnvironment(t testing.TB, binary string, env map[string]string) map[st
 		Inputs     map[string][]map[string]any `toml:"inputs"`
 		Processors map[string][]map[string]any `toml:"processors"`
 	}
-	if _, err := toml.Decode(string(readRepoFile(t, "deploy/telegraf/telegraf.conf")), &conf); err != nil {
+	if _, err := toml.Decode(string(repotest.ReadFile(t, "deploy/telegraf/telegraf.conf")), &conf); err != nil {
 		t.Fatal(err)
 	}
 	for _, blocks := range [][]map[string]any{conf.Inputs["execd"], conf.Processors["execd"]} {
@@ -204,7 +198,7 @@ func TestPluginConfigs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.binary+" "+c.env["PURPLEAIR_SOURCE"], func(t *testing.T) {
-			conf := repoPath(t, "deploy/telegraf/"+c.conf)
+			conf := repotest.Path(t, "deploy/telegraf/"+c.conf)
 			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 			if k := c.env["PURPLEAIR_API_KEY"]; k != "" {
 				env = append(env, "PURPLEAIR_API_KEY="+k) // inherited from the container, not set by telegraf.conf
@@ -218,7 +212,7 @@ func TestPluginConfigs(t *testing.T) {
 			}
 			// Every $VAR the plugin config uses must be provided by its execd block (the shim expands
 			// unset variables to "" silently) or be the key the input reads by name.
-			raw := string(readRepoFile(t, "deploy/telegraf/"+c.conf))
+			raw := string(repotest.ReadFile(t, "deploy/telegraf/"+c.conf))
 			for _, m := range regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`).FindAllStringSubmatch(stripComments(raw), -1) {
 				if _, ok := execd[m[1]]; !ok {
 					t.Errorf("%s uses $%s, which telegraf.conf's execd block for %s does not set", c.conf, m[1], c.binary)
@@ -253,7 +247,7 @@ func stripComments(s string) string {
 // does not document (a typo the shim would silently ignore).
 func checkOptionsDocumented(t testing.TB, conf, content, sample string) {
 	t.Helper()
-	doc := string(readRepoFile(t, sample))
+	doc := string(repotest.ReadFile(t, sample))
 	var tables map[string]map[string][]map[string]any
 	if _, err := toml.Decode(content, &tables); err != nil {
 		t.Fatalf("%s: %v", conf, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
+	"github.com/hazewatch/hazewatch/internal/ctxtime"
 	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
@@ -128,7 +129,7 @@ func (p *PurpleAir) Init() error {
 		p.now = time.Now
 	}
 	if p.sleep == nil {
-		p.sleep = sleepCtx
+		p.sleep = ctxtime.Sleep
 	}
 	p.pointOpts = pa.PointOptions{}
 	for _, t := range p.Tags {
@@ -393,20 +394,6 @@ func (p *PurpleAir) Stop() {
 	p.wg.Wait()
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func (p *PurpleAir) logf(level telegraf.LogLevel, format string, args ...any) {
 	if p.Log == nil {
 		return
@@ -424,8 +411,10 @@ func (p *PurpleAir) logf(level telegraf.LogLevel, format string, args ...any) {
 }
 
 // emit adds one metric per usable row; rows that cannot be metrics are
-// counted and the first is reported. It returns the number emitted.
-func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.FaultKind) int {
+// counted and the first is reported. pace, when not nil, is called before
+// the k-th metric (from 0) this call adds, and its error stops the call. It
+// returns the number of metrics added.
+func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.FaultKind, pace func(k int) error) (int, error) {
 	opt := p.pointOpts
 	if p.LabelFaults {
 		opt.Faults = faults
@@ -442,11 +431,16 @@ func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.F
 			}
 			continue
 		}
+		if pace != nil {
+			if err := pace(n); err != nil {
+				return n, err
+			}
+		}
 		acc.AddFields(pt.Measurement, pt.Fields, pt.Tags, pt.Time)
 		n++
 	}
 	p.reportBadRows(r.BadRows, skipped, first)
-	return n
+	return n, nil
 }
 
 func (p *PurpleAir) reportBadRows(bad []*pa.RowError, skipped int, first error) {
@@ -479,7 +473,7 @@ func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
 				wait = ae.RetryAfter
 			}
 		default:
-			n := p.emit(acc, r, nil)
+			n, _ := p.emit(acc, r, nil, nil)
 			p.logf(telegraf.Debug, "poll: %d sensors, %d metrics", len(r.Data)+len(r.BadRows), n)
 			if r.DataTimeStamp > since {
 				since = r.DataTimeStamp
@@ -503,7 +497,13 @@ func (p *PurpleAir) runFile(ctx context.Context, acc telegraf.Accumulator) {
 	dec.SkipBadRows = true
 	began := p.now()
 	total := 0
-	opt := p.pointOpts
+	var pace func(k int) error
+	if p.ReplayRate > 0 {
+		pace = func(k int) error {
+			due := began.Add(time.Duration(float64(total+k) / p.ReplayRate * float64(time.Second)))
+			return p.sleep(ctx, due.Sub(p.now()))
+		}
+	}
 	for doc := 0; ; doc++ {
 		r, err := dec.Decode()
 		if ctx.Err() != nil {
@@ -515,31 +515,15 @@ func (p *PurpleAir) runFile(ctx context.Context, acc telegraf.Accumulator) {
 			}
 			break
 		}
-		opt.Faults = nil
+		var labels []pa.FaultKind
 		if p.LabelFaults {
-			opt.Faults = fileFaultLabels(r)
+			labels = fileFaultLabels(r)
 		}
-		var skipped int
-		var first error
-		for i := range r.Data {
-			pt, err := r.Point(i, opt)
-			if err != nil {
-				skipped++
-				if first == nil {
-					first = err
-				}
-				continue
-			}
-			if p.ReplayRate > 0 {
-				due := began.Add(time.Duration(float64(total) / p.ReplayRate * float64(time.Second)))
-				if err := p.sleep(ctx, due.Sub(p.now())); err != nil {
-					return
-				}
-			}
-			acc.AddFields(pt.Measurement, pt.Fields, pt.Tags, pt.Time)
-			total++
+		n, err := p.emit(acc, r, labels, pace)
+		if err != nil {
+			return
 		}
-		p.reportBadRows(r.BadRows, skipped, first)
+		total += n
 	}
 	p.logf(telegraf.Info, "replayed %d metrics from %s; idle until stopped", total, p.Path)
 }
@@ -579,7 +563,7 @@ func (p *PurpleAir) runSimulate(ctx context.Context, acc telegraf.Accumulator) {
 		}
 		began := p.now()
 		r, labels := sim.NextResponse()
-		p.emit(acc, r, labels)
+		p.emit(acc, r, labels, nil)
 		if p.Speedup > 0 && sim.Time().Before(p.now()) {
 			pace := time.Duration(float64(step) / p.Speedup)
 			if err := p.sleep(ctx, pace-p.now().Sub(began)); err != nil {

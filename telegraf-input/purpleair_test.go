@@ -22,6 +22,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/testutil"
 
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
@@ -330,29 +331,10 @@ func TestSimulateWithoutLabels(t *testing.T) {
 	}
 }
 
-func snapshotPath(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("no go.mod above the test; cannot locate ../shared/data")
-		}
-		dir = filepath.Dir(dir)
-	}
-	p := filepath.Join(dir, "..", "shared", "data", "purpleair-sensors-snapshot.json")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared snapshot not available (%v); it lives at ../shared/data relative to the repo root", err)
-	}
-	return p
-}
-
 // The snapshot read through the file source: 25,552 metrics, nulls absent,
 // values exact, time = data_time_stamp.
 func TestFileSnapshot(t *testing.T) {
-	path := snapshotPath(t)
+	path := repotest.SharedData(t, repotest.SharedSnapshot)
 	p := newPlugin(t, &fakeClock{t: time.Now(), limit: 1 << 30}, func(p *PurpleAir) { p.Source = "file"; p.Path = path })
 	acc := run(t, p, 25552)
 	ms := acc.GetTelegrafMetrics()

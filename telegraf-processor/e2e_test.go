@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -16,18 +15,15 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/influxdata/telegraf/testutil"
 
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
 // buildCommand compiles the Go command in dir (relative to this package) into out.
 func buildCommand(t testing.TB, dir, out string) string {
 	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		goTool = "go"
-	}
 	bin := filepath.Join(out, filepath.Base(dir))
-	cmd := exec.Command(goTool, "build", "-o", bin, "./"+dir)
+	cmd := exec.Command(repotest.GoTool(), "build", "-o", bin, "./"+dir)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", dir, err, b)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -12,6 +11,8 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // snapshot is the shared PurpleAir /v1/sensors response the reference flow streams.
@@ -25,25 +26,8 @@ type snapshot struct {
 // skipping the test when the shared data is not there.
 func loadSnapshot(t testing.TB) *snapshot {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "data", "purpleair-sensors-snapshot.json")
+	path := repotest.SharedData(t, repotest.SharedSnapshot)
 	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		t.Skipf("shared data %s is absent; the reference comparison needs it", path)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

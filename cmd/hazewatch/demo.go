@@ -82,14 +82,8 @@ writes a report with charts to DIR/index.html. No network, no Docker, no API key
 Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("takes no positional arguments, got %q", fs.Arg(0))}
+	if err := parseNoArgs(fs, args, ""); err != nil {
+		return err
 	}
 	switch {
 	case opt.sensors < 2:
@@ -408,39 +402,16 @@ func (o demoOptions) forestOptions() anomaly.IsolationForestOptions {
 // and every row scored with it.
 func (d *demoRun) batchSeries(ctx context.Context) (*strategy, error) {
 	began := time.Now()
-	n := d.opt.sensors * d.steps
-	st := &strategy{
-		name:      "batch series",
-		title:     "Isolation Forest, each sensor against its own history (datasource series mode)",
-		scoreName: "score",
-		threshold: math.NaN(), // each forest has its own offset: the charts mark flagged readings instead
-		score:     nanSlice(n),
-		flag:      make([]bool, n),
-	}
-	cols := len(demoFeatures)
+	st := d.newBatchStrategy("batch series", "Isolation Forest, each sensor against its own history (datasource series mode)")
 	err := parallelDo(ctx, d.opt.sensors, d.opt.workers, func(s int) error {
-		rows := make([]int, 0, d.steps) // step of each matrix row
-		x := make([]float64, 0, d.steps*cols)
+		cells := make([]int, 0, d.steps) // the sensor's steps with a reading, in time order
 		for t := 0; t < d.steps; t++ {
-			if !d.anyFeature(d.at(s, t)) {
-				continue
-			}
-			rows = append(rows, t)
-			for c := range demoFeatures {
-				x = append(x, d.features[c][d.at(s, t)])
+			if i := d.at(s, t); d.anyFeature(i) {
+				cells = append(cells, i)
 			}
 		}
-		if len(rows) < 2 {
-			return nil
-		}
-		ss, offset, err := fitScore(ctx, x, cols, d.opt.forestOptions())
-		if err != nil {
+		if err := d.fitScoreCells(ctx, st, cells); err != nil {
 			return fmt.Errorf("sensor %s: %w", d.sensors[s], err)
-		}
-		for r, t := range rows {
-			i := d.at(s, t)
-			st.score[i] = -ss[r]
-			st.flag[i] = ss[r]-offset < 0
 		}
 		return nil
 	})
@@ -452,44 +423,58 @@ func (d *demoRun) batchSeries(ctx context.Context) (*strategy, error) {
 // the cross-section of sensors reporting then (KNN-imputed among themselves), each scored against it.
 func (d *demoRun) batchFleet(ctx context.Context) (*strategy, error) {
 	began := time.Now()
-	n := d.opt.sensors * d.steps
-	st := &strategy{
-		name:      "batch fleet",
-		title:     "Isolation Forest, each sensor against the fleet at each step (datasource fleet mode)",
-		scoreName: "score",
-		threshold: math.NaN(), // each forest has its own offset: the charts mark flagged readings instead
-		score:     nanSlice(n),
-		flag:      make([]bool, n),
-	}
-	cols := len(demoFeatures)
+	st := d.newBatchStrategy("batch fleet", "Isolation Forest, each sensor against the fleet at each step (datasource fleet mode)")
 	err := parallelDo(ctx, d.steps, d.opt.workers, func(t int) error {
-		sensors := make([]int, 0, d.opt.sensors)
-		x := make([]float64, 0, d.opt.sensors*cols)
+		cells := make([]int, 0, d.opt.sensors) // the sensors reporting at step t, in sensor order
 		for s := 0; s < d.opt.sensors; s++ {
-			if !d.anyFeature(d.at(s, t)) {
-				continue
-			}
-			sensors = append(sensors, s)
-			for c := range demoFeatures {
-				x = append(x, d.features[c][d.at(s, t)])
+			if i := d.at(s, t); d.anyFeature(i) {
+				cells = append(cells, i)
 			}
 		}
-		if len(sensors) < 2 {
-			return nil
-		}
-		ss, offset, err := fitScore(ctx, x, cols, d.opt.forestOptions())
-		if err != nil {
+		if err := d.fitScoreCells(ctx, st, cells); err != nil {
 			return fmt.Errorf("step %s: %w", d.time(t).Format(time.RFC3339), err)
-		}
-		for r, s := range sensors {
-			i := d.at(s, t)
-			st.score[i] = -ss[r]
-			st.flag[i] = ss[r]-offset < 0
 		}
 		return nil
 	})
 	st.elapsed = time.Since(began)
 	return st, err
+}
+
+func (d *demoRun) newBatchStrategy(name, title string) *strategy {
+	n := d.opt.sensors * d.steps
+	return &strategy{
+		name:      name,
+		title:     title,
+		scoreName: "score",
+		threshold: math.NaN(), // each forest has its own offset: the charts mark flagged readings instead
+		score:     nanSlice(n),
+		flag:      make([]bool, n),
+	}
+}
+
+// fitScoreCells fits one forest on the readings at cells (indices from d.at, the matrix rows in that
+// order) and scores each of them with it into st. Fewer than two readings make no forest: their
+// scores stay NaN.
+func (d *demoRun) fitScoreCells(ctx context.Context, st *strategy, cells []int) error {
+	if len(cells) < 2 {
+		return nil
+	}
+	cols := len(demoFeatures)
+	x := make([]float64, 0, len(cells)*cols)
+	for _, i := range cells {
+		for c := range demoFeatures {
+			x = append(x, d.features[c][i])
+		}
+	}
+	ss, offset, err := fitScore(ctx, x, cols, d.opt.forestOptions())
+	if err != nil {
+		return err
+	}
+	for r, i := range cells {
+		st.score[i] = -ss[r]
+		st.flag[i] = ss[r]-offset < 0
+	}
+	return nil
 }
 
 func (d *demoRun) anyFeature(i int) bool {

@@ -92,11 +92,8 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (string, erro
 	fs.SetOutput(stderr)
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return "", err
-			}
-			return "", usageError{err.Error()}
+		if err := parseFlagSet(fs, args); err != nil {
+			return "", err
 		}
 		if fs.NArg() == 0 {
 			break
@@ -108,4 +105,27 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (string, erro
 		return "", usageError{fmt.Sprintf("want exactly one FILE argument (or - for standard input), got %d", len(positional))}
 	}
 	return positional[0], nil
+}
+
+// parseNoArgs parses args for a command that takes flags only; hint ends the error for a positional
+// argument.
+func parseNoArgs(fs *flag.FlagSet, args []string, hint string) error {
+	if err := parseFlagSet(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("takes no positional arguments, got %q%s", fs.Arg(0), hint)}
+	}
+	return nil
+}
+
+// parseFlagSet is fs.Parse with a bad flag made a usageError; flag.ErrHelp (-h) passes unchanged.
+func parseFlagSet(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // runCmd runs the command line in-process and returns stdout, stderr and the exit code.
@@ -39,14 +41,7 @@ func readCSV(t *testing.T, s string) [][]string {
 // snapshotPath is the shared PurpleAir snapshot, beside the repository.
 func snapshotPath(t testing.TB) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "purpleair-sensors-snapshot.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data set absent (%s): this test runs the reference pipelines on the real PurpleAir snapshot", p)
-	}
-	return p
+	return repotest.SharedData(t, repotest.SharedSnapshot)
 }
 
 func TestBadInputSaysWhere(t *testing.T) {

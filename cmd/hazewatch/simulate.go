@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,14 +43,8 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(fs.Output(), "Usage: hazewatch simulate [flags]\n\nWrites a simulated PurpleAir fleet (pkg/purpleair's simulator: diurnal PM2.5, humidity and\ntemperature, A and B laser channels, injected faults) as API-format JSON or line protocol.\nJSON is one /v1/sensors document per step, one per line (what the Telegraf input's file source\nreplays); -merge makes it one document. Deterministic: the same flags write the same bytes.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("takes no positional arguments, got %q (write to a file with -o)", fs.Arg(0))}
+	if err := parseNoArgs(fs, args, " (write to a file with -o)"); err != nil {
+		return err
 	}
 
 	opt := simulateOptions{format: *format, merge: *merge, labelFaults: *label}

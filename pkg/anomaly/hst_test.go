@@ -11,7 +11,6 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // hstCase mirrors one entry of testdata/hst_cases.json, written by testdata/gen_hst.py (a
@@ -241,25 +242,6 @@ func TestHSTValueAtThresholdGoesRight(t *testing.T) {
 	}
 }
 
-// hstRepoRoot walks up from the package directory to the directory holding go.mod.
-func hstRepoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
 // TestHSTPurpleAirReferenceFlow runs the reference streaming flow (running-mean imputation of
 // pm1.0_cf_1, then HalfSpaceTrees(n_trees=10, height=8, window_size=72, limits={'pm1.0_cf_1':
 // (0, 1200)}, seed=11), score then learn) over the shared snapshot and compares every score with
@@ -283,11 +265,8 @@ func TestHSTPurpleAirReferenceFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	path := filepath.Join(hstRepoRoot(t), "..", "shared", "data", "purpleair-sensors-snapshot.json")
+	path := repotest.SharedData(t, repotest.SharedSnapshot)
 	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("shared snapshot not found at %s; this test needs the shared data directory next to the repo", path)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,11 @@ func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
 }
 
+// reportRows reports rows processed per wall-clock second, rows per op.
+func reportRows(b *testing.B, rows int) {
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
 // benchMatrix is a 3-column matrix shaped like the reference batch job's
 // readings (567,000 rows in the figure the issue sets): correlated
 // Gaussian columns with 1% of rows scattered far out.
@@ -65,7 +70,7 @@ func BenchmarkIsolationForestFitScore567k(b *testing.B) {
 		}
 	}
 	reportCPU(b, cpu0)
-	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	reportRows(b, benchRows)
 }
 
 // BenchmarkIsolationForestFitScoreOnePass567k is the same job through
@@ -83,7 +88,7 @@ func BenchmarkIsolationForestFitScoreOnePass567k(b *testing.B) {
 		}
 	}
 	reportCPU(b, cpu0)
-	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	reportRows(b, benchRows)
 }
 
 // BenchmarkIsolationForestFit567kAuto is fitting alone (contamination
@@ -102,31 +107,18 @@ func BenchmarkIsolationForestFit567kAuto(b *testing.B) {
 }
 
 // BenchmarkIsolationForestScore567k is one scoring pass over 567,000 rows.
-func BenchmarkIsolationForestScore567k(b *testing.B) {
-	x := benchMatrix(benchRows)
-	f, err := FitIsolationForest(context.Background(), x, 3, IsolationForestOptions{Seed: 42})
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := make([]float64, benchRows)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	for b.Loop() {
-		if err := f.ScoreSamples(x, 3, out); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportCPU(b, cpu0)
-	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-}
+func BenchmarkIsolationForestScore567k(b *testing.B) { benchScore(b, 0) }
 
 // BenchmarkIsolationForestScoreOneWorker is the same pass on one
 // goroutine: the per-core rate, and proof that the loop does not allocate
 // per row.
-func BenchmarkIsolationForestScoreOneWorker(b *testing.B) {
+func BenchmarkIsolationForestScoreOneWorker(b *testing.B) { benchScore(b, 1) }
+
+// benchScore scores benchRows rows with a forest fitted on them, using
+// workers goroutines (0 = GOMAXPROCS).
+func benchScore(b *testing.B, workers int) {
 	x := benchMatrix(benchRows)
-	f, err := FitIsolationForest(context.Background(), x, 3, IsolationForestOptions{Seed: 42, Workers: 1})
+	f, err := FitIsolationForest(context.Background(), x, 3, IsolationForestOptions{Seed: 42, Workers: workers})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -140,7 +132,7 @@ func BenchmarkIsolationForestScoreOneWorker(b *testing.B) {
 		}
 	}
 	reportCPU(b, cpu0)
-	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	reportRows(b, benchRows)
 }
 
 // BenchmarkIsolationForestFitScoreSnapshotShape is the reference batch job

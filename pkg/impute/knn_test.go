@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // knnFixture is one case of testdata/knn_fixtures.json (gen_knn_fixtures.py): scikit-learn
@@ -357,30 +359,13 @@ func TestKNNImputerHonoursCancellation(t *testing.T) {
 	}
 }
 
-// snapshot is the shared PurpleAir snapshot as a numeric matrix of every field except
-// date_created. It is decoded here with encoding/json (pkg/purpleair is a separate package
-// being written concurrently).
+// loadSnapshot reads the shared PurpleAir snapshot as a numeric matrix of every field except
+// date_created. It is decoded here with encoding/json, so that the imputer's tests do not rest on
+// pkg/purpleair's decoder.
 func loadSnapshot(tb testing.TB) (x []float64, cols int, fields []string) {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "data", "purpleair-sensors-snapshot.json")
+	path := repotest.SharedData(tb, repotest.SharedSnapshot)
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		tb.Skipf("shared snapshot %s is absent: skipping (it lives outside the repository)", path)
-	}
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/ctxtime"
 )
 
 // DefaultBaseURL is the live PurpleAir API.
@@ -164,17 +166,6 @@ func (c *Client) logf(format string, args ...any) {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // Sensors calls GET /v1/sensors, retrying temporary failures with exponential
 // backoff. Errors: *APIError for HTTP errors, *SyntaxError for malformed or
 // truncated bodies (errors.Is(err, ErrTruncated)), *RowError for unusable rows
@@ -205,7 +196,7 @@ func (c *Client) Sensors(ctx context.Context, q SensorsQuery) (*Response, error)
 	}
 	sleep := c.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = ctxtime.Sleep
 	}
 	backoff := minB
 	for attempt := 0; ; attempt++ {

@@ -4,46 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
-// findSnapshot locates ../shared/data/purpleair-sensors-snapshot.json
-// relative to the repository root (the directory holding go.mod).
-func findSnapshot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test directory; cannot locate ../shared/data")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", "purpleair-sensors-snapshot.json")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("shared snapshot not available (%v); it lives at ../shared/data relative to the repo root", err)
-	}
-	return p, nil
-}
-
-// snapshotPath is findSnapshot, skipping the test when the data is absent.
+// snapshotPath is the shared snapshot, skipping the test when the data is absent.
 func snapshotPath(tb testing.TB) string {
 	tb.Helper()
-	p, err := findSnapshot()
-	if err != nil {
-		tb.Skip(err)
-	}
-	return p
+	return repotest.SharedData(tb, repotest.SharedSnapshot)
 }
 
 func readSnapshot(tb testing.TB) []byte {

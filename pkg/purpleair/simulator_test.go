@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 func mustSim(t testing.TB, cfg SimulatorConfig) *Simulator {
@@ -365,7 +367,7 @@ func TestWriteLineProtocolMatchesPoints(t *testing.T) {
 // readSnapshotOrNil is the snapshot when available, for tests that also
 // work without it.
 func readSnapshotOrNil(t *testing.T) []byte {
-	p, err := findSnapshot()
+	p, err := repotest.FindSharedData(repotest.SharedSnapshot)
 	if err != nil {
 		t.Log(err)
 		return nil

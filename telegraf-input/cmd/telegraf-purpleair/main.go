@@ -13,21 +13,22 @@
 // plugin's README); without -config the plugin runs with its defaults (a
 // simulated 50-sensor fleet). Its log goes to stderr with Telegraf's level
 // prefixes (E!, W!, I!, D!), which inputs.execd maps onto its own log levels.
-// The command exits when stdin closes (Telegraf stopping) or on SIGTERM.
+// The command exits when stdin closes (Telegraf stopping) or on SIGTERM, once
+// Telegraf has read the metrics it wrote last (see internal/pipedrain).
 package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"os"
-	"strings"
-	"sync"
+	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
+	"github.com/hazewatch/hazewatch/internal/execdlog"
+	"github.com/hazewatch/hazewatch/internal/pipedrain"
 	_ "github.com/hazewatch/hazewatch/telegraf-input" // registers inputs.purpleair
 )
 
@@ -39,10 +40,7 @@ func main() {
 }
 
 func run(configFile string, debug bool, stderr io.Writer) int {
-	log := &stderrLogger{w: stderr, level: telegraf.Info}
-	if debug {
-		log.level = telegraf.Debug
-	}
+	log := execdlog.New(stderr, debug)
 	loaded, err := shim.LoadConfig(&configFile)
 	if err != nil {
 		log.Errorf("loading %q: %v", configFile, err)
@@ -67,50 +65,11 @@ func run(configFile string, debug bool, stderr io.Writer) int {
 	// No polling by the shim: the input is a service input with its own
 	// loop. A newline on stdin (signal = "STDIN") would only call its no-op
 	// Gather.
-	if err := s.Run(shim.PollIntervalDisabled); err != nil {
+	err = s.Run(shim.PollIntervalDisabled)
+	pipedrain.Wait(os.Stdout, 2*time.Second) // let Telegraf read our last metrics before we exit
+	if err != nil {
 		log.Errorf("%v", err)
 		return 1
 	}
 	return 0
 }
-
-// stderrLogger writes "E! message" lines, the form inputs.execd re-logs at
-// the matching level.
-type stderrLogger struct {
-	mu    sync.Mutex
-	w     io.Writer
-	level telegraf.LogLevel
-}
-
-func (l *stderrLogger) print(level telegraf.LogLevel, msg string) {
-	if !l.level.Includes(level) {
-		return
-	}
-	msg = strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", " ") // one message, one line
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "%s %s\n", level.Indicator(), msg)
-}
-
-func (l *stderrLogger) Level() telegraf.LogLevel       { return l.level }
-func (*stderrLogger) AddAttribute(string, interface{}) {}
-func (l *stderrLogger) Errorf(f string, a ...interface{}) {
-	l.print(telegraf.Error, fmt.Sprintf(f, a...))
-}
-func (l *stderrLogger) Error(a ...interface{}) { l.print(telegraf.Error, fmt.Sprint(a...)) }
-func (l *stderrLogger) Warnf(f string, a ...interface{}) {
-	l.print(telegraf.Warn, fmt.Sprintf(f, a...))
-}
-func (l *stderrLogger) Warn(a ...interface{}) { l.print(telegraf.Warn, fmt.Sprint(a...)) }
-func (l *stderrLogger) Infof(f string, a ...interface{}) {
-	l.print(telegraf.Info, fmt.Sprintf(f, a...))
-}
-func (l *stderrLogger) Info(a ...interface{}) { l.print(telegraf.Info, fmt.Sprint(a...)) }
-func (l *stderrLogger) Debugf(f string, a ...interface{}) {
-	l.print(telegraf.Debug, fmt.Sprintf(f, a...))
-}
-func (l *stderrLogger) Debug(a ...interface{}) { l.print(telegraf.Debug, fmt.Sprint(a...)) }
-func (l *stderrLogger) Tracef(f string, a ...interface{}) {
-	l.print(telegraf.Trace, fmt.Sprintf(f, a...))
-}
-func (l *stderrLogger) Trace(a ...interface{}) { l.print(telegraf.Trace, fmt.Sprint(a...)) }

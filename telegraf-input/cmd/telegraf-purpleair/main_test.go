@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -20,21 +21,10 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/influxdata/telegraf/testutil"
 
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
 )
-
-func TestLoggerPrefixes(t *testing.T) {
-	var buf bytes.Buffer
-	l := &stderrLogger{w: &buf, level: telegraf.Info}
-	l.Errorf("bad %d", 1)
-	l.Warn("careful\nnow")
-	l.Infof("hello")
-	l.Debugf("hidden")
-	if got, want := buf.String(), "E! bad 1\nW! careful now\nI! hello\n"; got != want {
-		t.Errorf("log %q, want %q", got, want)
-	}
-}
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "bad.conf")
@@ -47,6 +37,77 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "E! configuration") || !strings.Contains(stderr.String(), "fault_rate must be in [0, 1), got 2") {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+// runAsPluginEnv, when set in the environment of this test binary, makes it run the command on the
+// configuration file it names instead of the tests: a real plugin process without a go build.
+const runAsPluginEnv = "TELEGRAF_PURPLEAIR_TEST_RUN"
+
+func TestMain(m *testing.M) {
+	if conf, ok := os.LookupEnv(runAsPluginEnv); ok {
+		os.Exit(run(conf, false, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// Telegraf's execd supervisor calls exec.Cmd.Wait as soon as the plugin process exits, and Wait closes
+// Telegraf's end of the stdout pipe: metrics the plugin wrote that Telegraf had not read yet are lost.
+// Here the plugin is stopped as Telegraf stops it (stdin closed) with metrics still unread, the test
+// waits for it as Telegraf does, and reads the rest only later, as a busy Telegraf might: every metric
+// must still arrive.
+func TestLastMetricsOutliveTheProcess(t *testing.T) {
+	const sensors = 3
+	conf := filepath.Join(t.TempDir(), "purpleair.conf")
+	// One step of history, then (speedup 1, step 2m) two minutes of pause: what is written is all there
+	// will be.
+	body := fmt.Sprintf("[[inputs.purpleair]]\n  source = \"simulate\"\n  sensors = %d\n  fault_rate = 0.0\n  start = \"2024-04-11T00:00:00Z\"\n  step = \"2m\"\n  speedup = 1.0\n", sensors)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), runAsPluginEnv+"="+conf)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The first metric, byte by byte so that nothing after it leaves the pipe.
+	var first []byte
+	for b := make([]byte, 1); len(first) == 0 || first[len(first)-1] != '\n'; {
+		if _, err := stdout.Read(b); err != nil {
+			cmd.Process.Kill()
+			t.Fatalf("reading the first metric: %v (read %q)\n%s", err, first, stderr.String())
+		}
+		first = append(first, b[0])
+	}
+	stdin.Close()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	rest, err := io.ReadAll(stdout)
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		t.Errorf("reading the last metrics: %v", err)
+	}
+	if err := <-waited; err != nil {
+		t.Errorf("plugin exited with %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(string(first)+string(rest), "\n"), "\n")
+	if len(lines) != sensors {
+		t.Fatalf("read %d metrics after the plugin exited, want %d:\n%s\nstderr:\n%s", len(lines), sensors, strings.Join(lines, "\n"), stderr.String())
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "purpleair,") {
+			t.Errorf("not a purpleair metric: %q", l)
+		}
 	}
 }
 
@@ -69,29 +130,11 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// repoRoot walks up to go.mod.
-func repoRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
 // buildPlugin builds this command, as a user would, into dir.
 func buildPlugin(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "telegraf-purpleair")
-	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(gocmd, "build", "-o", bin, ".")
+	cmd := exec.Command(repotest.GoTool(), "build", "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -105,10 +148,7 @@ func TestTelegrafEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test builds and runs Telegraf")
 	}
-	snapshot := filepath.Join(repoRoot(t), "..", "shared", "data", "purpleair-sensors-snapshot.json")
-	if _, err := os.Stat(snapshot); err != nil {
-		t.Skipf("shared snapshot not available (%v); it lives at ../shared/data relative to the repo root", err)
-	}
+	snapshot := repotest.SharedData(t, repotest.SharedSnapshot)
 	telegrafBin := telegraftest.Binary(t)
 	dir := t.TempDir()
 	plugin := buildPlugin(t, dir)

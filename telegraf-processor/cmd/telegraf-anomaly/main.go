@@ -23,8 +23,9 @@ import (
 	"github.com/influxdata/telegraf/models"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
+	"github.com/hazewatch/hazewatch/internal/execdlog"
+	"github.com/hazewatch/hazewatch/internal/pipedrain"
 	_ "github.com/hazewatch/hazewatch/telegraf-processor" // registers processors.anomaly
-	"github.com/hazewatch/hazewatch/telegraf-processor/internal/pipedrain"
 )
 
 func main() {
@@ -35,7 +36,7 @@ func main() {
 }
 
 func run(configFile string, debug bool, stderr io.Writer) int {
-	log := newStderrLogger(stderr, debug)
+	log := execdlog.New(stderr, debug)
 
 	loaded, err := shim.LoadConfig(&configFile)
 	if err != nil {

@@ -8,24 +8,6 @@ import (
 	"testing"
 )
 
-func TestLoggerWritesTelegrafPrefixes(t *testing.T) {
-	var buf bytes.Buffer
-	l := newStderrLogger(&buf, false)
-	l.Errorf("state %s", "corrupt")
-	l.Warn("two\nlines")
-	l.Info("hello")
-	l.Debug("hidden without -debug")
-	want := "E! state corrupt\nW! two lines\nI! hello\n"
-	if buf.String() != want {
-		t.Errorf("logged %q, want %q", buf.String(), want)
-	}
-	buf.Reset()
-	newStderrLogger(&buf, true).Debugf("x=%d", 1)
-	if buf.String() != "D! x=1\n" {
-		t.Errorf("debug logged %q", buf.String())
-	}
-}
-
 func TestRunRejectsBadConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {

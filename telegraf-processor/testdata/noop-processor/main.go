@@ -10,7 +10,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
-	"github.com/hazewatch/hazewatch/telegraf-processor/internal/pipedrain"
+	"github.com/hazewatch/hazewatch/internal/pipedrain"
 )
 
 type noop struct{}
