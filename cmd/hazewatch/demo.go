@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,16 +11,18 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/processors"
+	"github.com/prometheus/common/model"
 
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/engine"
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
-	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 	anomalyprocessor "github.com/hazewatch/hazewatch/telegraf-processor"
 )
@@ -73,9 +76,10 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 Simulates a PurpleAir fleet with labelled faults and runs it through both of Hazewatch's detectors:
   streaming  the Telegraf processor (telegraf-processor, the same code processors.execd runs): running-
              mean imputation and Half-Space Trees per sensor, anomaly = score > 0.7;
-  batch      the datasource's Isolation Forest (KNN imputation, 100 trees), in its two modes: each
-             sensor against its own history (series) and each sensor against the fleet at each step
-             (fleet); anomaly = scikit-learn's predict.
+  batch      the Grafana datasource's query engine on the dashboard's batch queries (KNN imputation,
+             Isolation Forest of 100 trees) in its two modes: each sensor against its own history
+             (series) and each sensor against the fleet at each step (fleet); anomaly = scikit-
+             learn's predict.
 Prints what each flagged, with precision and recall per fault kind against the injected faults, and
 writes a report with charts to DIR/index.html. No network, no Docker, no API key.
 
@@ -90,6 +94,8 @@ Flags:`)
 		return usageError{fmt.Sprintf("-sensors: want at least 2 (fleet mode compares sensors), got %d", opt.sensors)}
 	case opt.step < time.Second:
 		return usageError{fmt.Sprintf("-step: want at least 1s, got %s", opt.step)}
+	case opt.step%time.Second != 0:
+		return usageError{fmt.Sprintf("-step: want whole seconds (the datasource's query step), got %s", opt.step)}
 	case !(opt.hours > 0) || math.IsInf(opt.hours, 0):
 		return usageError{fmt.Sprintf("-hours: want a positive number, got %v", opt.hours)}
 	case !(opt.faultRate > 0 && opt.faultRate < 1):
@@ -161,6 +167,7 @@ type strategy struct {
 	score     []float64
 	flag      []bool
 	elapsed   time.Duration
+	notices   []string // what the datasource's engine would show as notices (data skipped or dropped)
 }
 
 func (d *demoRun) at(s, t int) int { return s*d.steps + t }
@@ -170,11 +177,19 @@ func (d *demoRun) time(t int) time.Time { return d.start.Add(time.Duration(t) * 
 // runDemoPipelines simulates the fleet, streams it through the Telegraf processor as it goes, then
 // runs the batch strategies over the whole history.
 func runDemoPipelines(ctx context.Context, opt demoOptions) (*demoRun, error) {
-	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{
-		Sensors: opt.sensors, Seed: opt.seed, Step: opt.step, FaultRate: opt.faultRate,
-	})
+	cfg := purpleair.SimulatorConfig{Sensors: opt.sensors, Seed: opt.seed, Step: opt.step, FaultRate: opt.faultRate}
+	sim, err := purpleair.NewSimulator(cfg)
 	if err != nil {
 		return nil, err
+	}
+	// The readings must sit on the batch queries' grid — timestamps that are multiples of the step,
+	// where query_range evaluates — or the engine sees none of them. The simulator's default start
+	// (a midnight) is on it for the usual steps; for others, start at the grid point before it.
+	if ms, stepMS := sim.Time().UnixMilli(), opt.step.Milliseconds(); ms%stepMS != 0 {
+		cfg.Start = time.UnixMilli(ms - ms%stepMS).UTC()
+		if sim, err = purpleair.NewSimulator(cfg); err != nil {
+			return nil, err
+		}
 	}
 	d := &demoRun{opt: opt, start: sim.Time(), steps: opt.steps()}
 	n := opt.sensors * d.steps
@@ -209,11 +224,11 @@ func runDemoPipelines(ctx context.Context, opt demoOptions) (*demoRun, error) {
 	stream.s.elapsed = streamTime
 	d.strategies = append(d.strategies, stream.s)
 
-	series, err := d.batchSeries(ctx)
+	series, err := d.runBatch(ctx, models.ModeSeries, "batch series", "Isolation Forest, each sensor against its own history (datasource series mode)")
 	if err != nil {
 		return nil, err
 	}
-	fleet, err := d.batchFleet(ctx)
+	fleet, err := d.runBatch(ctx, models.ModeFleet, "batch fleet", "Isolation Forest, each sensor against the fleet at each step (datasource fleet mode)")
 	if err != nil {
 		return nil, err
 	}
@@ -383,61 +398,124 @@ func (c *collector) WithTracking(int) telegraf.TrackingAccumulator {
 	panic("collector: tracking is not used by the demo")
 }
 
-// ---- batch: the datasource's Isolation Forest ----
+// ---- batch: the datasource's query engine ----
 
-// forestOptions are the provisioned batch alert rule's isolationForest settings: 100 trees,
-// max_samples auto, seed 42, and the given contamination (the rule's 0.01 by default: each forest
-// flags about 1% of the rows it was fitted on; 0 = "auto", offset −0.5, flags scores above 0.5).
-func (o demoOptions) forestOptions() anomaly.IsolationForestOptions {
-	return anomaly.IsolationForestOptions{NEstimators: demoForestTrees, Seed: demoForestSeed, Workers: 1, Contamination: o.contamination}
+// The batch strategies are the Grafana datasource's query engine itself (grafana-datasource/pkg/engine,
+// what the backend runs for QueryData) evaluating the dashboard's batch queries at the demo's settings.
+// It fetches from the simulated history held in memory the way Prometheus holds it after Telegraf
+// wrote it: one series per sensor and field, a sample at each step the sensor reported the field,
+// none where the API sent null. TestBatchStrategiesAreTheDatasource serves the same readings through
+// a Prometheus API to the datasource plugin and requires the same scores and flags.
+
+// demoMetrics are demoFeatures as Telegraf names them in Prometheus, the batch queries' expressions;
+// demoFeatureNames are the names the dashboard's queries give them.
+var (
+	demoMetrics      = []string{"purpleair_pm1_0_cf_1", "purpleair_pm2_5_cf_1", "purpleair_pm10_0_cf_1"}
+	demoFeatureNames = []string{"pm1", "pm25", "pm10"}
+)
+
+// batchQuery is the JSON of the dashboard's batch query in mode: "series" with one forest per
+// sensor, or "fleet" at each step. The forest settings are the provisioned batch alert rule's (100
+// trees, max_samples auto, seed 42, KNN imputation with k = 5) with the demo's contamination (the
+// rule's 0.01 by default: each forest flags about 1% of the rows it was fitted on; "auto" flags
+// scores above 0.5); the step is the simulator's and the training range the scored one, the whole
+// history.
+func (d *demoRun) batchQuery(mode string) ([]byte, error) {
+	features := make([]map[string]string, len(demoFeatures))
+	for c := range demoFeatures {
+		features[c] = map[string]string{"name": demoFeatureNames[c], "expr": demoMetrics[c]}
+	}
+	q := map[string]any{
+		"schemaVersion": 1, "mode": mode, "features": features, "entity": []string{"sensor_index"},
+		"training":        map[string]any{"range": models.TrainingPanel, "step": model.Duration(d.opt.step).String()},
+		"isolationForest": map[string]any{"trees": demoForestTrees, "maxSamples": "auto", "contamination": contaminationString(d.opt.contamination), "seed": demoForestSeed},
+		"imputation":      map[string]any{"method": models.ImputeKNN, "k": demoKNNNeighbors},
+		"output":          []string{models.OutputScore, models.OutputAnomaly},
+	}
+	if mode == models.ModeFleet {
+		q["fleetAt"] = models.FleetAtEach
+	} else {
+		q["forest"] = models.ForestPerEntity
+	}
+	return json.Marshal(q)
 }
 
-// The batch strategies compute what the Grafana datasource's engine computes for the dashboard's
-// queries, with the same core calls in the same order; the engine itself is reachable only through a
-// Prometheus-compatible API. TestBatchStrategiesAreTheDatasource runs the real datasource over these
-// readings served on loopback and requires identical scores and flags.
-
-// batchSeries is the datasource's series mode with forest "per_entity": for each sensor, the rows of
-// its history where any feature was reported, KNN-imputed among themselves, one forest fitted on them
-// and every row scored with it.
-func (d *demoRun) batchSeries(ctx context.Context) (*strategy, error) {
+// runBatch evaluates the batch query of mode with the datasource's engine over the whole history, as
+// a panel spanning it with the simulator's step as its interval.
+func (d *demoRun) runBatch(ctx context.Context, mode, name, title string) (*strategy, error) {
 	began := time.Now()
-	st := d.newBatchStrategy("batch series", "Isolation Forest, each sensor against its own history (datasource series mode)")
-	err := parallelDo(ctx, d.opt.sensors, d.opt.workers, func(s int) error {
-		cells := make([]int, 0, d.steps) // the sensor's steps with a reading, in time order
+	raw, err := d.batchQuery(mode)
+	if err != nil {
+		return nil, err
+	}
+	q, err := models.ParseQuery(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// The in-memory history has no query_range point limit, and a demo run is one query: the
+	// datasource's limits (Prometheus's 11,000 points per series, the training rows, the series)
+	// are raised to the whole history so that nothing is subsampled.
+	plan, err := models.Resolve(q, models.TimeContext{From: d.start, To: d.time(d.steps - 1), Interval: d.opt.step, MaxDataPoints: int64(d.steps)},
+		models.Limits{MaxPointsPerSeries: max(models.DefaultMaxPointsPerSeries, d.steps+1)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if g := plan.Score; !g.Start.Equal(d.start) || g.Step != d.opt.step || g.Points() != d.steps {
+		return nil, fmt.Errorf("%s: the query's grid %s is not the simulator's (%d steps of %s from %s)",
+			name, g, d.steps, d.opt.step, d.start.Format(time.RFC3339))
+	}
+	eng := engine.New(engine.FetchFunc(d.fetch), engine.Options{
+		MaxSeries:       max(models.DefaultMaxSeries, d.opt.sensors),
+		MaxTrainingRows: max(models.DefaultMaxTrainingRows, d.opt.sensors*d.steps),
+		Workers:         d.opt.workers,
+	})
+	res, err := eng.Run(ctx, q, plan)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	st := d.newBatchStrategy(name, title)
+	for _, n := range res.Notices {
+		st.notices = append(st.notices, n.Text)
+	}
+	for _, er := range res.Entities {
+		s := slices.Index(d.sensors, er.Labels["sensor_index"])
+		if s < 0 {
+			return nil, fmt.Errorf("%s: a result for sensor %q, not in the fleet", name, er.Labels["sensor_index"])
+		}
+		for k, tm := range er.Times {
+			i := d.at(s, int(tm.Sub(d.start)/d.opt.step))
+			st.score[i] = er.Score[k]
+			st.flag[i] = er.Anomaly[k] == 1
+		}
+	}
+	st.elapsed = time.Since(began)
+	return st, nil
+}
+
+// fetch answers the engine's query for one feature over w from the recorded readings: expr is one
+// of demoMetrics; one series per sensor that reported the field in w, labelled with its
+// sensor_index, a sample at each step it did.
+func (d *demoRun) fetch(_ context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error) {
+	c := slices.Index(demoMetrics, expr)
+	if c < 0 {
+		return nil, nil, fmt.Errorf("feature %q: the demo holds no metric %q (it holds %s)", feature, expr, strings.Join(demoMetrics, ", "))
+	}
+	m := make(model.Matrix, 0, len(d.sensors))
+	for s, id := range d.sensors {
+		ss := &model.SampleStream{Metric: model.Metric{"sensor_index": model.LabelValue(id)}}
 		for t := 0; t < d.steps; t++ {
-			if i := d.at(s, t); d.anyFeature(i) {
-				cells = append(cells, i)
+			tm := d.time(t)
+			v := d.features[c][d.at(s, t)]
+			if math.IsNaN(v) || tm.Before(w.Start) || tm.After(w.End) {
+				continue
 			}
+			ss.Values = append(ss.Values, model.SamplePair{Timestamp: model.TimeFromUnixNano(tm.UnixNano()), Value: model.SampleValue(v)})
 		}
-		if err := d.fitScoreCells(ctx, st, cells); err != nil {
-			return fmt.Errorf("sensor %s: %w", d.sensors[s], err)
+		if len(ss.Values) > 0 {
+			m = append(m, ss)
 		}
-		return nil
-	})
-	st.elapsed = time.Since(began)
-	return st, err
-}
-
-// batchFleet is the datasource's fleet mode with fleetAt "each": at every step, one forest fitted on
-// the cross-section of sensors reporting then (KNN-imputed among themselves), each scored against it.
-func (d *demoRun) batchFleet(ctx context.Context) (*strategy, error) {
-	began := time.Now()
-	st := d.newBatchStrategy("batch fleet", "Isolation Forest, each sensor against the fleet at each step (datasource fleet mode)")
-	err := parallelDo(ctx, d.steps, d.opt.workers, func(t int) error {
-		cells := make([]int, 0, d.opt.sensors) // the sensors reporting at step t, in sensor order
-		for s := 0; s < d.opt.sensors; s++ {
-			if i := d.at(s, t); d.anyFeature(i) {
-				cells = append(cells, i)
-			}
-		}
-		if err := d.fitScoreCells(ctx, st, cells); err != nil {
-			return fmt.Errorf("step %s: %w", d.time(t).Format(time.RFC3339), err)
-		}
-		return nil
-	})
-	st.elapsed = time.Since(began)
-	return st, err
+	}
+	return m, nil, nil
 }
 
 func (d *demoRun) newBatchStrategy(name, title string) *strategy {
@@ -452,118 +530,12 @@ func (d *demoRun) newBatchStrategy(name, title string) *strategy {
 	}
 }
 
-// fitScoreCells fits one forest on the readings at cells (indices from d.at, the matrix rows in that
-// order) and scores each of them with it into st. Fewer than two readings make no forest: their
-// scores stay NaN.
-func (d *demoRun) fitScoreCells(ctx context.Context, st *strategy, cells []int) error {
-	if len(cells) < 2 {
-		return nil
-	}
-	cols := len(demoFeatures)
-	x := make([]float64, 0, len(cells)*cols)
-	for _, i := range cells {
-		for c := range demoFeatures {
-			x = append(x, d.features[c][i])
-		}
-	}
-	ss, offset, err := fitScore(ctx, x, cols, d.opt.forestOptions())
-	if err != nil {
-		return err
-	}
-	for r, i := range cells {
-		st.score[i] = -ss[r]
-		st.flag[i] = ss[r]-offset < 0
-	}
-	return nil
-}
-
-func (d *demoRun) anyFeature(i int) bool {
-	for c := range demoFeatures {
-		if !math.IsNaN(d.features[c][i]) {
-			return true
-		}
-	}
-	return false
-}
-
-// fitScore imputes x (when it has holes), fits a forest on it and returns score_samples and the
-// forest's offset.
-func fitScore(ctx context.Context, x []float64, cols int, opt anomaly.IsolationForestOptions) ([]float64, float64, error) {
-	for _, v := range x {
-		if math.IsNaN(v) {
-			out, _, err := impute.KNNImputer{NNeighbors: demoKNNNeighbors, Weights: impute.KNNUniform, Workers: 1}.Impute(ctx, x, cols)
-			if err != nil {
-				return nil, 0, err
-			}
-			x = out
-			break
-		}
-	}
-	f, err := anomaly.FitIsolationForest(ctx, x, cols, opt)
-	if err != nil {
-		return nil, 0, err
-	}
-	ss := make([]float64, len(x)/cols)
-	if err := f.ScoreSamples(x, cols, ss); err != nil {
-		return nil, 0, err
-	}
-	return ss, f.Offset(), nil
-}
-
 func nanSlice(n int) []float64 {
 	s := make([]float64, n)
 	for i := range s {
 		s[i] = math.NaN()
 	}
 	return s
-}
-
-// parallelDo runs fn(0..n-1) on up to workers goroutines and returns the first error. Each call
-// writes only its own slots, so results do not depend on the number of workers.
-func parallelDo(ctx context.Context, n, workers int, fn func(i int) error) error {
-	var (
-		mu    sync.Mutex
-		next  int
-		first error
-		wg    sync.WaitGroup
-	)
-	for w := 0; w < max(1, min(workers, n)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				stop := first != nil || i >= n
-				mu.Unlock()
-				if stop {
-					return
-				}
-				if err := ctx.Err(); err != nil {
-					mu.Lock()
-					first = cmpErr(first, err)
-					mu.Unlock()
-					return
-				}
-				if err := fn(i); err != nil {
-					mu.Lock()
-					first = cmpErr(first, err)
-					mu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // ---- evaluation ----
@@ -692,6 +664,9 @@ func printDemo(w io.Writer, d *demoRun, evals []evaluation, elapsed time.Duratio
 	fmt.Fprintf(w, "finished in %s\n\n", elapsed.Round(10*time.Millisecond))
 	for _, e := range evals {
 		fmt.Fprintf(w, "%-13s %s: flagged %d readings on %d sensors in %s\n", e.s.name, e.s.title, e.all.flagged, e.sensor, e.s.elapsed.Round(time.Millisecond))
+		for _, n := range e.s.notices {
+			fmt.Fprintf(w, "%-13s note: %s\n", "", n)
+		}
 	}
 	fmt.Fprintln(w, "\nPrecision and recall against the injected faults, reading by reading (an episode counts as")
 	fmt.Fprintln(w, "detected when any of its readings is flagged):")

@@ -169,6 +169,21 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 	}
 }
 
+// batchCommandOptions are the batch queries' forest settings as `hazewatch batch` takes them.
+func batchCommandOptions(o demoOptions) anomaly.IsolationForestOptions {
+	return anomaly.IsolationForestOptions{NEstimators: demoForestTrees, Seed: demoForestSeed, Workers: 1, Contamination: o.contamination}
+}
+
+// anyFeature reports whether reading i has any feature: the rows the datasource aligns.
+func (d *demoRun) anyFeature(i int) bool {
+	for c := range demoFeatures {
+		if !math.IsNaN(d.features[c][i]) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestBatchSeriesIsTheBatchCommand: the demo's series mode scores a sensor as `hazewatch batch`
 // (KNN imputation, then Isolation Forest) scores that sensor's history alone.
 func TestBatchSeriesIsTheBatchCommand(t *testing.T) {
@@ -201,7 +216,7 @@ func TestBatchSeriesIsTheBatchCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := scoreBatch(&imputed{t: tb, features: demoFeatures, x: xi}, d.opt.forestOptions())
+		res, err := scoreBatch(&imputed{t: tb, features: demoFeatures, x: xi}, batchCommandOptions(d.opt))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,6 +332,7 @@ func TestDemoBadFlags(t *testing.T) {
 		{[]string{"-fault-rate", "0"}, "-fault-rate: want a share in (0, 1)"},
 		{[]string{"-contamination", "0.7"}, "-contamination"},
 		{[]string{"-step", "10ms"}, "-step: want at least 1s"},
+		{[]string{"-step", "1500ms"}, "-step: want whole seconds"},
 		{[]string{"-sensors", "100000", "-hours", "240"}, "takes at most 10000000"},
 		{[]string{"extra"}, "takes no positional arguments"},
 	}
@@ -337,18 +353,16 @@ func TestDemoBadFlags(t *testing.T) {
 	}
 }
 
-// promFake answers Prometheus's query_range for the demo's features from its recorded readings, the
+// promFake answers Prometheus's query_range for the demo's metrics from its recorded readings, the
 // way Prometheus would hold them after Telegraf wrote them: one series per sensor, a sample at each
-// step where the sensor reported the field, none where it was null. Expressions are the feature names.
-var promExprs = []string{"purpleair_pm1_0_cf_1", "purpleair_pm2_5_cf_1", "purpleair_pm10_0_cf_1"}
-
+// step where the sensor reported the field, none where it was null.
 func promFake(t *testing.T, d *demoRun) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil || r.URL.Path != "/api/v1/query_range" {
 			http.Error(w, "unexpected request "+r.URL.Path, http.StatusNotFound)
 			return
 		}
-		col := slices.Index(promExprs, r.Form.Get("query"))
+		col := slices.Index(demoMetrics, r.Form.Get("query"))
 		start, err1 := strconv.ParseFloat(r.Form.Get("start"), 64)
 		end, err2 := strconv.ParseFloat(r.Form.Get("end"), 64)
 		if col < 0 || err1 != nil || err2 != nil {
@@ -380,10 +394,10 @@ func promFake(t *testing.T, d *demoRun) *httptest.Server {
 }
 
 // TestBatchStrategiesAreTheDatasource runs the Grafana datasource backend itself — NewDatasource and
-// QueryData, as Grafana calls them — over the demo's readings served by a Prometheus API on loopback,
-// with the dashboard's series and fleet queries at the demo's settings, and requires its scores and
-// anomaly flags to be exactly the demo's. The demo computes them in-process because the datasource's
-// engine is reachable only through Prometheus; this proves the two are the same computation.
+// QueryData, as Grafana calls them — with the demo's batch queries over the demo's readings served by
+// a Prometheus API on loopback, and requires its scores and anomaly flags to be exactly the demo's.
+// The demo runs the datasource's engine in-process on its readings; this covers the rest of the way
+// a dashboard's numbers come: query_range over HTTP, its decoding, the frames.
 func TestBatchStrategiesAreTheDatasource(t *testing.T) {
 	d, err := runDemoPipelines(context.Background(), smallDemo(4))
 	if err != nil {
@@ -397,29 +411,15 @@ func TestBatchStrategiesAreTheDatasource(t *testing.T) {
 	}
 	ds := inst.(*dsplugin.Datasource)
 
-	features := make([]map[string]string, len(demoFeatures))
-	for c, name := range []string{"pm1", "pm25", "pm10"} {
-		features[c] = map[string]string{"name": name, "expr": promExprs[c]}
-	}
-	query := func(refID, mode string) backend.DataQuery {
-		q := map[string]any{
-			"schemaVersion": 1, "mode": mode, "features": features, "entity": []string{"sensor_index"},
-			"training":        map[string]any{"range": "panel", "step": d.opt.step.String()},
-			"isolationForest": map[string]any{"trees": demoForestTrees, "maxSamples": "auto", "contamination": contaminationString(d.opt.contamination), "seed": demoForestSeed},
-			"imputation":      map[string]any{"method": "knn", "k": demoKNNNeighbors},
-			"output":          []string{"score", "anomaly"},
-		}
-		if mode == "fleet" {
-			q["fleetAt"] = "each"
-		}
-		raw, err := json.Marshal(q)
+	query := func(mode string) backend.DataQuery {
+		raw, err := d.batchQuery(mode)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return backend.DataQuery{RefID: refID, JSON: raw, Interval: d.opt.step, MaxDataPoints: int64(d.steps),
+		return backend.DataQuery{RefID: mode, JSON: raw, Interval: d.opt.step, MaxDataPoints: int64(d.steps),
 			TimeRange: backend.TimeRange{From: d.start, To: d.time(d.steps - 1)}}
 	}
-	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{query("series", "series"), query("fleet", "fleet")}})
+	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{query("series"), query("fleet")}})
 	if err != nil {
 		t.Fatal(err)
 	}

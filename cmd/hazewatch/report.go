@@ -104,7 +104,7 @@ func writeReport(w io.Writer, d *demoRun, evals []evaluation) error {
 	fmt.Fprintf(b, "<li>Data: <code>pkg/purpleair</code>'s fleet simulator (seed %d, fault rate %g), the same one the Telegraf input runs with <code>source = \"simulate\"</code>.</li>\n", o.seed, o.faultRate)
 	fmt.Fprintf(b, "<li>Streaming: the <code>anomaly</code> processor from Telegraf's registry (<code>telegraf-processor</code>), configured as <code>deploy/telegraf/anomaly.conf</code>: fields %s, <code>key_tags = [\"sensor_index\"]</code>, window_size %d, threshold %g, seed %d, running-mean imputation; fed the metrics the input plugin emits.</li>\n",
 		esc(strings.Join(demoFeatures, ", ")), demoStreamWindow, demoStreamThreshold, demoStreamSeed)
-	fmt.Fprintf(b, "<li>Batch: Isolation Forest (%d trees, max_samples auto, contamination %s, seed %d) after KNN imputation (k = %d), over the same fields, as the datasource's series mode (one forest per sensor) and fleet mode (one forest per step).</li>\n",
+	fmt.Fprintf(b, "<li>Batch: the Grafana datasource's query engine (<code>grafana-datasource/pkg/engine</code>) on the dashboard's batch queries: Isolation Forest (%d trees, max_samples auto, contamination %s, seed %d) after KNN imputation (k = %d), over the same fields, in series mode (one forest per sensor) and fleet mode (one forest per step).</li>\n",
 		demoForestTrees, contaminationString(o.contamination), demoForestSeed, demoKNNNeighbors)
 	fmt.Fprintf(b, "<li>Command: <code>hazewatch demo -sensors %d -hours %g -step %s -seed %d -fault-rate %g -contamination %s</code></li>\n</ul>\n",
 		o.sensors, o.hours, o.step, o.seed, o.faultRate, contaminationString(o.contamination))

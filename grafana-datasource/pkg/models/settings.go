@@ -1,15 +1,12 @@
 package models
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 	"github.com/prometheus/common/model"
 )
 
@@ -31,7 +28,9 @@ const (
 // standard keys (basicAuth, basicAuthUser, secureJsonData.basicAuthPassword,
 // tlsAuth, tlsAuthWithCACert, tlsSkipVerify, secureJsonData.tlsCACert …) and
 // custom headers httpHeaderNameN / secureJsonData.httpHeaderValueN, all handled
-// by the SDK's HTTP client options.
+// by the SDK's HTTP client options, which the plugin derives from the instance
+// itself (this package does not depend on the SDK, so that the query engine
+// built on it does not either).
 const (
 	AuthNone   = "none"
 	AuthBasic  = "basic"
@@ -70,8 +69,15 @@ type Settings struct {
 
 	// BearerToken comes from secureJsonData.bearerToken (authType "bearer").
 	BearerToken string `json:"-"`
-	// HTTP holds the SDK client options (basic auth, TLS, custom headers).
-	HTTP httpclient.Options `json:"-"`
+}
+
+// Instance is what LoadSettings reads of a datasource instance: the fields of
+// the same names of the SDK's backend.DataSourceInstanceSettings.
+type Instance struct {
+	URL                     string
+	JSONData                []byte
+	BasicAuthEnabled        bool
+	DecryptedSecureJSONData map[string]string
 }
 
 // String describes the settings without any credential, for logs.
@@ -82,7 +88,7 @@ func (s *Settings) String() string {
 
 // LoadSettings decodes a datasource instance's settings. Errors name the
 // offending key and never contain a secret value.
-func LoadSettings(ctx context.Context, ds backend.DataSourceInstanceSettings) (*Settings, error) {
+func LoadSettings(ds Instance) (*Settings, error) {
 	var raw settingsJSON
 	if len(ds.JSONData) > 0 {
 		if err := json.Unmarshal(ds.JSONData, &raw); err != nil {
@@ -138,17 +144,6 @@ func LoadSettings(ctx context.Context, ds backend.DataSourceInstanceSettings) (*
 	default:
 		return nil, fmt.Errorf("datasource settings: authType %q is unknown (want none, basic or bearer)", s.AuthType)
 	}
-
-	if s.HTTP, err = ds.HTTPClientOptions(ctx); err != nil {
-		return nil, fmt.Errorf("datasource settings: HTTP client options: %v", err)
-	}
-	if s.HTTP.Timeouts == nil {
-		to := httpclient.DefaultTimeoutOptions
-		s.HTTP.Timeouts = &to
-	}
-	// The per-query context deadline enforces the query timeout; the client's
-	// own timeout must not cut a long but legitimate query_range short first.
-	s.HTTP.Timeouts.Timeout = s.QueryTimeout + 5*time.Second
 	return s, nil
 }
 

@@ -1,16 +1,13 @@
 package models
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
 )
 
 func TestLoadSettings(t *testing.T) {
-	s, err := LoadSettings(context.Background(), backend.DataSourceInstanceSettings{
+	s, err := LoadSettings(Instance{
 		URL:                     "http://prom:9090/",
 		JSONData:                []byte(`{"authType":"bearer","queryTimeout":"2m","maxSeries":10,"cacheTTL":"1h","cacheMaxMiB":8}`),
 		DecryptedSecureJSONData: map[string]string{"bearerToken": "s3cr3t-token"},
@@ -30,21 +27,21 @@ func TestLoadSettings(t *testing.T) {
 func TestLoadSettingsErrors(t *testing.T) {
 	cases := []struct {
 		name string
-		ds   backend.DataSourceInstanceSettings
+		ds   Instance
 		want string
 	}{
-		{"no url", backend.DataSourceInstanceSettings{}, "URL is empty"},
-		{"bad scheme", backend.DataSourceInstanceSettings{URL: "ftp://x"}, "not an http(s) URL"},
-		{"credential in bad url is redacted", backend.DataSourceInstanceSettings{URL: "htp://bob:hunter22@x"}, "redacted"},
-		{"bad json", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{`)}, "invalid jsonData"},
-		{"bad timeout", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"queryTimeout":"soon"}`)}, "queryTimeout"},
-		{"negative limit", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"maxSeries":-1}`)}, "maxSeries must not be negative"},
-		{"bearer without token", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"authType":"bearer"}`)}, "bearerToken is empty"},
-		{"unknown auth", backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{"authType":"oauth"}`)}, "authType"},
+		{"no url", Instance{}, "URL is empty"},
+		{"bad scheme", Instance{URL: "ftp://x"}, "not an http(s) URL"},
+		{"credential in bad url is redacted", Instance{URL: "htp://bob:hunter22@x"}, "redacted"},
+		{"bad json", Instance{URL: "http://x", JSONData: []byte(`{`)}, "invalid jsonData"},
+		{"bad timeout", Instance{URL: "http://x", JSONData: []byte(`{"queryTimeout":"soon"}`)}, "queryTimeout"},
+		{"negative limit", Instance{URL: "http://x", JSONData: []byte(`{"maxSeries":-1}`)}, "maxSeries must not be negative"},
+		{"bearer without token", Instance{URL: "http://x", JSONData: []byte(`{"authType":"bearer"}`)}, "bearerToken is empty"},
+		{"unknown auth", Instance{URL: "http://x", JSONData: []byte(`{"authType":"oauth"}`)}, "authType"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := LoadSettings(context.Background(), c.ds)
+			_, err := LoadSettings(c.ds)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}

@@ -67,7 +67,7 @@ func benchInstance(b *testing.B, url string, pt *phaseTimer) *Datasource {
 		b.Fatal(ds.settingsErr)
 	}
 	ds.logger = nopLogger()
-	ds.eng.observer = pt.observe
+	ds.eng = newEngine(ds.up, ds.settings, pt.observe)
 	return ds
 }
 
@@ -93,7 +93,7 @@ func runBench(b *testing.B, dq backend.DataQuery, warm bool) {
 	var points int
 	for i := 0; i < b.N; i++ {
 		if !warm {
-			ds.eng.cache = newModelCache(ds.settings.CacheMaxBytes, ds.settings.CacheTTL) // a cold cache each time
+			ds.eng = newEngine(ds.up, ds.settings, pt.observe) // a cold cache each time
 		}
 		r := run()
 		if r.Error != nil {
@@ -115,7 +115,7 @@ func runBench(b *testing.B, dq backend.DataQuery, warm bool) {
 	}
 	b.ReportMetric(100*float64(pt.d["fetch"])/float64(total), "fetch-%")
 	b.ReportMetric(float64(points), "scored-points")
-	_, cacheBytes, _, _ := ds.eng.cache.Stats()
+	_, cacheBytes, _, _ := ds.eng.CacheStats()
 	b.ReportMetric(float64(cacheBytes)/(1<<20), "cache-MiB")
 	b.ReportMetric(float64(promtest.PeakRSS(0))/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(float64(srv.PeakRSSBytes())/(1<<20), "prometheus-peak-RSS-MiB")

@@ -1,8 +1,10 @@
-// Package plugin is the Hazewatch anomaly datasource's backend: it evaluates
-// Isolation Forest queries over history held in a Prometheus-compatible store
-// (fetch with query_range, align features on entity and step, impute, fit or
-// reuse a cached forest, score) and answers Grafana's QueryData, CheckHealth
-// and CallResource calls, for panels and for alert rules alike.
+// Package plugin is the Hazewatch anomaly datasource's backend: it answers
+// Grafana's QueryData, CheckHealth and CallResource calls, for panels and for
+// alert rules alike. Queries are evaluated by package engine (align features
+// on entity and step, impute, fit or reuse a cached forest, score) over
+// history fetched from a Prometheus-compatible store with query_range; this
+// package holds what is Grafana's or the upstream's: settings and the HTTP
+// client, the fetch, frames, notices, errors, resources and health.
 package plugin
 
 import (
@@ -12,10 +14,15 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"time"
+
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/httpclient"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/prometheus/common/model"
 
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/engine"
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
 )
@@ -37,7 +44,7 @@ var (
 type Datasource struct {
 	settings *models.Settings
 	up       *upstream
-	eng      *engine
+	eng      *engine.Engine
 	logger   log.Logger
 	// settingsErr is a configuration error reported on every call instead of
 	// failing instance creation, so that "Save & test" can show it.
@@ -47,17 +54,56 @@ type Datasource struct {
 // NewDatasource is the instance factory passed to datasource.Manage.
 func NewDatasource(ctx context.Context, ds backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	logger := log.DefaultLogger.FromContext(ctx)
-	s, err := models.LoadSettings(ctx, ds)
+	s, err := models.LoadSettings(models.Instance{URL: ds.URL, JSONData: ds.JSONData, BasicAuthEnabled: ds.BasicAuthEnabled,
+		DecryptedSecureJSONData: ds.DecryptedSecureJSONData})
 	if err != nil {
 		logger.Warn("invalid datasource settings", "uid", ds.UID, "error", err)
 		return &Datasource{settingsErr: err, logger: logger}, nil
 	}
-	up, err := newUpstream(s)
+	opts, err := httpOptions(ctx, ds, s)
+	if err != nil {
+		return &Datasource{settingsErr: err, logger: logger}, nil
+	}
+	up, err := newUpstream(s, opts)
 	if err != nil {
 		return &Datasource{settingsErr: err, logger: logger}, nil
 	}
 	logger.Debug("datasource instance created", "uid", ds.UID, "settings", s.String())
-	return &Datasource{settings: s, up: up, eng: newEngine(up, s), logger: logger}, nil
+	return &Datasource{settings: s, up: up, eng: newEngine(up, s, nil), logger: logger}, nil
+}
+
+// httpOptions are the SDK's HTTP client options of the instance (basic auth,
+// TLS, custom headers), with the client's own timeout above the query timeout.
+func httpOptions(ctx context.Context, ds backend.DataSourceInstanceSettings, s *models.Settings) (httpclient.Options, error) {
+	opts, err := ds.HTTPClientOptions(ctx)
+	if err != nil {
+		return opts, fmt.Errorf("datasource settings: HTTP client options: %v", err)
+	}
+	if opts.Timeouts == nil {
+		to := httpclient.DefaultTimeoutOptions
+		opts.Timeouts = &to
+	}
+	// The per-query context deadline enforces the query timeout; the client's
+	// own timeout must not cut a long but legitimate query_range short first.
+	opts.Timeouts.Timeout = s.QueryTimeout + 5*time.Second
+	return opts, nil
+}
+
+// fetcher runs one feature's query_range; *upstream implements it.
+type fetcher interface {
+	queryRange(ctx context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error)
+}
+
+// newEngine is the query engine of settings s fetching from up; observer
+// (nil = none) receives phase timings.
+func newEngine(up fetcher, s *models.Settings, observer func(phase string, d time.Duration)) *engine.Engine {
+	return engine.New(engine.FetchFunc(up.queryRange), engine.Options{
+		MaxSeries:       s.MaxSeries,
+		MaxTrainingRows: s.MaxTrainingRows,
+		CacheMaxBytes:   s.CacheMaxBytes,
+		CacheTTL:        s.CacheTTL,
+		Observer:        observer,
+	})
 }
 
 // Dispose releases the instance when Grafana replaces it (settings changed):
@@ -110,7 +156,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) (resp back
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, d.settings.QueryTimeout, errQueryTimeout)
 	defer cancel()
-	res, err := d.eng.run(ctx, q, plan)
+	res, err := d.eng.Run(ctx, q, plan)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errQueryTimeout) {
 			err = &timeoutError{limit: d.settings.QueryTimeout.String(), cause: err}
@@ -142,8 +188,8 @@ func errorResponse(err error) backend.DataResponse {
 		qe  *models.QueryError
 		ue  *UpstreamError
 		te  *timeoutError
-		tm  *TooManySeriesError
-		de  *DuplicateEntityError
+		tm  *engine.TooManySeriesError
+		de  *engine.DuplicateEntityError
 		ie  *anomaly.InputError
 		msg = err.Error()
 	)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/engine"
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 )
 
@@ -18,7 +19,7 @@ var dataplaneVersion = data.FrameTypeVersion{0, 1}
 // step is FrameTypeNumericMulti (one number per entity, what alert rules and
 // "top anomalous sensors now" tables want). No entity → a single typed frame
 // without fields, which Grafana reads as "no data" rather than an error.
-func toFrames(refID string, q *models.Query, r *result) data.Frames {
+func toFrames(refID string, q *models.Query, r *engine.Result) data.Frames {
 	typ := data.FrameTypeTimeSeriesMulti
 	if r.Numeric {
 		typ = data.FrameTypeNumericMulti
@@ -26,7 +27,7 @@ func toFrames(refID string, q *models.Query, r *result) data.Frames {
 	meta := func(first bool) *data.FrameMeta {
 		m := &data.FrameMeta{Type: typ, TypeVersion: dataplaneVersion, ExecutedQueryString: r.Executed}
 		if first {
-			m.Notices = r.Notices
+			m.Notices = notices(r.Notices)
 			// Shown in the query inspector: whether the forests were reused.
 			m.Custom = map[string]any{"forestCacheHit": r.CacheHit, "entities": len(r.Entities)}
 		}
@@ -57,7 +58,7 @@ func toFrames(refID string, q *models.Query, r *result) data.Frames {
 			if r.Numeric && len(v) > 0 {
 				v = v[len(v)-1:] // the last step
 			}
-			f.Fields = append(f.Fields, data.NewField(name, er.Labels.Copy(), v))
+			f.Fields = append(f.Fields, data.NewField(name, data.Labels(er.Labels).Copy(), v))
 		}
 		for _, o := range q.Output {
 			switch o {
@@ -85,4 +86,20 @@ func toFrames(refID string, q *models.Query, r *result) data.Frames {
 		frames = append(frames, f)
 	}
 	return frames
+}
+
+// notices maps the engine's notices onto Grafana's.
+func notices(ns []engine.Notice) []data.Notice {
+	if len(ns) == 0 {
+		return nil
+	}
+	out := make([]data.Notice, len(ns))
+	for i, n := range ns {
+		sev := data.NoticeSeverityInfo
+		if n.Severity == engine.SeverityWarning {
+			sev = data.NoticeSeverityWarning
+		}
+		out[i] = data.Notice{Severity: sev, Text: n.Text}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/engine"
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 )
 
@@ -14,14 +15,14 @@ func TestToFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	er := func(id string) *entityResult {
-		return &entityResult{
-			Labels: data.Labels{"sensor_index": id}, Times: []time.Time{t0, t0.Add(time.Minute)},
+	er := func(id string) *engine.EntityResult {
+		return &engine.EntityResult{
+			Labels: map[string]string{"sensor_index": id}, Times: []time.Time{t0, t0.Add(time.Minute)},
 			Score: []float64{0.4, 0.8}, Anomaly: []float64{0, 1},
 			Features: [][]float64{{1, 2}}, Imputed: [][]bool{{false, true}},
 		}
 	}
-	res := &result{Entities: []*entityResult{er("1"), er("2")}, Executed: "pm: x", Notices: []data.Notice{{Text: "n"}}}
+	res := &engine.Result{Entities: []*engine.EntityResult{er("1"), er("2")}, Executed: "pm: x", Notices: []engine.Notice{{Text: "n"}}}
 
 	cases := []struct {
 		name    string
@@ -74,7 +75,7 @@ func TestToFrames(t *testing.T) {
 		})
 	}
 
-	empty := toFrames("B", q, &result{Executed: "pm: x"})
+	empty := toFrames("B", q, &engine.Result{Executed: "pm: x"})
 	if len(empty) != 1 || len(empty[0].Fields) != 0 || empty[0].Meta.Type != data.FrameTypeTimeSeriesMulti {
 		t.Errorf("empty result = %+v", empty)
 	}

@@ -16,6 +16,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/engine"
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 )
 
@@ -46,8 +47,7 @@ type upstream struct {
 	secrets   []string
 }
 
-func newUpstream(s *models.Settings) (*upstream, error) {
-	opts := s.HTTP
+func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error) {
 	opts.Middlewares = httpclient.DefaultMiddlewares()
 	if !s.Gzip {
 		opts.Middlewares = append(opts.Middlewares, identityEncodingMiddleware())
@@ -154,7 +154,7 @@ func (u *upstream) queryRange(ctx context.Context, feature, expr string, w model
 		env, status, err = u.get(ctx, endpoint+"?"+form.Encode())
 	}
 	if err == errTooManySeries {
-		return nil, nil, &TooManySeriesError{Feature: feature, Got: -1, Limit: u.maxSeries}
+		return nil, nil, &engine.TooManySeriesError{Feature: feature, Got: -1, Limit: u.maxSeries}
 	}
 	if err != nil {
 		return nil, nil, u.classify(ctx, feature, err)

@@ -42,12 +42,17 @@ func TestUpstreamClassifiesAnswers(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	s, err := models.LoadSettings(context.Background(), backend.DataSourceInstanceSettings{URL: srv.URL,
-		JSONData: []byte(`{"authType":"bearer"}`), DecryptedSecureJSONData: map[string]string{"bearerToken": token}})
+	ds := backend.DataSourceInstanceSettings{URL: srv.URL,
+		JSONData: []byte(`{"authType":"bearer"}`), DecryptedSecureJSONData: map[string]string{"bearerToken": token}}
+	s, err := models.LoadSettings(models.Instance{URL: ds.URL, JSONData: ds.JSONData, DecryptedSecureJSONData: ds.DecryptedSecureJSONData})
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := newUpstream(s)
+	opts, err := httpOptions(context.Background(), ds, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := newUpstream(s, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

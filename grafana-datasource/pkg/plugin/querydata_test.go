@@ -18,6 +18,8 @@ import (
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 )
 
+var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
 // fakeUpstream serves synthetic query_range answers generated on the grid of
 // the requested window, so tests exercise the engine without a server.
 type fakeUpstream struct {
@@ -56,10 +58,15 @@ func sensorGen(n int, base float64, spike func(sensor int, t time.Time) float64)
 	}
 }
 
-func testDatasource(up fetcher) *Datasource {
+// testDatasource is a Datasource over up; tweaks adjust the settings before
+// the engine is built from them.
+func testDatasource(up fetcher, tweaks ...func(*models.Settings)) *Datasource {
 	s := &models.Settings{URL: "http://fake", QueryTimeout: 30 * time.Second, MaxSeries: 1000, MaxPointsPerSeries: 11000,
 		MaxTrainingRows: 1000000, ScrapeInterval: 15 * time.Second, CacheTTL: time.Hour, CacheMaxBytes: 64 << 20}
-	return &Datasource{settings: s, eng: newEngine(up, s), logger: nopLogger()}
+	for _, tweak := range tweaks {
+		tweak(s)
+	}
+	return &Datasource{settings: s, eng: newEngine(up, s, nil), logger: nopLogger()}
 }
 
 func dataQuery(refID string, from, to time.Time, q map[string]any) backend.DataQuery {
@@ -142,7 +149,7 @@ func TestSeriesModePlantedSpikeScoresHighest(t *testing.T) {
 	if c := resp2.Responses["A"].Frames[0].Meta.Custom.(map[string]any); c["forestCacheHit"] != true {
 		t.Errorf("meta.custom = %v, want forestCacheHit true", c)
 	}
-	_, _, hits, _ := ds.eng.cache.Stats()
+	_, _, hits, _ := ds.eng.CacheStats()
 	if hits != 1 {
 		t.Errorf("cache hits = %d, want 1", hits)
 	}
@@ -218,9 +225,9 @@ func TestFleetModeOutlierSensor(t *testing.T) {
 				}
 			}
 			// Re-evaluation: every step's scores come from the cache, unchanged.
-			_, _, hits0, _ := ds.eng.cache.Stats()
+			_, _, hits0, _ := ds.eng.CacheStats()
 			resp2, _ := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
-			_, _, hits1, _ := ds.eng.cache.Stats()
+			_, _, hits1, _ := ds.eng.CacheStats()
 			steps := len(scores["3"])
 			if int(hits1-hits0) != steps {
 				t.Errorf("re-evaluation: %d cache hits, want one per step (%d)", hits1-hits0, steps)
@@ -305,8 +312,7 @@ func TestPerQueryErrors(t *testing.T) {
 	up := plantedUpstream()
 	up.errs = map[string]error{"down": &UpstreamError{Kind: KindUnreachable, Feature: "x", Msg: "upstream http://fake is unreachable: dial: connection refused"}}
 	up.gen["dup"] = func(w models.Window) model.Matrix { m := up.gen["pm"](w); return append(m, m[0]) }
-	ds := testDatasource(up)
-	ds.settings.MaxSeries = 5
+	ds := testDatasource(up, func(s *models.Settings) { s.MaxSeries = 5 })
 	up.gen["many"] = sensorGen(6, 1, func(int, time.Time) float64 { return 0 })
 	from, to := t0, t0.Add(time.Hour)
 	queries := []backend.DataQuery{
@@ -375,61 +381,5 @@ func TestQueryTimeout(t *testing.T) {
 	}
 	if r.Status != backend.StatusTimeout || !strings.Contains(r.Error.Error(), "timed out after 200ms") || r.ErrorSource != backend.ErrorSourceDownstream {
 		t.Errorf("status %d source %s error %v", r.Status, r.ErrorSource, r.Error)
-	}
-}
-
-func TestCacheEvictsBySizeAndTTL(t *testing.T) {
-	c := newModelCache(100, time.Minute)
-	now := t0
-	c.now = func() time.Time { return now }
-	c.Put("a", 1, 60)
-	c.Put("b", 2, 30)
-	if _, ok := c.Get("a"); !ok { // a becomes most recently used
-		t.Fatal("a missing")
-	}
-	c.Put("c", 3, 30) // 120 > 100: evicts b, the least recently used
-	if _, ok := c.Get("b"); ok {
-		t.Error("b should have been evicted")
-	}
-	if _, ok := c.Get("a"); !ok {
-		t.Error("a evicted although recently used")
-	}
-	c.Put("huge", 4, 101)
-	if _, ok := c.Get("huge"); ok {
-		t.Error("an entry above the whole budget was cached")
-	}
-	now = now.Add(2 * time.Minute)
-	if _, ok := c.Get("a"); ok {
-		t.Error("a outlived its TTL")
-	}
-	if n, b, _, _ := c.Stats(); n != 1 || b != 30 {
-		t.Errorf("entries %d bytes %d, want 1, 30", n, b)
-	}
-}
-
-func TestConcurrentIdenticalQueriesFitOnce(t *testing.T) {
-	ds := testDatasource(plantedUpstream())
-	var fits atomic.Int64
-	inner := ds.eng.fit
-	ds.eng.fit = func(ctx context.Context, x []float64, cols int, p models.IsolationForest, workers int) (detector, error) {
-		fits.Add(1)
-		time.Sleep(20 * time.Millisecond) // keep the leader busy while the others arrive
-		return inner(ctx, x, cols, p, workers)
-	}
-	var queries []backend.DataQuery
-	for _, ref := range []string{"A", "B", "C", "D"} {
-		queries = append(queries, dataQuery(ref, t0, t0.Add(2*time.Hour), map[string]any{"features": features(), "training": map[string]any{"range": "1d"}}))
-	}
-	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{Queries: queries})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ref, r := range resp.Responses {
-		if r.Error != nil || len(r.Frames) != 4 {
-			t.Errorf("%s: %v, %d frames", ref, r.Error, len(r.Frames))
-		}
-	}
-	if n := fits.Load(); n != 4 {
-		t.Errorf("%d forests fitted for 4 identical queries over 4 sensors, want 4 (one fit shared)", n)
 	}
 }

@@ -1,4 +1,4 @@
-package plugin
+package engine
 
 import (
 	"context"
@@ -12,58 +12,131 @@ import (
 	"sync"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/prometheus/common/model"
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 )
 
-// fetcher runs one feature's query_range; *upstream implements it.
-type fetcher interface {
-	queryRange(ctx context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error)
+// Fetcher returns one feature's series over a window, the way Prometheus's
+// query_range answers expr: one SampleStream per series, samples on w's grid
+// (samples off the grid are ignored, missing samples are missing cells).
+// Warnings are passed on to the result as notices. The datasource fetches
+// from the upstream Prometheus; the demo serves its simulator's readings.
+type Fetcher interface {
+	Fetch(ctx context.Context, feature, expr string, w models.Window) (m model.Matrix, warnings []string, err error)
 }
 
-// engine evaluates queries: fetch, align, impute, fit (or reuse), score.
-type engine struct {
-	up       fetcher
+// FetchFunc adapts a function to Fetcher.
+type FetchFunc func(ctx context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error)
+
+// Fetch calls f.
+func (f FetchFunc) Fetch(ctx context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error) {
+	return f(ctx, feature, expr, w)
+}
+
+// Options are the limits and resources of an Engine; the datasource derives
+// them from its settings (models.Settings).
+type Options struct {
+	// MaxSeries bounds the entities one feature (and all features joined)
+	// may return; 0 = no bound.
+	MaxSeries int
+	// MaxTrainingRows bounds the rows (entity × step) the forests of one
+	// query are fitted on: series mode subsamples above it, fleet mode
+	// refuses the query. 0 = models.DefaultMaxTrainingRows.
+	MaxTrainingRows int
+	// CacheMaxBytes bounds the fitted-forest cache; 0 disables it.
+	CacheMaxBytes int64
+	// CacheTTL is how long a cached forest is reused.
+	CacheTTL time.Duration
+	// Workers is how many fits run in parallel; 0 = runtime.GOMAXPROCS(0).
+	// Results do not depend on it.
+	Workers int
+	// Observer, when set, is told how long each phase (fetch, impute, fit,
+	// score, fit+score) took; benchmarks use it.
+	Observer func(phase string, d time.Duration)
+}
+
+// Engine evaluates queries: fetch, align, impute, fit (or reuse), score. It
+// is safe for concurrent use; concurrent identical queries fit once.
+type Engine struct {
+	up       Fetcher
 	cache    *modelCache
 	flights  flights
-	limits   *models.Settings
+	limits   Options
 	workers  int
 	fit      func(ctx context.Context, x []float64, cols int, p models.IsolationForest, workers int) (detector, error)
 	imputer  func(ctx context.Context, x []float64, cols, k, workers int) ([]float64, []bool, error)
-	observer func(phase string, d time.Duration) // timing hook for benchmarks; nil = none
+	observer func(phase string, d time.Duration)
 }
 
-func newEngine(up fetcher, s *models.Settings) *engine {
-	return &engine{
-		up:      up,
-		cache:   newModelCache(s.CacheMaxBytes, s.CacheTTL),
-		limits:  s,
-		workers: runtime.GOMAXPROCS(0),
-		fit:     fitForest,
-		imputer: imputeKNN,
+// New returns an Engine fetching through up.
+func New(up Fetcher, opt Options) *Engine {
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.MaxTrainingRows <= 0 {
+		opt.MaxTrainingRows = models.DefaultMaxTrainingRows
+	}
+	return &Engine{
+		up:       up,
+		cache:    newModelCache(opt.CacheMaxBytes, opt.CacheTTL),
+		limits:   opt,
+		workers:  workers,
+		fit:      fitForest,
+		imputer:  imputeKNN,
+		observer: opt.Observer,
 	}
 }
 
-func (e *engine) observe(phase string, start time.Time) {
+// CacheStats reports the forest cache's size and counters.
+func (e *Engine) CacheStats() (entries int, bytes int64, hits, misses uint64) {
+	return e.cache.Stats()
+}
+
+func (e *Engine) observe(phase string, start time.Time) {
 	if e.observer != nil {
 		e.observer(phase, time.Since(start))
 	}
 }
 
-// result is one query's outcome before it becomes frames.
-type result struct {
-	Entities []*entityResult
-	Numeric  bool // fleet at the last step: NumericMulti
+// Severity grades a notice.
+type Severity int
+
+// Notice severities.
+const (
+	SeverityInfo Severity = iota
+	SeverityWarning
+)
+
+// Notice tells the user about something that shaped the result without
+// failing it: a limit that truncated or subsampled, data that was dropped or
+// skipped, an upstream warning.
+type Notice struct {
+	Severity Severity
+	Text     string
+}
+
+// Result is one query's outcome.
+type Result struct {
+	Entities []*EntityResult // in entity order (label values sorted)
+	// Numeric is fleet mode at the last step: one value per entity rather
+	// than a time series.
+	Numeric bool
+	// Executed says what ran: each feature's expanded PromQL, the ranges,
+	// the mode and its options.
 	Executed string
-	Notices  []data.Notice
+	Notices  []Notice
+	// CacheHit reports that the forests (or fleet scores) came from the
+	// cache rather than a fit.
 	CacheHit bool
 }
 
-// entityResult is one entity's scored points.
-type entityResult struct {
-	Labels   data.Labels
+// EntityResult is one entity's scored points. Of Score, Decision and
+// Anomaly only the query's outputs are set; Features and Imputed only with
+// includeFeatures (Features[c][i] is feature c at Times[i]).
+type EntityResult struct {
+	Labels   map[string]string // the entity labels only
 	Times    []time.Time
 	Score    []float64 // −score_samples: higher = more anomalous
 	Decision []float64 // decision_function: negative = anomalous
@@ -72,15 +145,15 @@ type entityResult struct {
 	Imputed  [][]bool
 }
 
-func (r *result) notice(sev data.NoticeSeverity, format string, args ...any) {
-	r.Notices = append(r.Notices, data.Notice{Severity: sev, Text: fmt.Sprintf(format, args...)})
+func (r *Result) notice(sev Severity, format string, args ...any) {
+	r.Notices = append(r.Notices, Notice{Severity: sev, Text: fmt.Sprintf(format, args...)})
 }
 
-// run evaluates one parsed query against its plan.
-func (e *engine) run(ctx context.Context, q *models.Query, plan *models.Plan) (*result, error) {
-	res := &result{Executed: executedString(q, plan)}
+// Run evaluates one parsed query against its plan.
+func (e *Engine) Run(ctx context.Context, q *models.Query, plan *models.Plan) (*Result, error) {
+	res := &Result{Executed: executedString(q, plan)}
 	for _, n := range plan.Notices {
-		res.notice(data.NoticeSeverityInfo, "%s", n)
+		res.notice(SeverityInfo, "%s", n)
 	}
 	if q.Mode == models.ModeFleet {
 		return res, e.runFleet(ctx, q, plan, res)
@@ -108,45 +181,42 @@ func executedString(q *models.Query, plan *models.Plan) string {
 }
 
 // fetchAligned runs every feature's query concurrently over w and joins them.
-func (e *engine) fetchAligned(ctx context.Context, q *models.Query, plan *models.Plan, w models.Window, res *result) (*alignment, error) {
+func (e *Engine) fetchAligned(ctx context.Context, q *models.Query, plan *models.Plan, w models.Window, res *Result) (*alignment, error) {
 	start := time.Now()
 	defer e.observe("fetch", start)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	mats := make([]model.Matrix, len(q.Features))
 	warns := make([][]string, len(q.Features))
-	errs := make([]error, len(q.Features))
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error // the first failure in time: the others are the cancellations it caused
+	)
 	for i, f := range q.Features {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mats[i], warns[i], errs[i] = e.up.queryRange(ctx, f.Name, plan.Exprs[i], w)
-			if errs[i] != nil {
+			m, ws, err := e.up.Fetch(ctx, f.Name, plan.Exprs[i], w)
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
 				cancel() // one failed feature fails the query: stop the others
+				return
 			}
+			mats[i], warns[i] = m, ws
 		}()
 	}
 	wg.Wait()
-	// Report the first real failure, not the cancellations it caused.
-	var first error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		if ue, ok := err.(*UpstreamError); ok && ue.Kind == KindCanceled && first != nil {
-			continue
-		}
-		if first == nil || isCanceled(first) {
-			first = err
-		}
-	}
 	if first != nil {
 		return nil, first
 	}
 	for i, ws := range warns {
 		for _, w := range ws {
-			res.notice(data.NoticeSeverityWarning, "upstream warning for feature %q: %s", q.Features[i].Name, w)
+			res.notice(SeverityWarning, "upstream warning for feature %q: %s", q.Features[i].Name, w)
 		}
 	}
 	names := make([]string, len(q.Features))
@@ -158,21 +228,16 @@ func (e *engine) fetchAligned(ctx context.Context, q *models.Query, plan *models
 		return nil, err
 	}
 	if a.SkippedSeries > 0 {
-		res.notice(data.NoticeSeverityWarning, "%d series without the entity label(s) %s were ignored; keep those labels in each expression (e.g. avg by (%s))",
+		res.notice(SeverityWarning, "%d series without the entity label(s) %s were ignored; keep those labels in each expression (e.g. avg by (%s))",
 			a.SkippedSeries, strings.Join(q.Entity, ","), strings.Join(q.Entity, ", "))
 	}
 	return a, nil
 }
 
-func isCanceled(err error) bool {
-	ue, ok := err.(*UpstreamError)
-	return ok && ue.Kind == KindCanceled
-}
-
 // prepare fills or drops missing cells of every entity in place, per entity
 // (in series mode an entity's neighbours are its own other timestamps).
 // Entities whose rows cannot be completed are removed with a notice.
-func (e *engine) prepare(ctx context.Context, q *models.Query, a *alignment, res *result, what string) error {
+func (e *Engine) prepare(ctx context.Context, q *models.Query, a *alignment, res *Result, what string) error {
 	start := time.Now()
 	defer e.observe("impute", start)
 	var dropped int
@@ -201,10 +266,10 @@ func (e *engine) prepare(ctx context.Context, q *models.Query, a *alignment, res
 	}
 	a.Entities = kept
 	if dropped > 0 {
-		res.notice(data.NoticeSeverityInfo, "%s: %d incomplete points dropped (imputation: none)", what, dropped)
+		res.notice(SeverityInfo, "%s: %d incomplete points dropped (imputation: none)", what, dropped)
 	}
 	if len(emptyFeature) > 0 {
-		res.notice(data.NoticeSeverityWarning, "%s: %d entities skipped because a feature has no value at all in the range: %s",
+		res.notice(SeverityWarning, "%s: %d entities skipped because a feature has no value at all in the range: %s",
 			what, len(emptyFeature), abbreviate(emptyFeature, 5))
 	}
 	return nil
@@ -222,12 +287,12 @@ func abbreviate(items []string, n int) string {
 type seriesModel struct {
 	Forests map[string]detector
 	Size    int64
-	Notices []data.Notice // notices of the fit, repeated on cache hits
+	Notices []Notice // notices of the fit, repeated on cache hits
 }
 
 // cacheKey identifies a fit: everything that determines it, with the
 // training window as aligned grid bounds (so refreshes within one step hit).
-func (e *engine) cacheKey(q *models.Query, plan *models.Plan, train models.Window) string {
+func (e *Engine) cacheKey(q *models.Query, plan *models.Plan, train models.Window) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode([]any{q.Mode, q.Forest, plan.Exprs, q.Entity, q.IsolationForest, q.Imputation,
@@ -235,7 +300,7 @@ func (e *engine) cacheKey(q *models.Query, plan *models.Plan, train models.Windo
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (e *engine) runSeries(ctx context.Context, q *models.Query, plan *models.Plan, res *result) error {
+func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Plan, res *Result) error {
 	key := e.cacheKey(q, plan, plan.Train)
 	var sm *seriesModel
 	if v, ok := e.cache.Get(key); ok {
@@ -255,7 +320,7 @@ func (e *engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 	// Training data is fetched by whoever fits, alongside the scored range.
 	var (
 		train    *alignment
-		trainRes = &result{}
+		trainRes = &Result{}
 		trainErr error
 		trainWG  sync.WaitGroup
 	)
@@ -307,7 +372,7 @@ func (e *engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 		if err != nil {
 			return err
 		}
-		fitted.Notices = append([]data.Notice(nil), res.Notices[mark:]...)
+		fitted.Notices = append([]Notice(nil), res.Notices[mark:]...)
 		e.cache.Put(key, fitted, fitted.Size)
 		sm = fitted
 	}
@@ -315,9 +380,9 @@ func (e *engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 	start := time.Now()
 	defer e.observe("score", start)
 	var untrained []string
-	res.Entities = make([]*entityResult, 0, len(score.Entities))
+	res.Entities = make([]*EntityResult, 0, len(score.Entities))
 	var mu sync.Mutex
-	out := make([]*entityResult, len(score.Entities))
+	out := make([]*EntityResult, len(score.Entities))
 	err = parallel(ctx, len(score.Entities), e.workers, func(i int) error {
 		ent := score.Entities[i]
 		f := sm.Forests[""]
@@ -344,7 +409,7 @@ func (e *engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 	}
 	if len(untrained) > 0 {
 		sort.Strings(untrained)
-		res.notice(data.NoticeSeverityWarning, "%d entities have no (or fewer than %d) training points and were not scored: %s", len(untrained), minTrainingRows, abbreviate(untrained, 5))
+		res.notice(SeverityWarning, "%d entities have no (or fewer than %d) training points and were not scored: %s", len(untrained), minTrainingRows, abbreviate(untrained, 5))
 	}
 	return nil
 }
@@ -354,7 +419,7 @@ func (e *engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 const minTrainingRows = 8
 
 // fitSeries fits the forests of series mode.
-func (e *engine) fitSeries(ctx context.Context, q *models.Query, train *alignment, res *result) (*seriesModel, error) {
+func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignment, res *Result) (*seriesModel, error) {
 	start := time.Now()
 	defer e.observe("fit", start)
 	sm := &seriesModel{Forests: map[string]detector{}}
@@ -365,7 +430,7 @@ func (e *engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 		stride := 1
 		if total > limit {
 			stride = (total + limit - 1) / limit
-			res.notice(data.NoticeSeverityInfo, "training subsampled: %d rows exceed maxTrainingRows %d, every %d-th row used", total, limit, stride)
+			res.notice(SeverityInfo, "training subsampled: %d rows exceed maxTrainingRows %d, every %d-th row used", total, limit, stride)
 		}
 		n := 0
 		for _, ent := range train.Entities {
@@ -430,20 +495,20 @@ func (e *engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 		sm.Size += int64(f.SizeBytes()) + int64(len(train.Entities[i].Key)) + 64
 	}
 	if subsampled > 0 {
-		res.notice(data.NoticeSeverityInfo, "training subsampled for %d entities: more than %d rows each (maxTrainingRows %d split over %d entities)",
+		res.notice(SeverityInfo, "training subsampled for %d entities: more than %d rows each (maxTrainingRows %d split over %d entities)",
 			subsampled, perEntity, limit, len(train.Entities))
 	}
 	return sm, nil
 }
 
 // scoreEntity scores one entity's rows with f.
-func scoreEntity(q *models.Query, f detector, ent *entityRows, w models.Window, cols int) (*entityResult, error) {
+func scoreEntity(q *models.Query, f detector, ent *entityRows, w models.Window, cols int) (*EntityResult, error) {
 	n := ent.Rows()
 	ss := make([]float64, n)
 	if err := f.ScoreSamples(ent.X, cols, ss); err != nil {
 		return nil, fmt.Errorf("entity {%s}: %w", ent.Key, err)
 	}
-	er := &entityResult{Labels: ent.Labels, Times: make([]time.Time, n)}
+	er := &EntityResult{Labels: ent.Labels, Times: make([]time.Time, n)}
 	for r, i := range ent.Index {
 		er.Times[r] = w.At(int(i))
 	}
@@ -467,7 +532,7 @@ func scoreEntity(q *models.Query, f detector, ent *entityRows, w models.Window, 
 
 // fillOutputs turns score_samples into the requested outputs.
 // decision = score_samples − offset; anomalous ⇔ decision < 0 (scikit-learn's predict).
-func fillOutputs(q *models.Query, offset float64, ss []float64, er *entityResult) {
+func fillOutputs(q *models.Query, offset float64, ss []float64, er *EntityResult) {
 	for _, o := range q.Output {
 		v := make([]float64, len(ss))
 		for i, s := range ss {

@@ -1,4 +1,4 @@
-package plugin
+package engine
 
 import (
 	"fmt"
@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/prometheus/common/model"
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
@@ -16,9 +15,9 @@ import (
 // grid: row r is grid index Index[r], X[r*cols+c] is feature c there (NaN
 // when that feature has no sample at that step).
 type entityRows struct {
-	Key    string      // entity label values joined, the sort and cache key
-	Labels data.Labels // the entity labels only
-	Index  []int32     // grid indices, ascending
+	Key    string            // entity label values joined, the sort and cache key
+	Labels map[string]string // the entity labels only
+	Index  []int32           // grid indices, ascending
 	X      []float64
 	// Imputed marks cells filled by imputation (nil when none were).
 	Imputed []bool
@@ -74,7 +73,7 @@ func alignFeatures(w models.Window, entityLabels []string, names []string, matri
 	cols := len(matrices)
 	a := &alignment{Window: w, Cols: cols}
 	type pending struct {
-		labels data.Labels
+		labels map[string]string
 		series []*model.SampleStream // per feature
 	}
 	byKey := map[string]*pending{}
@@ -107,7 +106,7 @@ func alignFeatures(w models.Window, entityLabels []string, names []string, matri
 			key := kb.String()
 			p := byKey[key]
 			if p == nil {
-				lbl := make(data.Labels, len(entityLabels))
+				lbl := make(map[string]string, len(entityLabels))
 				for _, l := range entityLabels {
 					lbl[l] = string(ss.Metric[model.LabelName(l)])
 				}

@@ -1,4 +1,4 @@
-package plugin
+package engine
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
-
-	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 )
@@ -70,7 +68,7 @@ type fleetStepResult struct {
 // runFleet compares entities with each other at each step: one forest per
 // step, fitted on that step's cross-section (fit_predict on a snapshot, as
 // the reference batch did), every entity scored against it.
-func (e *engine) runFleet(ctx context.Context, q *models.Query, plan *models.Plan, res *result) error {
+func (e *Engine) runFleet(ctx context.Context, q *models.Query, plan *models.Plan, res *Result) error {
 	a, err := e.fetchAligned(ctx, q, plan, plan.Score, res)
 	if err != nil {
 		return err
@@ -159,7 +157,7 @@ func (e *engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 	res.CacheHit = hits.Load() > 0 && int(hits.Load()) == countScored(results)
 
 	// Merge step results into per-entity series, in time order.
-	ers := make([]*entityResult, len(a.Entities))
+	ers := make([]*EntityResult, len(a.Entities))
 	skipped := 0
 	var why string
 	for si := range steps {
@@ -175,7 +173,7 @@ func (e *engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 		for j, ei := range s.ents {
 			er := ers[ei]
 			if er == nil {
-				er = &entityResult{Labels: a.Entities[ei].Labels}
+				er = &EntityResult{Labels: a.Entities[ei].Labels}
 				if q.IncludeFeatures {
 					er.Features = make([][]float64, cols)
 					er.Imputed = make([][]bool, cols)
@@ -183,7 +181,7 @@ func (e *engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 				ers[ei] = er
 			}
 			er.Times = append(er.Times, t)
-			one := &entityResult{}
+			one := &EntityResult{}
 			fillOutputs(q, r.offset, r.ss[j:j+1], one)
 			er.Score = appendIf(er.Score, one.Score)
 			er.Decision = appendIf(er.Decision, one.Decision)
@@ -202,7 +200,7 @@ func (e *engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 		}
 	}
 	if skipped > 0 {
-		res.notice(data.NoticeSeverityWarning, "%d steps not scored (%s)", skipped, why)
+		res.notice(SeverityWarning, "%d steps not scored (%s)", skipped, why)
 	}
 	res.Numeric = q.FleetAt == models.FleetAtLast
 	return nil

@@ -1,4 +1,4 @@
-package plugin
+package engine
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 // detector is a fitted model; *anomaly.IsolationForest is the only one. The
 // engine codes against this interface so that its plumbing (alignment,
-// caching, frames) is tested on exactly the calls it makes.
+// caching, results) is tested on exactly the calls it makes.
 type detector interface {
 	ScoreSamples(x []float64, cols int, out []float64) error
 	Offset() float64
