@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,10 +78,27 @@ func readTable(path string, stdin io.Reader) (*table, error) {
 	return t, nil
 }
 
+// tableFromAPI reads one API response, or a stream of them (one per simulated step, as
+// `hazewatch simulate` writes): their rows follow each other, in order.
 func tableFromAPI(data []byte) (*table, error) {
-	resp, err := purpleair.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
+	dec := purpleair.NewDecoder(bytes.NewReader(data))
+	var resp *purpleair.Response
+	for n := 0; ; n++ {
+		next, err := dec.Decode()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if resp == nil {
+			resp = next
+			continue
+		}
+		if !slices.Equal(next.Fields, resp.Fields) {
+			return nil, fmt.Errorf("document %d has fields %v, the first has %v: a stream must keep its fields", n, next.Fields, resp.Fields)
+		}
+		resp.Data = append(resp.Data, next.Data...)
 	}
 	t := &table{rows: len(resp.Data)}
 	for c, name := range resp.Fields {

@@ -224,3 +224,27 @@ func TestBatchReferenceOnSnapshot(t *testing.T) {
 		t.Fatalf("%d anomalies, want about 1%% of 25,552", anomalies)
 	}
 }
+
+func TestAPIStreamReadsAsOneTable(t *testing.T) {
+	doc := func(rows string) string {
+		return `{"data_time_stamp": 1712793665, "fields": ["sensor_index", "pm1.0_cf_1"], "data": [` + rows + `]}` + "\n"
+	}
+	p := writeFile(t, "stream.json", doc("[1, 2.0], [2, null]")+doc("[1, 3.5]"))
+	stdout, stderr, code := runCmd(t, "stream", "-window-size", "1", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	recs := readCSV(t, stdout)
+	if len(recs) != 4 || recs[1][0] != "1" || recs[2][0] != "2" || recs[3][0] != "1" || recs[3][1] != "3.5" {
+		t.Fatalf("rows of both documents, in order, expected: %v", recs)
+	}
+	// Sensor 2's missing reading is the running mean of what came before it.
+	if recs[2][1] != "2" {
+		t.Errorf("imputed %q, want the running mean 2", recs[2][1])
+	}
+
+	bad := writeFile(t, "bad.json", doc("[1, 2.0]")+`{"fields": ["sensor_index"], "data": [[1]]}`)
+	if _, stderr, code := runCmd(t, "stream", bad); code != 1 || !strings.Contains(stderr, "must keep its fields") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

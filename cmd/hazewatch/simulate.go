@@ -35,7 +35,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 0, "number of steps to write (default 1; mutually exclusive with -duration)")
 	duration := fs.Duration("duration", 0, "simulated time span to write: steps = duration / step")
 	format := fs.String("format", "json", "json (API-format /v1/sensors documents) or lp (InfluxDB line protocol, as the Telegraf input emits it)")
-	merge := fs.Bool("merge", false, "json: write every step into one document (the form hazewatch stream and batch read) instead of one document per step")
+	merge := fs.Bool("merge", false, "json: write every step into one document instead of one document per step (hazewatch stream and batch read either)")
 	tags := fs.String("tags", "", "lp: extra tags, as the Telegraf input's tags option: name, location_type")
 	timestamp := fs.String("timestamp", "data_time_stamp", "lp: time of a point, as the Telegraf input's timestamp option: data_time_stamp or last_seen")
 	out := fs.String("o", "-", "output file; - is standard output")
