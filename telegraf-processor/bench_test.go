@@ -11,7 +11,11 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 // benchMetrics makes n reusable metrics spread over `series` sensors, with fields as the PurpleAir input
@@ -118,31 +122,81 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 // global model) against a no-op processor on the same shim. Each iteration runs both, alternately, so
 // that load from elsewhere on the machine hits both alike; the best run of each is reported. The goal:
 // the processor costs at most 15% of the no-op throughput. Run with -benchtime=3x.
+//
+// Two inputs: "synthetic", small metrics of four fields (the worst case: the two fields the processor
+// adds are a third of each output line), and "snapshot", the real API snapshot's rows as the PurpleAir
+// input emits them (up to 15 fields), repeated with advancing timestamps.
 func BenchmarkTelegrafExecd(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds and runs Telegraf")
 	}
 	const n = 200000
 	bins := b.TempDir()
-	var input bytes.Buffer
-	for i := range n {
-		fmt.Fprintf(&input, "purpleair,sensor_index=%d pm1.0_cf_1=%.2f,pm2.5_cf_1=%.2f,pm10.0_cf_1=%.2f,rssi=-55i %d\n",
-			i%25000, float64(i%997)/3, float64(i%991)/2.5, float64(i%983)/2, 1712793665000000000+int64(i)*1000)
+	noop := buildCommand(b, "testdata/noop-processor", bins)
+	anomaly := buildCommand(b, "cmd/telegraf-anomaly", bins)
+	b.Run("synthetic", func(b *testing.B) {
+		var input bytes.Buffer
+		for i := range n {
+			fmt.Fprintf(&input, "purpleair,sensor_index=%d pm1.0_cf_1=%.2f,pm2.5_cf_1=%.2f,pm10.0_cf_1=%.2f,rssi=-55i %d\n",
+				i%25000, float64(i%997)/3, float64(i%991)/2.5, float64(i%983)/2, 1712793665000000000+int64(i)*1000)
+		}
+		benchExecd(b, noop, anomaly, input.Bytes(), n)
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		benchExecd(b, noop, anomaly, snapshotLines(b, n), n)
+	})
+}
+
+// snapshotLines is n metrics in line protocol: the snapshot's rows as the PurpleAir input makes them,
+// over and over, each pass two minutes (PurpleAir's update interval) after the one before.
+func snapshotLines(b *testing.B, n int) []byte {
+	f, err := os.Open(repotest.SharedData(b, "purpleair-sensors-snapshot.json"))
+	if err != nil {
+		b.Fatal(err)
 	}
+	defer f.Close()
+	r, err := purpleair.Decode(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var points []purpleair.Point
+	for i := range r.Data {
+		if pt, err := r.Point(i, purpleair.PointOptions{}); err == nil {
+			points = append(points, pt)
+		}
+	}
+	ser := &influx.Serializer{}
+	if err := ser.Init(); err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	for i := range n {
+		pt := points[i%len(points)]
+		at := pt.Time.Add(time.Duration(i/len(points)) * 2 * time.Minute)
+		line, err := ser.Serialize(metric.New(pt.Measurement, pt.Tags, pt.Fields, at))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out.Write(line)
+	}
+	return out.Bytes()
+}
+
+func benchExecd(b *testing.B, noopBin, anomalyBin string, input []byte, n int) {
 	setups := []struct {
 		name      string
 		e         *e2eSetup
 		best, cpu time.Duration // best wall time; CPU time (Telegraf + plugin) of that run
 	}{
-		{name: "noop", e: newE2E(b, buildCommand(b, "testdata/noop-processor", bins), referenceConf)},
-		{name: "anomaly", e: newE2E(b, buildCommand(b, "cmd/telegraf-anomaly", bins), referenceConf)},
+		{name: "noop", e: newE2E(b, noopBin, referenceConf)},
+		{name: "anomaly", e: newE2E(b, anomalyBin, referenceConf)},
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range setups {
 			s := &setups[j]
 			os.Remove(s.e.state)
-			out, res := s.e.runTimed(b, input.Bytes())
+			out, res := s.e.runTimed(b, input)
 			if lines := bytes.Count(out, []byte("\n")); lines != n {
 				b.Fatalf("%s: %d metrics out of %d", s.name, lines, n)
 			}
@@ -151,14 +205,14 @@ func BenchmarkTelegrafExecd(b *testing.B) {
 			}
 		}
 	}
-	noop, anomaly := n/setups[0].best.Seconds(), n/setups[1].best.Seconds()
+	noop, anomaly := float64(n)/setups[0].best.Seconds(), float64(n)/setups[1].best.Seconds()
 	b.ReportMetric(noop, "noop-metrics/s")
 	b.ReportMetric(anomaly, "anomaly-metrics/s")
 	b.ReportMetric(100*(1-anomaly/noop), "cost-%")
 	// CPU per metric (Telegraf and plugin together) is steadier than throughput on a busy machine.
 	if setups[0].cpu > 0 {
-		b.ReportMetric(float64(setups[0].cpu.Microseconds())/n, "noop-cpu-µs/metric")
-		b.ReportMetric(float64(setups[1].cpu.Microseconds())/n, "anomaly-cpu-µs/metric")
+		b.ReportMetric(float64(setups[0].cpu.Microseconds())/float64(n), "noop-cpu-µs/metric")
+		b.ReportMetric(float64(setups[1].cpu.Microseconds())/float64(n), "anomaly-cpu-µs/metric")
 		b.ReportMetric(100*(setups[1].cpu.Seconds()/setups[0].cpu.Seconds()-1), "cpu-cost-%")
 	}
 }
