@@ -40,6 +40,9 @@ function metrics(url) {
   return [200, METRICS.filter((n) => n.toLowerCase().includes(match))];
 }
 
+// GET /api/datasources/uid/<uid>/resources/labels → every label name, like Prometheus's /api/v1/labels.
+const LABELS = ['__name__', 'instance', 'job', 'location_type', 'sensor_index'];
+
 const requests = [];
 function startServer(harnessJs) {
   const server = createServer((req, res) => {
@@ -52,6 +55,8 @@ function startServer(harnessJs) {
     } else if (url.pathname === '/api/datasources/uid/hazewatch/resources/metrics') {
       const [status, body] = metrics(url);
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    } else if (url.pathname === '/api/datasources/uid/hazewatch/resources/labels') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(LABELS));
     } else if (url.pathname.startsWith('/public/img/icons/') && !url.pathname.includes('..')) {
       // Grafana serves its icons from public/; @grafana/ui ships the same files.
       const file = join(uiPublic, url.pathname.slice('/public/'.length));
@@ -217,6 +222,27 @@ async function main() {
       await query.getByLabel('Feature 2 name').fill('rh');
       await query.getByLabel('Feature 2 name').blur();
       await query.getByText('ready to run').waitFor();
+    });
+    await check('query: entity label names are completed from the backend resource', async () => {
+      const entity = query.getByLabel('Entity labels');
+      await entity.click();
+      await entity.press('End');
+      await entity.pressSequentially(', loc', { delay: 20 });
+      const list = query.getByRole('listbox', { name: 'Entity labels suggestions' });
+      await list.waitFor();
+      const options = await list.getByRole('option').allTextContents();
+      assert(JSON.stringify(options) === JSON.stringify(['location_type']), `suggestions ${JSON.stringify(options)}`);
+      await query.keyboard.press('Enter');
+      assert(
+        (await entity.inputValue()) === 'sensor_index, location_type',
+        `completion gave "${await entity.inputValue()}"`
+      );
+      await entity.blur();
+      const q = await query.evaluate(() => window.currentQuery);
+      assert(JSON.stringify(q.entity) === JSON.stringify(['sensor_index', 'location_type']), JSON.stringify(q.entity));
+      // Back to the default, for the checks and screenshots after this one.
+      await entity.fill('sensor_index');
+      await entity.blur();
     });
     await check('query: fleet mode explains itself and the preview follows', async () => {
       await query.getByRole('radio', { name: 'Fleet' }).click();

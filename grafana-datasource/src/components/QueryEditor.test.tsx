@@ -9,9 +9,10 @@ import { DataSource } from '../datasource';
 import { AnomalyDataSourceOptions, AnomalyQuery, DEFAULT_QUERY } from '../types';
 
 const METRICS = ['purpleair_humidity', 'purpleair_pm2_5_atm', 'purpleair_pm2_5_cf_1', 'purpleair_temperature'];
+const LABELS = ['__name__', 'instance', 'job', 'location_type', 'sensor_index', 'site'];
 
 // The real DataSource; only its HTTP call to the backend resource is replaced, answering like the backend's
-// `metrics?match=` does (names containing the typed text).
+// `metrics?match=` does (names containing the typed text) and `labels` does (every label name).
 function makeDataSource() {
   const ds = new DataSource(
     {
@@ -27,6 +28,9 @@ function makeDataSource() {
   // Like pkg/plugin/resources.go: `match` is a case-insensitive substring of the metric name.
   const getResource = jest.spyOn(ds, 'getResource').mockImplementation(async (path: string, params?: unknown) => {
     const match = ((params as { match?: string })?.match ?? '').toLowerCase();
+    if (path === 'labels') {
+      return LABELS;
+    }
     return path === 'metrics' ? METRICS.filter((name) => name.toLowerCase().includes(match)) : [];
   });
   return { ds, getResource };
@@ -146,6 +150,40 @@ describe('QueryEditor', () => {
     await user.type(screen.getByLabelText('Feature 1 PromQL'), 'x{{sensor_index="1');
     await act(() => new Promise((r) => setTimeout(r, 300)));
     expect(getResource).not.toHaveBeenCalledWith('metrics', { match: 'sensor_index' });
+    expect(screen.queryByRole('listbox')).not.toBeInTheDocument();
+  });
+
+  it('completes entity label names, asking the backend once', async () => {
+    const { last, getResource } = renderEditor(filled);
+    const entity = screen.getByLabelText('Entity labels');
+    await user.type(entity, ', si');
+    let list = await screen.findByRole('listbox', { name: 'Entity labels suggestions' });
+    expect(
+      within(list)
+        .getAllByRole('option')
+        .map((o) => o.textContent)
+    ).toEqual(['site']);
+    await user.keyboard('{Enter}');
+    expect(last().entity).toEqual(['sensor_index', 'site']);
+    // An empty item offers every label not chosen yet; never __name__, the metric name.
+    await user.type(entity, ', ');
+    list = await screen.findByRole('listbox', { name: 'Entity labels suggestions' });
+    expect(
+      within(list)
+        .getAllByRole('option')
+        .map((o) => o.textContent)
+    ).toEqual(['instance', 'job', 'location_type']);
+    await user.keyboard('{Escape}');
+    expect(getResource.mock.calls.filter(([path]) => path === 'labels')).toHaveLength(1);
+  });
+
+  it('does not complete a template variable in the entity labels', async () => {
+    const { getResource } = renderEditor(filled);
+    const entity = screen.getByLabelText('Entity labels');
+    await user.clear(entity);
+    await user.type(entity, '$entity');
+    await act(() => new Promise((r) => setTimeout(r, 300)));
+    expect(getResource).not.toHaveBeenCalledWith('labels');
     expect(screen.queryByRole('listbox')).not.toBeInTheDocument();
   });
 

@@ -31,6 +31,7 @@ import {
   withDefaults,
 } from '../types';
 import { MAX_FEATURES, validateQuery } from '../validation';
+import { LabelNamesInput } from './LabelNamesInput';
 import { PromQLInput } from './PromQLInput';
 
 type Props = QueryEditorProps<DataSource, AnomalyQuery, AnomalyDataSourceOptions>;
@@ -194,6 +195,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   const removeFeature = (i: number) => updateAndRun({ features: q.features.filter((_, j) => j !== i) });
 
   const loadMetricNames = (match: string) => datasource.getMetricNames(match);
+  const loadLabelNames = () => datasource.getLabelNames();
 
   const mode = MODE_OPTIONS.find((m) => m.value === q.mode);
 
@@ -230,7 +232,6 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
                 ariaLabel={`Feature ${i + 1} PromQL`}
                 value={f.expr}
                 placeholder="purpleair_pm2_5_cf_1"
-                invalid={Boolean(errors[`features.${i}.expr`])}
                 loadMetricNames={loadMetricNames}
                 onChange={(expr) => setFeature(i, { expr })}
                 onBlur={run}
@@ -267,17 +268,17 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <InlineField
             label="Entity labels"
             labelWidth={LABEL_WIDTH}
-            tooltip="The label(s) that identify one sensor; features are joined on them. Comma-separated."
+            tooltip="The label(s) that identify one sensor; features are joined on them. Comma-separated; names are completed from the upstream's labels."
             invalid={Boolean(errors['entity'])}
             error={errors['entity']}
           >
-            <Input
-              aria-label="Entity labels"
+            <LabelNamesInput
+              ariaLabel="Entity labels"
               value={entityText ?? q.entity.join(', ')}
               width={30}
               placeholder="sensor_index"
-              onChange={(e: ChangeEvent<HTMLInputElement>) => {
-                const text = e.currentTarget.value;
+              loadLabelNames={loadLabelNames}
+              onChange={(text) => {
                 setEntityText(text);
                 update({
                   entity: text
