@@ -26,28 +26,29 @@ var sampleConfig string
 
 // Anomaly is the processor. Options are documented in sample.conf and README.md.
 type Anomaly struct {
-	Fields        []string             `toml:"fields"`
-	Limits        map[string][]float64 `toml:"limits"`
-	Trees         int                  `toml:"trees"`
-	Height        int                  `toml:"height"`
-	WindowSize    int                  `toml:"window_size"`
-	Seed          int64                `toml:"seed"`
-	Threshold     float64              `toml:"threshold"`
-	Impute        map[string]string    `toml:"impute"`
-	ImputeDefault string               `toml:"impute_default"`
-	EWMAAlpha     float64              `toml:"ewma_alpha"`
-	EmitImputed   bool                 `toml:"emit_imputed"`
-	KeyTags       []string             `toml:"key_tags"`
-	MaxSeries     int                  `toml:"max_series"`
-	SeriesTTL     config.Duration      `toml:"series_ttl"`
-	Mode          string               `toml:"mode"`
-	ScoreField    string               `toml:"score_field"`
-	AnomalyField  string               `toml:"anomaly_field"`
-	WarmupField   string               `toml:"warmup_field"`
-	SkippedField  string               `toml:"skipped_field"`
-	ImputedField  string               `toml:"imputed_field"`
-	StateFile     string               `toml:"state_file"`
-	StateInterval config.Duration      `toml:"state_interval"`
+	Fields          []string             `toml:"fields"`
+	Limits          map[string][]float64 `toml:"limits"`
+	Trees           int                  `toml:"trees"`
+	Height          int                  `toml:"height"`
+	WindowSize      int                  `toml:"window_size"`
+	Seed            int64                `toml:"seed"`
+	Threshold       float64              `toml:"threshold"`
+	Impute          map[string]string    `toml:"impute"`
+	ImputeDefault   string               `toml:"impute_default"`
+	EWMAAlpha       float64              `toml:"ewma_alpha"`
+	EmitImputed     bool                 `toml:"emit_imputed"`
+	ScoreAllMissing bool                 `toml:"score_all_missing"`
+	KeyTags         []string             `toml:"key_tags"`
+	MaxSeries       int                  `toml:"max_series"`
+	SeriesTTL       config.Duration      `toml:"series_ttl"`
+	Mode            string               `toml:"mode"`
+	ScoreField      string               `toml:"score_field"`
+	AnomalyField    string               `toml:"anomaly_field"`
+	WarmupField     string               `toml:"warmup_field"`
+	SkippedField    string               `toml:"skipped_field"`
+	ImputedField    string               `toml:"imputed_field"`
+	StateFile       string               `toml:"state_file"`
+	StateInterval   config.Duration      `toml:"state_interval"`
 
 	Log telegraf.Logger `toml:"-"`
 
@@ -185,6 +186,12 @@ func (p *Anomaly) process(m telegraf.Metric) bool {
 			p.observed[i] = true
 			present++
 		}
+	}
+	// A metric with none of the fields is most likely another measurement that slipped past namepass:
+	// scoring it would teach the model the imputed means. A source whose readings can lack every field
+	// (a PurpleAir unit whose particle counters dropped out) opts in with score_all_missing.
+	if present == 0 && !p.ScoreAllMissing {
+		return p.skip(m, kindNoField, reasonNoField)
 	}
 	for i, name := range p.Fields {
 		if !p.observed[i] && p.settings.imputers[i] == "none" {

@@ -165,6 +165,7 @@ func TestImputation(t *testing.T) {
 	tests := []struct {
 		name        string
 		emitImputed bool
+		allMissing  bool // score_all_missing
 		impute      map[string]string
 		in          []map[string]any
 		want        []map[string]any // fields added or changed by the processor, besides score fields
@@ -172,6 +173,7 @@ func TestImputation(t *testing.T) {
 		{
 			name:        "running mean fills absent and NaN, listed and emitted",
 			emitImputed: true,
+			allMissing:  true,
 			in: []map[string]any{
 				{pm1: 2.0, "pm2.5_cf_1": 10.0},
 				{pm1: 4.0},
@@ -219,6 +221,7 @@ func TestImputation(t *testing.T) {
 				p.Fields = two
 				p.Limits = nil // built-in particle limits
 				p.EmitImputed = tt.emitImputed
+				p.ScoreAllMissing = tt.allMissing
 				p.Impute = tt.impute
 			})
 			for i, fields := range tt.in {
@@ -284,7 +287,10 @@ func TestUnscorableMetricsPassWithReason(t *testing.T) {
 		{"boolean", nil, map[string]any{pm1: true}, nil, `"pm1.0_cf_1" is a boolean, not a number`},
 		{"+Inf", nil, map[string]any{pm1: math.Inf(1)}, nil, `"pm1.0_cf_1" is +Inf`},
 		{"-Inf", nil, map[string]any{pm1: math.Inf(-1)}, nil, `"pm1.0_cf_1" is -Inf`},
+		{"no field", nil, map[string]any{"rssi": int64(-3)}, nil, "no scorable field"},
+		{"only NaN", nil, map[string]any{pm1: math.NaN()}, nil, "no scorable field"},
 		{"no field, impute none", func(p *Anomaly) { p.ImputeDefault = "none" }, map[string]any{"rssi": int64(-3)}, nil, "no scorable field"},
+		{"no field, impute none, score_all_missing", func(p *Anomaly) { p.ImputeDefault = "none"; p.ScoreAllMissing = true }, map[string]any{"rssi": int64(-3)}, nil, "no scorable field"},
 		{"NaN, impute none", func(p *Anomaly) { p.ImputeDefault = "none" }, map[string]any{pm1: math.NaN(), "rssi": int64(-3)}, nil, "no scorable field"},
 		{
 			"one field missing, impute none",

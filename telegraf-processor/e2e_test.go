@@ -143,6 +143,7 @@ const referenceConf = `[[processors.anomaly]]
   window_size = 72
   seed = 11
   threshold = 0.7
+  score_all_missing = true # the reference imputes a null reading and scores it
   state_file = "STATE"
   [processors.anomaly.limits]
     "pm1.0_cf_1" = [0.0, 1200.0]

@@ -72,6 +72,7 @@ func referenceProcessor(t testing.TB, mode string) *Anomaly {
 	p.Threshold = 0.7
 	p.Limits = map[string][]float64{pm1: {0.0, 1200.0}}
 	p.Impute = map[string]string{pm1: "mean"}
+	p.ScoreAllMissing = true // the reference imputes a null pm1.0_cf_1 and scores it
 	p.Mode = mode
 	p.Log = testutil.Logger{}
 	if err := p.Init(); err != nil {

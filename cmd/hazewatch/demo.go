@@ -304,6 +304,7 @@ func newDemoProcessor() (telegraf.StreamingProcessor, error) {
 	p.Seed = demoStreamSeed
 	p.ImputeDefault = "mean"
 	p.EmitImputed = false
+	p.ScoreAllMissing = true
 	p.Mode = anomalyprocessor.ModeAnnotate
 	if err := p.Init(); err != nil {
 		return nil, fmt.Errorf("processors.anomaly: %w", err)

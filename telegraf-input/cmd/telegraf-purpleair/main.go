@@ -29,6 +29,7 @@ import (
 
 	"github.com/hazewatch/hazewatch/internal/execdlog"
 	"github.com/hazewatch/hazewatch/internal/pipedrain"
+	"github.com/hazewatch/hazewatch/internal/shimconfig"
 	_ "github.com/hazewatch/hazewatch/telegraf-input" // registers inputs.purpleair
 )
 
@@ -44,6 +45,11 @@ func run(configFile string, debug bool, stderr io.Writer) int {
 	loaded, err := shim.LoadConfig(&configFile)
 	if err != nil {
 		log.Errorf("loading %q: %v", configFile, err)
+		return 1
+	}
+	// Telegraf refuses options a plugin does not have; the shim's loader ignores them.
+	if err := shimconfig.CheckUnused(configFile); err != nil {
+		log.Errorf("configuration %q: %v", configFile, err)
 		return 1
 	}
 	input := loaded.Input
@@ -62,6 +68,9 @@ func run(configFile string, debug bool, stderr io.Writer) int {
 	}
 	s := shim.New()
 	s.Input = input
+	if si, ok := input.(telegraf.ServiceInput); ok {
+		s.Input = errorsToLog{ServiceInput: si, log: log}
+	}
 	// No polling by the shim: the input is a service input with its own
 	// loop. A newline on stdin (signal = "STDIN") would only call its no-op
 	// Gather.
@@ -72,4 +81,28 @@ func run(configFile string, debug bool, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// errorsToLog starts the input with an accumulator whose AddError writes through our logger. The
+// shim's accumulator logs errors through the shim's own logger, which puts a timestamp before the level
+// prefix (inputs.execd then cannot map it) and keeps every message in memory for a logging setup that
+// never comes in an external plugin.
+type errorsToLog struct {
+	telegraf.ServiceInput
+	log telegraf.Logger
+}
+
+func (e errorsToLog) Start(acc telegraf.Accumulator) error {
+	return e.ServiceInput.Start(errorLoggingAccumulator{Accumulator: acc, log: e.log})
+}
+
+type errorLoggingAccumulator struct {
+	telegraf.Accumulator
+	log telegraf.Logger
+}
+
+func (a errorLoggingAccumulator) AddError(err error) {
+	if err != nil {
+		a.log.Errorf("%v", err)
+	}
 }

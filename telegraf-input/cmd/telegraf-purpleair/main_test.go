@@ -40,6 +40,20 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 }
 
+func TestRunRejectsUnknownOption(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "misspelt.conf")
+	if err := os.WriteFile(conf, []byte("[[inputs.purpleair]]\n  source = \"simulate\"\n  sensor_count = 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := run(conf, false, &stderr); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.HasPrefix(stderr.String(), "E! configuration") || !strings.Contains(stderr.String(), `unknown option "inputs.purpleair.sensor_count"`) {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
 // runAsPluginEnv, when set in the environment of this test binary, makes it run the command on the
 // configuration file it names instead of the tests: a real plugin process without a go build.
 const runAsPluginEnv = "TELEGRAF_PURPLEAIR_TEST_RUN"
@@ -108,6 +122,48 @@ func TestLastMetricsOutliveTheProcess(t *testing.T) {
 		if !strings.HasPrefix(l, "purpleair,") {
 			t.Errorf("not a purpleair metric: %q", l)
 		}
+	}
+}
+
+// TestRunErrorsCarryTheLevel: an error the input reports while running (here a file that is not JSON)
+// reaches stderr as an "E! " line, which inputs.execd logs as an error of the plugin.
+func TestRunErrorsCarryTheLevel(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "broken.json")
+	if err := os.WriteFile(data, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "purpleair.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[[inputs.purpleair]]\n  source = \"file\"\n  path = %q\n", data)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), runAsPluginEnv+"="+conf)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var line string
+	for deadline := time.Now().Add(20 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(l, "document 0") {
+				line = l
+			}
+		}
+	}
+	stdin.Close()
+	cmd.Wait()
+	if line == "" {
+		t.Fatalf("no error about the broken document on stderr:\n%s", stderr.String())
+	}
+	if !strings.HasPrefix(line, "E! ") || !strings.Contains(line, data) {
+		t.Errorf("error line %q, want it to start with \"E! \" and name the file", line)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/hazewatch/hazewatch/internal/execdlog"
 	"github.com/hazewatch/hazewatch/internal/pipedrain"
+	"github.com/hazewatch/hazewatch/internal/shimconfig"
 	_ "github.com/hazewatch/hazewatch/telegraf-processor" // registers processors.anomaly
 )
 
@@ -41,6 +42,11 @@ func run(configFile string, debug bool, stderr io.Writer) int {
 	loaded, err := shim.LoadConfig(&configFile)
 	if err != nil {
 		log.Errorf("loading %s: %v", configFile, err)
+		return 1
+	}
+	// Telegraf refuses options a plugin does not have; the shim's loader ignores them.
+	if err := shimconfig.CheckUnused(configFile); err != nil {
+		log.Errorf("configuration %s: %v", configFile, err)
 		return 1
 	}
 	processor := loaded.Processor

@@ -16,6 +16,7 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		{"bad option value", "[[processors.anomaly]]\n  trees = 0\n", "E! configuration "},
 		{"unknown plugin", "[[processors.dedup]]\n", "unknown processor dedup"},
 		{"not TOML", "[[processors.anomaly]\n", "E! loading "},
+		{"misspelt option", "[[processors.anomaly]]\n  window = 72\n", `unknown option "processors.anomaly.window"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,64 @@
+package shimconfig
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/hazewatch/hazewatch/telegraf-input"     // registers inputs.purpleair
+	_ "github.com/hazewatch/hazewatch/telegraf-processor" // registers processors.anomaly
+)
+
+func TestCheckUnused(t *testing.T) {
+	tests := []struct {
+		name, conf string
+		want       string // "" = no error; else a substring of the error
+	}{
+		{"processor, known options", "[[processors.anomaly]]\n  window_size = 72\n  fields = [\"pm1.0_cf_1\"]\n  [processors.anomaly.limits]\n    \"pm1.0_cf_1\" = [0.0, 1200.0]\n", ""},
+		{"processor, misspelt option", "[[processors.anomaly]]\n  window = 72\n", `"processors.anomaly.window"`},
+		{"processor, two unknown", "[[processors.anomaly]]\n  window = 72\n  treees = 3\n", `"processors.anomaly.treees", "processors.anomaly.window"`},
+		{"input, known option", "[[inputs.purpleair]]\n  source = \"simulate\"\n", ""},
+		{"input, misspelt option", "[[inputs.purpleair]]\n  sorce = \"simulate\"\n", `"inputs.purpleair.sorce"`},
+		{"misspelt section", "[[processor.anomaly]]\n  window_size = 72\n", `"processor.anomaly`},
+		{"unknown plugin", "[[processors.nosuch]]\n  x = 1\n", "unknown plugin [[processors.nosuch]]"},
+		{"environment expanded", "[[processors.anomaly]]\n  window_size = ${HZ_TEST_WINDOW}\n", ""},
+	}
+	t.Setenv("HZ_TEST_WINDOW", "72")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "plugin.conf")
+			if err := os.WriteFile(path, []byte(tt.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := CheckUnused(path)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one containing %s", err, tt.want)
+			}
+		})
+	}
+	if err := CheckUnused(""); err != nil {
+		t.Errorf("no file (all defaults): %v", err)
+	}
+}
+
+// TestShippedConfigurations: the plugin configurations the stack mounts use only real options.
+func TestShippedConfigurations(t *testing.T) {
+	for _, name := range []string{"anomaly.conf", "purpleair.conf"} {
+		path := filepath.Join("..", "..", "deploy", "telegraf", name)
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// As telegraf.conf's `environment` sets them for the plugins.
+		t.Setenv("HAZEWATCH_STATE_DIR", t.TempDir())
+		t.Setenv("PURPLEAIR_SOURCE", "simulate")
+		t.Setenv("PURPLEAIR_SIM_START", "-6h")
+		t.Setenv("PURPLEAIR_SIM_SPEEDUP", "0")
+		if err := CheckUnused(path); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
