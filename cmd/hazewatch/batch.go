@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
 	"github.com/hazewatch/hazewatch/pkg/impute"
@@ -54,9 +55,14 @@ func (b batchFlags) load(path string) (*imputed, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := t.idColumn(); err != nil {
+		return nil, err
+	}
 	features := splitList(*b.features)
 	if len(features) == 0 {
-		features = defaultFeatures(t)
+		if features, err = defaultFeatures(t); err != nil {
+			return nil, err
+		}
 	}
 	if len(features) == 0 {
 		return nil, fmt.Errorf("%s: no numeric column to use as a feature", path)
@@ -77,15 +83,22 @@ func (b batchFlags) load(path string) (*imputed, error) {
 
 // defaultFeatures is the reference batch's feature set: every numeric column except date_created,
 // which the reference turned into a timestamp (a registration date says nothing about a reading).
-// For the PurpleAir snapshot these are its 15 numeric fields, sensor_index included.
-func defaultFeatures(t *table) []string {
+// For the PurpleAir snapshot these are its 15 numeric fields, sensor_index included. A text column
+// (no value in it is a number, as in a name) is left out; a column of numbers with a value that is
+// not one is an error, not a feature dropped without a word.
+func defaultFeatures(t *table) ([]string, error) {
+	for _, c := range t.text {
+		if c.mixed && c.name != "date_created" {
+			return nil, fmt.Errorf("%w (name the feature columns with -features to leave the column out)", c.err)
+		}
+	}
 	var out []string
 	for _, n := range t.names {
 		if n != "date_created" {
 			out = append(out, n)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func runBatch(args []string, stdout, stderr io.Writer) error {
@@ -94,7 +107,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	trees := fs.Int("trees", 100, "number of trees (scikit-learn n_estimators)")
 	maxSamples := fs.String("max-samples", "auto", "rows each tree is grown on: auto (= min(256, rows)), a count, or a fraction in (0, 1]")
 	contamination := fs.String("contamination", "0.01", "expected share of anomalies, in (0, 0.5], or auto (offset −0.5)")
-	maxFeatures := fs.Float64("max-features", 1.0, "features each tree draws from: a fraction in (0, 1] or a count > 1")
+	maxFeatures := fs.String("max-features", "1.0", "features each tree draws from: a count (a whole number: 1 is one feature) or a fraction in (0, 1] written with a decimal point (1.0 is all of them), as -max-samples")
 	bootstrap := fs.Bool("bootstrap", false, "draw each tree's rows with replacement")
 	seed := fs.Int64("seed", 42, "random seed (same seed, same data: same scores)")
 	only := fs.Bool("only-anomalies", false, "print only the rows predicted anomalous, most anomalous first")
@@ -106,6 +119,9 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := atLeastOne("trees", *trees); err != nil { // pkg/anomaly would read 0 as its default, 100
+		return err
+	}
 	opt := anomaly.IsolationForestOptions{NEstimators: *trees, Bootstrap: *bootstrap, Seed: *seed,
 		Logf: func(format string, a ...any) { fmt.Fprintf(stderr, "warning: "+format+"\n", a...) }}
 	if opt.MaxSamples, opt.MaxSamplesFraction, err = anomaly.ParseMaxSamples(*maxSamples); err != nil {
@@ -114,13 +130,8 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	if opt.Contamination, err = anomaly.ParseContamination(*contamination); err != nil {
 		return usageError{"-contamination: " + err.Error()}
 	}
-	switch mf := *maxFeatures; {
-	case mf > 0 && mf <= 1:
-		opt.MaxFeaturesFraction = mf
-	case mf > 1 && mf == float64(int(mf)):
-		opt.MaxFeatures = int(mf)
-	default:
-		return usageError{fmt.Sprintf("-max-features: want a fraction in (0, 1] or a whole count > 1, got %v", mf)}
+	if opt.MaxFeatures, opt.MaxFeaturesFraction, err = parseMaxFeatures(*maxFeatures); err != nil {
+		return usageError{"-max-features: " + err.Error()}
 	}
 	if err := opt.Validate(); err != nil {
 		return usageError{err.Error()}
@@ -134,6 +145,25 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return writeBatch(in.t, res, *only, stdout)
+}
+
+// parseMaxFeatures reads -max-features the way anomaly.ParseMaxSamples reads -max-samples, and
+// scikit-learn its int and float max_features: a whole number ("1", "3") is a count of features, a
+// number written with a decimal point or an exponent ("1.0", "0.5", "1e-1") a fraction in (0, 1].
+func parseMaxFeatures(s string) (count int, fraction float64, err error) {
+	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, ".eE") || strings.EqualFold(s, "nan") || strings.Contains(strings.ToLower(s), "inf") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(f > 0 && f <= 1) {
+			return 0, 0, fmt.Errorf("want a count of at least 1 or a fraction in (0, 1], got %q", s)
+		}
+		return 0, f, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, 0, fmt.Errorf("want a count of at least 1 or a fraction in (0, 1], got %q", s)
+	}
+	return n, 0, nil
 }
 
 type batchResult struct {

@@ -248,3 +248,152 @@ func TestAPIStreamReadsAsOneTable(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestCSVColumnsAreNeverDroppedSilently: a column's type is decided by all of its values, and a value
+// that is not a number in a column the command uses is an error naming its line and column — also
+// when it is the column's first value (such a column used to be taken for text and left out).
+func TestCSVColumnsAreNeverDroppedSilently(t *testing.T) {
+	cases := []struct {
+		name, content string
+		args          []string
+		wantCode      int
+		want          string // in stderr when wantCode != 0, else the output's header
+	}{
+		{"impute: first value not a number", "sensor_index,pm\n1,abc\n2,2.5\n", []string{"impute"}, 1, `line 2, column "pm": "abc" is not a number`},
+		{"batch: first value not a number", "sensor_index,pm\n1,abc\n2,2.5\n", []string{"batch"}, 1, `line 2, column "pm": "abc" is not a number`},
+		{"impute -features: a column with no number at all", "sensor_index,pm\n1,abc\n2,def\n", []string{"impute", "-features", "pm"}, 1, `line 2, column "pm": "abc" is not a number`},
+		{"stream -fields: first value not a number", "sensor_index,pm\n1,abc\n2,2.5\n", []string{"stream", "-fields", "pm", "-limits", ""}, 1, `line 2, column "pm": "abc" is not a number`},
+		{"line numbers count blank lines", "sensor_index,pm\n\n1,2\n\n2,x\n", []string{"impute"}, 1, `line 5, column "pm": "x" is not a number`},
+		{"infinity is not a number", "sensor_index,pm\n1,inf\n2,2.5\n", []string{"impute"}, 1, `line 2, column "pm": "inf" is not a number`},
+		{"default features: a name column of digits and text", "sensor_index,name,pm\n1,s1,2\n2,2024,3\n3,s3,4\n", []string{"impute"}, 1, `line 2, column "name": "s1" is not a number (name the feature columns with -features`},
+		{"stream: sensor_index with a bad value", "sensor_index,pm1.0_cf_1\nx,1\n2,3\n", []string{"stream"}, 1, `line 2, column "sensor_index": "x" is not a number`},
+		{"batch: sensor_index with a bad value", "sensor_index,pm\n1,1\nx,3\n", []string{"batch", "-features", "pm"}, 1, `line 3, column "sensor_index": "x" is not a number`},
+		{"API: a text field asked for", `{"fields":["sensor_index","name"],"data":[[1,"a"],[2,null]]}`, []string{"stream", "-fields", "name", "-limits", ""}, 1, `data row 0, field "name": "a" is text, not a number`},
+		// What the command does not use may hold anything; a text column is still left out.
+		{"a text column is left out", "sensor_index,name,pm\n1,s1,2\n2,s2,\n3,s3,4\n", []string{"impute"}, 0, "sensor_index,pm"},
+		{"an unused bad column is no error", "sensor_index,name,pm\n1,s1,2\n2,2024,3\n3,s3,4\n", []string{"impute", "-features", "pm"}, 0, "pm"},
+		{"a column of missing values is kept", "sensor_index,pm1.0_cf_1\n1,\n2,NA\n", []string{"stream"}, 0, "sensor_index,pm1.0_cf_1,score,anomaly"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := writeFile(t, "in.csv", c.content)
+			stdout, stderr, code := runCmd(t, append(c.args, p)...)
+			if code != c.wantCode {
+				t.Fatalf("exit code %d, want %d; stdout %q, stderr %q", code, c.wantCode, stdout, stderr)
+			}
+			if c.wantCode != 0 {
+				if !strings.Contains(stderr, c.want) {
+					t.Errorf("stderr %q does not say %q", stderr, c.want)
+				}
+				if stdout != "" {
+					t.Errorf("a failed run printed output: %q", stdout)
+				}
+				return
+			}
+			if got := strings.Join(readCSV(t, stdout)[0], ","); got != c.want {
+				t.Errorf("header %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestSizeFlagsMustBePositive: pkg/anomaly reads a size of 0 as "use the default"; on the command line
+// 0 or less is a usage error naming the flag, not a silent 10, 8, 72 or 100.
+func TestSizeFlagsMustBePositive(t *testing.T) {
+	p := writeFile(t, "fleet.csv", plantedCSV())
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stream", "-window-size", "0"}, "-window-size: want at least 1, got 0"},
+		{[]string{"stream", "-window-size", "-3"}, "-window-size: want at least 1, got -3"},
+		{[]string{"stream", "-trees", "0"}, "-trees: want at least 1, got 0"},
+		{[]string{"stream", "-height", "0"}, "-height: want at least 1, got 0"},
+		{[]string{"stream", "-height", "-1"}, "-height: want at least 1, got -1"},
+		{[]string{"batch", "-trees", "0"}, "-trees: want at least 1, got 0"},
+		{[]string{"batch", "-trees", "-5"}, "-trees: want at least 1, got -5"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			stdout, stderr, code := runCmd(t, append(c.args, p)...)
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, c.want)
+			}
+			if stdout != "" {
+				t.Errorf("a refused run printed %d bytes", len(stdout))
+			}
+		})
+	}
+}
+
+// TestParseMaxFeatures: as -max-samples (and scikit-learn's int and float max_features), a whole
+// number is a count and a number with a decimal point or an exponent is a fraction.
+func TestParseMaxFeatures(t *testing.T) {
+	cases := []struct {
+		in       string
+		count    int
+		fraction float64
+		bad      bool
+	}{
+		{in: "1", count: 1},
+		{in: "3", count: 3},
+		{in: " 2 ", count: 2},
+		{in: "1.0", fraction: 1},
+		{in: "1.", fraction: 1},
+		{in: "0.5", fraction: 0.5},
+		{in: ".25", fraction: 0.25},
+		{in: "1e-1", fraction: 0.1},
+		{in: "0", bad: true},
+		{in: "-1", bad: true},
+		{in: "0.0", bad: true},
+		{in: "1.5", bad: true},
+		{in: "2.0", bad: true},
+		{in: "nan", bad: true},
+		{in: "inf", bad: true},
+		{in: "all", bad: true},
+		{in: "", bad: true},
+	}
+	for _, c := range cases {
+		count, fraction, err := parseMaxFeatures(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("%q: count %d, fraction %v, want an error", c.in, count, fraction)
+			}
+			continue
+		}
+		if err != nil || count != c.count || fraction != c.fraction {
+			t.Errorf("%q: count %d, fraction %v, err %v; want count %d, fraction %v", c.in, count, fraction, err, c.count, c.fraction)
+		}
+	}
+}
+
+// TestBatchMaxFeaturesCountIsNotFraction: -max-features 1 is one feature per tree, not all of them
+// (1.0); a count above the number of features is refused.
+func TestBatchMaxFeaturesCountIsNotFraction(t *testing.T) {
+	p := writeFile(t, "fleet.csv", plantedCSV())
+	scores := map[string]string{}
+	for _, c := range []struct {
+		value    string
+		wantCode int
+		wantErr  string
+	}{
+		{"1.0", 0, ""},
+		{"3", 0, ""}, // the three features: the same forest as 1.0
+		{"1", 0, ""},
+		{"4", 1, "max_features must be <= the 3 columns, got 4"},
+		{"0", 2, "-max-features: want a count of at least 1 or a fraction in (0, 1]"},
+		{"1.5", 2, "-max-features"},
+	} {
+		stdout, stderr, code := runCmd(t, "batch", "-max-features", c.value, p)
+		if code != c.wantCode || !strings.Contains(stderr, c.wantErr) {
+			t.Fatalf("-max-features %s: exit %d, stderr %q; want %d and %q", c.value, code, stderr, c.wantCode, c.wantErr)
+		}
+		scores[c.value] = stdout
+	}
+	if scores["1.0"] != scores["3"] {
+		t.Error("-max-features 3 (every feature) scored differently from 1.0")
+	}
+	if scores["1"] == scores["1.0"] {
+		t.Error("-max-features 1 scored as 1.0: read as the fraction, not as one feature")
+	}
+}

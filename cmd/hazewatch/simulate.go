@@ -35,12 +35,12 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 0, "number of steps to write (default 1; mutually exclusive with -duration)")
 	duration := fs.Duration("duration", 0, "simulated time span to write: steps = duration / step")
 	format := fs.String("format", "json", "json (API-format /v1/sensors documents) or lp (InfluxDB line protocol, as the Telegraf input emits it)")
-	merge := fs.Bool("merge", false, "json: write every step into one document instead of one document per step (hazewatch stream and batch read either)")
+	merge := fs.Bool("merge", false, "json: write every step into one document instead of one document per step, for readers that take a single\nresponse (hazewatch stream and batch read either). The document's data_time_stamp is the last step's; each row\nkeeps its own time in its last_seen field, so replay it with the Telegraf input's timestamp = \"last_seen\"\n(by data_time_stamp all of a sensor's readings would get one time and overwrite each other)")
 	tags := fs.String("tags", "", "lp: extra tags, as the Telegraf input's tags option: name, location_type")
 	timestamp := fs.String("timestamp", "data_time_stamp", "lp: time of a point, as the Telegraf input's timestamp option: data_time_stamp or last_seen")
 	out := fs.String("o", "-", "output file; - is standard output")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: hazewatch simulate [flags]\n\nWrites a simulated PurpleAir fleet (pkg/purpleair's simulator: diurnal PM2.5, humidity and\ntemperature, A and B laser channels, injected faults) as API-format JSON or line protocol.\nJSON is one /v1/sensors document per step, one per line (what the Telegraf input's file source\nreplays); -merge makes it one document. Deterministic: the same flags write the same bytes.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch simulate [flags]\n\nWrites a simulated PurpleAir fleet (pkg/purpleair's simulator: diurnal PM2.5, humidity and\ntemperature, A and B laser channels, injected faults) as API-format JSON or line protocol.\nJSON is one /v1/sensors document per step, one per line (what the Telegraf input's file source\nreplays); -merge makes it one document, each row timed by its last_seen. Deterministic: the\nsame flags write the same bytes.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseNoArgs(fs, args, " (write to a file with -o)"); err != nil {
@@ -174,6 +174,11 @@ func writeSimulation(w io.Writer, opt simulateOptions) error {
 			if opt.labelFaults {
 				labelResponse(resp, labels)
 			}
+			// One document has one data_time_stamp: the last step's, the time the data is
+			// current to, as in a real response. A row's own time is its last_seen (the
+			// simulator's, within half a step before the row's step), which is what a reader
+			// timing points by last_seen (PointOptions.UseLastSeen, the Telegraf input's
+			// timestamp = "last_seen") goes by; TestSimulateMergeKeepsEachRowsTime holds it.
 			if merged == nil {
 				merged = resp
 			} else {

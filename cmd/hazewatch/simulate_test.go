@@ -232,3 +232,76 @@ func TestSimulateFaultsOption(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulateMergeKeepsEachRowsTime: a merged document has one data_time_stamp (the last step's), so
+// each row's own time is its last_seen — what a reader timing points by last_seen (the Telegraf
+// input's timestamp = "last_seen", PointOptions.UseLastSeen) goes by. Every row must keep the
+// last_seen of its own step: the same as in the per-step stream, strictly increasing for each sensor,
+// and within half a step before its step, so that no two readings of a sensor share a time.
+func TestSimulateMergeKeepsEachRowsTime(t *testing.T) {
+	const sensors, steps = 7, 30
+	cases := []struct {
+		name  string
+		step  time.Duration
+		extra []string
+	}{
+		{"default step", 2 * time.Minute, nil},
+		{"one second", time.Second, nil},
+		{"odd step, labelled", 7 * time.Second, []string{"-label-faults", "-fault-rate", "0.2"}},
+		{"ten minutes", 10 * time.Minute, []string{"-faults", "dropout", "-fault-rate", "0.5"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"simulate", "-sensors", strconv.Itoa(sensors), "-steps", strconv.Itoa(steps),
+				"-step", c.step.String(), "-start", "2025-01-02T03:04:05Z"}, c.extra...)
+			mergedOut, stderr, code := runCmd(t, append(args, "-merge")...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			perStepOut, _, _ := runCmd(t, args...)
+
+			merged, err := purpleair.DecodeBytes([]byte(mergedOut), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(merged.Data) != sensors*steps {
+				t.Fatalf("%d rows, want %d", len(merged.Data), sensors*steps)
+			}
+			start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+			if want := start.Add(time.Duration(steps-1) * c.step).Unix(); merged.DataTimeStamp != want {
+				t.Errorf("data_time_stamp %d, want the last step's %d", merged.DataTimeStamp, want)
+			}
+			dec := purpleair.NewDecoder(strings.NewReader(perStepOut))
+			last := map[string]time.Time{}
+			for s := 0; s < steps; s++ {
+				doc, err := dec.Decode()
+				if err != nil {
+					t.Fatalf("per-step document %d: %v", s, err)
+				}
+				stepTime := time.Unix(doc.DataTimeStamp, 0).UTC()
+				for i := range doc.Data {
+					want, err := doc.Point(i, purpleair.PointOptions{UseLastSeen: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := merged.Point(s*sensors+i, purpleair.PointOptions{UseLastSeen: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					id := got.Tags["sensor_index"]
+					if id != want.Tags["sensor_index"] || !got.Time.Equal(want.Time) {
+						t.Fatalf("merged row %d: sensor %s at %v, want sensor %s at %v (its own step's last_seen)",
+							s*sensors+i, id, got.Time, want.Tags["sensor_index"], want.Time)
+					}
+					if got.Time.After(stepTime) || !got.Time.After(stepTime.Add(-c.step/2-time.Second)) {
+						t.Errorf("sensor %s, step %d: last_seen %v is not within half a step before %v", id, s, got.Time, stepTime)
+					}
+					if prev, ok := last[id]; ok && !got.Time.After(prev) {
+						t.Fatalf("sensor %s: step %d at %v, not after step %d at %v: readings would overwrite each other", id, s, got.Time, s-1, prev)
+					}
+					last[id] = got.Time
+				}
+			}
+		})
+	}
+}

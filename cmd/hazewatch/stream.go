@@ -46,6 +46,15 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// pkg/anomaly reads 0 as "the default": a 0 given on the command line is refused instead.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"trees", *trees}, {"height", *height}, {"window-size", *window}} {
+		if err := atLeastOne(f.name, f.v); err != nil {
+			return err
+		}
+	}
 	cfg := streamConfig{
 		fields:    splitList(*fields),
 		impute:    *imp,
@@ -82,7 +91,10 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 	}
 	cols := make([]int, len(cfg.fields))
 	for j, f := range cfg.fields {
-		if cols[j] = t.column(f); cols[j] < 0 {
+		if cols[j], err = t.numericColumn(f); err != nil {
+			return err
+		}
+		if cols[j] < 0 {
 			return fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(t.names, ", "))
 		}
 	}
@@ -92,7 +104,10 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 			return usageError{"-impute: " + err.Error()}
 		}
 	}
-	sensor := t.column("sensor_index")
+	sensor, err := t.idColumn()
+	if err != nil {
+		return err
+	}
 
 	w := csv.NewWriter(stdout)
 	header := make([]string, 0, len(cfg.fields)+3)
@@ -153,6 +168,14 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// atLeastOne is the usage error for an integer flag that must be positive.
+func atLeastOne(flagName string, v int) error {
+	if v < 1 {
+		return usageError{fmt.Sprintf("-%s: want at least 1, got %d", flagName, v)}
+	}
+	return nil
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

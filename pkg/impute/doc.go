@@ -19,10 +19,13 @@
 //   - Donors for a missing cell (r, c) are the rows where column c is present, so row r
 //     itself never donates to a column it lacks. The k donors with the smallest distances are
 //     used (all of them when there are fewer than k).
-//   - Uniform weights average the k chosen donors. As in scikit-learn, a donor at NaN
-//     distance can be among them when fewer than k donors are at a finite distance
-//     (np.argpartition orders NaN last and nothing removes it), and then its value is
-//     averaged in. Distance weights are 1/d; when a chosen donor is at distance 0, the
+//   - Uniform weights average the k chosen donors. A donor at NaN distance can be among them
+//     when fewer than k donors are at a finite distance, and then its value is averaged in.
+//     This is scikit-learn up to 1.5 — the test fixtures come from 1.2.1, Debian's
+//     python3-sklearn (testdata/gen_knn_fixtures.py) — where np.argpartition orders NaN last
+//     and nothing removes it. scikit-learn 1.6 and later give such donors weight 0 with uniform
+//     weights too (scikit-learn PR #29135), so on such cells they average only the
+//     finite-distance donors and the two differ. Distance weights are 1/d; when a chosen donor is at distance 0, the
 //     zero-distance donors get weight 1 and the others 0; NaN-distance donors get weight 0.
 //   - A cell whose distances to every donor are NaN gets the column's mean.
 //   - A column with no value at all is reported as *[EmptyColumnError]; scikit-learn drops

@@ -221,13 +221,29 @@ type Decoder struct {
 	// the whole document.
 	SkipBadRows bool
 
-	dec *json.Decoder
-	n   int
+	dec  *json.Decoder
+	read *countingReader
+	n    int
 }
 
 // NewDecoder returns a Decoder reading from r.
 func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{dec: json.NewDecoder(r)}
+	cr := &countingReader{r: r}
+	return &Decoder{dec: json.NewDecoder(cr), read: cr}
+}
+
+// countingReader counts the bytes read through it: where the input ended when a document is
+// cut short. json.Decoder's InputOffset cannot say: it stays where the incomplete document
+// began (the end of the one before it, or 0 for the first).
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // Decode returns the next document, or io.EOF after the last one.
@@ -240,7 +256,12 @@ func (d *Decoder) Decode() (*Response, error) {
 		var se *json.SyntaxError
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, &SyntaxError{Offset: d.dec.InputOffset(), Row: -1, Truncated: true, Msg: fmt.Sprintf("document %d is incomplete", d.n)}
+			// The decoder has read all there was: the input ends after the bytes read so far.
+			msg := fmt.Sprintf("document %d is incomplete", d.n)
+			if d.n > 0 {
+				msg = fmt.Sprintf("document %d (after byte %d) is incomplete", d.n, d.dec.InputOffset())
+			}
+			return nil, &SyntaxError{Offset: d.read.n, Row: -1, Truncated: true, Msg: msg}
 		case errors.As(err, &se):
 			return nil, &SyntaxError{Offset: se.Offset, Row: -1, Msg: fmt.Sprintf("document %d: %v", d.n, se)}
 		}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
@@ -306,6 +308,46 @@ func TestDecoderStream(t *testing.T) {
 	d = NewDecoder(bytes.NewReader(one.Bytes()[:one.Len()/2]))
 	if _, err := d.Decode(); !errors.Is(err, ErrTruncated) {
 		t.Errorf("cut stream: %v, want ErrTruncated", err)
+	}
+}
+
+// TestDecoderTruncatedSaysWhere: a stream cut short reports where the input ended — every byte
+// read, not json.Decoder's InputOffset (0 while the first document is incomplete).
+func TestDecoderTruncatedSaysWhere(t *testing.T) {
+	const doc = `{"fields":["a"],"data":[[1]]}` + "\n"
+	tests := []struct {
+		name    string
+		in      string
+		docs    int    // complete documents before the error
+		wantMsg string // besides "input ends at byte len(in)"
+	}{
+		{"first document cut", `{"fields":["a"],"data":[[1],`, 0, "document 0 is incomplete"},
+		{"first document cut after whitespace", "\n  " + `{"fields":["a"]`, 0, "document 0 is incomplete"},
+		{"second document cut", doc + `{"fields":["a"],"data":[[`, 1, "document 1 (after byte 29) is incomplete"},
+		{"third document cut", doc + doc + `{"fie`, 2, "document 2 (after byte 59) is incomplete"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// One byte per Read, so that nothing depends on the decoder reading all at once.
+			d := NewDecoder(iotest.OneByteReader(strings.NewReader(tt.in)))
+			for i := 0; i < tt.docs; i++ {
+				if _, err := d.Decode(); err != nil {
+					t.Fatalf("document %d: %v", i, err)
+				}
+			}
+			_, err := d.Decode()
+			var se *SyntaxError
+			if !errors.As(err, &se) || !se.Truncated {
+				t.Fatalf("error %v, want a truncated *SyntaxError", err)
+			}
+			if se.Offset != int64(len(tt.in)) {
+				t.Errorf("offset %d, want %d (the input's length): %v", se.Offset, len(tt.in), err)
+			}
+			want := fmt.Sprintf("input ends at byte %d", len(tt.in))
+			if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q, want %q and %q", err, want, tt.wantMsg)
+			}
+		})
 	}
 }
 

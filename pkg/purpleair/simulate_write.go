@@ -19,7 +19,11 @@ type SimulationOutput struct {
 	// Telegraf input does; its Faults is ignored (see LabelFaults).
 	Point PointOptions
 	// LabelFaults adds the ground-truth "fault" tag to line-protocol
-	// metrics. API JSON has no place for labels and ignores it.
+	// metrics. WriteSimulation writes API JSON without labels whatever it
+	// says; a labelled JSON stream is the API format plus a "fault" text
+	// column (what `hazewatch simulate -format json -label-faults` writes and
+	// the Telegraf input's file source turns back into the tag with
+	// label_faults = true).
 	LabelFaults bool
 }
 
