@@ -2,9 +2,16 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -194,9 +201,89 @@ func TestStreamReferenceFlowOnSnapshot(t *testing.T) {
 			flagged++
 		}
 	}
-	stdout, _, _ = runCmd(t, "stream", "-only-anomalies", p)
-	if got := len(readCSV(t, stdout)) - 1; got != flagged || flagged == 0 {
+	stdout2, _, _ := runCmd(t, "stream", "-only-anomalies", p)
+	if got := len(readCSV(t, stdout2)) - 1; got != flagged || flagged == 0 {
 		t.Fatalf("-only-anomalies printed %d rows, the full run flagged %d", got, flagged)
+	}
+
+	// The scores and imputed values are River's: pkg/anomaly's fixture holds the SHA-256 of both as
+	// the reference flow computes them on this snapshot (testdata/gen_hst.py).
+	var want struct {
+		ImputedValuesSHA256 string `json:"imputed_values_sha256"`
+		ScoresSHA256        string `json:"scores_sha256"`
+		Above               int    `json:"above_0_7"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "pkg", "anomaly", "testdata", "hst_purpleair.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	values, scores := sha256.New(), sha256.New()
+	for i, r := range recs[1:] {
+		for j, h := range []hash.Hash{values, scores} {
+			f, err := strconv.ParseFloat(r[1+j], 64)
+			if err != nil {
+				t.Fatalf("row %d: %q", i, r[1+j])
+			}
+			h.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(f)))
+		}
+	}
+	if got := fmt.Sprintf("%x", values.Sum(nil)); got != want.ImputedValuesSHA256 {
+		t.Errorf("imputed pm1.0_cf_1 values differ from the reference flow's (SHA-256 %s, want %s)", got, want.ImputedValuesSHA256)
+	}
+	if got := fmt.Sprintf("%x", scores.Sum(nil)); got != want.ScoresSHA256 {
+		t.Errorf("scores differ from the reference flow's (SHA-256 %s, want %s)", got, want.ScoresSHA256)
+	}
+	if flagged != want.Above {
+		t.Errorf("%d flagged, the reference flow has %d scores above 0.7", flagged, want.Above)
+	}
+}
+
+// TestStreamPerSensor: with -per-sensor each sensor's rows score as if they were the whole input.
+func TestStreamPerSensor(t *testing.T) {
+	var all, only3 strings.Builder
+	all.WriteString("sensor_index,pm\n")
+	only3.WriteString("sensor_index,pm\n")
+	for i := range 400 {
+		s := 3 + 4*(i%2) // sensors 3 and 7, interleaved
+		v := float64(i%13) + float64(s)*10
+		if i%37 == 0 {
+			v = 900
+		}
+		row := fmt.Sprintf("%d,%g\n", s, v)
+		if i%50 == 7 {
+			row = fmt.Sprintf("%d,\n", s) // missing: imputed from this sensor's own mean
+		}
+		all.WriteString(row)
+		if s == 3 {
+			only3.WriteString(row)
+		}
+	}
+	args := []string{"stream", "-fields", "pm", "-limits", "pm=0:1000", "-window-size", "20"}
+	perSensor, stderr, code := runCmd(t, append(append(args, "-per-sensor"), writeFile(t, "all.csv", all.String()))...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	alone, _, _ := runCmd(t, append(args, writeFile(t, "only3.csv", only3.String()))...)
+	global, _, _ := runCmd(t, append(args, writeFile(t, "all.csv", all.String()))...)
+	var got3 [][]string
+	for _, r := range readCSV(t, perSensor)[1:] {
+		if r[0] == "3" {
+			got3 = append(got3, r)
+		}
+	}
+	want3 := readCSV(t, alone)[1:]
+	if !reflect.DeepEqual(got3, want3) {
+		t.Fatalf("-per-sensor rows of sensor 3 differ from sensor 3 alone:\n got %v\nwant %v", got3[:5], want3[:5])
+	}
+	if perSensor == global {
+		t.Fatal("-per-sensor gave the same output as one global model")
+	}
+	_, stderr, code = runCmd(t, "stream", "-per-sensor", "-fields", "pm", writeFile(t, "nokey.csv", "pm\n1\n2\n"))
+	if code == 0 || !strings.Contains(stderr, "-per-sensor: the input has no sensor_index column") {
+		t.Fatalf("no sensor_index column: exit %d, %q", code, stderr)
 	}
 }
 

@@ -24,6 +24,7 @@ type streamConfig struct {
 	impute    string
 	alpha     float64
 	threshold float64
+	perSensor bool // one model and imputers per sensor_index, not one global stream
 }
 
 func runStream(args []string, stdout, stderr io.Writer) error {
@@ -38,6 +39,7 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	imp := fs.String("impute", "mean", "how a missing field is filled before scoring: mean (River stats.Mean), ewma, last, none")
 	alpha := fs.Float64("alpha", 0.5, "smoothing factor of -impute ewma")
 	only := fs.Bool("only-anomalies", false, "print only the records scored above -threshold")
+	perSensor := fs.Bool("per-sensor", false, "one model and one set of imputers per sensor_index (as the Telegraf processor with key_tags = [\"sensor_index\"]); the default is one global model, as the reference")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: hazewatch stream [flags] FILE\n\nRunning-mean imputation, then Half-Space Trees: each record is scored, then learned.\nColumns: sensor_index (when the input has it), the scored fields, score, anomaly.\n\nFlags:")
 		fs.PrintDefaults()
@@ -60,6 +62,7 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 		impute:    *imp,
 		alpha:     *alpha,
 		threshold: *threshold,
+		perSensor: *perSensor,
 		hst:       anomaly.HalfSpaceTreesOptions{Trees: *trees, Height: *height, WindowSize: *window, Seed: *seed},
 	}
 	if cfg.hst.Limits, err = parseLimits(*limits); err != nil {
@@ -83,7 +86,8 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	return streamTable(t, cfg, *only, stdout)
 }
 
-// streamTable scores the table's rows in order, as one stream through one global model.
+// streamTable scores the table's rows in order, as one stream through one global model or, with
+// perSensor, as one stream per sensor_index (the trees are shared; each sensor has its own masses).
 func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error {
 	hst, err := anomaly.NewHalfSpaceTrees(cfg.fields, cfg.hst)
 	if err != nil {
@@ -98,16 +102,30 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 			return fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(t.names, ", "))
 		}
 	}
-	imputers := make([]impute.Streaming, len(cfg.fields))
-	for j := range imputers {
-		if imputers[j], err = impute.NewStreaming(cfg.impute, cfg.alpha); err != nil {
-			return usageError{"-impute: " + err.Error()}
+	newImputers := func() ([]impute.Streaming, error) {
+		imputers := make([]impute.Streaming, len(cfg.fields))
+		for j := range imputers {
+			if imputers[j], err = impute.NewStreaming(cfg.impute, cfg.alpha); err != nil {
+				return nil, usageError{"-impute: " + err.Error()}
+			}
 		}
+		return imputers, nil
+	}
+	if _, err := newImputers(); err != nil {
+		return err
 	}
 	sensor, err := t.idColumn()
 	if err != nil {
 		return err
 	}
+	if cfg.perSensor && sensor < 0 {
+		return usageError{"-per-sensor: the input has no sensor_index column"}
+	}
+	type stream struct {
+		state    *anomaly.HSTState
+		imputers []impute.Streaming
+	}
+	streams := map[float64]*stream{}
 
 	w := csv.NewWriter(stdout)
 	header := make([]string, 0, len(cfg.fields)+3)
@@ -120,10 +138,25 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 		return err
 	}
 
-	state := hst.NewState()
 	x := make([]float64, len(cfg.fields))
 	rec := make([]string, len(header))
 	for r := 0; r < t.rows; r++ {
+		key := 0.0 // the global stream
+		if cfg.perSensor {
+			if key = t.cols[sensor][r]; math.IsNaN(key) {
+				return fmt.Errorf("data row %d: no sensor_index to keep -per-sensor models apart", r+1)
+			}
+		}
+		st := streams[key]
+		if st == nil {
+			imputers, err := newImputers()
+			if err != nil {
+				return err
+			}
+			st = &stream{state: hst.NewState(), imputers: imputers}
+			streams[key] = st
+		}
+		state, imputers := st.state, st.imputers
 		present := 0
 		for j, c := range cols {
 			v := t.cols[c][r]
