@@ -93,8 +93,8 @@ func TestBinaryOverGRPC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h.Status != pluginv2.CheckHealthResponse_OK || !strings.Contains(h.Message, "version 2.42.0") {
-			t.Errorf("health %v: %q", h.Status, h.Message)
+		if want := "(version " + promtest.Version(t) + ")"; h.Status != pluginv2.CheckHealthResponse_OK || !strings.Contains(h.Message, want) {
+			t.Errorf("health %v: %q, want it to contain %q", h.Status, h.Message, want)
 		}
 	})
 

@@ -69,6 +69,13 @@ type Settings struct {
 
 	// BearerToken comes from secureJsonData.bearerToken (authType "bearer").
 	BearerToken string `json:"-"`
+	// BasicAuthUser and BasicAuthPassword are the top-level basicAuthUser
+	// and secureJsonData.basicAuthPassword (authType "basic"). The plugin
+	// sends them itself when authType is basic: the SDK's HTTP client
+	// options only do so when the top-level basicAuth flag is also on, and
+	// a provisioned datasource may set authType alone.
+	BasicAuthUser     string `json:"-"`
+	BasicAuthPassword string `json:"-"`
 }
 
 // Instance is what LoadSettings reads of a datasource instance: the fields of
@@ -77,6 +84,7 @@ type Instance struct {
 	URL                     string
 	JSONData                []byte
 	BasicAuthEnabled        bool
+	BasicAuthUser           string
 	DecryptedSecureJSONData map[string]string
 }
 
@@ -143,6 +151,13 @@ func LoadSettings(ds Instance) (*Settings, error) {
 		}
 	default:
 		return nil, fmt.Errorf("datasource settings: authType %q is unknown (want none, basic or bearer)", s.AuthType)
+	}
+	if s.AuthType == AuthBasic {
+		s.BasicAuthUser = ds.BasicAuthUser
+		s.BasicAuthPassword = ds.DecryptedSecureJSONData["basicAuthPassword"]
+		if s.BasicAuthUser == "" {
+			return nil, fmt.Errorf("datasource settings: authType is basic but basicAuthUser is empty")
+		}
 	}
 	return s, nil
 }

@@ -63,3 +63,35 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSettingsBasicAuth(t *testing.T) {
+	secure := map[string]string{"basicAuthPassword": "hunter22"}
+	for _, c := range []struct {
+		name string
+		ds   Instance
+	}{
+		{"authType alone", Instance{URL: "http://x", JSONData: []byte(`{"authType":"basic"}`), BasicAuthUser: "bob", DecryptedSecureJSONData: secure}},
+		{"basicAuth flag alone", Instance{URL: "http://x", BasicAuthEnabled: true, BasicAuthUser: "bob", DecryptedSecureJSONData: secure}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := LoadSettings(c.ds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.AuthType != AuthBasic || s.BasicAuthUser != "bob" || s.BasicAuthPassword != "hunter22" {
+				t.Errorf("settings = %+v", s)
+			}
+			if strings.Contains(s.String(), "hunter22") {
+				t.Errorf("String() leaks the password: %s", s)
+			}
+		})
+	}
+	s, err := LoadSettings(Instance{URL: "http://x", JSONData: []byte(`{"authType":"none"}`), BasicAuthUser: "bob", DecryptedSecureJSONData: secure})
+	if err != nil || s.BasicAuthUser != "" || s.BasicAuthPassword != "" {
+		t.Errorf("authType none keeps basic credentials: %+v, %v", s, err)
+	}
+	_, err = LoadSettings(Instance{URL: "http://x", JSONData: []byte(`{"authType":"basic"}`), DecryptedSecureJSONData: secure})
+	if err == nil || !strings.Contains(err.Error(), "basicAuthUser is empty") || strings.Contains(err.Error(), "hunter22") {
+		t.Errorf("basic without a user: %v", err)
+	}
+}

@@ -55,7 +55,7 @@ type Datasource struct {
 func NewDatasource(ctx context.Context, ds backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	logger := log.DefaultLogger.FromContext(ctx)
 	s, err := models.LoadSettings(models.Instance{URL: ds.URL, JSONData: ds.JSONData, BasicAuthEnabled: ds.BasicAuthEnabled,
-		DecryptedSecureJSONData: ds.DecryptedSecureJSONData})
+		BasicAuthUser: ds.BasicAuthUser, DecryptedSecureJSONData: ds.DecryptedSecureJSONData})
 	if err != nil {
 		logger.Warn("invalid datasource settings", "uid", ds.UID, "error", err)
 		return &Datasource{settingsErr: err, logger: logger}, nil
@@ -78,6 +78,12 @@ func httpOptions(ctx context.Context, ds backend.DataSourceInstanceSettings, s *
 	opts, err := ds.HTTPClientOptions(ctx)
 	if err != nil {
 		return opts, fmt.Errorf("datasource settings: HTTP client options: %v", err)
+	}
+	// The SDK sets BasicAuth only when the top-level basicAuth flag is on;
+	// jsonData.authType "basic" alone (a provisioning file, an older
+	// ConfigEditor) must send the credentials too, not go out anonymously.
+	if s.AuthType == models.AuthBasic {
+		opts.BasicAuth = &httpclient.BasicAuthOptions{User: s.BasicAuthUser, Password: s.BasicAuthPassword}
 	}
 	if opts.Timeouts == nil {
 		to := httpclient.DefaultTimeoutOptions

@@ -88,3 +88,58 @@ func TestUpstreamClassifiesAnswers(t *testing.T) {
 		}
 	}
 }
+
+// authType "basic" without Grafana's top-level basicAuth flag (a provisioning
+// file may set only jsonData) must still send the credentials: the SDK's HTTP
+// client options add basic auth only when the flag is on.
+func TestBasicAuthWithoutBasicAuthFlag(t *testing.T) {
+	const user, password = "alice", "pw-very-secret"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte("Unauthorized\n"))
+			return
+		}
+		w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"sensor_index":"1"},"values":[[1700000000,"1"]]}]}}`))
+	}))
+	defer srv.Close()
+	w := models.Window{Start: time.Unix(1700000000, 0), End: time.Unix(1700000060, 0), Step: time.Minute}
+	secure := map[string]string{"basicAuthPassword": password}
+
+	for _, c := range []struct {
+		name     string
+		ds       backend.DataSourceInstanceSettings
+		wantAuth bool
+	}{
+		{"authType basic, no basicAuth flag", backend.DataSourceInstanceSettings{URL: srv.URL, JSONData: []byte(`{"authType":"basic"}`),
+			BasicAuthUser: user, DecryptedSecureJSONData: secure}, true},
+		{"basicAuth flag, no authType", backend.DataSourceInstanceSettings{URL: srv.URL, JSONData: []byte(`{}`),
+			BasicAuthEnabled: true, BasicAuthUser: user, DecryptedSecureJSONData: secure}, true},
+		{"authType basic and the flag", backend.DataSourceInstanceSettings{URL: srv.URL, JSONData: []byte(`{"authType":"basic"}`),
+			BasicAuthEnabled: true, BasicAuthUser: user, DecryptedSecureJSONData: secure}, true},
+		// The control: the server does refuse requests without credentials.
+		{"authType none", backend.DataSourceInstanceSettings{URL: srv.URL, JSONData: []byte(`{"authType":"none"}`),
+			BasicAuthUser: user, DecryptedSecureJSONData: secure}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inst, err := NewDatasource(context.Background(), c.ds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds := inst.(*Datasource)
+			if ds.settingsErr != nil {
+				t.Fatal(ds.settingsErr)
+			}
+			_, _, err = ds.up.queryRange(context.Background(), "f", "up", w)
+			if c.wantAuth && err != nil {
+				t.Fatalf("query with basic auth configured: %v", err)
+			}
+			if !c.wantAuth && (err == nil || !strings.Contains(err.Error(), "401")) {
+				t.Fatalf("query without credentials: %v, want the server's 401", err)
+			}
+			if err != nil && strings.Contains(err.Error(), password) {
+				t.Errorf("the password leaked: %v", err)
+			}
+		})
+	}
+}

@@ -110,3 +110,44 @@ func Bench() *Dataset {
 	}
 	return d
 }
+
+// Metric names of the Gaps dataset.
+const (
+	MetricGapsPM25     = "gapdemo_pm2_5"
+	MetricGapsHumidity = "gapdemo_humidity"
+)
+
+// The Gaps dataset's grid and missing readings. Readings are timestamped
+// GapsOffset after each point of a 2-minute grid starting at GapsGridStart,
+// as a sensor's readings are (they are not aligned to any query's step);
+// reading k is at GapsGridStart + k·2m + GapsOffset.
+var (
+	GapsGridStart = PlantedEnd.Add(-24 * time.Hour)
+	GapsOffset    = 37 * time.Second
+	GapsSensor    = 0
+	// GapsSingle is a single missed reading of GapsSensor's pm2.5.
+	GapsSingle = 300
+	// GapsRun is the first of GapsRunLen consecutive missed readings (10 minutes).
+	GapsRun    = 500
+	GapsRunLen = 5
+)
+
+// Gaps is the lookback experiment's dataset: 6 sensors, one day of readings
+// every 2 minutes (off the query grid), humidity complete, pm2.5 of sensor
+// GapsSensor missing reading GapsSingle and readings GapsRun … GapsRun+4.
+func Gaps() *Dataset {
+	d := &Dataset{ID: "gaps-v1", Sensors: 6, Start: GapsGridStart.Add(GapsOffset), End: PlantedEnd, Step: 2 * time.Minute}
+	index := func(t time.Time) int { return int(t.Sub(GapsGridStart) / (2 * time.Minute)) }
+	d.Families = []Family{
+		{Name: MetricGapsPM25, Value: func(s int, t time.Time) (float64, bool) {
+			if k := index(t); s == GapsSensor && (k == GapsSingle || (k >= GapsRun && k < GapsRun+GapsRunLen)) {
+				return 0, false
+			}
+			return 12 + float64(s) + 4*diurnal(t) + 1.5*noise(s, t, 1), true
+		}},
+		{Name: MetricGapsHumidity, Value: func(s int, t time.Time) (float64, bool) {
+			return 55 - 12*diurnal(t) + 2*noise(s, t, 2), true
+		}},
+	}
+	return d
+}

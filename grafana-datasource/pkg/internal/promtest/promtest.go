@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,6 +79,35 @@ func (d *Dataset) WriteOpenMetrics(w io.Writer) error {
 	}
 	bw.WriteString("# EOF\n")
 	return bw.Flush()
+}
+
+// Version is the version the installed Prometheus binary reports in
+// `prometheus --version` ("2.42.0+ds" for Debian 12's package), which is
+// what its /api/v1/status/buildinfo answers too. Tests assert it rather than
+// a pinned release, so that they pass with another distribution's package.
+func Version(t testing.TB) string {
+	t.Helper()
+	SkipIfAbsent(t)
+	out, err := exec.Command(PrometheusBin, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --version: %v\n%s", PrometheusBin, err, out)
+	}
+	v, ok := ParseVersion(string(out))
+	if !ok {
+		t.Fatalf("no version in the output of %s --version:\n%s", PrometheusBin, out)
+	}
+	return v
+}
+
+var versionRE = regexp.MustCompile(`(?m)^prometheus, version (\S+)`)
+
+// ParseVersion extracts the version from `prometheus --version` output.
+func ParseVersion(out string) (string, bool) {
+	m := versionRE.FindStringSubmatch(out)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // Server is a running Prometheus.
