@@ -136,7 +136,7 @@ func SystemDeps() error {
 		return nil
 	}
 	if _, err := exec.LookPath("apt-get"); err != nil || os.Geteuid() != 0 {
-		fmt.Printf("missing system packages %v: install them (Debian: apt-get install %s); the tests that need them fail in CI and skip elsewhere\n",
+		fmt.Printf("missing system packages %v: install them (Debian: apt-get install %s); without them the Prometheus tests skip (fail when CI is set) and the browser check fails\n",
 			missing, strings.Join(missing, " "))
 		return nil
 	}
