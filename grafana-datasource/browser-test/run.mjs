@@ -200,6 +200,7 @@ async function main() {
         assert((await query.getByLabel('Seed').inputValue()) === '42', 'seed default');
         assert(await query.getByText('PromQL expression is required').isVisible(), 'empty feature 2 not flagged');
         assert(await query.getByText('1 problem to fix before it runs').isVisible(), 'problem count not shown');
+        assert(await query.getByRole('button', { name: 'Add variable' }).isVisible(), 'no variables section');
       }
     );
     await check('query: metric names are completed from the backend resource', async () => {

@@ -1,5 +1,7 @@
 import { DEFAULT_QUERY } from './types';
 import {
+  validateVariables,
+  variablesFromRows,
   checkContamination,
   checkMaxFeatures,
   checkMaxSamples,
@@ -162,4 +164,45 @@ describe('validateUrl', () => {
     ['not a url', 'URL must be absolute, e.g. http://prometheus:9090'],
     ['http://admin:secret@prom:9090', 'put credentials in the Authentication section, not in the URL'],
   ])('%p → %p', (url, msg) => expect(validateUrl(url)).toBe(msg));
+});
+
+describe('variables', () => {
+  it.each<[string, Array<[string, string]>, Record<string, string>]>([
+    ['none', [], {}],
+    ['an empty row is fine', [['', '']], {}],
+    ['a value without a name', [['', 'x']], { 'variables.0.name': 'name is required' }],
+    [
+      'a bad name',
+      [['9x', 'a']],
+      { 'variables.0.name': 'name must start with a letter or _ and use only letters, digits and _' },
+    ],
+    [
+      'a macro name',
+      [['__rate_interval', '5m']],
+      { 'variables.0.name': 'names starting with __ are the macros ($__interval, …)' },
+    ],
+    [
+      'a name twice',
+      [
+        ['site', 'a'],
+        ['zone', 'b'],
+        [' site ', 'c'],
+      ],
+      { 'variables.2.name': '"site" is already variable 1' },
+    ],
+  ])('%s', (_, rows, want) => {
+    expect(validateVariables(rows.map(([name, value]) => ({ name, value })))).toEqual(want);
+  });
+
+  it('become the query object, first row of a name winning, undefined when empty', () => {
+    expect(variablesFromRows([])).toBeUndefined();
+    expect(variablesFromRows([{ name: ' ', value: 'x' }])).toBeUndefined();
+    expect(
+      variablesFromRows([
+        { name: 'site', value: 'oakland' },
+        { name: 'site', value: 'berkeley' },
+        { name: ' zone ', value: '' },
+      ])
+    ).toEqual({ site: 'oakland', zone: '' });
+  });
 });

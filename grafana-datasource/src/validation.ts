@@ -324,3 +324,51 @@ export function validatePositiveInt(v: number | undefined, max: number, what: st
   }
   return checkInteger(v, 1, max, what);
 }
+
+/** One row of the editor's variables table: a name and the value it stands for. */
+export interface VariableRow {
+  name: string;
+  value: string;
+}
+
+/**
+ * Problems in the variables table, keyed `variables.<row>.name` — the backend's rule (letters, digits and _, not
+ * starting with __, which is for macros), plus what only rows can have: a value without a name, a name twice.
+ */
+export function validateVariables(rows: VariableRow[]): ValidationErrors {
+  const errors: ValidationErrors = {};
+  const seen = new Map<string, number>();
+  rows.forEach(({ name, value }, i) => {
+    const key = `variables.${i}.name`;
+    const n = name.trim();
+    if (n === '') {
+      if (value.trim() !== '') {
+        errors[key] = 'name is required';
+      }
+      return;
+    }
+    if (!NAME.test(n)) {
+      errors[key] = 'name must start with a letter or _ and use only letters, digits and _';
+    } else if (n.startsWith('__')) {
+      errors[key] = 'names starting with __ are the macros ($__interval, …)';
+    } else if (seen.has(n)) {
+      errors[key] = `"${n}" is already variable ${seen.get(n)! + 1}`;
+    }
+    if (!seen.has(n)) {
+      seen.set(n, i);
+    }
+  });
+  return errors;
+}
+
+/** The rows as the query's `variables` object, or undefined when no row has a name. */
+export function variablesFromRows(rows: VariableRow[]): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const { name, value } of rows) {
+    const n = name.trim();
+    if (n !== '' && !(n in out)) {
+      out[n] = value;
+    }
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}

@@ -248,6 +248,39 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalledTimes(1);
   });
 
+  it('edits the variables alert rules use, and refuses bad names inline', async () => {
+    const { last, onRunQuery } = renderEditor({ ...filled, variables: { site: 'oakland' } });
+    expect(screen.getByLabelText('Variable 1 name')).toHaveValue('site');
+    expect(screen.getByLabelText('Variable 1 value')).toHaveValue('oakland');
+    await user.click(screen.getByRole('button', { name: /Add variable/ }));
+    await user.type(screen.getByLabelText('Variable 2 name'), 'window');
+    await user.type(screen.getByLabelText('Variable 2 value'), '7d');
+    await user.tab();
+    expect(last().variables).toEqual({ site: 'oakland', window: '7d' });
+    expect(onRunQuery).toHaveBeenCalled();
+
+    onRunQuery.mockClear();
+    const name2 = screen.getByLabelText('Variable 2 name');
+    await user.clear(name2);
+    await user.type(name2, '__interval');
+    await user.tab();
+    expect(screen.getByText('names starting with __ are the macros ($__interval, …)')).toBeInTheDocument();
+    await user.clear(name2);
+    await user.type(name2, 'site');
+    await user.tab();
+    expect(screen.getByText('"site" is already variable 1')).toBeInTheDocument();
+    expect(onRunQuery).not.toHaveBeenCalled();
+
+    // Removing the repeated row makes the query valid again and runs it; removing the last leaves no variables.
+    await user.click(screen.getAllByRole('button', { name: 'Remove variable site' })[1]);
+    expect(last().variables).toEqual({ site: 'oakland' });
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    await user.click(screen.getByRole('button', { name: 'Remove variable site' }));
+    expect(last().variables).toBeUndefined();
+    expect(screen.queryByLabelText('Variable 1 name')).not.toBeInTheDocument();
+    expect(onRunQuery).toHaveBeenCalledTimes(2);
+  });
+
   it('shows the exact JSON the backend receives', async () => {
     renderEditor(filled);
     await user.click(screen.getByRole('button', { name: /Query JSON/ }));

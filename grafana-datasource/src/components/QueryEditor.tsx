@@ -30,9 +30,10 @@ import {
   Output,
   withDefaults,
 } from '../types';
-import { MAX_FEATURES, validateQuery } from '../validation';
+import { MAX_FEATURES, validateQuery, validateVariables, VariableRow, variablesFromRows } from '../validation';
 import { LabelNamesInput } from './LabelNamesInput';
 import { PromQLInput } from './PromQLInput';
+import { VariablesEditor } from './VariablesEditor';
 
 type Props = QueryEditorProps<DataSource, AnomalyQuery, AnomalyDataSourceOptions>;
 
@@ -149,7 +150,14 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   const q: CompleteQuery = useMemo(() => withDefaults(query), [query]);
   // Text typed into a number field that is not a number never reaches the query; it is a problem all the same.
   const [parseErrors, setParseErrors] = useState<Record<string, string>>({});
-  const errors = useMemo(() => ({ ...validateQuery(q), ...parseErrors }), [q, parseErrors]);
+  // The variables are edited as rows (see VariablesEditor); the query holds them as an object.
+  const [variableRows, setVariableRows] = useState<VariableRow[]>(() =>
+    Object.entries(query.variables ?? {}).map(([name, value]) => ({ name, value }))
+  );
+  const errors = useMemo(
+    () => ({ ...validateQuery(q), ...parseErrors, ...validateVariables(variableRows) }),
+    [q, parseErrors, variableRows]
+  );
   const valid = Object.keys(errors).length === 0;
   const parseErrorSetter = (key: string) => (message: string | undefined) =>
     setParseErrors((prev) => {
@@ -172,10 +180,11 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
       onRunQuery();
     }
   };
-  const updateAndRun = (patch: Partial<AnomalyQuery>) => {
+  const updateAndRun = (patch: Partial<AnomalyQuery>, rows: VariableRow[] = variableRows) => {
     const next = { ...q, ...patch };
     onChange(next);
-    if (Object.keys(validateQuery(next)).length === 0 && Object.keys(parseErrors).length === 0) {
+    const problems = { ...validateQuery(next), ...parseErrors, ...validateVariables(rows) };
+    if (Object.keys(problems).length === 0) {
       onRunQuery();
     }
   };
@@ -520,6 +529,30 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             />
           </InlineField>
         </InlineFieldRow>
+      </div>
+
+      <div className={styles.section}>
+        <Text element="h6">Variables for alert rules</Text>
+        <div className={styles.explanation}>
+          Values for $name in the expressions where no dashboard variable resolves it — always in an alert rule, which
+          runs without a browser.
+        </div>
+        <VariablesEditor
+          rows={variableRows}
+          errors={errors}
+          labelWidth={LABEL_WIDTH}
+          onChange={(rows) => {
+            setVariableRows(rows);
+            const variables = variablesFromRows(rows);
+            // Removing a row runs the query at once, as removing a feature does; typing waits for the blur.
+            if (rows.length < variableRows.length) {
+              updateAndRun({ variables }, rows);
+            } else {
+              update({ variables });
+            }
+          }}
+          onBlur={run}
+        />
       </div>
 
       <div className={styles.section} data-testid="query-preview">
