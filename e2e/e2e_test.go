@@ -58,7 +58,7 @@ type results struct {
 	Streaming     *detection            `json:"streaming"`
 	Batch         map[string]*detection `json:"batch"`
 	StreamingRule map[string]float64    `json:"streaming_rule_scores"`
-	BatchRule     map[string]float64    `json:"batch_rule_anomaly"`
+	BatchRule     *batchRuleResult      `json:"batch_rule"`
 	Restart       restartResult         `json:"restart"`
 	Seconds       map[string]float64    `json:"seconds"`
 }
@@ -190,7 +190,7 @@ func TestStackEndToEnd(t *testing.T) {
 	truth := newTruthIndex(readings1, promLookback)
 	runDashboard(t, ctx, host, truth, res)
 	mark = lap("dashboard_queries", mark)
-	res.BatchRule = checkBatchRule(t, ctx, host, truth)
+	res.BatchRule = checkBatchRule(t, ctx, host, truth, simStart, lastStep)
 	lap("alert_queries", mark)
 
 	// --- phase 2: restart Telegraf; the processor must resume from its state file --------------------
@@ -562,78 +562,277 @@ func batchDetection(frames data.Frames, truth *truthIndex, to time.Time) (*detec
 	return d.finish(), len(sensors), nil
 }
 
+// batchRuleResult is what the batch alert rule's condition did over the simulated day.
+type batchRuleResult struct {
+	Threshold   float64 `json:"threshold"`
+	Evaluations int     `json:"evaluations"` // grid steps the rule was evaluated at
+	// Above counts (step, sensor) pairs whose score was above the threshold, by what the truth shows for
+	// the sensor at that step: a gross fault (spike, stuck_high), another fault, or nothing.
+	Above      map[string]int `json:"above_threshold_by_truth"`
+	AboveGross int            `json:"above_threshold_gross"`
+	AboveClean int            `json:"above_threshold_clean"`
+	// Firing counts (step, sensor) pairs where the rule fires: above the threshold for the rule's `for`
+	// (at consecutive steps), by the same truth at the firing step.
+	Firing      int `json:"firing"`
+	FiringGross int `json:"firing_gross"`
+	FiringClean int `json:"firing_clean"`
+	// Gross-fault points and how many of them were above the threshold.
+	GrossPoints      int               `json:"gross_points"`
+	GrossPointsAbove map[string][2]int `json:"gross_points_above_by_kind"` // kind → [above, all]
+	// Stuck-high episodes (runs of consecutive steps a sensor shows stuck_high) the rule fired on.
+	StuckEpisodes      int `json:"stuck_high_episodes"`
+	StuckEpisodesFired int `json:"stuck_high_episodes_fired"`
+	// Snapshots in which no sensor shows any fault, and how many had a sensor above the threshold.
+	CleanSnapshots      int                `json:"clean_snapshots"`
+	CleanSnapshotsAbove int                `json:"clean_snapshots_above_threshold"`
+	MaxCleanScore       jsonFloat          `json:"max_clean_score"`
+	Now                 map[string]float64 `json:"scores_now"`
+}
+
 // checkBatchRule runs the batch alert rule's datasource query as Grafana's alerting would (relative
-// time range before now, the model as the query JSON, its interval and max data points) and checks
-// the answer has the shape alerting needs: one number per sensor, 0 or 1.
-func checkBatchRule(t testing.TB, ctx context.Context, host *pluginHost, truth *truthIndex) map[string]float64 {
+// time range before the evaluation time, the model as the query JSON, its interval and max data
+// points): once now, for the shape alerting needs (one score per sensor), and then at every step of the
+// simulated day, applying the rule's own condition (threshold and `for`) to each answer and comparing
+// the sensors it fires on with the planted faults. The rule must fire (almost) only on sensors with a
+// gross fault at the time, never on a snapshot in which no sensor is faulty, and on most stuck-high
+// episodes.
+func checkBatchRule(t testing.TB, ctx context.Context, host *pluginHost, truth *truthIndex, from, to time.Time) *batchRuleResult {
 	t.Helper()
-	var qs []grafanaQuery
-	var rules []alertQuery
-	now := time.Now()
+	var rule *alertQuery
 	for _, q := range loadAlertQueries(t) {
-		if q.DatasourceUID != "hazewatch" {
-			continue
+		if q.DatasourceUID == "hazewatch" {
+			rule = &q
+			break
 		}
-		raw, err := json.Marshal(q.Model)
-		if err != nil {
-			t.Fatal(err)
-		}
-		iv := time.Second // Grafana's default when the model has no intervalMs
-		if ms, ok := q.Model["intervalMs"].(int); ok {
-			iv = time.Duration(ms) * time.Millisecond
-		}
-		mdp := int64(43200) // Grafana's default max data points for alert queries
-		if n, ok := q.Model["maxDataPoints"].(int); ok {
-			mdp = int64(n)
-		}
-		qs = append(qs, grafanaQuery{RefID: q.RuleUID + "/" + q.RefID, JSON: raw, From: now.Add(-q.From), To: now.Add(-q.To), Interval: iv, MaxDataPoints: mdp})
-		rules = append(rules, q)
 	}
-	if len(qs) == 0 {
+	if rule == nil {
 		t.Fatalf("%s: no rule queries the hazewatch datasource", alertRulesFile)
 	}
-	out, err := host.query(ctx, qs...)
-	if err != nil {
-		t.Fatalf("QueryData (alert rules): %v", err)
+	if !rule.HasThreshold {
+		t.Fatalf("rule %s: its condition is not a threshold on %s", rule.RuleUID, rule.RefID)
 	}
-	flags := map[string]float64{}
-	for i, q := range qs {
-		qr := out[q.RefID]
+	raw, err := json.Marshal(rule.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Mode, FleetAt string
+		Output        []string
+		Training      struct{ Step string }
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	stepD, err := model.ParseDuration(m.Training.Step)
+	if err != nil || m.Mode != "fleet" || m.FleetAt != "last" || len(m.Output) != 1 {
+		t.Fatalf("rule %s: the checks expect one output of a fleet query at the last step with a fixed training.step, got %+v (%v)", rule.RuleUID, m, err)
+	}
+	step := time.Duration(stepD)
+	output := m.Output[0]
+	iv := time.Second // Grafana's default when the model has no intervalMs
+	if ms, ok := rule.Model["intervalMs"].(int); ok {
+		iv = time.Duration(ms) * time.Millisecond
+	}
+	mdp := int64(43200) // Grafana's default max data points for alert queries
+	if n, ok := rule.Model["maxDataPoints"].(int); ok {
+		mdp = int64(n)
+	}
+	at := func(eval time.Time) grafanaQuery {
+		return grafanaQuery{RefID: eval.UTC().Format(time.RFC3339), JSON: raw, From: eval.Add(-rule.From), To: eval.Add(-rule.To), Interval: iv, MaxDataPoints: mdp}
+	}
+	// scores reads one answer: sensor → the output's value.
+	scores := func(q grafanaQuery, qr queryResult) map[string]float64 {
 		if qr.Error != "" {
-			t.Errorf("rule %s: %s", rules[i].RuleUID, qr.Error)
-			continue
+			t.Errorf("rule %s at %s: %s", rule.RuleUID, q.RefID, qr.Error)
+			return nil
 		}
+		out := map[string]float64{}
 		for _, f := range qr.Frames {
-			if f.Meta == nil || (f.Meta.Type != data.FrameTypeNumericMulti && f.Meta.Type != data.FrameTypeTimeSeriesMulti) {
-				t.Errorf("rule %s: frame type %v is not one Grafana alerting takes", rules[i].RuleUID, f.Meta)
+			if f.Meta == nil || f.Meta.Type != data.FrameTypeNumericMulti {
+				t.Errorf("rule %s at %s: frame type %v is not the numeric frames Grafana alerting takes", rule.RuleUID, q.RefID, f.Meta)
 				continue
 			}
 			for _, fl := range f.Fields {
-				if fl.Type() == data.FieldTypeTime || fl.Len() == 0 {
+				if fl.Name != output || fl.Len() != 1 {
 					continue
 				}
-				v, _ := fl.At(fl.Len() - 1).(float64)
-				s := fl.Labels[sensorTag]
-				if v != 0 && v != 1 {
-					t.Errorf("rule %s: sensor %s: %s = %v, want 0 or 1", rules[i].RuleUID, s, fl.Name, v)
+				v, _ := fl.At(0).(float64)
+				if output == "score" && !(v >= 0 && v <= 1) {
+					t.Errorf("rule %s at %s: sensor %s: score %v outside [0, 1]", rule.RuleUID, q.RefID, fl.Labels[sensorTag], v)
 				}
-				flags[s] = v
+				out[fl.Labels[sensorTag]] = v
 			}
 		}
-		var flagged []string
-		for s, v := range flags {
-			if v == 1 {
-				kind, _ := truth.at(s, q.To)
-				flagged = append(flagged, s+" (truth: "+kind+")")
-			}
-		}
-		slices.Sort(flagged)
-		if len(flags) != simSensors {
-			t.Errorf("rule %s: %d sensors evaluated, want %d", rules[i].RuleUID, len(flags), simSensors)
-		}
-		t.Logf("batch rule %s: %d sensors evaluated, anomalous now: %v", rules[i].RuleUID, len(flags), flagged)
+		return out
 	}
-	return flags
+
+	res := &batchRuleResult{Threshold: rule.Threshold, Above: map[string]int{}, GrossPointsAbove: map[string][2]int{}, MaxCleanScore: jsonFloat(math.NaN())}
+
+	// Now, as Grafana's alerting would evaluate it.
+	now := at(time.Now())
+	out, err := host.query(ctx, now)
+	if err != nil {
+		t.Fatalf("QueryData (alert rule): %v", err)
+	}
+	res.Now = scores(now, out[now.RefID])
+	if len(res.Now) != simSensors {
+		t.Errorf("rule %s now: %d sensors evaluated, want %d", rule.RuleUID, len(res.Now), simSensors)
+	}
+
+	// Every step of the simulated day after its first 10 minutes, in batches (one QueryData answer
+	// per batch stays well below gRPC's message limit).
+	var evals []time.Time
+	for g := from.Truncate(step).Add(10 * time.Minute); !g.After(to); g = g.Add(step) {
+		evals = append(evals, g)
+	}
+	byStep := make([]map[string]float64, len(evals))
+	const batch = 60
+	for i := 0; i < len(evals); i += batch {
+		var qs []grafanaQuery
+		for _, g := range evals[i:min(i+batch, len(evals))] {
+			qs = append(qs, at(g))
+		}
+		out, err := host.query(ctx, qs...)
+		if err != nil {
+			t.Fatalf("QueryData (alert rule over the day): %v", err)
+		}
+		for j, q := range qs {
+			byStep[i+j] = scores(q, out[q.RefID])
+		}
+	}
+	res.Evaluations = len(evals)
+
+	// The rule is true for a sensor at a step when its value is above the threshold; it fires once it has
+	// been true for `for`, i.e. at need consecutive steps (evaluations every minute see each 2-minute
+	// step at least once, and `for: 2m` spans two steps).
+	need := int((rule.For+step-1)/step) + 1
+	run := map[string]int{}      // sensor → consecutive steps above
+	inStuck := map[string]bool{} // sensor → in a stuck_high episode, and whether the rule fired in it
+	firedInStuck := map[string]bool{}
+	endEpisode := func(s string) {
+		if inStuck[s] {
+			res.StuckEpisodes++
+			if firedInStuck[s] {
+				res.StuckEpisodesFired++
+			}
+		}
+		inStuck[s], firedInStuck[s] = false, false
+	}
+	class := func(kind string) string {
+		switch {
+		case kind == noFault:
+			return "clean"
+		case slices.Contains(grossFaults, kind):
+			return "gross"
+		}
+		return "other"
+	}
+	var cleanFirings, otherFirings []string
+	for i, g := range evals {
+		sc := byStep[i]
+		// Every sensor with a particle reading in Prometheus's lookback is scored (one whose particle
+		// fields dropped out for longer has none, and is not).
+		anyFault, anyAbove, visible := false, false, 0
+		for s := range truth.series {
+			kind, ok := truth.at(s, g)
+			if !ok {
+				continue
+			}
+			visible++
+			if _, scored := sc[s]; !scored {
+				t.Errorf("rule %s at %s: sensor %s has readings but no %s", rule.RuleUID, g.UTC().Format(time.RFC3339), s, output)
+			}
+			if kind != noFault {
+				anyFault = true
+			}
+		}
+		if len(sc) != visible || visible < simSensors-2 {
+			t.Errorf("rule %s at %s: %d sensors evaluated, %d with readings (of %d)", rule.RuleUID, g.UTC().Format(time.RFC3339), len(sc), visible, simSensors)
+		}
+		for s, v := range sc {
+			kind, visible := truth.at(s, g)
+			if !visible {
+				continue
+			}
+			above := v > rule.Threshold
+			c := class(kind)
+			if c == "clean" && !(float64(res.MaxCleanScore) >= v) {
+				res.MaxCleanScore = jsonFloat(v)
+			}
+			if c == "gross" {
+				res.GrossPoints++
+				k := res.GrossPointsAbove[kind]
+				k[1]++
+				if above {
+					k[0]++
+				}
+				res.GrossPointsAbove[kind] = k
+			}
+			if kind == "stuck_high" {
+				inStuck[s] = true
+			} else {
+				endEpisode(s)
+			}
+			if !above {
+				run[s] = 0
+				continue
+			}
+			anyAbove = true
+			res.Above[kind]++
+			switch c {
+			case "gross":
+				res.AboveGross++
+			case "clean":
+				res.AboveClean++
+			}
+			if run[s]++; run[s] < need {
+				continue
+			}
+			res.Firing++
+			switch c {
+			case "gross":
+				res.FiringGross++
+				if kind == "stuck_high" {
+					firedInStuck[s] = true
+				}
+			case "clean":
+				res.FiringClean++
+				cleanFirings = append(cleanFirings, fmt.Sprintf("%s at %s (%.3f)", s, g.UTC().Format(time.RFC3339), v))
+			default:
+				otherFirings = append(otherFirings, fmt.Sprintf("%s at %s (%s, %.3f)", s, g.UTC().Format(time.RFC3339), kind, v))
+			}
+		}
+		if !anyFault {
+			res.CleanSnapshots++
+			if anyAbove {
+				res.CleanSnapshotsAbove++
+			}
+		}
+	}
+	for s := range inStuck {
+		endEpisode(s)
+	}
+	var firingNow []string
+	for s, v := range res.Now {
+		if v > rule.Threshold {
+			kind, _ := truth.at(s, time.Now().Truncate(step))
+			firingNow = append(firingNow, fmt.Sprintf("%s (%.3f, truth: %s)", s, v, kind))
+		}
+	}
+	slices.Sort(firingNow)
+	t.Logf("batch rule %s (%s > %v for %s) over %d steps: above the threshold %d times (%v), max clean score %.3f; fires %d times: %d on a gross fault, %d on another fault %v, %d on a clean sensor %v; gross-fault points above %d of %d %v; stuck_high episodes fired on %d of %d; snapshots without any fault: %d, with a sensor above the threshold: %d; above now: %v",
+		rule.RuleUID, output, rule.Threshold, rule.For, res.Evaluations, res.AboveGross+res.AboveClean+res.Above["ab_divergence"]+res.Above["drift"]+res.Above["flatline"]+res.Above["dropout"], res.Above, float64(res.MaxCleanScore),
+		res.Firing, res.FiringGross, res.Firing-res.FiringGross-res.FiringClean, otherFirings, res.FiringClean, cleanFirings,
+		sumAbove(res.GrossPointsAbove), res.GrossPoints, res.GrossPointsAbove, res.StuckEpisodesFired, res.StuckEpisodes, res.CleanSnapshots, res.CleanSnapshotsAbove, firingNow)
+	return res
+}
+
+func sumAbove(m map[string][2]int) int {
+	n := 0
+	for _, v := range m {
+		n += v[0]
+	}
+	return n
 }
 
 // checkRestart checks the first metrics after the restart: the processor loaded its state, so no
@@ -813,20 +1012,74 @@ func assertFloors(t testing.TB, res *results) {
 	floor("streaming recall of gross faults (spike, stuck_high)", recallOf(s, grossFaults...), 0.8)
 	floor("streaming recall", float64(s.Recall), 0.1)
 
-	// Batch (Isolation Forest in the datasource, the dashboard's series and fleet panels over the whole
-	// simulated day, flags at scikit-learn's "auto" threshold): measured gross-fault recall 1.0 for
-	// both, overall recall 0.29 (series) and 0.32 (fleet). Precision is only about 1.3× the prevalence
-	// (0.065 vs 0.05): with three collinear particle features and contamination "auto", the forest also
-	// isolates the natural daily peaks, about a fifth of the clean points. The floors hold the
-	// recall and that the flags are at least not worse than random.
-	for _, name := range []string{"panel7 24h/series/-", "panel8 24h/fleet/each"} {
-		b := res.Batch[name]
+	// Batch (Isolation Forest in the datasource, the dashboard's series and fleet panels at their 2-minute
+	// step, flags at scikit-learn's "auto" threshold 0.5). The simulator's seed is fixed, so the faults
+	// are the same on every run while the hour the day starts (and so the diurnal profile) moves.
+	// Measured over three runs, whole simulated day: gross-fault recall 1.0 for both; overall recall
+	// 0.35 (series) and 0.32 (fleet); precision / prevalence 1.60–1.69 (series) and 1.37–1.39 (fleet),
+	// with prevalence 0.049; ROC AUC on the value faults 0.61–0.62 for both. The 0.5 cut flags about a
+	// fifth of the clean points (three collinear particle features: the forest also isolates natural
+	// daily peaks), so precision stays a small multiple of the prevalence; a random flagger's ratio is
+	// 1 ± 0.07 at these counts, so the floors below (1.4, 1.2; AUC 0.56) are several deviations above
+	// chance with a margin of about 0.15 below what the runs achieved.
+	for _, c := range []struct {
+		name         string
+		minPrecRatio float64
+	}{{"panel7 24h/series/-", 1.4}, {"panel8 24h/fleet/each", 1.2}} {
+		b := res.Batch[c.name]
 		if b == nil {
-			t.Errorf("no batch result for %s", name)
+			t.Errorf("no batch result for %s", c.name)
 			continue
 		}
-		floor("batch "+name+" recall of gross faults (spike, stuck_high)", recallOf(b, grossFaults...), 0.9)
-		floor("batch "+name+" recall", float64(b.Recall), 0.2)
-		floor("batch "+name+" precision / prevalence", float64(b.Precision)/prevalence(b), 1.0)
+		floor("batch "+c.name+" recall of gross faults (spike, stuck_high)", recallOf(b, grossFaults...), 0.9)
+		floor("batch "+c.name+" recall", float64(b.Recall), 0.2)
+		floor("batch "+c.name+" precision / prevalence", float64(b.Precision)/prevalence(b), c.minPrecRatio)
+		floor("batch "+c.name+" ROC AUC on the value faults", float64(b.ValueFaultsAUC), 0.56)
+	}
+	// The dashboard's default range (the last 6 hours, 180 steps): measured gross-fault recall 1.0 (26
+	// stuck_high points) for both, recall 0.28–0.29 (series) and 0.18 (fleet), precision / prevalence
+	// 1.12–1.17 (series) and 0.73 (fleet), prevalence 0.055. In those hours the faults are mostly drift
+	// (180 of ~300 faulty points), which the fleet forest cannot see at the 0.5 cut while it flags the
+	// clean sensors' daily peaks: its precision there is below the prevalence, and only its recall of
+	// gross faults is held. For the series panel the precision floor is "not below chance".
+	for _, c := range []struct {
+		name                string
+		minRecall, minRatio float64
+	}{{"panel7 default/series/-", 0.2, 1.0}, {"panel8 default/fleet/each", 0.12, 0}} {
+		b := res.Batch[c.name]
+		if b == nil {
+			t.Errorf("no batch result for %s", c.name)
+			continue
+		}
+		floor("batch "+c.name+" recall of gross faults (spike, stuck_high)", recallOf(b, grossFaults...), 0.9)
+		floor("batch "+c.name+" recall", float64(b.Recall), c.minRecall)
+		if c.minRatio > 0 {
+			floor("batch "+c.name+" precision / prevalence", float64(b.Precision)/prevalence(b), c.minRatio)
+		}
+	}
+
+	// The batch alert rule (fleet score > threshold for 2 minutes), evaluated at each of ~715 steps of the
+	// simulated day. Measured over two runs: it fired 129–130 times, every time on a sensor showing
+	// stuck_high; on 5 of 5 stuck_high episodes; 134–135 of ~182 gross-fault points above the threshold
+	// (the misses: two sensors stuck at once, which isolate each other less, and the day's 2 spikes,
+	// which score 0.85–0.88 in a 30-sensor fleet); highest clean score 0.852–0.854; 82–83 snapshots
+	// without any fault, none with a sensor above the threshold. A rule flagging the lowest-scoring
+	// sensors of each snapshot (contamination "0.01") fails all of these.
+	if r := res.BatchRule; r == nil {
+		t.Error("no batch rule result")
+	} else {
+		if r.Firing == 0 || float64(r.FiringGross) < 0.9*float64(r.Firing) {
+			t.Errorf("batch rule: fired %d times, %d of them on a gross fault; want at least 90%%", r.Firing, r.FiringGross)
+		}
+		if r.FiringClean > 1 {
+			t.Errorf("batch rule: fired %d times on a sensor with no fault; want at most 1 in a day", r.FiringClean)
+		}
+		if r.CleanSnapshots < 20 || r.CleanSnapshotsAbove > 0 {
+			t.Errorf("batch rule: %d of %d snapshots without any fault have a sensor above the threshold; want none (and at least 20 such snapshots)", r.CleanSnapshotsAbove, r.CleanSnapshots)
+		}
+		if r.StuckEpisodes < 2 || float64(r.StuckEpisodesFired) < 0.8*float64(r.StuckEpisodes) {
+			t.Errorf("batch rule: fired on %d of %d stuck_high episodes; want at least 80%% (of at least 2)", r.StuckEpisodesFired, r.StuckEpisodes)
+		}
+		floor("batch rule: share of gross-fault points above the threshold", ratio(sumAbove(r.GrossPointsAbove), r.GrossPoints), 0.5)
 	}
 }

@@ -252,6 +252,11 @@ type alertQuery struct {
 	DatasourceUID string
 	From, To      time.Duration // relativeTimeRange: seconds before the evaluation time
 	Model         map[string]any
+	// The rule's condition, when it is a threshold expression on this query: the rule is true for a
+	// series whose value is above Threshold (evaluator gt), and fires once it has been true for For.
+	Threshold    float64
+	HasThreshold bool
+	For          time.Duration
 }
 
 // loadAlertQueries reads every data query of the provisioned alert rules (expressions excluded).
@@ -260,8 +265,10 @@ func loadAlertQueries(t testing.TB) []alertQuery {
 	var f struct {
 		Groups []struct {
 			Rules []struct {
-				UID  string `yaml:"uid"`
-				Data []struct {
+				UID       string `yaml:"uid"`
+				Condition string `yaml:"condition"`
+				For       string `yaml:"for"`
+				Data      []struct {
 					RefID             string `yaml:"refId"`
 					DatasourceUID     string `yaml:"datasourceUid"`
 					RelativeTimeRange struct {
@@ -279,14 +286,49 @@ func loadAlertQueries(t testing.TB) []alertQuery {
 	var out []alertQuery
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
+			var forDur time.Duration
+			if r.For != "" {
+				d, err := model.ParseDuration(r.For)
+				if err != nil {
+					t.Fatalf("%s: rule %s: for %q: %v", alertRulesFile, r.UID, r.For, err)
+				}
+				forDur = time.Duration(d)
+			}
+			// The condition's threshold, by the query it reads.
+			thresholds := map[string]float64{}
+			for _, q := range r.Data {
+				if q.RefID != r.Condition || q.Model["type"] != "threshold" {
+					continue
+				}
+				expr, _ := q.Model["expression"].(string)
+				conds, _ := q.Model["conditions"].([]any)
+				if len(conds) != 1 {
+					t.Fatalf("%s: rule %s: condition %s: want one threshold condition, got %v", alertRulesFile, r.UID, r.Condition, conds)
+				}
+				c, _ := conds[0].(map[string]any)
+				ev, _ := c["evaluator"].(map[string]any)
+				params, _ := ev["params"].([]any)
+				if ev["type"] != "gt" || len(params) != 1 {
+					t.Fatalf("%s: rule %s: condition %s: the checks read an evaluator gt with one parameter, got %v", alertRulesFile, r.UID, r.Condition, ev)
+				}
+				switch v := params[0].(type) {
+				case float64:
+					thresholds[expr] = v
+				case int:
+					thresholds[expr] = float64(v)
+				default:
+					t.Fatalf("%s: rule %s: threshold %v is not a number", alertRulesFile, r.UID, params[0])
+				}
+			}
 			for _, q := range r.Data {
 				if q.DatasourceUID == "__expr__" {
 					continue
 				}
+				th, ok := thresholds[q.RefID]
 				out = append(out, alertQuery{
 					RuleUID: r.UID, RefID: q.RefID, DatasourceUID: q.DatasourceUID,
 					From: time.Duration(q.RelativeTimeRange.From) * time.Second, To: time.Duration(q.RelativeTimeRange.To) * time.Second,
-					Model: q.Model,
+					Model: q.Model, Threshold: th, HasThreshold: ok, For: forDur,
 				})
 			}
 		}

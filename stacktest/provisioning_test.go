@@ -3,6 +3,7 @@ package stacktest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
@@ -428,6 +430,12 @@ func TestAlertRules(t *testing.T) {
 			if !refs[r.Condition] {
 				t.Errorf("%s: condition %q is not a refId of the rule", where, r.Condition)
 			}
+			var condition map[string]any
+			for _, q := range r.Data {
+				if q.RefID == r.Condition {
+					condition = q.Model
+				}
+			}
 			for _, q := range r.Data {
 				usedDatasources = append(usedDatasources, q.DatasourceUID)
 				if !knownDatasource(t, q.DatasourceUID) {
@@ -453,7 +461,9 @@ func TestAlertRules(t *testing.T) {
 						t.Fatal(err)
 					}
 					// Alert rules run in the backend with no dashboard: no variables to substitute.
-					checkHazewatchTarget(t, where, raw, nil)
+					for _, hq := range checkHazewatchTarget(t, where, raw, nil) {
+						checkBatchRuleOutput(t, where, hq, condition)
+					}
 				}
 			}
 			if uid := r.Annotations["__dashboardUid__"]; uid != "" && uid != d.UID {
@@ -609,5 +619,124 @@ func TestDashboardProvider(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no dashboard provider loads %s", dashboardFile)
+	}
+}
+
+// provisionedBatchQueries returns every hazewatch query of the dashboard (once per value of each template
+// variable it uses) and of the alert rules, parsed by the backend's own parser.
+func provisionedBatchQueries(t testing.TB) (where []string, queries []*models.Query) {
+	t.Helper()
+	d := loadDashboard(t)
+	vars := d.variableValues(t)
+	for _, p := range d.allPanels() {
+		for _, raw := range p.Targets {
+			var tg target
+			if err := json.Unmarshal(raw, &tg); err != nil {
+				t.Fatal(err)
+			}
+			ds := tg.Datasource
+			if ds == nil {
+				ds = p.Datasource
+			}
+			if ds == nil || ds.UID != "hazewatch" {
+				continue
+			}
+			for _, q := range checkHazewatchTarget(t, "panel "+p.Title, raw, vars) {
+				where, queries = append(where, fmt.Sprintf("panel %d %q", p.ID, p.Title)), append(queries, q)
+			}
+		}
+	}
+	for _, g := range loadAlertRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, q := range r.Data {
+				if q.DatasourceUID != "hazewatch" {
+					continue
+				}
+				raw, err := json.Marshal(q.Model)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, pq := range checkHazewatchTarget(t, "rule "+r.UID, raw, nil) {
+					where, queries = append(where, "rule "+r.UID), append(queries, pq)
+				}
+			}
+		}
+	}
+	return where, queries
+}
+
+// TestBatchQueriesStep checks the batch queries against the data they read: their step is the readings'
+// cadence (the simulator's step in purpleair.conf, PurpleAir's 2 minutes), whatever the panel's range and
+// interval, so that the grid (and the forest cache key, aligned to it) only moves when a new reading can
+// have arrived; and fleet queries carry no training range, which fleet mode ignores with a warning notice.
+func TestBatchQueriesStep(t *testing.T) {
+	step := simStep(t)
+	where, queries := provisionedBatchQueries(t)
+	if len(queries) < 3 {
+		t.Fatalf("%d batch queries in the provisioning, want the dashboard's and the alert rule's", len(queries))
+	}
+	hw := datasources(t)["hazewatch"]
+	jsonData, err := json.Marshal(hw.JSONData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := models.LoadSettings(models.Instance{URL: hw.URL, JSONData: jsonData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := models.Limits{MaxPointsPerSeries: s.MaxPointsPerSeries, ScrapeInterval: s.ScrapeInterval}
+	now := time.Date(2024, 4, 11, 12, 0, 30, 0, time.UTC)
+	for i, q := range queries {
+		if q.Training.FixedStep != step {
+			t.Errorf("%s: training.step %q, want the readings' step %s (purpleair.conf)", where[i], q.Training.Step, model.Duration(step))
+		}
+		if q.Mode == models.ModeFleet && q.Training.Range != models.TrainingPanel {
+			t.Errorf("%s: fleet query with training.range %q, which fleet mode ignores (with a warning on every refresh)", where[i], q.Training.Range)
+		}
+		// The dashboard's default range as Grafana sends it (6 h in ~1000 px: a 20 s interval), and a
+		// refresh one step later: same step, no notice, and a grid that moved by exactly one step.
+		for _, span := range []time.Duration{6 * time.Hour, 24 * time.Hour} {
+			tc := models.TimeContext{From: now.Add(-span), To: now, Interval: 20 * time.Second, MaxDataPoints: 1000}
+			plan, err := models.Resolve(q, tc, lim)
+			if err != nil {
+				t.Errorf("%s: %v", where[i], err)
+				continue
+			}
+			// A training window too long for maxPointsPerSeries at this step (training = 30d) raises
+			// the step, with a notice: that is the datasource doing its job.
+			if longest := max(span, q.Training.Lookback); int(longest/step)+1 > lim.MaxPointsPerSeries {
+				if plan.Step <= step {
+					t.Errorf("%s over %s with training %s: step %s not raised", where[i], span, q.Training.Range, plan.Step)
+				}
+			} else {
+				if plan.Step != step {
+					t.Errorf("%s over %s: step %s, want %s", where[i], span, plan.Step, step)
+				}
+				if len(plan.Notices) > 0 {
+					t.Errorf("%s over %s: notices on every refresh: %q", where[i], span, plan.Notices)
+				}
+			}
+			tc.From, tc.To = tc.From.Add(30*time.Second), tc.To.Add(30*time.Second)
+			if later, err := models.Resolve(q, tc, lim); err != nil || later.Score != plan.Score || later.Train != plan.Train {
+				t.Errorf("%s over %s: a refresh 30 s later within the same step moves the grid (%v)", where[i], span, err)
+			}
+		}
+	}
+}
+
+// checkBatchRuleOutput rejects batch rule conditions that fire on a healthy fleet: the anomaly flag with
+// a contamination share (each fit flags that share of its rows, however healthy they are), or a
+// threshold on the score at or below scikit-learn's "auto" cut of 0.5 (about a fifth of clean readings
+// score above it). The thresholds that do work were measured; see the rule's comment.
+func checkBatchRuleOutput(t testing.TB, where string, q *models.Query, condition map[string]any) {
+	t.Helper()
+	if slices.Contains(q.Output, models.OutputAnomaly) && q.IsolationForest.Contamination != "auto" {
+		t.Errorf("%s: output anomaly with contamination %q flags that share of every snapshot, healthy or not", where, q.IsolationForest.Contamination)
+	}
+	if condition["type"] != "threshold" || len(q.Output) != 1 || q.Output[0] != models.OutputScore {
+		return
+	}
+	if th, err := strconv.ParseFloat(thresholdParam(condition), 64); err != nil || th <= 0.5 || th >= 1 {
+		t.Errorf("%s: threshold %q on the score, want one in (0.5, 1): 0.5 and below flag a healthy fleet", where, thresholdParam(condition))
 	}
 }

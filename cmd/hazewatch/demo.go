@@ -69,7 +69,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&opt.seed, "seed", 1, "simulator seed: the same seed gives the same fleet, scores and report")
 	fs.Float64Var(&opt.faultRate, "fault-rate", 0.05, "long-run share of faulty readings the simulator injects, in (0, 1)")
 	fs.StringVar(&opt.outDir, "o", "report", "directory the HTML report is written to (as index.html)")
-	contamination := fs.String("contamination", "0.01", "Isolation Forest contamination of the batch strategies: a share in (0, 0.5] or auto (the provisioned alert rule uses 0.01)")
+	contamination := fs.String("contamination", "0.01", "Isolation Forest contamination of the batch strategies: a share in (0, 0.5] (0.01: each forest flags about 1% of its rows) or auto (scores above 0.5, as the dashboard's panels; the provisioned alert rule instead pages on scores above 0.88)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `Usage: hazewatch demo [flags]
 
@@ -416,11 +416,10 @@ var (
 )
 
 // batchQuery is the JSON of the dashboard's batch query in mode: "series" with one forest per
-// sensor, or "fleet" at each step. The forest settings are the provisioned batch alert rule's (100
-// trees, max_samples auto, seed 42, KNN imputation with k = 5) with the demo's contamination (the
-// rule's 0.01 by default: each forest flags about 1% of the rows it was fitted on; "auto" flags
-// scores above 0.5); the step is the simulator's and the training range the scored one, the whole
-// history.
+// sensor, or "fleet" at each step. The forest settings are the dashboard's (100 trees, max_samples
+// auto, seed 42, KNN imputation with k = 5) with the demo's contamination (0.01 by default: each
+// forest flags about 1% of the rows it was fitted on; "auto" flags scores above 0.5, as the panels
+// do); the step is the simulator's and the training range the scored one, the whole history.
 func (d *demoRun) batchQuery(mode string) ([]byte, error) {
 	features := make([]map[string]string, len(demoFeatures))
 	for c := range demoFeatures {
