@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -68,10 +69,15 @@ func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error)
 		u.secrets = append(u.secrets, s.BearerToken)
 	}
 	if opts.BasicAuth != nil && opts.BasicAuth.Password != "" {
-		u.secrets = append(u.secrets, opts.BasicAuth.Password)
+		// An upstream or proxy that echoes the request's headers shows the Authorization value, which
+		// carries the password base64-encoded.
+		u.secrets = append(u.secrets, opts.BasicAuth.Password, basicAuthValue(opts.BasicAuth.User, opts.BasicAuth.Password))
 	}
 	if pw, ok := urlPassword(s.URL); ok {
 		u.secrets = append(u.secrets, pw)
+		if parsed, err := url.Parse(s.URL); err == nil && parsed.User != nil {
+			u.secrets = append(u.secrets, basicAuthValue(parsed.User.Username(), pw))
+		}
 	}
 	for _, vs := range opts.Header {
 		for _, v := range vs {
@@ -119,6 +125,11 @@ func identityEncodingMiddleware() httpclient.Middleware {
 }
 
 // scrub removes every configured secret (and URL credentials) from a message.
+// basicAuthValue is the credential part of a Basic Authorization header.
+func basicAuthValue(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+}
+
 func (u *upstream) scrub(msg string) string {
 	for _, s := range u.secrets {
 		if len(s) >= 3 {
