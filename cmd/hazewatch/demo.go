@@ -51,6 +51,11 @@ const (
 	demoForestSeed      = 42
 	demoKNNNeighbors    = 5
 
+	// The provisioned batch alert rule (provisioning/alerting/rules.yaml): the fleet-mode score above
+	// demoRuleThreshold at demoRuleSteps consecutive steps ("for: 2m" on 2-minute readings).
+	demoRuleThreshold = 0.88
+	demoRuleSteps     = 2
+
 	// demoMaxReadings bounds sensors × steps: about 150 bytes per reading are kept for the report.
 	demoMaxReadings = 10_000_000
 )
@@ -677,6 +682,42 @@ func printDemo(w io.Writer, d *demoRun, evals []evaluation, elapsed time.Duratio
 		fmt.Fprintf(w, "%s: precision %s recall %s (%d of %d faulty readings; %d false alarms among %d clean readings)\n",
 			e.s.name, pct(e.all.precision()), pct(e.all.recall()), e.all.caught, e.all.readings, e.all.falseFlags, e.clean)
 	}
+	if fleet := d.strategy("batch fleet"); fleet != nil {
+		firing := d.ruleFiring(fleet.score)
+		all, kinds, _ := confusion(d.truth, firing, d.steps)
+		stuck := kinds[slices.Index(purpleair.FaultKinds, purpleair.FaultStuckHigh)]
+		fmt.Fprintf(w, "\nThe batch alert rule (fleet score > %g at %d steps running, provisioning/alerting/rules.yaml) would be\n", demoRuleThreshold, demoRuleSteps)
+		fmt.Fprintf(w, "firing at %d readings: %d on faulty readings, %d on clean ones; it caught %d of %d stuck_high episodes\n",
+			all.flagged, all.caught, all.falseFlags, stuck.detected, stuck.episodes)
+		fmt.Fprintln(w, "(it pages on gross faults only, and a threshold measured for this fleet size: see the README).")
+	}
+}
+
+func (d *demoRun) strategy(name string) *strategy {
+	for _, s := range d.strategies {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// ruleFiring marks the readings at which the batch alert rule fires: the sensor's score was above
+// demoRuleThreshold at this step and the demoRuleSteps−1 before it.
+func (d *demoRun) ruleFiring(score []float64) []bool {
+	firing := make([]bool, len(score))
+	for s := 0; s < d.opt.sensors; s++ {
+		run := 0
+		for t := 0; t < d.steps; t++ {
+			if v := score[d.at(s, t)]; v > demoRuleThreshold { // NaN (not scored) breaks the run
+				run++
+			} else {
+				run = 0
+			}
+			firing[d.at(s, t)] = run >= demoRuleSteps
+		}
+	}
+	return firing
 }
 
 // writeScoreText prints the precision/recall table with a header line naming each strategy above its

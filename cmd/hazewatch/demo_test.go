@@ -18,6 +18,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"gopkg.in/yaml.v3"
 
 	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
@@ -276,6 +277,86 @@ func TestDemoDetectsFaultsAboveFloors(t *testing.T) {
 		if spike.episodeRecall() < f.spikeEpisodes {
 			t.Errorf("%s: spike episode recall %.3f, floor %.2f", f.strategy, spike.episodeRecall(), f.spikeEpisodes)
 		}
+	}
+
+	// The batch alert rule on the same fleet pages on stuck channels and on nothing clean.
+	rule, kinds, _ := confusion(d.truth, d.ruleFiring(d.strategy("batch fleet").score), d.steps)
+	stuck := kindOf(t, kinds, stk)
+	t.Logf("alert rule: firing at %d readings, %d clean; stuck_high episodes %d/%d", rule.flagged, rule.falseFlags, stuck.detected, stuck.episodes)
+	if rule.falseFlags > 1 || stuck.episodeRecall() < 0.8 {
+		t.Errorf("alert rule: %d firings on clean readings (at most 1), stuck_high episode recall %.2f (at least 0.8)", rule.falseFlags, stuck.episodeRecall())
+	}
+}
+
+// TestRuleFiring: the rule fires from the demoRuleSteps-th consecutive step above the threshold; an
+// unscored step (NaN) or one at the threshold breaks the run.
+func TestRuleFiring(t *testing.T) {
+	d := &demoRun{opt: demoOptions{sensors: 2}, steps: 6}
+	n := math.NaN()
+	hi, at := demoRuleThreshold+0.01, demoRuleThreshold
+	score := []float64{hi, hi, hi, n, hi, hi /* sensor 1: */, hi, at, hi, 0, hi, 0}
+	want := []bool{false, true, true, false, false, true, false, false, false, false, false, false}
+	if got := d.ruleFiring(score); !slices.Equal(got, want) {
+		t.Fatalf("firing %v, want %v", got, want)
+	}
+}
+
+// TestRuleIsTheProvisionedOne: the demo's rule is the batch rule Grafana is provisioned with.
+func TestRuleIsTheProvisionedOne(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "alerting", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				UID  string `yaml:"uid"`
+				For  string `yaml:"for"`
+				Data []struct {
+					RefID string `yaml:"refId"`
+					Model struct {
+						Type       string   `yaml:"type"`
+						Output     []string `yaml:"output"`
+						Mode       string   `yaml:"mode"`
+						Conditions []struct {
+							Evaluator struct {
+								Type   string    `yaml:"type"`
+								Params []float64 `yaml:"params"`
+							} `yaml:"evaluator"`
+						} `yaml:"conditions"`
+					} `yaml:"model"`
+				} `yaml:"data"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.UID != "hazewatch-batch-fleet-anomaly" {
+				continue
+			}
+			found = true
+			if r.For != "2m" || demoRuleSteps != 2 {
+				t.Errorf("rule holds for %s; the demo models %d two-minute steps", r.For, demoRuleSteps)
+			}
+			for _, dq := range r.Data {
+				m := dq.Model
+				if m.Mode != "" && (m.Mode != "fleet" || !slices.Equal(m.Output, []string{"score"})) {
+					t.Errorf("rule query: mode %q output %v, the demo models fleet scores", m.Mode, m.Output)
+				}
+				if m.Type == "threshold" {
+					if c := m.Conditions; len(c) != 1 || c[0].Evaluator.Type != "gt" || len(c[0].Evaluator.Params) != 1 || c[0].Evaluator.Params[0] != demoRuleThreshold {
+						t.Errorf("rule condition %+v, the demo models > %g", c, demoRuleThreshold)
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("rules.yaml has no rule hazewatch-batch-fleet-anomaly")
 	}
 }
 
