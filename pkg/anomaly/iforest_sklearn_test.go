@@ -266,12 +266,14 @@ func loadAUCSets(t *testing.T) []aucSet {
 	return sets
 }
 
-// TestAUCMatchesSklearn fits our forest on data sets scikit-learn ships
-// (the ODDS sets of the paper cannot be downloaded here; these stand in:
-// breast cancer ≈ Breastw, wine as ODDS builds Wine, digits one class vs
-// the rest, Gaussian blobs and a correlated heavy-tailed set with planted
-// anomalies) and checks that the ROC AUC, averaged over many seeds, is
-// scikit-learn's within ±0.01. Seeds matter because neither library can
+// TestAUCMatchesSklearn fits our forest on five of the ODDS sets of the
+// Isolation Forest paper (Breastw, Ionosphere, Pima, Satellite, Shuttle,
+// rebuilt as ODDS builds them from the UCI data R's mlbench ships; see
+// testdata/gen_iforest_fixtures.py) and on data sets scikit-learn ships
+// (breast cancer, wine as ODDS builds Wine, digits one class vs the rest,
+// Gaussian blobs and a correlated heavy-tailed set with planted anomalies),
+// and checks that the ROC AUC, averaged over many seeds, is scikit-learn's
+// within ±0.01. Seeds matter because neither library can
 // reproduce the other's random stream: a single seed's AUC varies by up to
 // ±0.035 (sd) on the small sets, so both sides average enough seeds (200
 // for scikit-learn, 500 or 200 here) that the standard error of the
@@ -286,8 +288,14 @@ func TestAUCMatchesSklearn(t *testing.T) {
 		t.Skip("fits thousands of forests")
 	}
 	sets := loadAUCSets(t)
-	if len(sets) < 4 {
-		t.Fatalf("want at least 4 data sets, got %d", len(sets))
+	have := map[string]bool{}
+	for _, s := range sets {
+		have[s.name] = true
+	}
+	for _, name := range []string{"breastw", "ionosphere", "pima", "satellite", "shuttle", "breast_cancer", "wine"} {
+		if !have[name] {
+			t.Errorf("iforest_auc_summary.csv has no %s set", name)
+		}
 	}
 	for _, s := range sets {
 		t.Run(s.name, func(t *testing.T) {
@@ -335,7 +343,7 @@ func TestAUCMatchesSklearn(t *testing.T) {
 			// shift adds to it. Twice the noise plus 0.001 still catches a
 			// systematic difference of a few thousandths in every score.
 			if absDiff > 2*noise+0.001 {
-				t.Errorf("per-row scores differ from sklearn's by %.5f on average, noise allows %.5f", absDiff, 2*noise+0.002)
+				t.Errorf("per-row scores differ from sklearn's by %.5f on average, noise allows %.5f", absDiff, 2*noise+0.001)
 			}
 		})
 	}

@@ -16,15 +16,52 @@ Writes:
                            decision_function, predict and offset_ for them.
                            The Go test loads these trees into its own forest
                            type and must reproduce sklearn's numbers.
-  iforest_auc_<set>.csv    data sets scikit-learn ships (no download):
-                           columns f0..fN, label (1 = anomaly), sk_score (mean
-                           of score_samples over the seeds), sk_score_std.
+  iforest_auc_<set>.csv    one per data set: columns f0..fN, label (1 =
+                           anomaly), sk_score (mean of score_samples over the
+                           seeds), sk_score_std. Two kinds of set:
+                           - breast_cancer, wine, digits_0_vs_rest,
+                             blobs_uniform_outliers, correlated_t_shifted:
+                             data sets scikit-learn ships or generates;
+                           - breastw, ionosphere, pima, satellite, shuttle:
+                             five of the ODDS sets of the Isolation Forest
+                             paper (see below), written compactly (features
+                             in shortest form, scores to 5 decimals).
   iforest_auc_summary.csv  per set: rows, cols, anomalies, seeds, sklearn's
                            ROC AUC mean and std over the seeds.
+
+The ODDS sets (https://odds.cs.stonybrook.edu) cannot be downloaded here, so
+they are rebuilt from the UCI data that R's mlbench package ships (Debian's
+r-cran-mlbench, 2.1.3; `apt-get install r-cran-mlbench`, which brings
+Rscript) by odds_mlbench.R, which this script runs; its construction follows
+ODDS:
+
+  breastw     UCI Breast Cancer Wisconsin (Original), mlbench BreastCancer:
+              rows with a missing value dropped, Id dropped, malignant =
+              anomaly: 683 x 9, 239 anomalies (ODDS: the same).
+  ionosphere  UCI Ionosphere, mlbench Ionosphere: the constant 2nd attribute
+              dropped, the 0/1 1st kept, "bad" = anomaly: 351 x 33, 126
+              (ODDS: the same).
+  pima        UCI Pima Indians Diabetes, mlbench PimaIndiansDiabetes (zeros
+              for missing values kept, as in UCI and ODDS), diabetes = anomaly:
+              768 x 8, 268 (ODDS: the same).
+  satellite   UCI Statlog (Landsat Satellite), train + test, mlbench
+              Satellite: the three smallest classes (cotton crop, damp grey
+              soil, vegetation stubble = UCI 2, 4, 5) = anomaly: 6435 x 36,
+              2036 (ODDS: the same).
+  shuttle     UCI Statlog (Shuttle), train + test, mlbench Shuttle: class 4
+              (High) dropped, classes 2, 3, 5, 6, 7 = anomaly, class 1 normal:
+              49097 x 9, 3511 (ODDS: the same).
+
+Row order is mlbench's (UCI file order, train before test); ODDS's .mat
+files may order rows differently, which changes which rows a given seed
+subsamples but not the AUC averaged over seeds.
 """
 import csv
 import json
+import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import sklearn
@@ -174,9 +211,35 @@ def datasets():
     return sets
 
 
+ODDS_SETS = ["breastw", "ionosphere", "pima", "satellite", "shuttle"]
+
+
+def odds_datasets():
+    """The ODDS sets, built by odds_mlbench.R from mlbench's UCI data."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sets = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["Rscript", os.path.join(here, "odds_mlbench.R"), tmp], check=True)
+        for name in ODDS_SETS:
+            with open(os.path.join(tmp, name + ".csv")) as fh:
+                rows = list(csv.reader(fh))
+            assert rows[0][-1] == "label"
+            a = np.array([[float(v) for v in r] for r in rows[1:]])
+            sets[name] = (a[:, :-1], a[:, -1].astype(int))
+    return sets
+
+
+def num(v):
+    """Shortest repr that reads back as the same double; integers without '.0'."""
+    r = repr(float(v))
+    return r[:-2] if r.endswith(".0") else r
+
+
 def auc_fixtures():
     summary = []
-    for name, (X, y) in datasets().items():
+    sets = {name: (X, y, False) for name, (X, y) in datasets().items()}
+    sets.update({name: (X, y, True) for name, (X, y) in odds_datasets().items()})
+    for name, (X, y, compact) in sets.items():
         seeds = SEEDS
         scores, aucs = [], []
         for s in seeds:
@@ -189,7 +252,12 @@ def auc_fixtures():
             wr = csv.writer(fh)
             wr.writerow([f"f{j}" for j in range(X.shape[1])] + ["label", "sk_score", "sk_score_std"])
             for i in range(X.shape[0]):
-                wr.writerow([repr(float(v)) for v in X[i]] + [int(y[i]), repr(float(scores[:, i].mean())), repr(float(scores[:, i].std()))])
+                mean, std = float(scores[:, i].mean()), float(scores[:, i].std())
+                if compact:
+                    # Scores to 5 decimals: ≤ 5e-6 off, against a seed noise of ~5e-4.
+                    wr.writerow([num(v) for v in X[i]] + [int(y[i]), f"{mean:.5f}", f"{std:.5f}"])
+                else:
+                    wr.writerow([repr(float(v)) for v in X[i]] + [int(y[i]), repr(mean), repr(std)])
         summary.append([name, X.shape[0], X.shape[1], int(y.sum()), len(seeds), repr(float(np.mean(aucs))), repr(float(np.std(aucs)))])
         print(f"{name}: {X.shape} anomalies={int(y.sum())} sklearn AUC {np.mean(aucs):.4f} ± {np.std(aucs):.4f}")
     with open("iforest_auc_summary.csv", "w", newline="") as fh:
