@@ -105,13 +105,14 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 	newImputers := func() ([]impute.Streaming, error) {
 		imputers := make([]impute.Streaming, len(cfg.fields))
 		for j := range imputers {
+			var err error
 			if imputers[j], err = impute.NewStreaming(cfg.impute, cfg.alpha); err != nil {
 				return nil, usageError{"-impute: " + err.Error()}
 			}
 		}
 		return imputers, nil
 	}
-	if _, err := newImputers(); err != nil {
+	if _, err := newImputers(); err != nil { // a bad -impute is a usage error before any output
 		return err
 	}
 	sensor, err := t.idColumn()

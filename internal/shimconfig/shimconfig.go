@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -41,48 +42,26 @@ func CheckUnused(path string) error {
 	if err != nil {
 		return err
 	}
-	decode := func(kind, name string, blocks []toml.Primitive, plugin func() (any, bool)) error {
-		for _, block := range blocks {
-			p, ok := plugin()
-			if !ok {
-				return fmt.Errorf("unknown plugin [[%s.%s]]", kind, name)
+	for _, kind := range []struct {
+		name   string
+		blocks map[string][]toml.Primitive
+	}{{"inputs", f.Inputs}, {"processors", f.Processors}} {
+		for name, blocks := range kind.blocks {
+			for _, block := range blocks {
+				p := newPlugin(kind.name, name)
+				if p == nil {
+					return fmt.Errorf("unknown plugin [[%s.%s]]", kind.name, name)
+				}
+				if err := md.PrimitiveDecode(block, p); err != nil {
+					return fmt.Errorf("[[%s.%s]]: %w", kind.name, name, err)
+				}
 			}
-			if err := md.PrimitiveDecode(block, p); err != nil {
-				return fmt.Errorf("[[%s.%s]]: %w", kind, name, err)
-			}
-		}
-		return nil
-	}
-	for name, blocks := range f.Inputs {
-		if err := decode("inputs", name, blocks, func() (any, bool) {
-			create, ok := inputs.Inputs[name]
-			if !ok {
-				return nil, false
-			}
-			return create(), true
-		}); err != nil {
-			return err
-		}
-	}
-	for name, blocks := range f.Processors {
-		if err := decode("processors", name, blocks, func() (any, bool) {
-			create, ok := processors.Processors[name]
-			if !ok {
-				return nil, false
-			}
-			var p telegraf.PluginDescriber = create()
-			if u, ok := p.(processors.HasUnwrap); ok {
-				p = u.Unwrap()
-			}
-			return p, true
-		}); err != nil {
-			return err
 		}
 	}
 
 	var unused []string
 	for _, k := range md.Undecoded() {
-		unused = append(unused, strconvQuote(k.String()))
+		unused = append(unused, strconv.Quote(k.String()))
 	}
 	if len(unused) == 0 {
 		return nil
@@ -91,4 +70,22 @@ func CheckUnused(path string) error {
 	return fmt.Errorf("unknown option %s: the plugin has no such option (misspelt?)", strings.Join(unused, ", "))
 }
 
-func strconvQuote(s string) string { return `"` + s + `"` }
+// newPlugin is a fresh instance of a registered plugin to decode its options into (for a wrapped
+// processor, the plugin inside, as the shim decodes it), or nil for an unknown one.
+func newPlugin(kind, name string) any {
+	switch kind {
+	case "inputs":
+		if create, ok := inputs.Inputs[name]; ok {
+			return create()
+		}
+	case "processors":
+		if create, ok := processors.Processors[name]; ok {
+			var p telegraf.PluginDescriber = create()
+			if u, ok := p.(processors.HasUnwrap); ok {
+				p = u.Unwrap()
+			}
+			return p
+		}
+	}
+	return nil
+}

@@ -79,21 +79,7 @@ func TestLastMetricsOutliveTheProcess(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), runAsPluginEnv+"="+conf)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin, stdout, stderr := startPlugin(t, conf)
 	// The first metric, byte by byte so that nothing after it leaves the pipe.
 	var first []byte
 	for b := make([]byte, 1); len(first) == 0 || first[len(first)-1] != '\n'; {
@@ -137,17 +123,7 @@ func TestRunErrorsCarryTheLevel(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[[inputs.purpleair]]\n  source = \"file\"\n  path = %q\n", data)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), runAsPluginEnv+"="+conf)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin, _, stderr := startPlugin(t, conf)
 	defer cmd.Process.Kill()
 	var line string
 	for deadline := time.Now().Add(20 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -165,6 +141,28 @@ func TestRunErrorsCarryTheLevel(t *testing.T) {
 	if !strings.HasPrefix(line, "E! ") || !strings.Contains(line, data) {
 		t.Errorf("error line %q, want it to start with \"E! \" and name the file", line)
 	}
+}
+
+// startPlugin runs this test binary as the plugin on conf (see TestMain), as processors.execd runs it:
+// stdin and stdout piped, stderr collected.
+func startPlugin(t *testing.T, conf string) (*exec.Cmd, io.WriteCloser, io.ReadCloser, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), runAsPluginEnv+"="+conf)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin, stdout, stderr
 }
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd
