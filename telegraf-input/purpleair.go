@@ -225,15 +225,12 @@ func (p *PurpleAir) initAPI() error {
 		return fmt.Errorf("max_age must not be negative, got %s", time.Duration(p.MaxAge))
 	}
 	q.MaxAge = int64(time.Duration(p.MaxAge) / time.Second)
-	if len(p.BoundingBox) > 0 {
-		if len(p.BoundingBox) != 4 {
-			return fmt.Errorf("bounding_box must be [nwlng, nwlat, selng, selat], got %d numbers", len(p.BoundingBox))
-		}
-		b := pa.BoundingBox{NWLng: p.BoundingBox[0], NWLat: p.BoundingBox[1], SELng: p.BoundingBox[2], SELat: p.BoundingBox[3]}
-		if err := b.Validate(); err != nil {
-			return fmt.Errorf("bounding_box: %w", err)
-		}
-		q.Box = &b
+	box, err := p.boundingBox()
+	if err != nil {
+		return err
+	}
+	if box != (pa.BoundingBox{}) {
+		q.Box = &box
 	}
 	for i, s := range p.ShowOnly {
 		if s <= 0 {
@@ -329,11 +326,29 @@ func (p *PurpleAir) initSimulate() error {
 		return err
 	}
 	cfg.Start = start
+	if cfg.Region, err = p.boundingBox(); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	p.simCfg = cfg
 	return nil
+}
+
+// boundingBox parses `bounding_box`; the zero box when it is empty.
+func (p *PurpleAir) boundingBox() (pa.BoundingBox, error) {
+	if len(p.BoundingBox) == 0 {
+		return pa.BoundingBox{}, nil
+	}
+	if len(p.BoundingBox) != 4 {
+		return pa.BoundingBox{}, fmt.Errorf("bounding_box must be [nwlng, nwlat, selng, selat], got %d numbers", len(p.BoundingBox))
+	}
+	b := pa.BoundingBox{NWLng: p.BoundingBox[0], NWLat: p.BoundingBox[1], SELng: p.BoundingBox[2], SELat: p.BoundingBox[3]}
+	if err := b.Validate(); err != nil {
+		return pa.BoundingBox{}, fmt.Errorf("bounding_box: %w", err)
+	}
+	return b, nil
 }
 
 // startTime parses `start`: RFC 3339, a negative duration from now, or

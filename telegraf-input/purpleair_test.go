@@ -156,6 +156,7 @@ func TestInitErrors(t *testing.T) {
 		{"simulate speedup", func(p *PurpleAir) { p.Speedup = -2 }, "speedup must be 0 (as fast as possible) or positive"},
 		{"simulate start", func(p *PurpleAir) { p.StartAt = "yesterday" }, `start: "yesterday" is neither RFC 3339`},
 		{"simulate start duration", func(p *PurpleAir) { p.StartAt = "-24x" }, `start: "-24x" is neither`},
+		{"simulate bounding_box", func(p *PurpleAir) { p.BoundingBox = []float64{10, 49, 11, 50} }, "bounding_box: bounding box"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,6 +328,27 @@ func TestSimulateWithoutLabels(t *testing.T) {
 		seen, _ := m.GetField("last_seen")
 		if m.Time().Unix() != int64(seen.(float64)) {
 			t.Fatalf("time %v, last_seen %v", m.Time(), seen)
+		}
+	}
+}
+
+// The simulated fleet is placed inside bounding_box, as a user simulating
+// their own region expects.
+func TestSimulateBoundingBox(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2024, 4, 11, 1, 0, 0, 0, time.UTC), limit: 1}
+	p := newPlugin(t, clock, func(p *PurpleAir) {
+		p.Sensors = 20
+		p.StartAt = "-2m"
+		p.Speedup = 0
+		p.BoundingBox = []float64{10.5, 50.25, 11, 49.75}
+	})
+	acc := run(t, p, 20)
+	for _, m := range acc.GetTelegrafMetrics()[:20] {
+		lng, _ := m.GetField("longitude")
+		lat, _ := m.GetField("latitude")
+		x, y := lng.(float64), lat.(float64)
+		if x < 10.5 || x > 11 || y < 49.75 || y > 50.25 {
+			t.Fatalf("sensor %s at (%v, %v), outside the bounding box", m.Tags()["sensor_index"], x, y)
 		}
 	}
 }

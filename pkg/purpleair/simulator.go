@@ -110,9 +110,14 @@ type SimulatorConfig struct {
 	Faults []FaultKind
 	// FirstSensorIndex numbers the fleet; 0 → 900001 (clear of small real indexes).
 	FirstSensorIndex int64
-	// Region is where sensors are placed; zero → the San Francisco Bay Area.
+	// Region is where sensors are placed; zero → DefaultSimulatorRegion.
+	// Longitude sets each sensor's local solar time, which drives the daily
+	// cycles: moving the region east by 15° moves the day an hour earlier.
 	Region BoundingBox
 }
+
+// DefaultSimulatorRegion is the San Francisco Bay Area.
+var DefaultSimulatorRegion = BoundingBox{NWLng: -122.55, NWLat: 38.05, SELng: -121.75, SELat: 37.25}
 
 func (c SimulatorConfig) withDefaults() SimulatorConfig {
 	if c.Sensors == 0 {
@@ -131,7 +136,7 @@ func (c SimulatorConfig) withDefaults() SimulatorConfig {
 		c.FirstSensorIndex = 900001
 	}
 	if c.Region == (BoundingBox{}) {
-		c.Region = BoundingBox{NWLng: -122.55, NWLat: 38.05, SELng: -121.75, SELat: 37.25}
+		c.Region = DefaultSimulatorRegion
 	}
 	return c
 }
