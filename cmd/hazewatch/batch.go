@@ -9,7 +9,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
 	"github.com/hazewatch/hazewatch/pkg/impute"
@@ -130,7 +129,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	if opt.Contamination, err = anomaly.ParseContamination(*contamination); err != nil {
 		return usageError{"-contamination: " + err.Error()}
 	}
-	if opt.MaxFeatures, opt.MaxFeaturesFraction, err = parseMaxFeatures(*maxFeatures); err != nil {
+	if opt.MaxFeatures, opt.MaxFeaturesFraction, err = anomaly.ParseMaxFeatures(*maxFeatures); err != nil {
 		return usageError{"-max-features: " + err.Error()}
 	}
 	if err := opt.Validate(); err != nil {
@@ -145,25 +144,6 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return writeBatch(in.t, res, *only, stdout)
-}
-
-// parseMaxFeatures reads -max-features the way anomaly.ParseMaxSamples reads -max-samples, and
-// scikit-learn its int and float max_features: a whole number ("1", "3") is a count of features, a
-// number written with a decimal point or an exponent ("1.0", "0.5", "1e-1") a fraction in (0, 1].
-func parseMaxFeatures(s string) (count int, fraction float64, err error) {
-	s = strings.TrimSpace(s)
-	if strings.ContainsAny(s, ".eE") || strings.EqualFold(s, "nan") || strings.Contains(strings.ToLower(s), "inf") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(f > 0 && f <= 1) {
-			return 0, 0, fmt.Errorf("want a count of at least 1 or a fraction in (0, 1], got %q", s)
-		}
-		return 0, f, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return 0, 0, fmt.Errorf("want a count of at least 1 or a fraction in (0, 1], got %q", s)
-	}
-	return n, 0, nil
 }
 
 type batchResult struct {

@@ -43,17 +43,21 @@ describe('checkPromQLBrackets', () => {
 });
 
 describe('forest parameters', () => {
-  it.each(['auto', '256', '1', '0.5', '1.0', '.25', '$ms'])('max samples %p is fine', (s) =>
+  it.each(['auto', '256', '1', '0.5', '1.0', '.25', '1e-1', '$ms'])('max samples %p is fine', (s) =>
     expect(checkMaxSamples(s)).toBeUndefined()
   );
-  it.each(['0', '0.0', '1.5', '-3', 'half', ''])('max samples %p is rejected', (s) =>
+  it.each(['0', '0.0', '1.5', '2.0', '1e1', '-3', 'half', '', '.', 'nan', 'inf'])('max samples %p is rejected', (s) =>
     expect(checkMaxSamples(s)).toBeDefined()
   );
   it.each(['auto', '0.01', '0.5', '1e-3'])('contamination %p is fine', (s) =>
     expect(checkContamination(s)).toBeUndefined()
   );
-  it.each(['', '2', '0.5', '1'])('max features %p is fine', (s) => expect(checkMaxFeatures(s)).toBeUndefined());
-  it.each(['0', '1.5', 'all', '-1'])('max features %p is rejected', (s) => expect(checkMaxFeatures(s)).toBeDefined());
+  it.each(['', '2', '0.5', '1', '1.0', '1.', '.25', '1e-1'])('max features %p is fine', (s) =>
+    expect(checkMaxFeatures(s)).toBeUndefined()
+  );
+  it.each(['0', '1.5', '2.0', 'all', 'auto', '-1', '.', 'e1', 'inf'])('max features %p is rejected', (s) =>
+    expect(checkMaxFeatures(s)).toBeDefined()
+  );
   it.each([
     ['0.7', 'contamination must be in (0, 0.5], got 0.7'],
     ['0', 'contamination must be in (0, 0.5], got 0'],

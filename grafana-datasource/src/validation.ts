@@ -93,17 +93,26 @@ function checkInteger(v: unknown, min: number, max: number, what: string): strin
   return undefined;
 }
 
+/**
+ * How anomaly.ParseMaxSamples and ParseMaxFeatures read a number, as scikit-learn tells int from float:
+ * a whole number is a count, one written with a decimal point or an exponent a fraction.
+ */
+function countOrFraction(t: string): 'count' | 'fraction' | 'bad' {
+  if (/^\+?\d+$/.test(t)) {
+    return Number(t) >= 1 ? 'count' : 'bad';
+  }
+  const n = Number(t);
+  if (/^[+]?[0-9]*\.?[0-9]*(?:[eE][+-]?\d+)?$/.test(t) && /[.eE]/.test(t) && n > 0 && n <= 1) {
+    return 'fraction';
+  }
+  return 'bad';
+}
+
 /** "auto", a count ≥ 1 or a fraction in (0, 1] — the forms anomaly.ParseMaxSamples accepts. */
 export function checkMaxSamples(s: string): string | undefined {
   const t = s.trim();
-  if (t === 'auto' || isTemplateVariable(t)) {
+  if (t === 'auto' || isTemplateVariable(t) || countOrFraction(t) !== 'bad') {
     return undefined;
-  }
-  if (/^\d+$/.test(t)) {
-    return Number(t) >= 1 ? undefined : 'max samples must be at least 1';
-  }
-  if (/^(?:0?\.\d+|1(?:\.0*)?)$/.test(t)) {
-    return Number(t) > 0 ? undefined : 'a max samples fraction must be in (0, 1]';
   }
   return 'max samples must be "auto", a count (256) or a fraction in (0, 1] (0.5)';
 }
@@ -124,16 +133,10 @@ export function checkContamination(s: string): string | undefined {
   return undefined;
 }
 
-/** "" (all features), a count ≥ 1 or a fraction in (0, 1]. */
+/** "" (all features), a count ≥ 1 or a fraction in (0, 1] — empty, or what anomaly.ParseMaxFeatures accepts. */
 export function checkMaxFeatures(s: string): string | undefined {
   const t = s.trim();
-  if (t === '' || isTemplateVariable(t)) {
-    return undefined;
-  }
-  if (/^\d+$/.test(t) && Number(t) >= 1) {
-    return undefined;
-  }
-  if (/^(?:0?\.\d+|1(?:\.0*)?)$/.test(t) && Number(t) > 0) {
+  if (t === '' || isTemplateVariable(t) || countOrFraction(t) !== 'bad') {
     return undefined;
   }
   return 'max features must be empty (all), a count (2) or a fraction in (0, 1] (0.5)';

@@ -83,20 +83,32 @@ func (o IsolationForestOptions) Validate() error {
 // Python, the presence of a decimal point or exponent makes it a fraction,
 // so "1" is one sample but "1.0" is every sample.
 func ParseMaxSamples(s string) (count int, fraction float64, err error) {
-	s = strings.TrimSpace(s)
-	if s == "auto" {
+	if strings.TrimSpace(s) == "auto" {
 		return 0, 0, nil
 	}
+	return parseCountOrFraction("max_samples", `"auto", a positive count`, s)
+}
+
+// ParseMaxFeatures reads max_features as scikit-learn's int and float: a
+// count of columns ("1", "3") or a fraction ("1.0", "0.5"), so "1" is one
+// column per tree but "1.0" is every column.
+func ParseMaxFeatures(s string) (count int, fraction float64, err error) {
+	return parseCountOrFraction("max_features", "a positive count", s)
+}
+
+// parseCountOrFraction is the int-or-float reading both parameters share.
+func parseCountOrFraction(name, counts, s string) (int, float64, error) {
+	s = strings.TrimSpace(s)
 	if strings.ContainsAny(s, ".eE") || strings.EqualFold(s, "nan") || strings.Contains(strings.ToLower(s), "inf") {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || !(f > 0 && f <= 1) {
-			return 0, 0, fmt.Errorf("anomaly: max_samples must be \"auto\", a positive count or a fraction in (0, 1], got %q", s)
+			return 0, 0, fmt.Errorf("anomaly: %s must be %s or a fraction in (0, 1], got %q", name, counts, s)
 		}
 		return 0, f, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
-		return 0, 0, fmt.Errorf("anomaly: max_samples must be \"auto\", a positive count or a fraction in (0, 1], got %q", s)
+		return 0, 0, fmt.Errorf("anomaly: %s must be %s or a fraction in (0, 1], got %q", name, counts, s)
 	}
 	return n, 0, nil
 }

@@ -289,6 +289,48 @@ func TestParseMaxSamples(t *testing.T) {
 	}
 }
 
+// TestParseMaxFeatures: as max_samples (and scikit-learn's int and float max_features), a whole
+// number is a count and a number with a decimal point or an exponent is a fraction.
+func TestParseMaxFeatures(t *testing.T) {
+	cases := []struct {
+		in       string
+		count    int
+		fraction float64
+		bad      bool
+	}{
+		{in: "1", count: 1},
+		{in: "3", count: 3},
+		{in: " 2 ", count: 2},
+		{in: "1.0", fraction: 1},
+		{in: "1.", fraction: 1},
+		{in: "0.5", fraction: 0.5},
+		{in: ".25", fraction: 0.25},
+		{in: "1e-1", fraction: 0.1},
+		{in: "0", bad: true},
+		{in: "-1", bad: true},
+		{in: "0.0", bad: true},
+		{in: "1.5", bad: true},
+		{in: "2.0", bad: true},
+		{in: "nan", bad: true},
+		{in: "inf", bad: true},
+		{in: "all", bad: true},
+		{in: "auto", bad: true}, // max_samples only
+		{in: "", bad: true},
+	}
+	for _, c := range cases {
+		count, fraction, err := ParseMaxFeatures(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("%q: count %d, fraction %v, want an error", c.in, count, fraction)
+			}
+			continue
+		}
+		if err != nil || count != c.count || fraction != c.fraction {
+			t.Errorf("%q: count %d, fraction %v, err %v; want count %d, fraction %v", c.in, count, fraction, err, c.count, c.fraction)
+		}
+	}
+}
+
 func TestParseContamination(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -52,11 +52,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/hazewatch/hazewatch/pkg/anomaly"
 )
 
 // CurrentSchemaVersion is the query schema this backend reads. Queries without
@@ -385,49 +386,28 @@ func (p *IsolationForest) normalize() error {
 	if p.Trees < 1 || p.Trees > MaxTrees {
 		return queryErrorf("isolationForest.trees must be in 1..%d, got %d", MaxTrees, p.Trees)
 	}
+	// Empty means the default, as it does in the editor; otherwise the
+	// scikit-learn spellings pkg/anomaly reads for the command line too.
 	var err error
-	if p.MaxSamplesCount, p.MaxSamplesFraction, err = parseCountOrFraction(p.MaxSamples, true); err != nil {
-		return queryErrorf("isolationForest.maxSamples %q: want \"auto\", a count like \"256\" or a fraction in (0, 1] like \"0.5\"", p.MaxSamples)
-	}
-	if p.MaxSamples == "" {
+	if strings.TrimSpace(p.MaxSamples) == "" {
 		p.MaxSamples = "auto"
 	}
-	if p.MaxFeaturesCount, p.MaxFeaturesFraction, err = parseCountOrFraction(p.MaxFeatures, false); err != nil {
-		return queryErrorf("isolationForest.maxFeatures %q: want empty (all), a count like \"2\" or a fraction in (0, 1]", p.MaxFeatures)
+	if p.MaxSamplesCount, p.MaxSamplesFraction, err = anomaly.ParseMaxSamples(p.MaxSamples); err != nil {
+		return queryErrorf("isolationForest.maxSamples %q: want \"auto\", a count like \"256\" or a fraction in (0, 1] like \"0.5\"", p.MaxSamples)
 	}
-	switch c := strings.TrimSpace(p.Contamination); c {
-	case "", "auto":
-		p.Contamination = "auto"
-		p.ContaminationFraction = 0
-	default:
-		f, err := strconv.ParseFloat(c, 64)
-		if err != nil || !(f > 0 && f <= 0.5) {
-			return queryErrorf("isolationForest.contamination %q: want \"auto\" or a fraction in (0, 0.5] like \"0.01\"", p.Contamination)
+	p.MaxFeaturesCount, p.MaxFeaturesFraction = 0, 0
+	if strings.TrimSpace(p.MaxFeatures) != "" {
+		if p.MaxFeaturesCount, p.MaxFeaturesFraction, err = anomaly.ParseMaxFeatures(p.MaxFeatures); err != nil {
+			return queryErrorf("isolationForest.maxFeatures %q: want empty (all), a count like \"2\" or a fraction in (0, 1]", p.MaxFeatures)
 		}
-		p.ContaminationFraction = f
+	}
+	if c := strings.TrimSpace(p.Contamination); c == "" || c == "auto" {
+		p.Contamination = "auto"
+	}
+	if p.ContaminationFraction, err = anomaly.ParseContamination(p.Contamination); err != nil {
+		return queryErrorf("isolationForest.contamination %q: want \"auto\" or a fraction in (0, 0.5] like \"0.01\"", p.Contamination)
 	}
 	return nil
-}
-
-// parseCountOrFraction reads "", "auto" (when allowed) → (0, 0); an integer
-// string → count; a number with a '.' in (0, 1] → fraction, like scikit-learn
-// distinguishes int from float.
-func parseCountOrFraction(s string, allowAuto bool) (int, float64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || (allowAuto && s == "auto") {
-		return 0, 0, nil
-	}
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 {
-			return 0, 0, fmt.Errorf("count must be ≥ 1")
-		}
-		return n, 0, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f > 0 && f <= 1) {
-		return 0, 0, fmt.Errorf("bad fraction")
-	}
-	return 0, f, nil
 }
 
 func splitNonEmpty(s string) []string {

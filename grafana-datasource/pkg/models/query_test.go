@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,40 @@ func TestParseQueryFull(t *testing.T) {
 	}
 }
 
+// As in scikit-learn, a whole number is a count and a number with a decimal point a fraction: "1" is
+// one column (or sample) per tree, "1.0" all of them; spaces and an empty string mean the defaults.
+func TestParseQueryCountOrFraction(t *testing.T) {
+	cases := []struct {
+		maxSamples, maxFeatures, contamination string
+		samples, features                      int
+		samplesFrac, featuresFrac, contam      float64
+	}{
+		{"", "", "", 0, 0, 0, 0, 0},
+		{" auto ", " ", " auto ", 0, 0, 0, 0, 0},
+		{"1", "1", "0.5", 1, 1, 0, 0, 0.5},
+		{"1.0", "1.0", "0.01", 0, 0, 1, 1, 0.01},
+		{"1e-1", "0.5", "1e-2", 0, 0, 0.1, 0.5, 0.01},
+	}
+	for _, c := range cases {
+		q, err := ParseQuery(fmt.Appendf(nil, `{"isolationForest":{"maxSamples":%q,"maxFeatures":%q,"contamination":%q},"features":[{"expr":"up"}]}`,
+			c.maxSamples, c.maxFeatures, c.contamination))
+		if err != nil {
+			t.Errorf("%+v: %v", c, err)
+			continue
+		}
+		p := q.IsolationForest
+		if p.MaxSamplesCount != c.samples || p.MaxSamplesFraction != c.samplesFrac || p.MaxFeaturesCount != c.features ||
+			p.MaxFeaturesFraction != c.featuresFrac || p.ContaminationFraction != c.contam {
+			t.Errorf("%+v: got %+v", c, p)
+		}
+		if strings.TrimSpace(c.contamination) == "auto" || c.contamination == "" {
+			if p.Contamination != "auto" {
+				t.Errorf("%+v: contamination %q, want it normalised to \"auto\"", c, p.Contamination)
+			}
+		}
+	}
+}
+
 func TestParseQueryErrors(t *testing.T) {
 	cases := []struct {
 		name, json, want string
@@ -105,6 +140,10 @@ func TestParseQueryErrors(t *testing.T) {
 		{"trees", `{"isolationForest":{"trees":-1},"features":[{"expr":"up"}]}`, "trees must be"},
 		{"contamination", `{"isolationForest":{"contamination":"0.7"},"features":[{"expr":"up"}]}`, "contamination"},
 		{"maxSamples", `{"isolationForest":{"maxSamples":"1.5"},"features":[{"expr":"up"}]}`, "maxSamples"},
+		{"maxSamples zero", `{"isolationForest":{"maxSamples":"0"},"features":[{"expr":"up"}]}`, `maxSamples "0"`},
+		{"maxFeatures auto", `{"isolationForest":{"maxFeatures":"auto"},"features":[{"expr":"up"}]}`, `maxFeatures "auto"`},
+		{"maxFeatures fraction", `{"isolationForest":{"maxFeatures":"2.0"},"features":[{"expr":"up"}]}`, `maxFeatures "2.0"`},
+		{"contamination nan", `{"isolationForest":{"contamination":"NaN"},"features":[{"expr":"up"}]}`, `contamination "NaN"`},
 		{"imputation", `{"imputation":{"method":"mean"},"features":[{"expr":"up"}]}`, "imputation.method"},
 		{"k", `{"imputation":{"k":1000},"features":[{"expr":"up"}]}`, "imputation.k"},
 		{"output", `{"output":["probability"],"features":[{"expr":"up"}]}`, `output "probability"`},
