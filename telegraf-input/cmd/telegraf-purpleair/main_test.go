@@ -26,31 +26,26 @@ import (
 	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
+// A configuration the plugin refuses (a bad value, a misspelt option) stops it at start with exit code 1
+// and one "E! configuration" line naming the problem.
 func TestRunRejectsBadConfig(t *testing.T) {
-	conf := filepath.Join(t.TempDir(), "bad.conf")
-	if err := os.WriteFile(conf, []byte("[[inputs.purpleair]]\n  source = \"simulate\"\n  fault_rate = 2.0\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	if code := run(conf, false, &stderr); code != 1 {
-		t.Errorf("exit code %d, want 1", code)
-	}
-	if !strings.Contains(stderr.String(), "E! configuration") || !strings.Contains(stderr.String(), "fault_rate must be in [0, 1), got 2") {
-		t.Errorf("stderr %q", stderr.String())
-	}
-}
-
-func TestRunRejectsUnknownOption(t *testing.T) {
-	conf := filepath.Join(t.TempDir(), "misspelt.conf")
-	if err := os.WriteFile(conf, []byte("[[inputs.purpleair]]\n  source = \"simulate\"\n  sensor_count = 5\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	if code := run(conf, false, &stderr); code != 1 {
-		t.Errorf("exit code %d, want 1", code)
-	}
-	if !strings.HasPrefix(stderr.String(), "E! configuration") || !strings.Contains(stderr.String(), `unknown option "inputs.purpleair.sensor_count"`) {
-		t.Errorf("stderr %q", stderr.String())
+	for _, c := range []struct{ name, option, want string }{
+		{"bad value", "fault_rate = 2.0", "fault_rate must be in [0, 1), got 2"},
+		{"unknown option", "sensor_count = 5", `unknown option "inputs.purpleair.sensor_count"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conf := filepath.Join(t.TempDir(), "bad.conf")
+			if err := os.WriteFile(conf, []byte("[[inputs.purpleair]]\n  source = \"simulate\"\n  "+c.option+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			if code := run(conf, false, &stderr); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.HasPrefix(stderr.String(), "E! configuration") || !strings.Contains(stderr.String(), c.want) {
+				t.Errorf("stderr %q, want it to start with \"E! configuration\" and name %q", stderr.String(), c.want)
+			}
+		})
 	}
 }
 
