@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
@@ -20,7 +21,7 @@ import (
 
 const (
 	dashboardFile  = "provisioning/dashboards/hazewatch/purpleair-anomalies.json"
-	alertRulesFile = "provisioning/alerting/rules.yaml"
+	alertRulesFile = provisioningtest.AlertRulesFile
 	datasourceFile = "provisioning/datasources/hazewatch.yaml"
 	hazewatchType  = "hazewatch-anomaly-datasource"
 
@@ -262,29 +263,8 @@ type alertQuery struct {
 // loadAlertQueries reads every data query of the provisioned alert rules (expressions excluded).
 func loadAlertQueries(t testing.TB) []alertQuery {
 	t.Helper()
-	var f struct {
-		Groups []struct {
-			Rules []struct {
-				UID       string `yaml:"uid"`
-				Condition string `yaml:"condition"`
-				For       string `yaml:"for"`
-				Data      []struct {
-					RefID             string `yaml:"refId"`
-					DatasourceUID     string `yaml:"datasourceUid"`
-					RelativeTimeRange struct {
-						From int64 `yaml:"from"`
-						To   int64 `yaml:"to"`
-					} `yaml:"relativeTimeRange"`
-					Model map[string]any `yaml:"model"`
-				} `yaml:"data"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(repotest.ReadFile(t, alertRulesFile), &f); err != nil {
-		t.Fatalf("%s: %v", alertRulesFile, err)
-	}
 	var out []alertQuery
-	for _, g := range f.Groups {
+	for _, g := range provisioningtest.LoadAlertRules(t).Groups {
 		for _, r := range g.Rules {
 			var forDur time.Duration
 			if r.For != "" {
@@ -300,25 +280,11 @@ func loadAlertQueries(t testing.TB) []alertQuery {
 				if q.RefID != r.Condition || q.Model["type"] != "threshold" {
 					continue
 				}
-				expr, _ := q.Model["expression"].(string)
-				conds, _ := q.Model["conditions"].([]any)
-				if len(conds) != 1 {
-					t.Fatalf("%s: rule %s: condition %s: want one threshold condition, got %v", alertRulesFile, r.UID, r.Condition, conds)
+				reads, evaluator, v, ok := q.Threshold()
+				if !ok || evaluator != "gt" {
+					t.Fatalf("%s: rule %s: condition %s: the checks read a threshold with one gt condition, got %v", alertRulesFile, r.UID, r.Condition, q.Model)
 				}
-				c, _ := conds[0].(map[string]any)
-				ev, _ := c["evaluator"].(map[string]any)
-				params, _ := ev["params"].([]any)
-				if ev["type"] != "gt" || len(params) != 1 {
-					t.Fatalf("%s: rule %s: condition %s: the checks read an evaluator gt with one parameter, got %v", alertRulesFile, r.UID, r.Condition, ev)
-				}
-				switch v := params[0].(type) {
-				case float64:
-					thresholds[expr] = v
-				case int:
-					thresholds[expr] = float64(v)
-				default:
-					t.Fatalf("%s: rule %s: threshold %v is not a number", alertRulesFile, r.UID, params[0])
-				}
+				thresholds[reads] = v
 			}
 			for _, q := range r.Data {
 				if q.DatasourceUID == "__expr__" {

@@ -23,6 +23,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
@@ -348,7 +349,7 @@ func checkBatchQueries(t *testing.T, promURL string, sensors int) {
 			queries = append(queries, batchQuery{"panel " + p.Title, []byte(j), "score"})
 		}
 	}
-	for _, g := range loadAlertRules(t).Groups {
+	for _, g := range provisioningtest.LoadAlertRules(t).Groups {
 		for _, r := range g.Rules {
 			for _, q := range r.Data {
 				if q.DatasourceUID == "hazewatch" {
@@ -605,7 +606,7 @@ func provisionedPromQL(t testing.TB) []provisionedQuery {
 			}
 		}
 	}
-	for _, g := range loadAlertRules(t).Groups {
+	for _, g := range provisioningtest.LoadAlertRules(t).Groups {
 		for _, r := range g.Rules {
 			for _, q := range r.Data {
 				if expr, _ := q.Model["expr"].(string); expr != "" {

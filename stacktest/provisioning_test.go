@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
@@ -364,41 +365,8 @@ func checkHazewatchTarget(t testing.TB, where string, raw json.RawMessage, vars 
 	return out
 }
 
-type alertRuleFile struct {
-	APIVersion int `yaml:"apiVersion"`
-	Groups     []struct {
-		OrgID    int    `yaml:"orgId"`
-		Name     string `yaml:"name"`
-		Folder   string `yaml:"folder"`
-		Interval string `yaml:"interval"`
-		Rules    []struct {
-			UID       string `yaml:"uid"`
-			Title     string `yaml:"title"`
-			Condition string `yaml:"condition"`
-			Data      []struct {
-				RefID             string         `yaml:"refId"`
-				RelativeTimeRange map[string]int `yaml:"relativeTimeRange"`
-				DatasourceUID     string         `yaml:"datasourceUid"`
-				Model             map[string]any `yaml:"model"`
-			} `yaml:"data"`
-			For          string            `yaml:"for"`
-			NoDataState  string            `yaml:"noDataState"`
-			ExecErrState string            `yaml:"execErrState"`
-			Labels       map[string]string `yaml:"labels"`
-			Annotations  map[string]string `yaml:"annotations"`
-		} `yaml:"rules"`
-	} `yaml:"groups"`
-}
-
-func loadAlertRules(t testing.TB) alertRuleFile {
-	t.Helper()
-	var f alertRuleFile
-	readYAML(t, "provisioning/alerting/rules.yaml", &f)
-	return f
-}
-
 func TestAlertRules(t *testing.T) {
-	f := loadAlertRules(t)
+	f := provisioningtest.LoadAlertRules(t)
 	d := loadDashboard(t)
 	panelIDs := map[string]bool{}
 	for _, p := range d.allPanels() {
@@ -430,10 +398,10 @@ func TestAlertRules(t *testing.T) {
 			if !refs[r.Condition] {
 				t.Errorf("%s: condition %q is not a refId of the rule", where, r.Condition)
 			}
-			var condition map[string]any
+			var condition provisioningtest.AlertQuery
 			for _, q := range r.Data {
 				if q.RefID == r.Condition {
-					condition = q.Model
+					condition = q
 				}
 			}
 			for _, q := range r.Data {
@@ -446,8 +414,8 @@ func TestAlertRules(t *testing.T) {
 					if e, _ := q.Model["expression"].(string); !refs[e] {
 						t.Errorf("%s/%s: expression refers to %q, not a refId of the rule", where, q.RefID, e)
 					}
-					if q.Model["type"] == "threshold" && r.Labels["pipeline"] == "streaming" {
-						streamingThreshold = thresholdParam(q.Model)
+					if _, _, v, ok := q.Threshold(); ok && r.Labels["pipeline"] == "streaming" {
+						streamingThreshold = strconv.FormatFloat(v, 'f', -1, 64)
 					}
 				case "prometheus":
 					expr, _ := q.Model["expr"].(string)
@@ -482,27 +450,6 @@ func TestAlertRules(t *testing.T) {
 	if streamingThreshold == "" || streamingThreshold != threshold {
 		t.Errorf("streaming alert threshold %q differs from the processor's threshold %q (anomaly.conf)", streamingThreshold, threshold)
 	}
-}
-
-func thresholdParam(m map[string]any) string {
-	conds, _ := m["conditions"].([]any)
-	for _, c := range conds {
-		ev, _ := c.(map[string]any)["evaluator"].(map[string]any)
-		if params, _ := ev["params"].([]any); len(params) > 0 {
-			return strconv.FormatFloat(toFloat(params[0]), 'f', -1, 64)
-		}
-	}
-	return ""
-}
-
-func toFloat(v any) float64 {
-	switch x := v.(type) {
-	case float64:
-		return x
-	case int:
-		return float64(x)
-	}
-	return 0
 }
 
 func TestContactPointAndPolicy(t *testing.T) {
@@ -646,7 +593,7 @@ func provisionedBatchQueries(t testing.TB) (where []string, queries []*models.Qu
 			}
 		}
 	}
-	for _, g := range loadAlertRules(t).Groups {
+	for _, g := range provisioningtest.LoadAlertRules(t).Groups {
 		for _, r := range g.Rules {
 			for _, q := range r.Data {
 				if q.DatasourceUID != "hazewatch" {
@@ -728,15 +675,16 @@ func TestBatchQueriesStep(t *testing.T) {
 // a contamination share (each fit flags that share of its rows, however healthy they are), or a
 // threshold on the score at or below scikit-learn's "auto" cut of 0.5 (about a fifth of clean readings
 // score above it). The thresholds that do work were measured; see the rule's comment.
-func checkBatchRuleOutput(t testing.TB, where string, q *models.Query, condition map[string]any) {
+func checkBatchRuleOutput(t testing.TB, where string, q *models.Query, condition provisioningtest.AlertQuery) {
 	t.Helper()
 	if slices.Contains(q.Output, models.OutputAnomaly) && q.IsolationForest.Contamination != "auto" {
 		t.Errorf("%s: output anomaly with contamination %q flags that share of every snapshot, healthy or not", where, q.IsolationForest.Contamination)
 	}
-	if condition["type"] != "threshold" || len(q.Output) != 1 || q.Output[0] != models.OutputScore {
+	_, evaluator, th, ok := condition.Threshold()
+	if !ok || len(q.Output) != 1 || q.Output[0] != models.OutputScore {
 		return
 	}
-	if th, err := strconv.ParseFloat(thresholdParam(condition), 64); err != nil || th <= 0.5 || th >= 1 {
-		t.Errorf("%s: threshold %q on the score, want one in (0.5, 1): 0.5 and below flag a healthy fleet", where, thresholdParam(condition))
+	if evaluator != "gt" || th <= 0.5 || th >= 1 {
+		t.Errorf("%s: threshold %s %v on the score, want gt with a value in (0.5, 1): 0.5 and below flag a healthy fleet", where, evaluator, th)
 	}
 }

@@ -18,9 +18,9 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
-	"gopkg.in/yaml.v3"
 
 	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
@@ -303,60 +303,30 @@ func TestRuleFiring(t *testing.T) {
 
 // TestRuleIsTheProvisionedOne: the demo's rule is the batch rule Grafana is provisioned with.
 func TestRuleIsTheProvisionedOne(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "provisioning", "alerting", "rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	r := provisioningtest.LoadAlertRules(t).Rule("hazewatch-batch-fleet-anomaly")
+	if r == nil {
+		t.Fatalf("%s has no rule hazewatch-batch-fleet-anomaly", provisioningtest.AlertRulesFile)
 	}
-	var f struct {
-		Groups []struct {
-			Rules []struct {
-				UID  string `yaml:"uid"`
-				For  string `yaml:"for"`
-				Data []struct {
-					RefID string `yaml:"refId"`
-					Model struct {
-						Type       string   `yaml:"type"`
-						Output     []string `yaml:"output"`
-						Mode       string   `yaml:"mode"`
-						Conditions []struct {
-							Evaluator struct {
-								Type   string    `yaml:"type"`
-								Params []float64 `yaml:"params"`
-							} `yaml:"evaluator"`
-						} `yaml:"conditions"`
-					} `yaml:"model"`
-				} `yaml:"data"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
+	if r.For != "2m" || demoRuleSteps != 2 {
+		t.Errorf("rule holds for %s; the demo models %d two-minute steps", r.For, demoRuleSteps)
 	}
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			if r.UID != "hazewatch-batch-fleet-anomaly" {
-				continue
+	conditions := 0
+	for _, q := range r.Data {
+		if q.DatasourceUID == "hazewatch" {
+			output, _ := q.Model["output"].([]any)
+			if q.Model["mode"] != "fleet" || len(output) != 1 || output[0] != "score" {
+				t.Errorf("rule query: mode %v output %v, the demo models fleet scores", q.Model["mode"], output)
 			}
-			found = true
-			if r.For != "2m" || demoRuleSteps != 2 {
-				t.Errorf("rule holds for %s; the demo models %d two-minute steps", r.For, demoRuleSteps)
-			}
-			for _, dq := range r.Data {
-				m := dq.Model
-				if m.Mode != "" && (m.Mode != "fleet" || !slices.Equal(m.Output, []string{"score"})) {
-					t.Errorf("rule query: mode %q output %v, the demo models fleet scores", m.Mode, m.Output)
-				}
-				if m.Type == "threshold" {
-					if c := m.Conditions; len(c) != 1 || c[0].Evaluator.Type != "gt" || len(c[0].Evaluator.Params) != 1 || c[0].Evaluator.Params[0] != demoRuleThreshold {
-						t.Errorf("rule condition %+v, the demo models > %g", c, demoRuleThreshold)
-					}
-				}
+		}
+		if _, evaluator, v, ok := q.Threshold(); ok && q.RefID == r.Condition {
+			conditions++
+			if evaluator != "gt" || v != demoRuleThreshold {
+				t.Errorf("rule condition %s %v, the demo models > %g", evaluator, v, demoRuleThreshold)
 			}
 		}
 	}
-	if !found {
-		t.Fatal("rules.yaml has no rule hazewatch-batch-fleet-anomaly")
+	if conditions != 1 {
+		t.Errorf("rule has %d threshold conditions, want 1", conditions)
 	}
 }
 
