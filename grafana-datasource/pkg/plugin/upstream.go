@@ -73,11 +73,8 @@ func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error)
 		// carries the password base64-encoded.
 		u.secrets = append(u.secrets, opts.BasicAuth.Password, basicAuthValue(opts.BasicAuth.User, opts.BasicAuth.Password))
 	}
-	if pw, ok := urlPassword(s.URL); ok {
-		u.secrets = append(u.secrets, pw)
-		if parsed, err := url.Parse(s.URL); err == nil && parsed.User != nil {
-			u.secrets = append(u.secrets, basicAuthValue(parsed.User.Username(), pw))
-		}
+	if user, pw, ok := urlCredentials(s.URL); ok {
+		u.secrets = append(u.secrets, pw, basicAuthValue(user, pw))
 	}
 	for _, vs := range opts.Header {
 		for _, v := range vs {
@@ -89,12 +86,14 @@ func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error)
 	return u, nil
 }
 
-func urlPassword(raw string) (string, bool) {
+// urlCredentials is the user and password of a URL's userinfo; ok when it has a password.
+func urlCredentials(raw string) (user, password string, ok bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
-		return "", false
+		return "", "", false
 	}
-	return u.User.Password()
+	password, ok = u.User.Password()
+	return u.User.Username(), password, ok
 }
 
 func bearerMiddleware(token string) httpclient.Middleware {
@@ -124,12 +123,12 @@ func identityEncodingMiddleware() httpclient.Middleware {
 	})
 }
 
-// scrub removes every configured secret (and URL credentials) from a message.
 // basicAuthValue is the credential part of a Basic Authorization header.
 func basicAuthValue(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
+// scrub removes every configured secret (and URL credentials) from a message.
 func (u *upstream) scrub(msg string) string {
 	for _, s := range u.secrets {
 		if len(s) >= 3 {
