@@ -213,11 +213,7 @@ func TestStreamReferenceFlowOnSnapshot(t *testing.T) {
 		ScoresSHA256        string `json:"scores_sha256"`
 		Above               int    `json:"above_0_7"`
 	}
-	b, err := os.ReadFile(filepath.Join("..", "..", "pkg", "anomaly", "testdata", "hst_purpleair.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
+	if err := json.Unmarshal(repotest.ReadFile(t, "pkg/anomaly/testdata/hst_purpleair.json"), &want); err != nil {
 		t.Fatal(err)
 	}
 	values, scores := sha256.New(), sha256.New()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	_ "github.com/hazewatch/hazewatch/telegraf-input"     // registers inputs.purpleair
 	_ "github.com/hazewatch/hazewatch/telegraf-processor" // registers processors.anomaly
 )
@@ -48,7 +49,7 @@ func TestCheckUnused(t *testing.T) {
 // TestShippedConfigurations: the plugin configurations the stack mounts use only real options.
 func TestShippedConfigurations(t *testing.T) {
 	for _, name := range []string{"anomaly.conf", "purpleair.conf"} {
-		path := filepath.Join("..", "..", "deploy", "telegraf", name)
+		path := repotest.Path(t, "deploy/telegraf/"+name)
 		if _, err := os.Stat(path); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -25,8 +25,9 @@
 //     python3-sklearn (testdata/gen_knn_fixtures.py) — where np.argpartition orders NaN last
 //     and nothing removes it. scikit-learn 1.6 and later give such donors weight 0 with uniform
 //     weights too (scikit-learn PR #29135), so on such cells they average only the
-//     finite-distance donors and the two differ. Distance weights are 1/d; when a chosen donor is at distance 0, the
-//     zero-distance donors get weight 1 and the others 0; NaN-distance donors get weight 0.
+//     finite-distance donors and the two differ. Distance weights are 1/d; when a chosen
+//     donor is at distance 0, the zero-distance donors get weight 1 and the others 0;
+//     NaN-distance donors get weight 0.
 //   - A cell whose distances to every donor are NaN gets the column's mean.
 //   - A column with no value at all is reported as *[EmptyColumnError]; scikit-learn drops
 //     such a column from its output silently.
