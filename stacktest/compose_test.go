@@ -351,7 +351,7 @@ func TestComposePrometheus(t *testing.T) {
 func TestPrometheusConfig(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		skipOrFailInCI(t, "promtool is not installed (Debian package prometheus)")
+		repotest.SkipOrFailInCI(t, "promtool is not installed (Debian package prometheus)")
 	}
 	cfg := repotest.Path(t, "deploy/prometheus/prometheus.yml")
 	if out, err := exec.Command(promtool, "check", "config", cfg).CombinedOutput(); err != nil {

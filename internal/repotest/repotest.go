@@ -116,3 +116,17 @@ func GoBuild(t testing.TB, dir string, binaries map[string]string) {
 		}
 	}
 }
+
+// InCI reports whether the tests run in CI (the CI environment variable is set, as .ci/run and CI
+// services set it).
+func InCI() bool { return os.Getenv("CI") != "" }
+
+// SkipOrFailInCI skips a test whose external program or service is missing, with why — except in CI,
+// where a missing part is a broken setup and the test fails: passing without the real thing would hide it.
+func SkipOrFailInCI(t testing.TB, why string) {
+	t.Helper()
+	if InCI() {
+		t.Fatal(why + " (CI is set: failing rather than skipping)")
+	}
+	t.Skip(why)
+}
