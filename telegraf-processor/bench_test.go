@@ -150,7 +150,7 @@ func BenchmarkTelegrafExecd(b *testing.B) {
 // snapshotLines is n metrics in line protocol: the snapshot's rows as the PurpleAir input makes them,
 // over and over, each pass two minutes (PurpleAir's update interval) after the one before.
 func snapshotLines(b *testing.B, n int) []byte {
-	f, err := os.Open(repotest.SharedData(b, "purpleair-sensors-snapshot.json"))
+	f, err := os.Open(repotest.SharedData(b, repotest.SharedSnapshot))
 	if err != nil {
 		b.Fatal(err)
 	}
