@@ -48,12 +48,13 @@ const (
 	resultsEnv = "HAZEWATCH_E2E_OUT"
 )
 
-// fleetBox is the simulator's bounding box, [nwlng, nwlat, selng, selat] as the input takes it.
-type fleetBox [4]float64
-
-func (b fleetBox) toml() string {
-	return fmt.Sprintf("[%s, %s, %s, %s]", strconv.FormatFloat(b[0], 'f', -1, 64), strconv.FormatFloat(b[1], 'f', -1, 64),
-		strconv.FormatFloat(b[2], 'f', -1, 64), strconv.FormatFloat(b[3], 'f', -1, 64))
+// boundingBoxTOML writes b as the input's bounding_box option: [nwlng, nwlat, selng, selat].
+func boundingBoxTOML(b pa.BoundingBox) string {
+	v := make([]string, 4)
+	for i, x := range []float64{b.NWLng, b.NWLat, b.SELng, b.SELat} {
+		v[i] = strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return "[" + strings.Join(v, ", ") + "]"
 }
 
 // fleetBoxAt places the fleet so that its simulated day starts at the same local solar time on every
@@ -64,12 +65,12 @@ func (b fleetBox) toml() string {
 // runs, moving the daily peaks (which a forest isolates too) against the faults, and the detection
 // figures with them. ok is false in the 3.2 minutes of the day where that box would straddle the
 // antimeridian; a start 4 minutes earlier is then clear of it.
-func fleetBoxAt(start time.Time) (b fleetBox, ok bool) {
-	r := pa.DefaultSimulatorRegion
+func fleetBoxAt(start time.Time) (b pa.BoundingBox, ok bool) {
+	b = pa.DefaultSimulatorRegion
 	shift := -float64(start.Unix()%86400) / 240    // degrees: the sun moves 1° in 240 s
-	west := math.Mod(r.NWLng+shift+540, 360) - 180 // in [-180, 180)
-	east := west + (r.SELng - r.NWLng)
-	return fleetBox{west, r.NWLat, east, r.SELat}, east <= 180
+	west := math.Mod(b.NWLng+shift+540, 360) - 180 // in [-180, 180)
+	b.NWLng, b.SELng = west, west+(b.SELng-b.NWLng)
+	return b, b.SELng <= 180
 }
 
 // results is what the test measured; written as JSON for CI to keep.
@@ -77,7 +78,7 @@ type results struct {
 	Sensors       int                   `json:"sensors"`
 	SimulatedFrom time.Time             `json:"simulated_from"`
 	SimulatedTo   time.Time             `json:"simulated_to"`
-	FleetBox      fleetBox              `json:"fleet_bounding_box"`
+	FleetBox      pa.BoundingBox        `json:"fleet_bounding_box"`
 	FaultRate     string                `json:"fault_rate"`
 	Metrics       int                   `json:"metrics_written"`
 	Samples       int                   `json:"prometheus_samples_compared"`
@@ -171,7 +172,7 @@ func TestStackEndToEnd(t *testing.T) {
 		"label_faults": "true",
 		"start":        strconv.Quote(simStart.UTC().Format(time.RFC3339)),
 		"speedup":      "0.0",
-		"bounding_box": box.toml(),
+		"bounding_box": boundingBoxTOML(box),
 	})
 	out1 := filepath.Join(dir, "phase1.influx")
 	tg1 := stack.run(t, "phase1", out1)
@@ -248,7 +249,7 @@ func TestStackEndToEnd(t *testing.T) {
 		"label_faults": "true",
 		"start":        strconv.Quote(restartAt.UTC().Format(time.RFC3339)),
 		"speedup":      "0.0",
-		"bounding_box": box.toml(),
+		"bounding_box": boundingBoxTOML(box),
 	})
 	mark = time.Now()
 	out2 := filepath.Join(dir, "phase2.influx")
@@ -1144,17 +1145,20 @@ func TestFleetBoxAt(t *testing.T) {
 			}
 			continue
 		}
-		if err := (pa.BoundingBox{NWLng: b[0], NWLat: b[1], SELng: b[2], SELat: b[3]}).Validate(); err != nil {
-			t.Fatalf("%s: %v (%v)", start, err, b)
+		if err := b.Validate(); err != nil {
+			t.Fatalf("%s: %v (%+v)", start, err, b)
 		}
-		if got := solar(start, b[0]); math.Abs(math.Remainder(got-want, 24)) > 1e-9 {
+		if got := solar(start, b.NWLng); math.Abs(math.Remainder(got-want, 24)) > 1e-9 {
 			t.Fatalf("%s: west edge at local solar hour %.6f, want %.6f", start, got, want)
 		}
-		if w := b[2] - b[0]; math.Abs(w-(ref.SELng-ref.NWLng)) > 1e-9 {
-			t.Fatalf("%s: box %v is %.3f° wide", start, b, w)
+		if w := b.SELng - b.NWLng; math.Abs(w-(ref.SELng-ref.NWLng)) > 1e-9 || b.NWLat != ref.NWLat || b.SELat != ref.SELat {
+			t.Fatalf("%s: box %+v is not the default region moved in longitude (%.3f° wide)", start, b, w)
 		}
 	}
 	if refused == 0 || refused > 4 {
 		t.Errorf("refused %d starts of 1440; want the 3 or 4 minutes where the box meets the antimeridian", refused)
+	}
+	if got := boundingBoxTOML(ref); got != "[-122.55, 38.05, -121.75, 37.25]" {
+		t.Errorf("bounding_box %s", got)
 	}
 }
