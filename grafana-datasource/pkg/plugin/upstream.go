@@ -60,6 +60,7 @@ func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error)
 	if err != nil {
 		return nil, fmt.Errorf("creating the HTTP client: %v", err)
 	}
+	hc.CheckRedirect = sameOriginRedirects
 	c, err := promapi.NewClient(promapi.Config{Address: s.URL, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("upstream URL %s: %v", models.RedactURL(s.URL), err)
@@ -84,6 +85,57 @@ func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error)
 		}
 	}
 	return u, nil
+}
+
+// maxRedirects is as many as Go's client follows by default.
+const maxRedirects = 10
+
+// sameOriginRedirects follows a redirect only to the origin (scheme, host
+// and port) of the request that received it. The credentials are added by
+// transport middlewares (basic auth, bearer, custom headers), which run again
+// for every hop: Go's own rule of dropping Authorization for another host
+// never sees them, and it treats another port of the same host as the same
+// host anyway. Refusing the hop is the only way the other origin never
+// receives them; the error says where the upstream pointed, so that the URL
+// can be set to it.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	prev := via[len(via)-1].URL
+	if !sameOrigin(prev, req.URL) {
+		return &crossOriginRedirectError{from: origin(prev), to: origin(req.URL)}
+	}
+	return nil
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return origin(a) == origin(b)
+}
+
+// origin is scheme://host:port, the port made explicit so that
+// http://h and http://h:80 compare equal.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// crossOriginRedirectError is a redirect that was not followed because it
+// leads to another origin. It holds origins only: a Location's path and
+// query string may carry tokens.
+type crossOriginRedirectError struct{ from, to string }
+
+func (e *crossOriginRedirectError) Error() string {
+	return fmt.Sprintf("redirected from %s to another origin, %s; the plugin does not send the datasource's credentials there. If that is the real API address, set the datasource URL to it",
+		e.from, e.to)
 }
 
 // urlCredentials is the user and password of a URL's userinfo; ok when it has a password.
@@ -272,6 +324,10 @@ func (u *upstream) classify(ctx context.Context, feature string, err error) erro
 		default:
 			return &UpstreamError{Kind: KindHTTP, Feature: feature, Msg: "upstream " + u.baseURL + " answered " + u.scrub(apiErr.Msg) + hintFor(apiErr.Msg)}
 		}
+	}
+	var redirErr *crossOriginRedirectError
+	if errors.As(err, &redirErr) {
+		return &UpstreamError{Kind: KindHTTP, Feature: feature, Msg: "upstream " + u.baseURL + " " + redirErr.Error()}
 	}
 	var netErr net.Error
 	var urlErr *url.Error
