@@ -249,9 +249,7 @@ func (p *PurpleAir) initAPI() error {
 		MaxRetries:  retries,
 		SkipBadRows: true,
 		Logf: func(format string, args ...any) {
-			if p.Log != nil {
-				p.Log.Warnf(format, args...)
-			}
+			p.logf(telegraf.Warn, format, args...)
 		},
 	}
 	return nil
@@ -409,20 +407,38 @@ func (p *PurpleAir) Stop() {
 	p.wg.Wait()
 }
 
+// logf logs with the API key redacted: rows, names and error texts come from the server, which may
+// echo the key.
 func (p *PurpleAir) logf(level telegraf.LogLevel, format string, args ...any) {
 	if p.Log == nil {
 		return
 	}
+	msg := p.redact(fmt.Sprintf(format, args...))
 	switch level {
 	case telegraf.Error:
-		p.Log.Errorf(format, args...)
+		p.Log.Error(msg)
 	case telegraf.Warn:
-		p.Log.Warnf(format, args...)
+		p.Log.Warn(msg)
 	case telegraf.Debug:
-		p.Log.Debugf(format, args...)
+		p.Log.Debug(msg)
 	default:
-		p.Log.Infof(format, args...)
+		p.Log.Info(msg)
 	}
+}
+
+func (p *PurpleAir) redact(s string) string {
+	if p.client == nil {
+		return s
+	}
+	return p.client.Redact(s)
+}
+
+// addError reports err with the API key redacted.
+func (p *PurpleAir) addError(acc telegraf.Accumulator, err error) {
+	if p.client != nil {
+		err = p.client.RedactError(err)
+	}
+	acc.AddError(err)
 }
 
 // emit adds one metric per usable row; rows that cannot be metrics are
@@ -482,7 +498,7 @@ func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			acc.AddError(err)
+			p.addError(acc, err)
 			var ae *pa.APIError
 			if errors.As(err, &ae) && ae.RetryAfter > wait {
 				wait = ae.RetryAfter

@@ -667,3 +667,53 @@ func TestConfigThroughShim(t *testing.T) {
 		t.Errorf("query\n got %s\nwant %s", got, want)
 	}
 }
+
+// The server may echo the key: a 403 repeating X-API-Key in its description, a body quoting it in a
+// cell or a header. Nothing the input logs or reports may carry it.
+func TestAPIKeyEchoedByServerIsRedacted(t *testing.T) {
+	api := &fakeAPI{answers: []func(http.ResponseWriter){
+		answer(403, "", `{"error":"ApiKeyRestrictedError","description":"The key `+apiKey+` may not read sensors."}`),
+		answer(200, "", `{"data_time_stamp":1000,"fields":["sensor_index","pm2.5_cf_1"],"data":[["`+apiKey+`",1.5],[53,2.5]]}`),
+		answer(200, "", `{"data_time_stamp":1000,"fields":["sensor_index","`+apiKey+`","`+apiKey+`"],"data":[]}`),
+		answer(503, "", `{"error":"`+strings.ToLower(apiKey)+`","description":"x"}`),
+	}}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	clock := &fakeClock{t: time.Unix(5000, 0), limit: 3}
+	log := &testutil.CaptureLogger{}
+	p := newPlugin(t, clock, func(p *PurpleAir) {
+		p.Source = "api"
+		p.BaseURL = srv.URL
+		p.APIKey = config.NewSecret([]byte(apiKey))
+		p.MaxRetries = 0
+	})
+	p.Log = log
+	acc := &testutil.Accumulator{}
+	if err := p.Start(acc); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (len(api.got()) < 4 || len(clock.recorded()) < 3) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Stop()
+	var messages []string
+	for _, e := range acc.Errors {
+		messages = append(messages, e.Error())
+	}
+	messages = append(messages, log.Errors()...)
+	messages = append(messages, log.Warnings()...)
+	all := strings.Join(messages, "\n")
+	if strings.Contains(strings.ToLower(all), strings.ToLower(apiKey)) {
+		t.Errorf("the API key leaked:\n%s", all)
+	}
+	// The messages are still there, with the key replaced.
+	for _, want := range []string{"ApiKeyRestrictedError: The key [redacted] may not read", `want an integer sensor index, got "[redacted]"`, `field "[redacted]" appears twice`, "503 Service Unavailable: [redacted]"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no message containing %q in:\n%s", want, all)
+		}
+	}
+	if acc.NMetrics() != 1 {
+		t.Errorf("%d metrics, want the one good row", acc.NMetrics())
+	}
+}

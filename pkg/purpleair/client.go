@@ -201,6 +201,7 @@ func (c *Client) Sensors(ctx context.Context, q SensorsQuery) (*Response, error)
 	backoff := minB
 	for attempt := 0; ; attempt++ {
 		resp, retryAfter, err := c.once(ctx, u)
+		err = c.RedactError(err)
 		if err == nil {
 			return resp, nil
 		}
@@ -296,8 +297,94 @@ func (c *Client) once(ctx context.Context, u *url.URL) (*Response, time.Duration
 	if err != nil {
 		return nil, 0, err
 	}
+	for _, re := range resp.BadRows {
+		c.redactInPlace(re)
+	}
 	return resp, 0, nil
 }
+
+// redactedText replaces the API key in error messages. The server may echo the key back (a 403's
+// description repeating the X-API-Key header, or a proxy quoting the request), and every message
+// built from a response ends up in a log.
+const redactedText = "[redacted]"
+
+// Redact returns s with every occurrence of the API key (in any letter case: an echo may change it)
+// replaced by "[redacted]". Messages built from a response's content go through it before they are
+// logged.
+func (c *Client) Redact(s string) string { return redact(s, strings.TrimSpace(c.APIKey)) }
+
+func redact(s, key string) string {
+	if key == "" || len(s) < len(key) {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i+len(key) <= len(s); {
+		if strings.EqualFold(s[i:i+len(key)], key) {
+			if b.Len() == 0 {
+				b.Grow(len(s))
+			}
+			b.WriteString(s[last:i])
+			b.WriteString(redactedText)
+			i += len(key)
+			last = i
+			continue
+		}
+		i++
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// RedactError returns err with the API key removed from its message. The error types of this package
+// are redacted in place, so that errors.As still finds them (with their fields redacted); anything
+// else that still carries the key is wrapped so that its message does not.
+func (c *Client) RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	key := strings.TrimSpace(c.APIKey)
+	if key == "" {
+		return err
+	}
+	c.redactInPlace(err)
+	if msg := err.Error(); redact(msg, key) != msg {
+		return &redactedError{msg: redact(msg, key), err: err}
+	}
+	return err
+}
+
+func (c *Client) redactInPlace(err error) {
+	key := strings.TrimSpace(c.APIKey)
+	var ae *APIError
+	if errors.As(err, &ae) {
+		ae.Code, ae.Description = redact(ae.Code, key), redact(ae.Description, key)
+	}
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		se.Msg = redact(se.Msg, key)
+	}
+	var re *RowError
+	if errors.As(err, &re) {
+		re.Msg, re.Field = redact(re.Msg, key), redact(re.Field, key)
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		fe.Member, fe.Msg = redact(fe.Member, key), redact(fe.Msg, key)
+	}
+}
+
+// redactedError is an error whose message had to be redacted as a whole.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 if absent or bad.
 func parseRetryAfter(h string, now time.Time) time.Duration {

@@ -270,3 +270,60 @@ func TestBoundingBoxValidate(t *testing.T) {
 		}
 	}
 }
+
+// A server that echoes the key (a 403 repeating X-API-Key in its description, a proxy quoting the
+// request in any member) must not get it into an error or a retry notice: those end up in logs.
+func TestClientRedactsEchoedKey(t *testing.T) {
+	lower := strings.ToLower(testKey)
+	tests := []struct {
+		name    string
+		steps   []step
+		wantErr string // a part of the message that must survive the redaction
+	}{
+		{"403 description", []step{{status: 403, body: apiErrorBody("ApiKeyRestrictedError", "The key "+testKey+" is restricted to other referrers.")}},
+			"403 Forbidden: ApiKeyRestrictedError: The key [redacted] is restricted"},
+		{"error code in another case", []step{{status: 400, body: apiErrorBody("Bad-"+lower, "x")}}, "Bad-[redacted]"},
+		{"5xx echo retried then given up", []step{{status: 503, body: apiErrorBody("Unavailable", "request key="+testKey)}}, "request key=[redacted] (gave up"},
+		{"error document with 200", []step{{status: 200, body: apiErrorBody("Err", testKey)}}, "API error: Err: [redacted]"},
+		{"field named after the key", []step{{status: 200, body: `{"fields":["sensor_index","` + testKey + `","` + testKey + `"],"data":[]}`}}, `field "[redacted]" appears twice`},
+		{"member of the wrong shape", []step{{status: 200, body: `{"api_version":["` + testKey + `"],"fields":[],"data":[]}`}}, `"api_version"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(&fakeAPI{steps: tt.steps})
+			defer srv.Close()
+			var logs []string
+			c := &Client{BaseURL: srv.URL, APIKey: testKey, MaxRetries: 1, MinBackoff: time.Second,
+				Sleep: func(context.Context, time.Duration) error { return nil },
+				Logf:  func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }}
+			_, err := c.Sensors(context.Background(), SensorsQuery{Fields: []string{"pm2.5_cf_1"}})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, s := range append(logs, err.Error()) {
+				if strings.Contains(strings.ToLower(s), lower) {
+					t.Errorf("the API key leaked: %s", s)
+				}
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q, want it to contain %q", err, tt.wantErr)
+			}
+			var ae *APIError
+			if errors.As(err, &ae) && strings.Contains(strings.ToLower(ae.Code+ae.Description), lower) {
+				t.Errorf("APIError fields carry the key: %+v", ae)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ s, key, want string }{
+		{"no key here", "K3Y", "no key here"},
+		{"K3YK3Y k3y end K3", "K3Y", "[redacted][redacted] [redacted] end K3"},
+		{"anything", "", "anything"},
+	} {
+		if got := redact(c.s, c.key); got != c.want {
+			t.Errorf("redact(%q, %q) = %q, want %q", c.s, c.key, got, c.want)
+		}
+	}
+}
