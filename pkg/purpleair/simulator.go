@@ -28,19 +28,33 @@ const (
 	FaultABDivergence FaultKind = "ab_divergence"
 	// FaultDrift: one laser channel's gain creeps away from 1 over hours.
 	FaultDrift FaultKind = "drift"
+	// FaultEnvSentinel (realistic profile only): the BME280 read fails and the
+	// sensor reports its sentinels, humidity 255 % and temperature −224 °F.
+	FaultEnvSentinel FaultKind = "env_sentinel"
+	// FaultDisconnect (realistic profile only): the sensor stops reporting;
+	// the API keeps serving its last row, last_seen frozen.
+	FaultDisconnect FaultKind = "disconnect"
 )
 
-// FaultKinds lists every injectable fault, in a fixed order.
+// FaultKinds lists the faults of the basic profile, in a fixed order: the
+// kinds a fleet draws from when SimulatorConfig.Faults is nil. It never
+// grows, since the draw depends on its length.
 var FaultKinds = []FaultKind{FaultSpike, FaultStuckHigh, FaultFlatline, FaultDropout, FaultABDivergence, FaultDrift}
 
-// ParseFaultKind accepts the names of FaultKinds.
+// RealisticFaultKinds lists the faults of the realistic profile (every kind),
+// in a fixed order: its default draw.
+var RealisticFaultKinds = []FaultKind{FaultSpike, FaultStuckHigh, FaultFlatline, FaultDropout, FaultABDivergence, FaultDrift, FaultEnvSentinel, FaultDisconnect}
+
+// ParseFaultKind accepts the names of RealisticFaultKinds (a superset of
+// FaultKinds; the kinds only the realistic profile injects are refused by
+// SimulatorConfig.Validate in the basic one).
 func ParseFaultKind(s string) (FaultKind, error) {
 	k := FaultKind(strings.TrimSpace(s))
-	if slices.Contains(FaultKinds, k) {
+	if slices.Contains(RealisticFaultKinds, k) {
 		return k, nil
 	}
-	names := make([]string, len(FaultKinds))
-	for i, f := range FaultKinds {
+	names := make([]string, len(RealisticFaultKinds))
+	for i, f := range RealisticFaultKinds {
 		names[i] = string(f)
 	}
 	return "", fmt.Errorf("unknown fault kind %q (known: %s)", s, strings.Join(names, ", "))
@@ -114,6 +128,20 @@ type SimulatorConfig struct {
 	// Longitude sets each sensor's local solar time, which drives the daily
 	// cycles: moving the region east by 15° moves the day an hour earlier.
 	Region BoundingBox
+
+	// Profile chooses how faults and noise look: ProfileBasic ("" is basic,
+	// and basic is what every earlier release generated, bit for bit) or
+	// ProfileRealistic (faults shaped and timed like the documented failures
+	// of real sensors, the two extra kinds, smoke episodes; see
+	// simulator_realistic.go).
+	Profile string
+	// SmokeEpisodes (realistic profile only) is the number of smoke episodes
+	// placed within the first SmokeWithin of the run: 0 → 1, negative → none.
+	SmokeEpisodes int
+	// SmokeWithin (realistic profile only) is the span the smoke episodes
+	// fall in, from Start; 0 → 48 h. Set it to the run's length so that a
+	// short run still sees its smoke.
+	SmokeWithin time.Duration
 }
 
 // DefaultSimulatorRegion is the San Francisco Bay Area.
@@ -129,8 +157,22 @@ func (c SimulatorConfig) withDefaults() SimulatorConfig {
 	if c.Step == 0 {
 		c.Step = 2 * time.Minute
 	}
+	if c.Profile == "" {
+		c.Profile = ProfileBasic
+	}
 	if c.Faults == nil {
 		c.Faults = FaultKinds
+		if c.Profile == ProfileRealistic {
+			c.Faults = RealisticFaultKinds
+		}
+	}
+	if c.Profile == ProfileRealistic {
+		if c.SmokeEpisodes == 0 {
+			c.SmokeEpisodes = 1
+		}
+		if c.SmokeWithin == 0 {
+			c.SmokeWithin = 48 * time.Hour
+		}
 	}
 	if c.FirstSensorIndex == 0 {
 		c.FirstSensorIndex = 900001
@@ -152,9 +194,15 @@ func (c SimulatorConfig) Validate() error {
 	if !(c.FaultRate >= 0 && c.FaultRate < 1) {
 		return fmt.Errorf("fault_rate must be in [0, 1), got %v", c.FaultRate)
 	}
+	if err := c.validateProfile(); err != nil {
+		return err
+	}
 	for _, f := range c.Faults {
 		if _, err := ParseFaultKind(string(f)); err != nil {
 			return fmt.Errorf("faults: %w", err)
+		}
+		if c.Profile != ProfileRealistic && !slices.Contains(FaultKinds, f) {
+			return fmt.Errorf("faults: %s is injected by the %s profile only", f, ProfileRealistic)
 		}
 	}
 	if c.FaultRate > 0 && c.Faults != nil && len(c.Faults) == 0 {
@@ -177,6 +225,9 @@ type Reading struct {
 	SensorIndex int64
 	Values      []Value
 	Fault       FaultKind
+	// Smoke is true while a smoke episode raises this sensor's PM2.5 by at
+	// least SmokeLabelMin: the air, not a fault (a fault may coincide).
+	Smoke bool
 }
 
 // Simulator is a deterministic fleet of PurpleAir sensors. Each sensor has
@@ -195,6 +246,9 @@ type Simulator struct {
 	pollution, tempAnom, pressAnom float64
 	// onset is the per-step probability that a healthy sensor starts a fault.
 	onset float64
+
+	realistic bool
+	smoke     []smokeEpisode
 }
 
 type simSensor struct {
@@ -223,7 +277,7 @@ type simSensor struct {
 	faultParam float64 // kind-specific magnitude
 	dropGroup  int
 
-	last []Value // last reported cells, for flatline
+	last []Value // last reported cells, for flatline and disconnect
 }
 
 // NewSimulator builds the fleet.
@@ -238,11 +292,18 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		now:     cfg.Start,
 		fleet:   rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		sensors: make([]simSensor, cfg.Sensors),
+
+		realistic: cfg.Profile == ProfileRealistic,
 	}
 	if cfg.FaultRate > 0 {
 		meanLen := 0.0
 		for _, k := range cfg.Faults {
-			meanLen += meanFaultLen[k]
+			if s.realistic {
+				lo, hi := realisticFaultLen(k, cfg.Step)
+				meanLen += float64(lo+hi) / 2
+			} else {
+				meanLen += meanFaultLen[k]
+			}
 		}
 		meanLen /= float64(len(cfg.Faults))
 		s.onset = min(1, cfg.FaultRate/(meanLen*(1-cfg.FaultRate)))
@@ -271,6 +332,9 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 		ss.rssi = -45 - r.Float64()*35
 		ss.uptime = int64(r.IntN(40000))
 		ss.fault = FaultNone
+	}
+	if s.realistic {
+		s.smoke = planSmoke(cfg, s.sensors)
 	}
 	return s, nil
 }
@@ -381,15 +445,28 @@ func (ss *simSensor) read(s *Simulator, t time.Time, v []Value) Reading {
 	tempAmbF := 58 + 10*math.Sin(2*math.Pi*(h-9)/24) + s.tempAnom + ss.tempOffset
 	hum := 62 - 2.0*(tempAmbF-58) + ss.humOffset + r.NormFloat64()*1.5
 	tempF := tempAmbF + 8 + r.NormFloat64()*0.7
+	smokePM := 0.0
+	if s.smoke != nil {
+		var dry float64
+		smokePM, dry = s.smokeAt(ss, t)
+		pm += smokePM
+		hum -= dry
+	}
 	if ss.inside {
+		smokePM *= 0.45
 		pm = 0.45*pm + 1.5
 		tempF = 74 + 1.5*math.Sin(2*math.Pi*(h-16)/24) + ss.tempOffset/2 + r.NormFloat64()*0.4
 		hum = 42 + ss.humOffset/2 + 3*math.Sin(2*math.Pi*(h-6)/24) + r.NormFloat64()
 	}
 	hum = math.Min(100, math.Max(5, hum))
 	press := 1013.25*math.Exp(-ss.altFeet*0.3048/8434) + s.pressAnom + 0.8*math.Cos(4*math.Pi*(h-10)/24) + r.NormFloat64()*0.08
-	chanA := math.Max(0, pm*ss.gainA+r.NormFloat64()*(0.3+0.04*pm))
-	chanB := math.Max(0, pm*ss.gainB+r.NormFloat64()*(0.3+0.04*pm))
+	var chanA, chanB float64
+	if s.realistic {
+		chanA, chanB = realisticChannels(ss, pm, h, r)
+	} else {
+		chanA = math.Max(0, pm*ss.gainA+r.NormFloat64()*(0.3+0.04*pm))
+		chanB = math.Max(0, pm*ss.gainB+r.NormFloat64()*(0.3+0.04*pm))
+	}
 	rssi := math.Round(ss.rssi + r.NormFloat64()*2)
 	seenLag := r.Int64N(int64(max(1, dt/2)))
 	altNoise := r.NormFloat64() * 0.2
@@ -404,7 +481,12 @@ func (ss *simSensor) read(s *Simulator, t time.Time, v []Value) Reading {
 		ss.fault = FaultNone
 		// No fault on a sensor's first reading: a flatline needs a previous one.
 		if s.onset > 0 && ss.last != nil && f.Float64() < s.onset {
-			ss.startFault(s.cfg.Faults[f.IntN(len(s.cfg.Faults))])
+			k := s.cfg.Faults[f.IntN(len(s.cfg.Faults))]
+			if s.realistic {
+				ss.startRealisticFault(k, s.cfg.Step)
+			} else {
+				ss.startFault(k)
+			}
 		}
 	}
 	fault := ss.fault
@@ -414,15 +496,17 @@ func (ss *simSensor) read(s *Simulator, t time.Time, v []Value) Reading {
 		ss.faultLeft--
 	}
 	chans := [2]*float64{&chanA, &chanB}
-	switch fault {
-	case FaultSpike:
+	switch {
+	case s.realistic:
+		ss.realisticChannelFault(fault, progress, chans)
+	case fault == FaultSpike:
 		chanA = chanA*ss.faultParam + 40 + 60*f.Float64()
 		chanB = chanB*ss.faultParam + 40 + 60*f.Float64()
-	case FaultStuckHigh:
+	case fault == FaultStuckHigh:
 		*chans[ss.faultChan] = 4850 + 150*f.Float64()
-	case FaultABDivergence:
+	case fault == FaultABDivergence:
 		*chans[ss.faultChan] *= ss.faultParam
-	case FaultDrift:
+	case fault == FaultDrift:
 		*chans[ss.faultChan] *= 1 + ss.faultParam*progress
 	}
 
@@ -478,12 +562,18 @@ func (ss *simSensor) read(s *Simulator, t time.Time, v []Value) Reading {
 		for c := lo; c < hi; c++ {
 			v[c] = Null
 		}
+	case FaultEnvSentinel:
+		v[sfHumidity] = Number(envSentinelHumidity)
+		v[sfTemperature] = Number(envSentinelTemperature)
+	case FaultDisconnect:
+		copy(v, ss.last)
+		ss.lastSeen = int64(v[sfLastSeen].Num)
 	}
 	if ss.last == nil {
 		ss.last = make([]Value, sfCount)
 	}
 	copy(ss.last, v)
-	return Reading{SensorIndex: ss.index, Values: v, Fault: fault}
+	return Reading{SensorIndex: ss.index, Values: v, Fault: fault, Smoke: smokePM >= SmokeLabelMin}
 }
 
 // dropoutGroup returns the column range a dropout blanks: the environment
