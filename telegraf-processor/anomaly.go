@@ -102,12 +102,17 @@ func (p *Anomaly) Init() error {
 	return nil
 }
 
-// Start loads the saved state (if state_file is set) and starts the periodic state writer.
+// Start checks that state_file can be written, loads the saved state (if state_file is set) and starts
+// the periodic state writer.
 func (p *Anomaly) Start(telegraf.Accumulator) error {
 	if p.hst == nil {
 		return errors.New("processor not initialised: Init must run before Start")
 	}
 	if p.StateFile != "" {
+		// Fail now rather than lose the models at the first write or at stop.
+		if err := prepareStateFile(p.StateFile); err != nil {
+			return err
+		}
 		p.mu.Lock()
 		p.loadState()
 		p.mu.Unlock()

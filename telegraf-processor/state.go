@@ -340,7 +340,7 @@ func (p *Anomaly) writeLoop(interval time.Duration) {
 // then renamed over path.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return err
 	}
@@ -364,4 +364,55 @@ func writeFileAtomic(path string, data []byte) error {
 		d.Close()
 	}
 	return nil
+}
+
+// tempPattern is how writeFileAtomic names its temporary files next to the state file; os.CreateTemp
+// replaces the "*" with decimal digits.
+func tempPattern(path string) string { return filepath.Base(path) + ".tmp-*" }
+
+// prepareStateFile makes sure the state can be written before any metric is processed: a state_file
+// that is a directory, or in a directory the process cannot create or write, would otherwise be found
+// out only at the first write, minutes later, or at stop, when the models are lost. It creates the
+// directory, removes our own temporaries that a kill during a write left behind, and tries a write.
+func prepareStateFile(path string) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("state_file %s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("state_file %s: creating its directory: %w", path, err)
+	}
+	removeStaleTemps(path)
+	probe, err := os.CreateTemp(dir, tempPattern(path))
+	if err != nil {
+		return fmt.Errorf("state_file %s: the directory is not writable: %w", path, err)
+	}
+	_, err = probe.Write([]byte(stateMagic))
+	if cerr := probe.Close(); err == nil {
+		err = cerr
+	}
+	os.Remove(probe.Name())
+	if err != nil {
+		return fmt.Errorf("state_file %s: test write failed: %w", path, err)
+	}
+	return nil
+}
+
+// removeStaleTemps deletes the temporaries of earlier writes of this state file that never got renamed
+// (a kill -9 mid-write). Only names writeFileAtomic makes for this very file are touched: the state
+// file's name, ".tmp-", then digits only. One process owns a state file, so none of them is in use.
+func removeStaleTemps(path string) {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	prefix := filepath.Base(path) + ".tmp-"
+	for _, e := range entries {
+		name := e.Name()
+		suffix, ok := strings.CutPrefix(name, prefix)
+		if !ok || suffix == "" || strings.Trim(suffix, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		os.Remove(filepath.Join(filepath.Dir(path), name))
+	}
 }

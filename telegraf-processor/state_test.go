@@ -185,16 +185,94 @@ func TestCorruptStateIsMovedAside(t *testing.T) {
 	}
 }
 
-func TestUnreadableStateDirectoryIsNotFatal(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "missing-dir", "anomaly.state")
-	p, log := newTestProcessor(t, func(p *Anomaly) { p.StateFile = path })
-	feed(t, p, 0, 3)
-	if err := p.SaveState(); err == nil || !strings.Contains(err.Error(), path) {
-		t.Errorf("SaveState into a missing directory: %v, want an error naming the file", err)
+// A state file that cannot be written is a configuration error found at start, naming state_file: found
+// at the first write (or at stop), the models learnt until then would be lost.
+func TestUnusableStateFileFailsStart(t *testing.T) {
+	dir := t.TempDir()
+	notADir := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	p.Stop() // logs, does not panic
+	cases := map[string]string{
+		"a directory":             dir,
+		"under a regular file":    filepath.Join(notADir, "anomaly.state"),
+		"a missing dir under one": filepath.Join(notADir, "sub", "anomaly.state"),
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := filepath.Join(dir, "read-only")
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		cases["in a read-only directory"] = filepath.Join(ro, "anomaly.state")
+	}
+	for name, path := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := newDefault()
+			p.Fields = []string{pm1}
+			p.StateFile = path
+			p.Log = &testutil.CaptureLogger{}
+			if err := p.Init(); err != nil {
+				t.Fatal(err)
+			}
+			err := p.Start(&testutil.Accumulator{})
+			if err == nil {
+				p.Stop()
+				t.Fatalf("Start with state_file = %s succeeded", path)
+			}
+			if !strings.Contains(err.Error(), "state_file "+path) {
+				t.Errorf("error %q does not name state_file", err)
+			}
+		})
+	}
+}
+
+// A missing directory is created at start; a write that fails later (the directory removed under the
+// running process) is logged at stop and does not panic.
+func TestStateDirectoryCreatedAtStart(t *testing.T) {
+	stateDir := filepath.Join(t.TempDir(), "missing-dir", "sub")
+	path := filepath.Join(stateDir, "anomaly.state")
+	p, log := newTestProcessor(t, func(p *Anomaly) { p.StateFile = path })
+	if fi, err := os.Stat(stateDir); err != nil || !fi.IsDir() {
+		t.Fatalf("state directory not created at start: %v", err)
+	}
+	if left, _ := os.ReadDir(stateDir); len(left) != 0 {
+		t.Errorf("the start check left files behind: %v", left)
+	}
+	feed(t, p, 0, 3)
+	if err := os.RemoveAll(filepath.Dir(stateDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SaveState(); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("SaveState into a removed directory: %v, want an error naming the file", err)
+	}
+	p.Stop()
 	if len(log.Errors()) == 0 {
 		t.Error("failed state write on Stop was not logged")
+	}
+}
+
+// Temporaries that a kill -9 during a write left behind are removed at start; files that merely look
+// alike (another state file's, or not made by os.CreateTemp) are not.
+func TestStaleStateTemporariesRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.bin")
+	stale := []string{"state.bin.tmp-123456789", "state.bin.tmp-1"}
+	kept := []string{"state.bin.tmp-notes", "state.bin.tmp-", "other.bin.tmp-123456", "state.bin.corrupt-20240101T000000.000Z", "xstate.bin.tmp-42"}
+	for _, name := range append(append([]string{}, stale...), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newTestProcessor(t, func(p *Anomaly) { p.StateFile = path })
+	for _, name := range stale {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("stale temporary %s still there (%v)", name, err)
+		}
+	}
+	for _, name := range kept {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s removed: %v", name, err)
+		}
 	}
 }
 
