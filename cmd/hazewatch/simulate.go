@@ -28,19 +28,21 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	sensors := fs.Int("sensors", 50, "number of simulated sensors")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and flags write the same bytes")
 	faultRate := fs.Float64("fault-rate", 0.01, "long-run share of faulty readings, in [0, 1)")
-	faults := fs.String("faults", "", "comma-separated fault kinds to inject (default all: "+faultKindList()+")")
+	faults := fs.String("faults", "", "comma-separated fault kinds to inject (default all of the profile's: basic "+faultKindList(purpleair.FaultKinds)+"; realistic adds "+faultKindList(purpleair.RealisticFaultKinds[len(purpleair.FaultKinds):])+")")
+	profile := fs.String("profile", purpleair.ProfileBasic, "basic (the simulator's original faults, bit for bit) or realistic (faults shaped and timed like real sensors' documented failures, env_sentinel and disconnect, and smoke episodes over a third of the fleet; see pkg/purpleair/simulator_realistic.go)")
+	smoke := fs.Int("smoke-episodes", 1, "realistic profile: smoke episodes placed within the run (0 = none)")
 	label := fs.Bool("label-faults", false, "mark each reading with its ground truth: a fault tag in line protocol, a \"fault\" text field in JSON")
 	start := fs.String("start", "2024-04-11T00:00:00Z", "simulated time of the first step (RFC 3339)")
 	step := fs.Duration("step", 2*time.Minute, "simulated time between readings")
 	steps := fs.Int("steps", 0, "number of steps to write (default 1; mutually exclusive with -duration)")
 	duration := fs.Duration("duration", 0, "simulated time span to write: steps = duration / step")
 	format := fs.String("format", "json", "json (API-format /v1/sensors documents) or lp (InfluxDB line protocol, as the Telegraf input emits it)")
-	merge := fs.Bool("merge", false, "json: write every step into one document instead of one document per step, for readers that take a single\nresponse (hazewatch stream and batch read either). The document's data_time_stamp is the last step's; each row\nkeeps its own time in its last_seen field, so replay it with the Telegraf input's timestamp = \"last_seen\"\n(by data_time_stamp all of a sensor's readings would get one time and overwrite each other)")
+	merge := fs.Bool("merge", false, "json: write every step into one document instead of one document per step, for readers that take a single\nresponse (hazewatch stream and batch read either). The document's data_time_stamp is the last step's; each row\nkeeps its own time in its last_seen field, so replay it with the Telegraf input's timestamp = \"last_seen\"\n(by data_time_stamp all of a sensor's readings would get one time and overwrite each other; so do the\nrows of a realistic disconnect, which repeat the last report, last_seen and all, as the API does)")
 	tags := fs.String("tags", "", "lp: extra tags, as the Telegraf input's tags option: name, location_type")
 	timestamp := fs.String("timestamp", "data_time_stamp", "lp: time of a point, as the Telegraf input's timestamp option: data_time_stamp or last_seen")
 	out := fs.String("o", "-", "output file; - is standard output")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: hazewatch simulate [flags]\n\nWrites a simulated PurpleAir fleet (pkg/purpleair's simulator: diurnal PM2.5, humidity and\ntemperature, A and B laser channels, injected faults) as API-format JSON or line protocol.\nJSON is one /v1/sensors document per step, one per line (what the Telegraf input's file source\nreplays); -merge makes it one document, each row timed by its last_seen. Deterministic: the\nsame flags write the same bytes.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch simulate [flags]\n\nWrites a simulated PurpleAir fleet (pkg/purpleair's simulator: diurnal PM2.5, humidity and\ntemperature, A and B laser channels, injected faults; -profile realistic for faults shaped like\nreal sensors' and smoke episodes) as API-format JSON or line protocol.\nJSON is one /v1/sensors document per step, one per line (what the Telegraf input's file source\nreplays); -merge makes it one document, each row timed by its last_seen. Deterministic: the\nsame flags write the same bytes.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseNoArgs(fs, args, " (write to a file with -o)"); err != nil {
@@ -53,6 +55,20 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("-start: want an RFC 3339 time like 2024-04-11T00:00:00Z, got %q", *start)}
 	}
 	opt.sim = purpleair.SimulatorConfig{Sensors: *sensors, Seed: *seed, Start: t0, Step: *step, FaultRate: *faultRate}
+	if opt.sim.Profile, err = purpleair.ParseProfile(*profile); err != nil {
+		return usageError{"-profile: " + err.Error()}
+	}
+	switch {
+	case *smoke < 0:
+		return usageError{fmt.Sprintf("-smoke-episodes: want 0 or more, got %d", *smoke)}
+	case opt.sim.Profile != purpleair.ProfileRealistic && isFlagSet(fs, "smoke-episodes"):
+		return usageError{"-smoke-episodes applies to -profile realistic only"}
+	case opt.sim.Profile == purpleair.ProfileRealistic:
+		opt.sim.SmokeEpisodes = *smoke
+		if *smoke == 0 {
+			opt.sim.SmokeEpisodes = -1 // the simulator's 0 is its default, one
+		}
+	}
 	if *sensors < 1 {
 		return usageError{fmt.Sprintf("-sensors: want at least 1, got %d", *sensors)}
 	}
@@ -87,6 +103,10 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 		opt.steps = *steps
 	default:
 		opt.steps = 1
+	}
+	if opt.sim.Profile == purpleair.ProfileRealistic {
+		// The smoke falls within what is written, however short.
+		opt.sim.SmokeWithin = time.Duration(opt.steps) * *step
 	}
 	switch opt.format {
 	case "json":
@@ -145,12 +165,19 @@ func dirOf(path string) string {
 	return "."
 }
 
-func faultKindList() string {
-	names := make([]string, len(purpleair.FaultKinds))
-	for i, k := range purpleair.FaultKinds {
+func faultKindList(kinds []purpleair.FaultKind) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
 		names[i] = string(k)
 	}
 	return strings.Join(names, ", ")
+}
+
+// isFlagSet reports whether the command line set the flag, whatever its value.
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // writeSimulation runs the simulator for opt.steps steps and writes every reading.

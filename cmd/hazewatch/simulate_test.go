@@ -203,6 +203,10 @@ func TestSimulateBadFlags(t *testing.T) {
 		{[]string{"-tags", "colour"}, `-tags: unknown tag "colour"`},
 		{[]string{"-timestamp", "now"}, "-timestamp"},
 		{[]string{"out.json"}, "takes no positional arguments"},
+		{[]string{"-profile", "gritty"}, `-profile: unknown profile "gritty"`},
+		{[]string{"-smoke-episodes", "2"}, "-smoke-episodes applies to -profile realistic only"},
+		{[]string{"-profile", "realistic", "-smoke-episodes", "-1"}, "-smoke-episodes: want 0 or more"},
+		{[]string{"-faults", "disconnect", "-fault-rate", "0.1"}, "disconnect is injected by the realistic profile only"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -303,5 +307,50 @@ func TestSimulateMergeKeepsEachRowsTime(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSimulateProfile: -profile basic is the default, byte for byte; -profile realistic injects its
+// own kinds and places its smoke within the run, and -smoke-episodes 0 removes it.
+func TestSimulateProfile(t *testing.T) {
+	run := func(args ...string) string {
+		t.Helper()
+		out, stderr, code := runCmd(t, append([]string{"simulate", "-format", "lp", "-label-faults", "-sensors", "30", "-duration", "6h", "-fault-rate", "0.2"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		return out
+	}
+	basic := run()
+	if run("-profile", "basic") != basic {
+		t.Error("-profile basic differs from the default")
+	}
+	realistic := run("-profile", "realistic")
+	if realistic == basic {
+		t.Fatal("-profile realistic writes the basic profile")
+	}
+	for _, k := range []string{"env_sentinel", "disconnect"} {
+		if !strings.Contains(realistic, "fault="+k) {
+			t.Errorf("no %s in 6 h of a 30-sensor realistic fleet at fault rate 0.2", k)
+		}
+		if strings.Contains(basic, "fault="+k) {
+			t.Errorf("the basic profile injected %s", k)
+		}
+	}
+	// Smoke moves PM2.5 only: without it, the same faults at the same places.
+	noSmoke := run("-profile", "realistic", "-smoke-episodes", "0")
+	if noSmoke == realistic {
+		t.Error("-smoke-episodes 0 changed nothing: the run's smoke was not within its 6 hours")
+	}
+	faults := func(lp string) (tags []string) {
+		for line := range strings.Lines(lp) {
+			if i := strings.Index(line, "fault="); i >= 0 {
+				tags = append(tags, line[i:i+strings.IndexAny(line[i:], ", ")])
+			}
+		}
+		return tags
+	}
+	if a, b := faults(realistic), faults(noSmoke); strings.Join(a, "|") != strings.Join(b, "|") || len(a) == 0 {
+		t.Errorf("fault labels differ with and without smoke (%d and %d labels)", len(a), len(b))
 	}
 }
