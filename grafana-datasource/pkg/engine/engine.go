@@ -51,6 +51,10 @@ type Options struct {
 	// Workers is how many fits run in parallel; 0 = runtime.GOMAXPROCS(0).
 	// Results do not depend on it.
 	Workers int
+	// MemoryBudget bounds the memory one query may hold, in bytes, as
+	// estimated by the rules of budget.go; a query that would exceed it is
+	// refused with a *BudgetError. 0 = no bound.
+	MemoryBudget int64
 	// Observer, when set, is told how long each phase (fetch, impute, fit,
 	// score, fit+score) took; benchmarks use it.
 	Observer func(phase string, d time.Duration)
@@ -155,6 +159,12 @@ func (e *Engine) Run(ctx context.Context, q *models.Query, plan *models.Plan) (*
 	for _, n := range plan.Notices {
 		res.notice(SeverityInfo, "%s", n)
 	}
+	if e.limits.MemoryBudget > 0 {
+		if err := e.precheck(q, plan); err != nil {
+			return res, err
+		}
+		ctx = context.WithValue(ctx, budgetKey{}, &queryBudget{limit: e.limits.MemoryBudget})
+	}
 	if q.Mode == models.ModeFleet {
 		return res, e.runFleet(ctx, q, plan, res)
 	}
@@ -193,11 +203,19 @@ func (e *Engine) fetchAligned(ctx context.Context, q *models.Query, plan *models
 		mu    sync.Mutex
 		first error // the first failure in time: the others are the cancellations it caused
 	)
+	budget := budgetOf(ctx)
+	scopes := make([]*fetchScope, len(q.Features))
 	for i, f := range q.Features {
+		scopes[i] = &fetchScope{feature: f.Name, budget: budget}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, ws, err := e.up.Fetch(ctx, f.Name, plan.Exprs[i], w)
+			m, ws, err := e.up.Fetch(context.WithValue(ctx, fetchScopeKey{}, scopes[i]), f.Name, plan.Exprs[i], w)
+			if err == nil {
+				// A fetcher that does not count as it decodes (the demo's)
+				// is charged for what it returned.
+				err = ChargePoints(context.WithValue(ctx, fetchScopeKey{}, scopes[i]), matrixPoints(m)-int(scopes[i].charged.Load()))
+			}
 			if err != nil {
 				mu.Lock()
 				if first == nil {
@@ -218,6 +236,7 @@ func (e *Engine) fetchAligned(ctx context.Context, q *models.Query, plan *models
 		for _, w := range ws {
 			res.notice(SeverityWarning, "upstream warning for feature %q: %s", q.Features[i].Name, w)
 		}
+		res.Notices = append(res.Notices, scopes[i].notices...)
 	}
 	names := make([]string, len(q.Features))
 	for i, f := range q.Features {
@@ -226,6 +245,16 @@ func (e *Engine) fetchAligned(ctx context.Context, q *models.Query, plan *models
 	a, err := alignFeatures(w, q.Entity, names, mats, e.limits.MaxSeries)
 	if err != nil {
 		return nil, err
+	}
+	if rows := a.totalRows(); rows > 0 {
+		if err := budget.charge(int64(rows)*int64(a.Cols)*BytesPerCell, fmt.Sprintf("the feature matrix (%d rows × %d features)", rows, a.Cols),
+			"shorten the range or training.range, or raise training.step"); err != nil {
+			return nil, err
+		}
+	}
+	if a.OffGrid > 0 {
+		res.notice(SeverityWarning, "%d samples off the step grid of %s (or outside it) were dropped: the upstream did not answer at the query's step",
+			a.OffGrid, w)
 	}
 	if a.SkippedSeries > 0 {
 		res.notice(SeverityWarning, "%d series without the entity label(s) %s were ignored; keep those labels in each expression (e.g. avg by (%s))",
@@ -240,6 +269,12 @@ func (e *Engine) fetchAligned(ctx context.Context, q *models.Query, plan *models
 func (e *Engine) prepare(ctx context.Context, q *models.Query, a *alignment, res *Result, what string) error {
 	start := time.Now()
 	defer e.observe("impute", start)
+	if q.Imputation.Method != models.ImputeNone {
+		if err := budgetOf(ctx).charge(knnBytes(a), "KNN imputation (imputation.method knn)",
+			"shorten the range, raise training.step, or set imputation.method to none"); err != nil {
+			return err
+		}
+	}
 	var dropped int
 	var emptyFeature []string
 	kept := a.Entities[:0]
@@ -367,6 +402,9 @@ func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 				return trainErr
 			}
 			res.Notices = append(res.Notices, trainRes.Notices...)
+		}
+		if err := e.chargeSeriesForests(ctx, q, train); err != nil {
+			return err
 		}
 		fitted, err := e.fitSeries(ctx, q, train, res)
 		if err != nil {

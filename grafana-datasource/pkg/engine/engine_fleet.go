@@ -91,6 +91,9 @@ func (e *Engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 			total, len(steps), e.limits.MaxTrainingRows)}
 	}
 
+	if err := e.chargeFleet(ctx, q, steps, cols); err != nil {
+		return err
+	}
 	results := make([]fleetStepResult, len(steps))
 	var hits atomic.Int64
 	fitStart := time.Now()
