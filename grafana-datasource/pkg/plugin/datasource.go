@@ -46,6 +46,8 @@ type Datasource struct {
 	up       *upstream
 	eng      *engine.Engine
 	logger   log.Logger
+	// secrets scrubs every string the instance hands back (see scrub.go).
+	secrets secrets
 	// settingsErr is a configuration error reported on every call instead of
 	// failing instance creation, so that "Save & test" can show it.
 	settingsErr error
@@ -53,23 +55,24 @@ type Datasource struct {
 
 // NewDatasource is the instance factory passed to datasource.Manage.
 func NewDatasource(ctx context.Context, ds backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
-	logger := log.DefaultLogger.FromContext(ctx)
+	sec := newSecrets(ds)
+	logger := newScrubLogger(log.DefaultLogger.FromContext(ctx), sec)
 	s, err := models.LoadSettings(models.Instance{URL: ds.URL, JSONData: ds.JSONData, BasicAuthEnabled: ds.BasicAuthEnabled,
 		BasicAuthUser: ds.BasicAuthUser, DecryptedSecureJSONData: ds.DecryptedSecureJSONData})
 	if err != nil {
 		logger.Warn("invalid datasource settings", "uid", ds.UID, "error", err)
-		return &Datasource{settingsErr: err, logger: logger}, nil
+		return &Datasource{settingsErr: err, logger: logger, secrets: sec}, nil
 	}
 	opts, err := httpOptions(ctx, ds, s)
 	if err != nil {
-		return &Datasource{settingsErr: err, logger: logger}, nil
+		return &Datasource{settingsErr: err, logger: logger, secrets: sec}, nil
 	}
-	up, err := newUpstream(s, opts)
+	up, err := newUpstream(s, opts, sec)
 	if err != nil {
-		return &Datasource{settingsErr: err, logger: logger}, nil
+		return &Datasource{settingsErr: err, logger: logger, secrets: sec}, nil
 	}
 	logger.Debug("datasource instance created", "uid", ds.UID, "settings", s.String())
-	return &Datasource{settings: s, up: up, eng: newEngine(up, s, nil), logger: logger}, nil
+	return &Datasource{settings: s, up: up, eng: newEngine(up, s, nil), logger: logger, secrets: sec}, nil
 }
 
 // httpOptions are the SDK's HTTP client options of the instance (basic auth,
@@ -131,6 +134,7 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 		go func() {
 			defer wg.Done()
 			r := d.query(ctx, q)
+			d.secrets.scrubResponse(&r)
 			mu.Lock()
 			resp.Responses[q.RefID] = r
 			mu.Unlock()

@@ -46,6 +46,11 @@ func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, maxSeries int) error
 				env.Warnings = append(env.Warnings, it.ReadString())
 				return true
 			})
+		case "infos":
+			it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+				env.Infos = append(env.Infos, it.ReadString())
+				return true
+			})
 		case "data":
 			if it.WhatIsNext() != jsoniter.ObjectValue {
 				it.Skip()

@@ -17,7 +17,15 @@ import (
 
 // CheckHealth tells whether the upstream answers, which server and version it
 // is, and — when it does not — what to fix.
-func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+func (d *Datasource) CheckHealth(ctx context.Context, req *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	r, err := d.checkHealth(ctx, req)
+	if r != nil {
+		d.secrets.scrubHealth(r)
+	}
+	return r, d.secrets.scrubError(err)
+}
+
+func (d *Datasource) checkHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
 	if d.settingsErr != nil {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: d.settingsErr.Error()}, nil
 	}
@@ -70,19 +78,19 @@ func healthHint(base string, err error) string {
 // default is the last 6 hours, which keeps the upstream cheap.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
 	if d.settingsErr != nil {
-		return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
+		return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
 	}
 	if req.Method != http.MethodGet && req.Method != "" {
-		return sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "only GET is supported"})
+		return d.sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "only GET is supported"})
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil {
-		return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": "bad resource URL"})
+		return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": "bad resource URL"})
 	}
 	qv := u.Query()
 	start, end, err := resourceRange(qv)
 	if err != nil {
-		return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
 	}
 	// Series selectors: match[] as Prometheus spells it.
 	matches := qv["match[]"]
@@ -104,13 +112,13 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 	case "label-values":
 		label := qv.Get("label")
 		if !model.LabelName(label).IsValidLegacy() {
-			return sendJSON(sender, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("label %q is not a valid label name", label)})
+			return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("label %q is not a valid label name", label)})
 		}
 		var lv model.LabelValues
 		lv, _, err = d.up.api.LabelValues(ctx, label, matches, start, end)
 		values = labelValuesStrings(lv)
 	default:
-		return sendJSON(sender, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("unknown resource %q (want metrics, labels or label-values)", req.Path)})
+		return d.sendJSON(sender, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("unknown resource %q (want metrics, labels or label-values)", req.Path)})
 	}
 	if err != nil {
 		cerr := d.up.classify(ctx, "", err)
@@ -119,13 +127,13 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 		if errors.As(cerr, &ue) && ue.Kind == KindPromQL {
 			status = http.StatusBadRequest
 		}
-		return sendJSON(sender, status, map[string]string{"error": cerr.Error()})
+		return d.sendJSON(sender, status, map[string]string{"error": cerr.Error()})
 	}
 	if values == nil {
 		values = []string{}
 	}
 	sort.Strings(values)
-	return sendJSON(sender, http.StatusOK, values)
+	return d.sendJSON(sender, http.StatusOK, values)
 }
 
 // maxMetricNames bounds the metrics answer: an autocomplete list longer than
@@ -184,8 +192,9 @@ func resourceRange(qv url.Values) (time.Time, time.Time, error) {
 	return start, end, nil
 }
 
-func sendJSON(sender backend.CallResourceResponseSender, status int, v any) error {
-	body, err := json.Marshal(v)
+// sendJSON answers a resource call; what it says passes the scrubber.
+func (d *Datasource) sendJSON(sender backend.CallResourceResponseSender, status int, v any) error {
+	body, err := json.Marshal(d.secrets.scrubJSONValue(v))
 	if err != nil {
 		return err
 	}

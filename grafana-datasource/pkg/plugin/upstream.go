@@ -45,10 +45,12 @@ type upstream struct {
 	// maxSeries bounds the series one query_range may return (0 = no bound).
 	maxSeries int
 	baseURL   string // redacted, for messages
-	secrets   []string
+	secrets   secrets
 }
 
-func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error) {
+// newUpstream is the client of settings s; sec (the instance's secrets)
+// scrubs what the upstream says before it becomes an error.
+func newUpstream(s *models.Settings, opts httpclient.Options, sec secrets) (*upstream, error) {
 	opts.Middlewares = httpclient.DefaultMiddlewares()
 	if !s.Gzip {
 		opts.Middlewares = append(opts.Middlewares, identityEncodingMiddleware())
@@ -65,26 +67,7 @@ func newUpstream(s *models.Settings, opts httpclient.Options) (*upstream, error)
 	if err != nil {
 		return nil, fmt.Errorf("upstream URL %s: %v", models.RedactURL(s.URL), err)
 	}
-	u := &upstream{api: promv1.NewAPI(c), http: hc, rawURL: s.URL, baseURL: models.RedactURL(s.URL), maxSeries: s.MaxSeries}
-	if s.BearerToken != "" {
-		u.secrets = append(u.secrets, s.BearerToken)
-	}
-	if opts.BasicAuth != nil && opts.BasicAuth.Password != "" {
-		// An upstream or proxy that echoes the request's headers shows the Authorization value, which
-		// carries the password base64-encoded.
-		u.secrets = append(u.secrets, opts.BasicAuth.Password, basicAuthValue(opts.BasicAuth.User, opts.BasicAuth.Password))
-	}
-	if user, pw, ok := urlCredentials(s.URL); ok {
-		u.secrets = append(u.secrets, pw, basicAuthValue(user, pw))
-	}
-	for _, vs := range opts.Header {
-		for _, v := range vs {
-			if v != "" {
-				u.secrets = append(u.secrets, v)
-			}
-		}
-	}
-	return u, nil
+	return &upstream{api: promv1.NewAPI(c), http: hc, rawURL: s.URL, baseURL: models.RedactURL(s.URL), maxSeries: s.MaxSeries, secrets: sec}, nil
 }
 
 // maxRedirects is as many as Go's client follows by default.
@@ -180,15 +163,9 @@ func basicAuthValue(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
-// scrub removes every configured secret (and URL credentials) from a message.
-func (u *upstream) scrub(msg string) string {
-	for _, s := range u.secrets {
-		if len(s) >= 3 {
-			msg = strings.ReplaceAll(msg, s, "<redacted>")
-		}
-	}
-	return msg
-}
+// scrub is the instance's one scrubber (secrets.scrub), applied to the
+// upstream's words as soon as they become an error's.
+func (u *upstream) scrub(msg string) string { return u.secrets.scrub(msg) }
 
 // queryRangeEnvelope is the Prometheus HTTP API answer to query_range.
 type queryRangeEnvelope struct {
@@ -196,6 +173,7 @@ type queryRangeEnvelope struct {
 	ErrorType promv1.ErrorType `json:"errorType"`
 	Error     string           `json:"error"`
 	Warnings  []string         `json:"warnings"`
+	Infos     []string         `json:"infos"`
 	Data      struct {
 		ResultType string       `json:"resultType"`
 		Result     model.Matrix `json:"result"`
@@ -230,6 +208,9 @@ func (u *upstream) queryRange(ctx context.Context, feature, expr string, w model
 			typ = promv1.ErrClient
 		}
 		return nil, nil, u.classify(ctx, feature, &promv1.Error{Type: typ, Msg: fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))})
+	}
+	for _, info := range env.Infos {
+		engine.ReportNotice(ctx, engine.SeverityInfo, fmt.Sprintf("upstream info for feature %q: %s", feature, info))
 	}
 	if env.Data.ResultType != "matrix" {
 		return nil, env.Warnings, &UpstreamError{Kind: KindBadResponse, Feature: feature,

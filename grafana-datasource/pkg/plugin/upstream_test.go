@@ -52,7 +52,7 @@ func TestUpstreamClassifiesAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := newUpstream(s, opts)
+	up, err := newUpstream(s, opts, newSecrets(ds))
 	if err != nil {
 		t.Fatal(err)
 	}
