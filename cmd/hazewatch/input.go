@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 // table is an input file as named numeric columns, NaN where a value is missing. A column that is
@@ -101,153 +95,50 @@ func (t *table) matrix(names []string) ([]float64, error) {
 
 // readTable reads a PurpleAir API response or a CSV file with a header; "-" is standard input.
 func readTable(path string, stdin io.Reader) (*table, error) {
-	var data []byte
-	var err error
-	if path == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(path)
-	}
+	return readColumns(path, stdin, nil)
+}
+
+// readColumns is readTable holding the values of the keep columns only (every column when keep is
+// nil): a command that names its columns needs no memory for the others. Every column is still read
+// for its type, so that t.names lists the numeric columns and t.text the others; cols[c] is nil for
+// a numeric column not kept.
+func readColumns(path string, stdin io.Reader, keep []string) (*table, error) {
+	rr, err := openRows(path, stdin)
 	if err != nil {
 		return nil, err
 	}
-	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		t, err := tableFromAPI(trimmed)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return t, nil
-	}
-	t, err := tableFromCSV(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
-}
-
-// tableFromAPI reads one API response, or a stream of them (one per simulated step, as
-// `hazewatch simulate` writes): their rows follow each other, in order.
-func tableFromAPI(data []byte) (*table, error) {
-	dec := purpleair.NewDecoder(bytes.NewReader(data))
-	var resp *purpleair.Response
-	for n := 0; ; n++ {
-		next, err := dec.Decode()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if resp == nil {
-			resp = next
-			continue
-		}
-		if !slices.Equal(next.Fields, resp.Fields) {
-			return nil, fmt.Errorf("document %d has fields %v, the first has %v: a stream must keep its fields", n, next.Fields, resp.Fields)
-		}
-		resp.Data = append(resp.Data, next.Data...)
-	}
-	t := &table{rows: len(resp.Data)}
-	for c, name := range resp.Fields {
-		numeric, text := 0, 0
-		for _, row := range resp.Data {
-			switch row[c].Kind {
-			case purpleair.KindNumber:
-				numeric++
-			case purpleair.KindString:
-				text++
-			}
-		}
-		if text > 0 && numeric == 0 {
-			// A text field such as "name".
-			for r, row := range resp.Data {
-				if row[c].Kind == purpleair.KindString {
-					t.text = append(t.text, textColumn{name: name,
-						err: fmt.Errorf("data row %d, field %q: %q is text, not a number", r, name, row[c].Str)})
-					break
-				}
-			}
-			continue
-		}
-		col := make([]float64, t.rows)
-		for r, row := range resp.Data {
-			switch row[c].Kind {
-			case purpleair.KindNumber:
-				col[r] = row[c].Num
-			case purpleair.KindNull:
-				col[r] = math.NaN()
-			default:
-				return nil, fmt.Errorf("data row %d, field %q: %q where the other rows hold numbers", r, name, row[c].Str)
-			}
-		}
-		t.names = append(t.names, name)
-		t.cols = append(t.cols, col)
-	}
-	return t, nil
-}
-
-// missingCSV are the spellings of a missing value in CSV input.
-var missingCSV = map[string]bool{"": true, "nan": true, "NaN": true, "NA": true, "null": true, "None": true}
-
-// tableFromCSV reads CSV with a header. A column's type is decided by all of its values: a column
-// whose every present value is a number is numeric; any other column is kept as text (see table),
-// so that a value that is not a number is an error, naming its line and column, wherever the
-// column is used.
-func tableFromCSV(data []byte) (*table, error) {
-	r := csv.NewReader(bufio.NewReader(bytes.NewReader(data)))
-	r.ReuseRecord = false
-	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, errors.New("empty file: want a CSV header or a PurpleAir API response")
-	}
-	if err != nil {
-		return nil, err
-	}
-	var records [][]string
-	var lines []int // line of each record: blank lines and quoted newlines make it no simple count
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		line, _ := r.FieldPos(0)
-		records = append(records, rec)
-		lines = append(lines, line)
-	}
-	t := &table{rows: len(records)}
+	defer rr.Close()
+	header := rr.Header()
+	cols := make([][]float64, len(header))
 	for c, name := range header {
-		name = strings.TrimSpace(name)
-		col := make([]float64, t.rows)
-		var bad error
-		numbers := false
-		for i, rec := range records {
-			v := strings.TrimSpace(rec[c])
-			if missingCSV[v] {
-				col[i] = math.NaN()
-				continue
-			}
-			f, err := strconv.ParseFloat(v, 64)
-			if err == nil {
-				numbers = true // ±Inf included: a numeric column with an unusable value, not text
-			}
-			if err != nil || math.IsInf(f, 0) {
-				if bad == nil {
-					bad = fmt.Errorf("line %d, column %q: %q is not a number", lines[i], name, v)
-				}
-				continue
-			}
-			col[i] = f
+		if keep == nil || slices.Contains(keep, name) {
+			cols[c] = []float64{}
 		}
-		if bad != nil {
-			t.text = append(t.text, textColumn{name: name, mixed: numbers, err: bad})
+	}
+	row := make([]float64, len(header))
+	rows := 0
+	for {
+		err := rr.Next(row)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		for c, v := range row {
+			if cols[c] != nil {
+				cols[c] = append(cols[c], v)
+			}
+		}
+		rows++
+	}
+	t := &table{rows: rows, text: rr.Text()}
+	for c, name := range header {
+		if t.notNumeric(name) != nil {
 			continue
 		}
 		t.names = append(t.names, name)
-		t.cols = append(t.cols, col)
+		t.cols = append(t.cols, cols[c])
 	}
 	return t, nil
 }

@@ -439,3 +439,68 @@ func TestBatchMaxFeaturesCountIsNotFraction(t *testing.T) {
 		t.Error("-max-features 1 scored as 1.0: read as the fraction, not as one feature")
 	}
 }
+
+// TestCSVDuplicateColumnIsRefused: every column is looked up by name, so a repeated name would leave
+// the second column unread; it is refused, as an API response with a repeated field is.
+func TestCSVDuplicateColumnIsRefused(t *testing.T) {
+	cases := []struct {
+		name, content string
+		args          []string
+		want          string
+	}{
+		{"stream", "sensor_index,pm1.0_cf_1,pm1.0_cf_1\n1,2,900\n", []string{"stream"}, `column "pm1.0_cf_1" appears twice in the header (columns 2 and 3)`},
+		{"batch", "pm,sensor_index,pm\n2,1,900\n3,2,901\n", []string{"batch"}, `column "pm" appears twice in the header (columns 1 and 3)`},
+		{"impute, names equal once trimmed", "sensor_index, pm,pm \n1,2,900\n2,3,901\n", []string{"impute", "-features", "pm"}, `column "pm" appears twice in the header (columns 2 and 3)`},
+		{"sensor_index twice", "sensor_index,pm,sensor_index\n1,2,3\n", []string{"stream", "-fields", "pm", "-limits", ""}, `column "sensor_index" appears twice in the header (columns 1 and 3)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := writeFile(t, "in.csv", c.content)
+			stdout, stderr, code := runCmd(t, append(c.args, p)...)
+			if code != 1 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, p) {
+				t.Fatalf("exit %d, stderr %q; want 1 and %q with the file's name", code, stderr, c.want)
+			}
+			if stdout != "" {
+				t.Errorf("a refused file printed %q", stdout)
+			}
+		})
+	}
+}
+
+// TestByteOrderMarkIsSkipped: a file that starts with a UTF-8 byte-order mark (as spreadsheet
+// programs write CSV) gives the output of the same file without it; the mark used to become part of
+// the first column's name, so that sensor_index was not recognised.
+func TestByteOrderMarkIsSkipped(t *testing.T) {
+	const bom = "\ufeff"
+	api := `{"fields": ["sensor_index", "pm1.0_cf_1", "humidity"], "data": [[1, 2.0, 40], [2, null, 41], [3, 2.5, 42], [4, 3.0, 43], [5, 900, 5], [6, 2.2, 44]]}`
+	cases := []struct {
+		name, file, content string
+		args                []string
+	}{
+		{"CSV stream", "a.csv", plantedCSV(), []string{"stream", "-fields", "pm2.5", "-limits", "pm2.5=0:1000"}},
+		{"CSV stream -per-sensor", "a.csv", plantedCSV(), []string{"stream", "-per-sensor", "-fields", "pm2.5", "-limits", "pm2.5=0:1000"}},
+		{"CSV batch", "a.csv", plantedCSV(), []string{"batch"}},
+		{"CSV impute", "a.csv", plantedCSV(), []string{"impute"}},
+		{"API stream", "a.json", api, []string{"stream", "-window-size", "2"}},
+		{"API batch", "a.json", api, []string{"batch", "-k", "2"}},
+		{"API after the mark and a newline", "a.json", "\n" + api, []string{"batch", "-k", "2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want, stderr, code := runCmd(t, append(c.args, writeFile(t, c.file, c.content))...)
+			if code != 0 {
+				t.Fatalf("without a mark: exit %d: %s", code, stderr)
+			}
+			got, stderr, code := runCmd(t, append(c.args, writeFile(t, c.file, bom+c.content))...)
+			if code != 0 {
+				t.Fatalf("with a mark: exit %d: %s", code, stderr)
+			}
+			if !strings.HasPrefix(got, "sensor_index,") {
+				t.Errorf("with a mark, the output is not keyed by sensor_index: %.80q", got)
+			}
+			if got != want {
+				t.Errorf("with a mark the output differs:\n got %.200q\nwant %.200q", got, want)
+			}
+		})
+	}
+}
