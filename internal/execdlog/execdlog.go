@@ -61,3 +61,19 @@ func (l *Logger) Tracef(f string, a ...any) { l.print(telegraf.Trace, fmt.Sprint
 func (l *Logger) Trace(a ...any)            { l.print(telegraf.Trace, fmt.Sprint(a...)) }
 
 var _ telegraf.Logger = (*Logger)(nil)
+
+// Writer returns an io.Writer that logs each line written to it at level: for a library that writes
+// through the standard logger, whose lines would otherwise reach execd without a level.
+func (l *Logger) Writer(level telegraf.LogLevel) io.Writer { return levelWriter{l, level} }
+
+type levelWriter struct {
+	l     *Logger
+	level telegraf.LogLevel
+}
+
+func (w levelWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.l.print(w.level, line)
+	}
+	return len(p), nil
+}

@@ -1,6 +1,7 @@
-// Package shimconfig checks an external plugin's configuration file for options the plugin does not
-// have. Telegraf itself refuses such a file; the execd shim's loader ignores them silently, so a
-// misspelt option (`window = 72` for `window_size`) would run with its default and nobody would know.
+// Package shimconfig checks an external plugin's configuration file for what the execd shim's loader
+// silently ignores: options the plugin does not have (Telegraf itself refuses them; a misspelt option,
+// `window = 72` for `window_size`, would run with its default and nobody would know), and plugin blocks
+// after the first (the shim loads one plugin; a second block's settings would never take effect).
 package shimconfig
 
 import (
@@ -22,10 +23,10 @@ type file struct {
 	Processors map[string][]toml.Primitive `toml:"processors"`
 }
 
-// CheckUnused returns an error naming every key of the file at path that neither the file's layout nor
-// its plugins' options use. Environment variables are expanded as the shim expands them. An empty
-// path (all defaults) has nothing to check.
-func CheckUnused(path string) error {
+// Check returns an error when the file at path holds more than one plugin block, or naming every key
+// that neither the file's layout nor its plugins' options use. Environment variables are expanded as
+// the shim expands them. An empty path (all defaults) has nothing to check.
+func Check(path string) error {
 	if path == "" {
 		return nil
 	}
@@ -41,6 +42,23 @@ func CheckUnused(path string) error {
 	md, err := toml.Decode(data, &f)
 	if err != nil {
 		return err
+	}
+	var blocks []string
+	for _, kind := range []struct {
+		name   string
+		blocks map[string][]toml.Primitive
+	}{{"inputs", f.Inputs}, {"processors", f.Processors}} {
+		for name, bs := range kind.blocks {
+			for range bs {
+				blocks = append(blocks, "[["+kind.name+"."+name+"]]")
+			}
+		}
+	}
+	if len(blocks) > 1 {
+		sort.Strings(blocks)
+		return fmt.Errorf("%d plugin blocks (%s): the file must hold exactly one, as one process runs one plugin; "+
+			"for another configuration, give it a file of its own and an execd block of its own in Telegraf's configuration",
+			len(blocks), strings.Join(blocks, ", "))
 	}
 	for _, kind := range []struct {
 		name   string

@@ -11,7 +11,7 @@ import (
 	_ "github.com/hazewatch/hazewatch/telegraf-processor" // registers processors.anomaly
 )
 
-func TestCheckUnused(t *testing.T) {
+func TestCheck(t *testing.T) {
 	tests := []struct {
 		name, conf string
 		want       string // "" = no error; else a substring of the error
@@ -24,6 +24,11 @@ func TestCheckUnused(t *testing.T) {
 		{"misspelt section", "[[processor.anomaly]]\n  window_size = 72\n", `"processor.anomaly`},
 		{"unknown plugin", "[[processors.nosuch]]\n  x = 1\n", "unknown plugin [[processors.nosuch]]"},
 		{"environment expanded", "[[processors.anomaly]]\n  window_size = ${HZ_TEST_WINDOW}\n", ""},
+		// The shim would load the first block and ignore the second without a word.
+		{"two processor blocks", "[[processors.anomaly]]\n  window_size = 72\n[[processors.anomaly]]\n  window_size = 10\n",
+			"2 plugin blocks ([[processors.anomaly]], [[processors.anomaly]]): the file must hold exactly one"},
+		{"two input blocks", "[[inputs.purpleair]]\n[[inputs.purpleair]]\n  source = \"file\"\n", "2 plugin blocks ([[inputs.purpleair]], [[inputs.purpleair]])"},
+		{"an input and a processor", "[[inputs.purpleair]]\n[[processors.anomaly]]\n", "2 plugin blocks ([[inputs.purpleair]], [[processors.anomaly]])"},
 	}
 	t.Setenv("HZ_TEST_WINDOW", "72")
 	for _, tt := range tests {
@@ -32,7 +37,7 @@ func TestCheckUnused(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.conf), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err := CheckUnused(path)
+			err := Check(path)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)
@@ -41,7 +46,7 @@ func TestCheckUnused(t *testing.T) {
 			}
 		})
 	}
-	if err := CheckUnused(""); err != nil {
+	if err := Check(""); err != nil {
 		t.Errorf("no file (all defaults): %v", err)
 	}
 }
@@ -58,7 +63,7 @@ func TestShippedConfigurations(t *testing.T) {
 		t.Setenv("PURPLEAIR_SOURCE", "simulate")
 		t.Setenv("PURPLEAIR_SIM_START", "-6h")
 		t.Setenv("PURPLEAIR_SIM_SPEEDUP", "0")
-		if err := CheckUnused(path); err != nil {
+		if err := Check(path); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -10,8 +10,8 @@
 //	  data_format = "influx"
 //
 // The configuration file holds one [[inputs.purpleair]] block (see the
-// plugin's README); without -config the plugin runs with its defaults (a
-// simulated 50-sensor fleet). Its log goes to stderr with Telegraf's level
+// plugin's README; a second one is refused); without -config the plugin runs
+// with its defaults (a simulated 50-sensor fleet). Its log goes to stderr with Telegraf's level
 // prefixes (E!, W!, I!, D!), which inputs.execd maps onto its own log levels.
 // The command exits when stdin closes (Telegraf stopping) or on SIGTERM, once
 // Telegraf has read the metrics it wrote last (see internal/pipedrain).
@@ -20,14 +20,19 @@ package main
 import (
 	"flag"
 	"io"
+	"log"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
 	"github.com/influxdata/telegraf/plugins/common/shim"
+	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/hazewatch/hazewatch/internal/execdlog"
+	"github.com/hazewatch/hazewatch/internal/execdrun"
 	"github.com/hazewatch/hazewatch/internal/pipedrain"
 	"github.com/hazewatch/hazewatch/internal/shimconfig"
 	_ "github.com/hazewatch/hazewatch/telegraf-input" // registers inputs.purpleair
@@ -37,56 +42,80 @@ func main() {
 	configFile := flag.String("config", "", "path to a configuration file holding one [[inputs.purpleair]] block (default: all defaults)")
 	debug := flag.Bool("debug", false, "also log debug messages")
 	flag.Parse()
-	os.Exit(run(*configFile, *debug, os.Stderr))
+	os.Exit(run(*configFile, *debug, os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(configFile string, debug bool, stderr io.Writer) int {
-	log := execdlog.New(stderr, debug)
-	loaded, err := shim.LoadConfig(&configFile)
-	if err != nil {
-		log.Errorf("loading %q: %v", configFile, err)
-		return 1
+func run(configFile string, debug bool, stdin io.Reader, stdout, stderr io.Writer) int {
+	if f, ok := stdout.(*os.File); ok {
+		defer pipedrain.Wait(f, 2*time.Second) // let Telegraf read our last metrics before we exit
 	}
-	// Telegraf refuses options a plugin does not have; the shim's loader ignores them.
-	if err := shimconfig.CheckUnused(configFile); err != nil {
-		log.Errorf("configuration %q: %v", configFile, err)
-		return 1
-	}
-	input := loaded.Input
+	logger := execdlog.New(stderr, debug)
+	// A library writing through the standard logger must not produce a line without a level.
+	log.SetFlags(0)
+	log.SetOutput(logger.Writer(telegraf.Warn))
+
+	input, code := load(configFile, logger)
 	if input == nil {
-		log.Errorf("%q holds no [[inputs.purpleair]] block", configFile)
-		return 1
+		return code
 	}
 	// Our logger rather than the shim's: the shim's puts a timestamp before
 	// the level prefix, which inputs.execd then cannot map to a level.
-	models.SetLoggerOnPlugin(input, log)
+	models.SetLoggerOnPlugin(input, logger)
 	if p, ok := input.(telegraf.Initializer); ok {
 		if err := p.Init(); err != nil {
-			log.Errorf("configuration %q: inputs.purpleair: %v", configFile, err)
+			logger.Errorf("configuration %q: inputs.purpleair: %v", configFile, err)
 			return 1
 		}
 	}
-	s := shim.New()
-	s.Input = input
-	if si, ok := input.(telegraf.ServiceInput); ok {
-		s.Input = errorsToLog{ServiceInput: si, log: log}
+	si, ok := input.(telegraf.ServiceInput)
+	if !ok {
+		logger.Errorf("inputs.purpleair is not a service input")
+		return 1
 	}
-	// No polling by the shim: the input is a service input with its own
-	// loop. A newline on stdin (signal = "STDIN") would only call its no-op
-	// Gather.
-	err = s.Run(shim.PollIntervalDisabled)
-	pipedrain.Wait(os.Stdout, 2*time.Second) // let Telegraf read our last metrics before we exit
-	if err != nil {
-		log.Errorf("%v", err)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	stop := make(chan struct{})
+	go func() {
+		if _, ok := <-signals; ok {
+			close(stop)
+		}
+	}()
+	// The input keeps its own schedule: stdin only tells when Telegraf stops us.
+	if err := execdrun.Input(errorsToLog{ServiceInput: si, log: logger}, stdin, stdout, logger, stop); err != nil {
+		logger.Errorf("%v", err)
 		return 1
 	}
 	return 0
 }
 
-// errorsToLog starts the input with an accumulator whose AddError writes through our logger. The
-// shim's accumulator logs errors through the shim's own logger, which puts a timestamp before the level
-// prefix (inputs.execd then cannot map it) and keeps every message in memory for a logging setup that
-// never comes in an external plugin.
+// load reads the configuration file; without one, the input's defaults. A nil input comes with the
+// exit code, its reason already logged.
+func load(configFile string, logger telegraf.Logger) (telegraf.Input, int) {
+	if configFile == "" {
+		// Not through the shim's loader, which announces the defaults on stderr without a level.
+		return inputs.Inputs["purpleair"](), 0
+	}
+	loaded, err := shim.LoadConfig(&configFile)
+	if err != nil {
+		logger.Errorf("loading %q: %v", configFile, err)
+		return nil, 1
+	}
+	// Telegraf refuses options a plugin does not have, and the shim's loader ignores every block after
+	// the first.
+	if err := shimconfig.Check(configFile); err != nil {
+		logger.Errorf("configuration %q: %v", configFile, err)
+		return nil, 1
+	}
+	if loaded.Input == nil {
+		logger.Errorf("%q holds no [[inputs.purpleair]] block", configFile)
+		return nil, 1
+	}
+	return loaded.Input, 0
+}
+
+// errorsToLog starts the input with an accumulator whose AddError writes the error alone through our
+// logger (the agent's accumulator would put "Error in plugin: " before it).
 type errorsToLog struct {
 	telegraf.ServiceInput
 	log telegraf.Logger

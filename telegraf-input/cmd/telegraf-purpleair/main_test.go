@@ -32,6 +32,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	for _, c := range []struct{ name, option, want string }{
 		{"bad value", "fault_rate = 2.0", "fault_rate must be in [0, 1), got 2"},
 		{"unknown option", "sensor_count = 5", `unknown option "inputs.purpleair.sensor_count"`},
+		// The shim would run the first block and ignore the second without a word.
+		{"second block", "sensors = 5\n[[inputs.purpleair]]\n  sensors = 9", "2 plugin blocks ([[inputs.purpleair]], [[inputs.purpleair]])"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			conf := filepath.Join(t.TempDir(), "bad.conf")
@@ -39,7 +41,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stderr bytes.Buffer
-			if code := run(conf, false, &stderr); code != 1 {
+			if code := run(conf, false, strings.NewReader(""), io.Discard, &stderr); code != 1 {
 				t.Errorf("exit code %d, want 1", code)
 			}
 			if !strings.HasPrefix(stderr.String(), "E! configuration") || !strings.Contains(stderr.String(), c.want) {
@@ -55,7 +57,7 @@ const runAsPluginEnv = "TELEGRAF_PURPLEAIR_TEST_RUN"
 
 func TestMain(m *testing.M) {
 	if conf, ok := os.LookupEnv(runAsPluginEnv); ok {
-		os.Exit(run(conf, false, os.Stderr))
+		os.Exit(run(conf, false, os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -396,4 +398,25 @@ func TestTelegrafEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("%d snapshot and %d simulated metrics through Telegraf", len(fileMetrics), len(simMetrics))
+}
+
+// Every line the command writes to stderr carries a level, also without -config, where the shim's loader
+// announced the defaults through the standard logger ("2026/01/02 15:04:05 No config found...").
+func TestStderrLinesCarryALevel(t *testing.T) {
+	cmd, stdin, stdout, stderr := startPlugin(t, "")
+	go io.Copy(io.Discard, stdout)
+	time.Sleep(300 * time.Millisecond)
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	text := stderr.String()
+	if text != "" && (!strings.HasSuffix(text, "\n") || strings.Contains(text, "\b")) {
+		t.Fatalf("stderr %q: want whole lines", text)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if line != "" && (len(line) < 3 || !strings.Contains("EWID", line[:1]) || line[1:3] != "! ") {
+			t.Errorf("line without a level: %q", line)
+		}
+	}
 }

@@ -7,13 +7,16 @@
 //	  namepass = ["purpleair"]
 //	  command = ["/usr/local/bin/telegraf-anomaly", "-config", "/etc/telegraf/anomaly.conf"]
 //
-// The configuration file holds one [[processors.anomaly]] block (see the plugin's README). When stdin
-// closes the processor saves its state and the command exits.
+// The configuration file holds one [[processors.anomaly]] block (see the plugin's README); a second
+// one is refused. When stdin closes the processor saves its state and the command exits. Unsigned
+// fields pass unchanged (with influx_uint_support = true on processors.execd, Telegraf sends them as
+// such), and every line on stderr carries a level (see internal/execdrun).
 package main
 
 import (
 	"flag"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,8 +25,10 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
 	"github.com/influxdata/telegraf/plugins/common/shim"
+	"github.com/influxdata/telegraf/plugins/processors"
 
 	"github.com/hazewatch/hazewatch/internal/execdlog"
+	"github.com/hazewatch/hazewatch/internal/execdrun"
 	"github.com/hazewatch/hazewatch/internal/pipedrain"
 	"github.com/hazewatch/hazewatch/internal/shimconfig"
 	_ "github.com/hazewatch/hazewatch/telegraf-processor" // registers processors.anomaly
@@ -33,33 +38,28 @@ func main() {
 	configFile := flag.String("config", "", "path to the configuration file holding one [[processors.anomaly]] block (default: all defaults)")
 	debug := flag.Bool("debug", false, "also log debug messages")
 	flag.Parse()
-	os.Exit(run(*configFile, *debug, os.Stderr))
+	os.Exit(run(*configFile, *debug, os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(configFile string, debug bool, stderr io.Writer) int {
-	log := execdlog.New(stderr, debug)
+func run(configFile string, debug bool, stdin io.Reader, stdout, stderr io.Writer) int {
+	if f, ok := stdout.(*os.File); ok {
+		defer pipedrain.Wait(f, 2*time.Second) // let Telegraf read our last metrics before we exit
+	}
+	logger := execdlog.New(stderr, debug)
+	// A library writing through the standard logger must not produce a line without a level.
+	log.SetFlags(0)
+	log.SetOutput(logger.Writer(telegraf.Warn))
 
-	loaded, err := shim.LoadConfig(&configFile)
-	if err != nil {
-		log.Errorf("loading %s: %v", configFile, err)
-		return 1
-	}
-	// Telegraf refuses options a plugin does not have; the shim's loader ignores them.
-	if err := shimconfig.CheckUnused(configFile); err != nil {
-		log.Errorf("configuration %s: %v", configFile, err)
-		return 1
-	}
-	processor := loaded.Processor
+	processor, code := load(configFile, logger)
 	if processor == nil {
-		log.Errorf("%s holds no [[processors.anomaly]] block", configFile)
-		return 1
+		return code
 	}
 	// Our logger, not the shim's: the shim's writes a timestamp before the level, which
 	// processors.execd cannot map, and keeps every message in memory until Telegraf's logging is set up.
-	models.SetLoggerOnPlugin(processor, log)
+	models.SetLoggerOnPlugin(processor, logger)
 	if p, ok := processor.(telegraf.Initializer); ok {
 		if err := p.Init(); err != nil {
-			log.Errorf("configuration %s: %v", configFile, err)
+			logger.Errorf("configuration %s: %v", configFile, err)
 			return 1
 		}
 	}
@@ -69,24 +69,48 @@ func run(configFile string, debug bool, stderr io.Writer) int {
 	if saver, ok := processor.(interface{ SaveState() error }); ok {
 		signals := make(chan os.Signal, 1)
 		signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(signals)
 		go func() {
-			sig := <-signals
+			sig, ok := <-signals
+			if !ok {
+				return
+			}
 			if err := saver.SaveState(); err != nil {
-				log.Errorf("on %v: %v", sig, err)
+				logger.Errorf("on %v: %v", sig, err)
 				os.Exit(1)
 			}
-			log.Infof("stopped by %v; state saved", sig)
+			logger.Infof("stopped by %v; state saved", sig)
 			os.Exit(0)
 		}()
 	}
 
-	s := shim.New()
-	s.Processor = processor
-	err = s.Run(shim.PollIntervalDisabled)
-	pipedrain.Wait(os.Stdout, 2*time.Second) // let Telegraf read our last metrics before we exit
-	if err != nil {
-		log.Errorf("%v", err)
+	if err := execdrun.Processor(processor, stdin, stdout, logger); err != nil {
+		logger.Errorf("%v", err)
 		return 1
 	}
 	return 0
+}
+
+// load reads the configuration file; without one, the processor's defaults. A nil processor comes
+// with the exit code, its reason already logged.
+func load(configFile string, logger telegraf.Logger) (telegraf.StreamingProcessor, int) {
+	if configFile == "" {
+		// Not through the shim's loader, which announces the defaults on stderr without a level.
+		return processors.Processors["anomaly"](), 0
+	}
+	loaded, err := shim.LoadConfig(&configFile)
+	if err != nil {
+		logger.Errorf("loading %s: %v", configFile, err)
+		return nil, 1
+	}
+	// The shim's loader ignores options the plugin does not have and every block after the first.
+	if err := shimconfig.Check(configFile); err != nil {
+		logger.Errorf("configuration %s: %v", configFile, err)
+		return nil, 1
+	}
+	if loaded.Processor == nil {
+		logger.Errorf("%s holds no [[processors.anomaly]] block", configFile)
+		return nil, 1
+	}
+	return loaded.Processor, 0
 }

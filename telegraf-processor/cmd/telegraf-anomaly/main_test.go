@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		{"unknown plugin", "[[processors.dedup]]\n", "unknown processor dedup"},
 		{"not TOML", "[[processors.anomaly]\n", "E! loading "},
 		{"misspelt option", "[[processors.anomaly]]\n  window = 72\n", `unknown option "processors.anomaly.window"`},
+		{"second block", "[[processors.anomaly]]\n  window_size = 72\n[[processors.anomaly]]\n  window_size = 10\n", "2 plugin blocks"},
+		{"unwritable state_file", "[[processors.anomaly]]\n  state_file = \"" + dir + "\"\n", "E! state_file " + dir + " is not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -25,7 +28,7 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stderr bytes.Buffer
-			if code := run(path, false, &stderr); code != 1 {
+			if code := run(path, false, strings.NewReader(""), io.Discard, &stderr); code != 1 {
 				t.Errorf("exit code %d, want 1", code)
 			}
 			if !strings.Contains(stderr.String(), tt.want) || !strings.HasPrefix(stderr.String(), "E! ") {
@@ -34,8 +37,52 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		})
 	}
 	var stderr bytes.Buffer
-	run(filepath.Join(dir, "bad_option_value.conf"), false, &stderr)
+	run(filepath.Join(dir, "bad_option_value.conf"), false, strings.NewReader(""), io.Discard, &stderr)
 	if !strings.Contains(stderr.String(), "trees must be at least 1") {
 		t.Errorf("configuration error does not name the option: %q", stderr.String())
+	}
+}
+
+// Every line on stderr carries a level and ends in a newline: execd logs a line without a level as an
+// error of unknown origin, and glues a line that ends in anything else onto the next one. The shim wrote
+// "Failed to parse metric: ...\b" for input that is not line protocol.
+func TestStderrLinesCarryALevel(t *testing.T) {
+	in := "purpleair,sensor_index=1 pm1.0_cf_1=1 1\nnot line protocol at all\npurpleair,sensor_index=1 pm1.0_cf_1=2 2\n"
+	var stdout, stderr bytes.Buffer
+	if code := run("", false, strings.NewReader(in), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, stderr.String())
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 2 {
+		t.Errorf("%d metrics out, want the 2 good ones:\n%s", n, stdout.String())
+	}
+	text := stderr.String()
+	if !strings.Contains(text, "not line protocol") || !strings.HasSuffix(text, "\n") || strings.Contains(text, "\b") {
+		t.Fatalf("stderr %q: want the parse error on lines of their own", text)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if len(line) < 3 || !strings.Contains("EWID", line[:1]) || line[1:3] != "! " {
+			t.Errorf("line without a level: %q", line)
+		}
+	}
+}
+
+// The processor only adds fields: an unsigned field it does not score leaves as it came, not as the
+// shim's serializer wrote it (18446744073709551615u became 9223372036854775807i).
+func TestUnsignedFieldsPassUnchanged(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "anomaly.conf")
+	if err := os.WriteFile(conf, []byte("[[processors.anomaly]]\n  fields = [\"pm1.0_cf_1\"]\n  window_size = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := "purpleair,sensor_index=1 pm1.0_cf_1=3,big=18446744073709551615u,small=7u,neg=-3i 1\n" +
+		"purpleair,sensor_index=1 pm1.0_cf_1=4u,big=0u 2\n"
+	var stdout, stderr bytes.Buffer
+	if code := run(conf, false, strings.NewReader(in), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"big=18446744073709551615u", "small=7u", "neg=-3i", "pm1.0_cf_1=4u", "big=0u", "anomaly_score="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
 	}
 }
