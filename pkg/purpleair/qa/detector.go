@@ -1,0 +1,431 @@
+package qa
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/hazewatch/hazewatch/pkg/anomaly"
+)
+
+// The learned score's features, per sensor: the PM2.5 level as ln(1+µg/m³), its change since the
+// last accepted reading, and the channels' log ratio against the sensor's typical ratio. Fixed
+// ranges make one set of trees serve every sensor.
+const (
+	featureChange = "change"
+	featureLevel  = "level"
+	featureRatio  = "ratio"
+)
+
+var learnedFeatures = []string{featureChange, featureLevel, featureRatio}
+
+var learnedLimits = map[string][2]float64{
+	featureChange: {-3, 3},
+	featureLevel:  {0, 7}, // ln(1+1000) ≈ 6.9: the counter's range
+	featureRatio:  {-2, 2},
+}
+
+// River's HalfSpaceTrees defaults, as in the reference streaming flow.
+const (
+	learnedTrees  = 10
+	learnedHeight = 8
+	learnedSeed   = 42
+)
+
+// Detector judges the readings of a fleet, one at a time, in time order. Not safe for concurrent
+// use.
+type Detector struct {
+	opt     Options
+	hst     *anomaly.HalfSpaceTrees
+	sensors map[string]*sensor
+	placed  []*sensor
+	high    int // sensors whose air is high now, for a fleet without positions
+	x, xr   []float64
+}
+
+// New returns a Detector; a bad option is an *OptionError.
+func New(opt Options) (*Detector, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	hst, err := anomaly.NewHalfSpaceTrees(learnedFeatures, anomaly.HalfSpaceTreesOptions{
+		Trees: learnedTrees, Height: learnedHeight, WindowSize: opt.WindowSize, Limits: learnedLimits, Seed: learnedSeed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("qa: learned model: %w", err)
+	}
+	return &Detector{opt: opt, hst: hst, sensors: make(map[string]*sensor),
+		x: make([]float64, len(learnedFeatures)), xr: make([]float64, len(learnedFeatures))}, nil
+}
+
+// Options returns the options the Detector was made with.
+func (d *Detector) Options() Options { return d.opt }
+
+// Sensors is the number of sensors the Detector holds state for.
+func (d *Detector) Sensors() int { return len(d.sensors) }
+
+// Forget drops a sensor's state (a caller bounding memory evicts with it).
+func (d *Detector) Forget(key string) {
+	s, ok := d.sensors[key]
+	if !ok {
+		return
+	}
+	delete(d.sensors, key)
+	if s.airHigh {
+		d.high--
+	}
+	if s.placed {
+		for i, p := range d.placed {
+			if p == s {
+				d.placed = append(d.placed[:i], d.placed[i+1:]...)
+				break
+			}
+		}
+		for _, p := range d.placed {
+			for i, q := range p.neighbours {
+				if q == s {
+					p.neighbours = append(p.neighbours[:i], p.neighbours[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+}
+
+func (d *Detector) sensor(key string, r *Reading) *sensor {
+	s, ok := d.sensors[key]
+	if !ok {
+		s = &sensor{key: key, lastLevel: math.NaN(), hst: d.hst.NewState()}
+		d.sensors[key] = s
+	}
+	if !s.placed && !math.IsNaN(r.Lat) && !math.IsNaN(r.Lon) {
+		d.place(s, r.Lat, r.Lon)
+	}
+	return s
+}
+
+// Observe judges one reading of the sensor named key and learns from it (score, then learn, as
+// the reference streaming flow). Readings of each sensor must come in time order.
+func (d *Detector) Observe(key string, r Reading) Result {
+	s := d.sensor(key, &r)
+	res := Result{EPA: math.NaN()}
+
+	dt := 0.0
+	if !r.Time.IsZero() && !s.prevTime.IsZero() {
+		dt = r.Time.Sub(s.prevTime).Seconds()
+	}
+	c, outOfRange := s.channels(&r)
+	if outOfRange == nil {
+		outOfRange = environment(&r)
+	}
+	// Every check runs so that each keeps its own count; the first in Reasons' order speaks.
+	stale := s.stale(&r)
+	flat := s.flatline(&r)
+	missing := s.missing(&r)
+	spike := s.spike(&r, &c)
+	var ratio *finding
+	if c.haveAB && stale == nil && flat == nil && spike == nil {
+		// A spike's channels say nothing of their usual ratio.
+		ratio = s.ratio(&r, &c, dt)
+	}
+	var sensorFinding *finding
+	for _, f := range [...]*finding{outOfRange, missing, stale, flat, spike, ratio} {
+		if f != nil {
+			sensorFinding = f
+			break
+		}
+	}
+
+	// The learned score, on the sensor's features.
+	level := math.NaN()
+	if !math.IsNaN(c.level) {
+		level = math.Log1p(c.level)
+	}
+	d.x[0], d.x[1], d.x[2] = math.NaN(), level, math.NaN()
+	if !math.IsNaN(level) && !math.IsNaN(s.lastLevel) {
+		d.x[0] = level - math.Log1p(s.lastLevel)
+	}
+	if c.haveAB {
+		d.x[2] = math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.ratioBase
+	}
+	learned := d.hst.Score(s.hst, d.x)
+	res.Warmup = !s.hst.Warm()
+
+	var air *finding
+	if sensorFinding == nil {
+		air = d.air(s, &r, &c, learned)
+		if air != nil && air.reason == ReasonSpike {
+			sensorFinding, air = air, nil
+		}
+	}
+
+	switch {
+	case sensorFinding != nil:
+		res.Kind, res.Reason, res.Score = KindSensor, sensorFinding.reason, max(sensorFinding.score, d.opt.Threshold)
+		d.episode(s, &r, &res, sensorFinding)
+	case air != nil:
+		res.Kind, res.Reason, res.Score = KindAir, ReasonAir, max(air.score, d.opt.Threshold)
+		res.Feature = d.attribute(s, learned)
+		d.episode(s, &r, &res, air)
+	default:
+		// A learned score that no check backs stays below the threshold, so that anomaly means
+		// score ≥ threshold everywhere.
+		res.Score = min(learned, math.Nextafter(d.opt.Threshold, 0))
+		s.epReason = ReasonNone
+	}
+	res.Anomaly = res.Kind != KindNone
+
+	// EPA-corrected PM2.5 of a reading whose channels are sound (in range and agreeing) and new.
+	if sensorFinding == nil || sensorFinding.reason == ReasonMissing || sensorFinding.reason == ReasonOutOfRange {
+		rh := math.NaN()
+		if valid(r.Carried, FieldHumidity, r.Humidity) && environment(&r) == nil {
+			rh = r.Humidity
+		}
+		atm := math.NaN()
+		if valid(r.Carried, FieldATM, r.ATM) {
+			atm = r.ATM
+		}
+		if !math.IsNaN(c.epaInput) {
+			res.EPA = d.opt.Correction.apply(c.epaInput, atm, rh)
+		}
+	}
+
+	// Learn from what is sound: the learned model, the typical ratio and level.
+	if sensorFinding == nil {
+		d.hst.Learn(s.hst, d.x)
+		s.learnRatio(&c, dt)
+		if !math.IsNaN(level) {
+			s.levelN++
+			s.levelBase += alphaFor(dt, baselineTau, s.levelN) * (level - s.levelBase)
+			s.lastLevel = c.level
+		}
+	}
+	d.setHigh(s, &r, &c, sensorFinding == nil)
+	s.remember(&r, dt)
+	return res
+}
+
+// remember keeps what the next reading is compared with.
+func (s *sensor) remember(r *Reading, dt float64) {
+	s.n++
+	for _, f := range [...]struct {
+		f Fields
+		v float64
+	}{{FieldA, r.A}, {FieldB, r.B}, {FieldCF1, r.CF1}, {FieldHumidity, r.Humidity}, {FieldTemperature, r.Temperature}, {FieldPressure, r.Pressure}, {FieldATM, r.ATM}} {
+		if valid(r.Carried, f.f, f.v) {
+			s.reported |= f.f
+		}
+	}
+	if dt > 0 {
+		// The usual cadence ignores gaps: a report interval more than 3× the usual one is a gap.
+		if s.cadence == 0 {
+			s.cadence = dt
+		} else if dt < 3*s.cadence {
+			s.cadence += 0.1 * (dt - s.cadence)
+		}
+	}
+	if !r.Time.IsZero() {
+		s.prevTime = r.Time
+	}
+	if !r.LastSeen.IsZero() {
+		s.prevLastSeen = r.LastSeen
+	}
+	s.prev, s.prevValid = *r, true
+}
+
+// spike reports a sudden jump of one or both channels that lasts a few readings at most.
+func (s *sensor) spike(r *Reading, c *chans) *finding {
+	if math.IsNaN(s.lastLevel) || math.IsNaN(c.level) {
+		s.spikeRun = 0
+		return nil
+	}
+	peak := c.level
+	if c.haveAB && !c.agree {
+		peak = max(c.a, c.b) // one channel jumped
+	}
+	jumped := peak >= spikeFactor*s.lastLevel && peak-s.lastLevel >= spikeRise
+	if !jumped {
+		s.spikeRun = 0
+		return nil
+	}
+	if s.spikeRun == 0 {
+		s.spikeStart = r.Time
+	}
+	s.spikeRun++
+	if s.spikeRun > spikeReadings {
+		return nil // a new level: the ratio or the air check speaks
+	}
+	from, to, one := s.lastLevel, peak, c.haveAB && !c.agree
+	return &finding{reason: ReasonSpike, score: 0.9, since: s.spikeStart, detail: func() string {
+		if one {
+			return fmt.Sprintf("one channel jumped to %.0f µg/m³ from %.1f", to, from)
+		}
+		return fmt.Sprintf("PM2.5 jumped to %.0f µg/m³ from %.1f; neighbours did not", to, from)
+	}}
+}
+
+// air decides a reading whose channels agree and that no sensor check flags: unusual air when its
+// level is well above the sensor's usual and the learned score (or the size of the rise) says so;
+// a sudden both-channel jump that the neighbours do not share is a spike.
+func (d *Detector) air(s *sensor, r *Reading, c *chans, learned float64) *finding {
+	if math.IsNaN(c.level) || s.levelN == 0 {
+		return nil
+	}
+	rise := math.Log1p(c.level) - s.levelBase
+	high := c.level >= airMin && rise >= math.Log(airFactor)
+	if !high {
+		return nil
+	}
+	usual := math.Expm1(s.levelBase)
+	shared, of, neighbours := d.shared(s, r)
+	if s.spikeRun > 0 && s.spikeRun <= spikeReadings && !shared {
+		from, to := s.lastLevel, c.level
+		return &finding{reason: ReasonSpike, score: 0.9, since: s.spikeStart, detail: func() string {
+			return fmt.Sprintf("PM2.5 jumped to %.0f µg/m³ from %.1f; neighbours did not", to, from)
+		}}
+	}
+	if !(learned >= d.opt.Threshold && s.hst.Warm()) && rise < math.Log(airFactorAlone) {
+		return nil
+	}
+	level := c.level
+	score := max(learned, d.opt.Threshold)
+	return &finding{reason: ReasonAir, score: score, detail: func() string {
+		t := fmt.Sprintf("PM2.5 %.0f µg/m³, %.1f× this sensor's usual %.1f", level, (level+1)/(usual+1), usual)
+		switch {
+		case neighbours && shared:
+			return t + fmt.Sprintf("; %d of %d neighbours also high", of[0], of[1])
+		case shared:
+			return t + fmt.Sprintf("; %d other sensors also high", of[0])
+		}
+		return t + "; channels agree"
+	}}
+}
+
+// episode fills Since and Detail, continuing the sensor's episode while the reason stays.
+func (d *Detector) episode(s *sensor, r *Reading, res *Result, f *finding) {
+	since := f.since
+	if s.epReason == f.reason && !s.epSince.IsZero() && (since.IsZero() || s.epSince.Before(since)) {
+		since = s.epSince
+	}
+	if since.IsZero() {
+		since = r.Time
+	}
+	s.epReason, s.epSince, s.epLast = f.reason, since, r.Time
+	res.Since = since
+	res.Detail = f.detail()
+}
+
+// attribute names the feature the learned score rests on: the one whose replacement by its typical
+// value (level: the sensor's usual; change and ratio: none) lowers the score most.
+func (d *Detector) attribute(s *sensor, learned float64) string {
+	if !s.hst.Warm() {
+		return ""
+	}
+	best, drop := "", 0.0
+	typical := [...]float64{0, s.levelBase, 0}
+	for i, name := range learnedFeatures {
+		if math.IsNaN(d.x[i]) {
+			continue
+		}
+		copy(d.xr, d.x)
+		d.xr[i] = typical[i]
+		if dl := learned - d.hst.Score(s.hst, d.xr); dl > drop {
+			best, drop = name, dl
+		}
+	}
+	return best
+}
+
+// Attribute returns, for a sensor's current model, the feature whose replacement by its typical
+// value lowers the learned score of x (change, level, ratio) most, and that score.
+func (d *Detector) Attribute(key string, x [3]float64) (string, float64) {
+	s, ok := d.sensors[key]
+	if !ok {
+		return "", 0
+	}
+	copy(d.x, x[:])
+	learned := d.hst.Score(s.hst, d.x)
+	return d.attribute(s, learned), learned
+}
+
+// setHigh records whether this sensor's air is high now, for its neighbours.
+func (d *Detector) setHigh(s *sensor, r *Reading, c *chans, sound bool) {
+	high := false
+	if sound && !math.IsNaN(c.level) && s.levelN > 0 {
+		high = c.level >= airMin && math.Log1p(c.level)-s.levelBase >= math.Log(airFactor)
+	}
+	if high != s.airHigh {
+		if high {
+			d.high++
+		} else {
+			d.high--
+		}
+		s.airHigh = high
+	}
+	if high {
+		s.airAt = r.Time
+	}
+}
+
+// shared reports whether the sensor's neighbours (or, without positions, the fleet) are high too;
+// of is (high, counted) and neighbours whether positions were used.
+func (d *Detector) shared(s *sensor, r *Reading) (shared bool, of [2]int, neighbours bool) {
+	if s.placed && len(s.neighbours) >= sharedMin {
+		high, recent := 0, 0
+		for _, n := range s.neighbours {
+			if r.Time.Sub(n.prevTime) > sharedWithin {
+				continue
+			}
+			recent++
+			if n.airHigh && r.Time.Sub(n.airAt) <= sharedWithin {
+				high++
+			}
+		}
+		return high >= sharedMin && 3*high >= recent, [2]int{high, recent}, true
+	}
+	others := len(d.sensors) - 1
+	high := d.high
+	if s.airHigh {
+		high--
+	}
+	return high >= sharedMin && float64(high) >= sharedFleetShare*float64(others), [2]int{high, others}, false
+}
+
+// place gives a sensor its position and neighbours, and makes it a neighbour of those it is
+// among the nearest of.
+func (d *Detector) place(s *sensor, lat, lon float64) {
+	s.lat, s.lon, s.placed = lat, lon, true
+	k := d.opt.Neighbours
+	for _, p := range d.placed {
+		dist := distanceKm(s, p)
+		s.neighbours = insertNearest(s, s.neighbours, p, dist, k)
+		p.neighbours = insertNearest(p, p.neighbours, s, dist, k)
+	}
+	d.placed = append(d.placed, s)
+}
+
+// insertNearest keeps list the k nearest sensors to s, nearest first.
+func insertNearest(s *sensor, list []*sensor, p *sensor, dist float64, k int) []*sensor {
+	i := len(list)
+	for i > 0 && distanceKm(s, list[i-1]) > dist {
+		i--
+	}
+	if i >= k {
+		return list
+	}
+	list = append(list, nil)
+	copy(list[i+1:], list[i:])
+	list[i] = p
+	if len(list) > k {
+		list = list[:k]
+	}
+	return list
+}
+
+// distanceKm is the equirectangular distance, ample at the scale of neighbours.
+func distanceKm(a, b *sensor) float64 {
+	const earthKm = 6371.0
+	rad := math.Pi / 180
+	x := (b.lon - a.lon) * rad * math.Cos((a.lat+b.lat)/2*rad)
+	y := (b.lat - a.lat) * rad
+	return earthKm * math.Hypot(x, y)
+}
