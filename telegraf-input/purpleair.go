@@ -95,6 +95,8 @@ type PurpleAir struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	noTimeStamp sync.Once // the warning about responses without data_time_stamp is given once
 }
 
 // New returns the plugin with its defaults.
@@ -450,6 +452,14 @@ func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.F
 	if p.LabelFaults {
 		opt.Faults = faults
 	}
+	if r.DataTimeStamp == 0 {
+		// Unix time 0 is never a refresh time: the member is missing. Metrics at 1970 would be dropped
+		// or misplaced by every consumer; the receive time is the closest known.
+		r.DataTimeStamp = p.now().Unix()
+		p.noTimeStamp.Do(func() {
+			p.logf(telegraf.Warn, "a response has no data_time_stamp: its metrics (and those of any later response without one) are stamped with the time it was received")
+		})
+	}
 	n := 0
 	var skipped int
 	var first error
@@ -504,10 +514,12 @@ func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
 				wait = ae.RetryAfter
 			}
 		default:
+			// The server's clock, not a receive-time fallback, decides what modified_since asks for.
+			dataTime := r.DataTimeStamp
 			n, _ := p.emit(acc, r, nil, nil)
 			p.logf(telegraf.Debug, "poll: %d sensors, %d metrics", len(r.Data)+len(r.BadRows), n)
-			if r.DataTimeStamp > since {
-				since = r.DataTimeStamp
+			if dataTime > since {
+				since = dataTime
 			}
 		}
 		// Keep the cadence: the next poll is interval after this one began.

@@ -717,3 +717,44 @@ func TestAPIKeyEchoedByServerIsRedacted(t *testing.T) {
 		t.Errorf("%d metrics, want the one good row", acc.NMetrics())
 	}
 }
+
+// A response without data_time_stamp gets the receive time, not Unix time 0, with one warning for
+// however many such responses.
+func TestMissingDataTimeStampFallsBackToReceiveTime(t *testing.T) {
+	noStamp := `{"fields":["sensor_index","pm2.5_cf_1"],"data":[[53,2.5]]}`
+	api := &fakeAPI{answers: []func(http.ResponseWriter){answer(200, "", noStamp), answer(200, "", noStamp)}}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	clock := &fakeClock{t: time.Unix(1712793665, 0), limit: 1}
+	log := &testutil.CaptureLogger{}
+	p := newPlugin(t, clock, func(p *PurpleAir) {
+		p.Source = "api"
+		p.BaseURL = srv.URL
+		p.APIKey = config.NewSecret([]byte(apiKey))
+		p.MaxRetries = 0
+	})
+	p.Log = log
+	acc := run(t, p, 2)
+	got := acc.GetTelegrafMetrics()
+	if len(got) != 2 || !got[0].Time().Equal(time.Unix(1712793665, 0)) || !got[1].Time().Equal(time.Unix(1712793665+300, 0)) {
+		for _, m := range got {
+			t.Logf("%s %v", m.Name(), m.Time())
+		}
+		t.Fatalf("metrics not stamped with the receive times")
+	}
+	var warned int
+	for _, w := range log.Warnings() {
+		if strings.Contains(w, "no data_time_stamp") {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Errorf("%d warnings about the missing data_time_stamp, want 1: %q", warned, log.Warnings())
+	}
+	// modified_since follows the server's clock only: none was given.
+	for _, r := range api.got() {
+		if r.URL.Query().Has("modified_since") {
+			t.Errorf("modified_since sent from a receive-time fallback: %s", r.URL.RawQuery)
+		}
+	}
+}
