@@ -351,6 +351,10 @@ func TestCSVColumnsAreNeverDroppedSilently(t *testing.T) {
 		{"default features: a name column of digits and text", "sensor_index,name,pm\n1,s1,2\n2,2024,3\n3,s3,4\n", []string{"impute"}, 1, `line 2, column "name": "s1" is not a number (name the feature columns with -features`},
 		{"stream: sensor_index with a bad value", "sensor_index,pm1.0_cf_1\nx,1\n2,3\n", []string{"stream"}, 1, `line 2, column "sensor_index": "x" is not a number`},
 		{"batch: sensor_index with a bad value", "sensor_index,pm\n1,1\nx,3\n", []string{"batch", "-features", "pm"}, 1, `line 3, column "sensor_index": "x" is not a number`},
+		// stream reads a row at a time, so it cannot know that a sensor_index column holds text only
+		// until it has printed rows keyed by it; batch reads the whole file and leaves it out.
+		{"stream: sensor_index of text only", "sensor_index,pm1.0_cf_1\nx,1\ny,3\n", []string{"stream"}, 1, `line 2, column "sensor_index": "x" is not a number`},
+		{"batch: sensor_index of text only is left out", "sensor_index,pm\nx,1\ny,3\n", []string{"batch"}, 0, "score,decision,anomaly"},
 		{"API: a text field asked for", `{"fields":["sensor_index","name"],"data":[[1,"a"],[2,null]]}`, []string{"stream", "-fields", "name", "-limits", ""}, 1, `data row 0, field "name": "a" is text, not a number`},
 		// What the command does not use may hold anything; a text column is still left out.
 		{"a text column is left out", "sensor_index,name,pm\n1,s1,2\n2,s2,\n3,s3,4\n", []string{"impute"}, 0, "sensor_index,pm"},

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -79,27 +81,33 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	if len(cfg.fields) == 0 {
 		return usageError{"-fields: at least one field is needed"}
 	}
-	t, err := readTable(path, os.Stdin)
+	rr, err := openRows(path, os.Stdin)
 	if err != nil {
 		return err
 	}
-	return streamTable(t, cfg, *only, stdout)
+	defer rr.Close()
+	return streamRows(rr, cfg, *only, stdout)
 }
 
-// streamTable scores the table's rows in order, as one stream through one global model or, with
-// perSensor, as one stream per sensor_index (the trees are shared; each sensor has its own masses).
-func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error {
+// outputBufferSize is the output buffer of stream, batch and impute: output goes out in blocks of
+// this size, stream's as its rows are scored.
+const outputBufferSize = 1 << 16
+
+// streamRows scores the input's rows as they are read, as one stream through one global model or,
+// with perSensor, as one stream per sensor_index (the trees are shared; each sensor has its own
+// masses). It holds one row and, per stream, the model's masses and the imputers' statistics: the
+// input can be of any length. A row that cannot be read stops the run; the output then ends at a
+// row before it (the scores of earlier rows do not depend on later ones), or is empty when the
+// failure comes before the first output buffer was full.
+func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) error {
 	hst, err := anomaly.NewHalfSpaceTrees(cfg.fields, cfg.hst)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	cols := make([]int, len(cfg.fields))
+	cols := rr.Use(cfg.fields...)
 	for j, f := range cfg.fields {
-		if cols[j], err = t.numericColumn(f); err != nil {
-			return err
-		}
 		if cols[j] < 0 {
-			return fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(t.names, ", "))
+			return fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(rr.Header(), ", "))
 		}
 	}
 	newImputers := func() ([]impute.Streaming, error) {
@@ -115,10 +123,10 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 	if _, err := newImputers(); err != nil { // a bad -impute is a usage error before any output
 		return err
 	}
-	sensor, err := t.idColumn()
-	if err != nil {
-		return err
-	}
+	// The output is keyed by sensor_index, so a value in it that is not a number is an error: the
+	// output would otherwise lose the key silently. (A file read whole could leave out a
+	// sensor_index column of text only; a stream cannot know what the column holds further on.)
+	sensor := rr.Use("sensor_index")[0]
 	if cfg.perSensor && sensor < 0 {
 		return usageError{"-per-sensor: the input has no sensor_index column"}
 	}
@@ -128,7 +136,9 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 	}
 	streams := map[float64]*stream{}
 
-	w := csv.NewWriter(stdout)
+	// Not flushed on an error: what is buffered of a failing run is dropped, so that an input that
+	// fails early prints nothing.
+	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
 	header := make([]string, 0, len(cfg.fields)+3)
 	if sensor >= 0 {
 		header = append(header, "sensor_index")
@@ -139,12 +149,18 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 		return err
 	}
 
+	in := make([]float64, len(rr.Header()))
 	x := make([]float64, len(cfg.fields))
 	rec := make([]string, len(header))
-	for r := 0; r < t.rows; r++ {
+	for r := 0; ; r++ {
+		if err := rr.Next(in); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return err
+		}
 		key := 0.0 // the global stream
 		if cfg.perSensor {
-			if key = t.cols[sensor][r]; math.IsNaN(key) {
+			if key = in[sensor]; math.IsNaN(key) {
 				return fmt.Errorf("data row %d: no sensor_index to keep -per-sensor models apart", r+1)
 			}
 		}
@@ -160,7 +176,7 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 		state, imputers := st.state, st.imputers
 		present := 0
 		for j, c := range cols {
-			v := t.cols[c][r]
+			v := in[c]
 			// River's StatImputer as the reference calls it: learn_one (the statistic sees the
 			// value when there is one), then transform_one (a missing value becomes the statistic).
 			if imputers[j] != nil {
@@ -177,7 +193,7 @@ func streamTable(t *table, cfg streamConfig, only bool, stdout io.Writer) error 
 		}
 		rec = rec[:0]
 		if sensor >= 0 {
-			rec = append(rec, formatFloat(t.cols[sensor][r]))
+			rec = append(rec, formatFloat(in[sensor]))
 		}
 		for _, v := range x {
 			rec = append(rec, formatFloat(v))

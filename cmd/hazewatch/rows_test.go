@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// readAllRows reads every row through rr, as the commands do.
+func readAllRows(t *testing.T, rr rowReader) ([][]float64, error) {
+	t.Helper()
+	var out [][]float64
+	for {
+		row := make([]float64, len(rr.Header()))
+		err := rr.Next(row)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, row)
+	}
+}
+
+// sameRows compares rows with NaN equal to NaN (a missing value).
+func sameRows(a, b [][]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			if a[i][j] != b[i][j] && !(math.IsNaN(a[i][j]) && math.IsNaN(b[i][j])) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TestRowReaderFormatsAgree: the same fleet as CSV (with CRLF line ends and a byte-order mark, as a
+// spreadsheet writes it), as one API response and as a stream of two reads as the same header and
+// rows; an unused text column reads as NaN and is reported by Text.
+func TestRowReaderFormatsAgree(t *testing.T) {
+	nan := math.NaN()
+	wantRows := [][]float64{{1, nan, 2.5}, {2, nan, nan}, {3, nan, 4}}
+	doc := func(rows string) string {
+		return `{"fields": ["sensor_index", "name", "pm"], "data": [` + rows + `]}` + "\n"
+	}
+	cases := []struct {
+		name, file, content string
+		wantText            string // Text's error for the name column
+	}{
+		{"CSV", "a.csv", "sensor_index,name,pm\n1,a,2.5\n2,b,\n3,c,4\n", `line 2, column "name": "a" is not a number`},
+		{"CSV from a spreadsheet", "a.csv", "\ufeffsensor_index,name,pm\r\n1,a,2.5\r\n2,b,NA\r\n3,c,4\r\n", `line 2, column "name": "a" is not a number`},
+		{"API response", "a.json", doc(`[1, "a", 2.5], [2, "b", null], [3, "c", 4]`), `data row 0, field "name": "a" is text, not a number`},
+		{"API stream", "a.json", doc(`[1, null, 2.5]`) + doc(`[2, "b", null], [3, "c", 4]`), `data row 1, field "name": "b" is text, not a number`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rr, err := openRows(writeFile(t, c.file, c.content), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rr.Close()
+			if got := rr.Header(); !reflect.DeepEqual(got, []string{"sensor_index", "name", "pm"}) {
+				t.Fatalf("header %q", got)
+			}
+			if got := rr.Use("pm", "sensor_index", "pm9"); !reflect.DeepEqual(got, []int{2, 0, -1}) {
+				t.Fatalf("Use: %v, want [2 0 -1]", got)
+			}
+			rows, err := readAllRows(t, rr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameRows(rows, wantRows) {
+				t.Errorf("rows %v, want %v", rows, wantRows)
+			}
+			text := rr.Text()
+			if len(text) != 1 || text[0].name != "name" || text[0].mixed || text[0].err == nil || text[0].err.Error() != c.wantText {
+				t.Errorf("Text() = %+v, want the name column with %q", text, c.wantText)
+			}
+		})
+	}
+}
+
+// TestRowReaderSaysWhere: a value that is not a number in a used column stops the read with where it
+// is; the rows before it have been returned.
+func TestRowReaderSaysWhere(t *testing.T) {
+	doc := func(rows string) string {
+		return `{"fields": ["sensor_index", "pm"], "data": [` + rows + `]}` + "\n"
+	}
+	cases := []struct {
+		name, file, content string
+		use                 string
+		wantRows            int
+		wantErr             string
+	}{
+		{"CSV", "a.csv", "sensor_index,pm\n1,2\n2,3\n\n3,x\n4,5\n", "pm", 2, `line 5, column "pm": "x" is not a number`},
+		{"CSV infinity", "a.csv", "sensor_index,pm\n1,-Inf\n", "pm", 0, `line 2, column "pm": "-Inf" is not a number`},
+		{"CSV bad record", "a.csv", "sensor_index,pm\n1,2\n2,3,4\n", "pm", 1, "wrong number of fields"},
+		{"API text field", "a.json", doc(`[1, 2]`) + doc(`[2, "x"], [3, "y"]`), "pm", 1, `data row 1, field "pm": "x" where the other rows hold numbers`},
+		{"API text field, unused", "a.json", doc(`[1, 2], [2, "x"]`), "sensor_index", 0, `data row 1, field "pm": "x" where the other rows hold numbers`},
+		{"API text only", "a.json", doc(`[1, "x"]`), "pm", 0, `data row 0, field "pm": "x" is text, not a number`},
+		{"API fields change", "a.json", doc(`[1, 2]`) + `{"fields": ["pm", "sensor_index"], "data": [[2, 1]]}`, "pm", 1, "document 1 has fields [pm sensor_index], the first has [sensor_index pm]: a stream must keep its fields"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rr, err := openRows(writeFile(t, c.file, c.content), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rr.Close()
+			rr.Use(c.use)
+			rows, err := readAllRows(t, rr)
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("error %v, want %q", err, c.wantErr)
+			}
+			if len(rows) != c.wantRows {
+				t.Errorf("%d rows before the error, want %d", len(rows), c.wantRows)
+			}
+		})
+	}
+}
+
+// TestOpenRowsRefuses: what cannot be read at all is refused before the first row, naming the file.
+func TestOpenRowsRefuses(t *testing.T) {
+	cases := []struct{ name, content, want string }{
+		{"empty", "", "empty file"},
+		{"byte-order mark only", "\ufeff", "empty file"},
+		{"repeated column", "a,b,a\n1,2,3\n", `column "a" appears twice in the header (columns 1 and 3)`},
+		{"repeated API field", `{"fields": ["a", "a"], "data": []}`, `field "a" appears twice`},
+		{"malformed API response", `{"fields": ["a"], "data": [[1],`, "a.in"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := writeFile(t, "a.in", c.content)
+			rr, err := openRows(p, nil)
+			if err == nil {
+				rr.Close()
+				t.Fatalf("opened; want an error saying %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+				t.Errorf("error %q, want %q and the file's name", err, c.want)
+			}
+		})
+	}
+}
+
+// TestReadColumnsKeepsOnlyWhatItIsAsked: batch with -features holds those columns only, yet every
+// column is still typed (names lists the numeric ones, text the others).
+func TestReadColumnsKeepsOnlyWhatItIsAsked(t *testing.T) {
+	p := writeFile(t, "a.csv", "sensor_index,name,pm,rh\n1,a,2,40\n2,b,,41\n")
+	tb, err := readColumns(p, nil, []string{"sensor_index", "rh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(tb.names, []string{"sensor_index", "pm", "rh"}) || tb.rows != 2 {
+		t.Fatalf("names %v, %d rows", tb.names, tb.rows)
+	}
+	if tb.cols[1] != nil {
+		t.Errorf("pm, not asked for, was kept: %v", tb.cols[1])
+	}
+	if !reflect.DeepEqual(tb.cols[0], []float64{1, 2}) || !reflect.DeepEqual(tb.cols[2], []float64{40, 41}) {
+		t.Errorf("kept columns %v", tb.cols)
+	}
+	if tb.notNumeric("name") == nil {
+		t.Error("the text column name is not reported")
+	}
+}
