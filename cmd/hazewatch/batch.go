@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"flag"
@@ -29,6 +30,11 @@ func addBatchFlags(fs *flag.FlagSet) batchFlags {
 	}
 }
 
+// batchReads tells a user of batch and impute what they hold, unlike stream, which holds a row.
+const batchReads = `Reads all of FILE (every row, every byte) before it prints anything: imputation and the forest
+need every row. It holds the feature columns and sensor_index, 8 bytes a value, and reads the other
+columns only to know which are numeric (a PurpleAir API response is decoded one document at a time).`
+
 // imputed is the input's feature matrix after KNN imputation.
 type imputed struct {
 	t        *table
@@ -50,14 +56,18 @@ func (b batchFlags) load(path string) (*imputed, error) {
 	if *b.k < 1 {
 		return nil, usageError{fmt.Sprintf("-k: want at least 1, got %d", *b.k)}
 	}
-	t, err := readTable(path, os.Stdin)
+	features := splitList(*b.features)
+	var keep []string // nil: every column, as the default features are every numeric column
+	if len(features) > 0 {
+		keep = append([]string{"sensor_index"}, features...)
+	}
+	t, err := readColumns(path, os.Stdin, keep)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := t.idColumn(); err != nil {
 		return nil, err
 	}
-	features := splitList(*b.features)
 	if len(features) == 0 {
 		if features, err = defaultFeatures(t); err != nil {
 			return nil, err
@@ -69,6 +79,12 @@ func (b batchFlags) load(path string) (*imputed, error) {
 	x, err := t.matrix(features)
 	if err != nil {
 		return nil, err
+	}
+	// The matrix holds the features now; only the sensor_index column is read again (writeBatch).
+	for c, name := range t.names {
+		if name != "sensor_index" {
+			t.cols[c] = nil
+		}
 	}
 	out, missing, err := impute.KNNImputer{NNeighbors: *b.k, Weights: w}.Impute(context.Background(), x, len(features))
 	if err != nil {
@@ -111,7 +127,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 42, "random seed (same seed, same data: same scores)")
 	only := fs.Bool("only-anomalies", false, "print only the rows predicted anomalous, most anomalous first")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: hazewatch batch [flags] FILE\n\nKNN imputation, then Isolation Forest (scikit-learn semantics).\nColumns: sensor_index (when the input has it), score (score_samples: lower is more anomalous),\ndecision (score − offset), anomaly (−1 anomalous, 1 normal, as predict).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch batch [flags] FILE\n\nKNN imputation, then Isolation Forest (scikit-learn semantics).\nColumns: sensor_index (when the input has it), score (score_samples: lower is more anomalous),\ndecision (score − offset), anomaly (−1 anomalous, 1 normal, as predict).\n\n"+batchReads+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	path, err := parseFlags(fs, args, stderr)
@@ -182,7 +198,7 @@ func writeBatch(t *table, res *batchResult, only bool, stdout io.Writer) error {
 	if only {
 		sort.SliceStable(order, func(a, b int) bool { return res.score[order[a]] < res.score[order[b]] })
 	}
-	w := csv.NewWriter(stdout)
+	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
 	header := []string{"score", "decision", "anomaly"}
 	if sensor >= 0 {
 		header = append([]string{"sensor_index"}, header...)
@@ -210,7 +226,7 @@ func runImpute(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("impute", flag.ContinueOnError)
 	bf := addBatchFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: hazewatch impute [flags] FILE\n\nThe feature columns after KNN imputation (scikit-learn KNNImputer semantics), same column names.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch impute [flags] FILE\n\nThe feature columns after KNN imputation (scikit-learn KNNImputer semantics), same column names.\n\n"+batchReads+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	path, err := parseFlags(fs, args, stderr)
@@ -221,7 +237,7 @@ func runImpute(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := csv.NewWriter(stdout)
+	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
 	if err := w.Write(in.features); err != nil {
 		return err
 	}
