@@ -199,7 +199,9 @@ func (d *Detector) Observe(key string, r Reading) Result {
 			s.lastLevel = c.level
 		}
 	}
-	d.setHigh(s, &r, &c, sensorFinding == nil)
+	// A both-channel jump counts as high air for the neighbours even while it is called a spike:
+	// it is theirs to confirm.
+	d.setHigh(s, &r, &c, c.agree && (sensorFinding == nil || sensorFinding.reason == ReasonSpike))
 	s.remember(&r, dt)
 	return res
 }
@@ -232,18 +234,19 @@ func (s *sensor) remember(r *Reading, dt float64) {
 	s.prev, s.prevValid = *r, true
 }
 
-// spike reports a sudden jump of one or both channels that lasts a few readings at most.
+// spike counts the readings of a sudden jump of one or both channels, and reports one that rests
+// on one channel; a jump of both is the air check's to call, as the neighbours may share it.
 func (s *sensor) spike(r *Reading, c *chans) *finding {
 	if math.IsNaN(s.lastLevel) || math.IsNaN(c.level) {
 		s.spikeRun = 0
 		return nil
 	}
+	one := c.haveAB && !c.agree
 	peak := c.level
-	if c.haveAB && !c.agree {
-		peak = max(c.a, c.b) // one channel jumped
+	if one {
+		peak = max(c.a, c.b)
 	}
-	jumped := peak >= spikeFactor*s.lastLevel && peak-s.lastLevel >= spikeRise
-	if !jumped {
+	if !(peak >= spikeFactor*s.lastLevel && peak-s.lastLevel >= spikeRise) {
 		s.spikeRun = 0
 		return nil
 	}
@@ -251,15 +254,12 @@ func (s *sensor) spike(r *Reading, c *chans) *finding {
 		s.spikeStart = r.Time
 	}
 	s.spikeRun++
-	if s.spikeRun > spikeReadings {
-		return nil // a new level: the ratio or the air check speaks
+	if !one || s.spikeRun > spikeReadings {
+		return nil // both channels: air or spike by the neighbours; a long one: a new level
 	}
-	from, to, one := s.lastLevel, peak, c.haveAB && !c.agree
+	from, to := s.lastLevel, peak
 	return &finding{reason: ReasonSpike, score: 0.9, since: s.spikeStart, detail: func() string {
-		if one {
-			return fmt.Sprintf("one channel jumped to %.0f µg/m³ from %.1f", to, from)
-		}
-		return fmt.Sprintf("PM2.5 jumped to %.0f µg/m³ from %.1f; neighbours did not", to, from)
+		return fmt.Sprintf("one channel jumped to %.0f µg/m³ from %.1f", to, from)
 	}}
 }
 
