@@ -22,6 +22,13 @@ func TestLoadSettings(t *testing.T) {
 	if strings.Contains(s.String(), "s3cr3t") {
 		t.Errorf("String() leaks the token: %s", s)
 	}
+	if s.MemoryBudget != DefaultMemoryBudgetMiB<<20 {
+		t.Errorf("memory budget %d bytes, want the default %d MiB", s.MemoryBudget, DefaultMemoryBudgetMiB)
+	}
+	s, err = LoadSettings(Instance{URL: "http://prom:9090", JSONData: []byte(`{"memoryBudgetMiB":64}`)})
+	if err != nil || s.MemoryBudget != 64<<20 {
+		t.Errorf("memoryBudgetMiB 64: %v, %d bytes", err, s.MemoryBudget)
+	}
 }
 
 func TestLoadSettingsErrors(t *testing.T) {
@@ -36,6 +43,7 @@ func TestLoadSettingsErrors(t *testing.T) {
 		{"bad json", Instance{URL: "http://x", JSONData: []byte(`{`)}, "invalid jsonData"},
 		{"bad timeout", Instance{URL: "http://x", JSONData: []byte(`{"queryTimeout":"soon"}`)}, "queryTimeout"},
 		{"negative limit", Instance{URL: "http://x", JSONData: []byte(`{"maxSeries":-1}`)}, "maxSeries must not be negative"},
+		{"negative budget", Instance{URL: "http://x", JSONData: []byte(`{"memoryBudgetMiB":-1}`)}, "memoryBudgetMiB must not be negative"},
 		{"bearer without token", Instance{URL: "http://x", JSONData: []byte(`{"authType":"bearer"}`)}, "bearerToken is empty"},
 		{"unknown auth", Instance{URL: "http://x", JSONData: []byte(`{"authType":"oauth"}`)}, "authType"},
 	}

@@ -111,6 +111,7 @@ func newEngine(up fetcher, s *models.Settings, observer func(phase string, d tim
 		MaxTrainingRows: s.MaxTrainingRows,
 		CacheMaxBytes:   s.CacheMaxBytes,
 		CacheTTL:        s.CacheTTL,
+		MemoryBudget:    s.MemoryBudget,
 		Observer:        observer,
 	})
 }
@@ -201,6 +202,7 @@ func errorResponse(err error) backend.DataResponse {
 		tm  *engine.TooManySeriesError
 		de  *engine.DuplicateEntityError
 		ie  *anomaly.InputError
+		be  *engine.BudgetError
 		msg = err.Error()
 	)
 	switch {
@@ -210,7 +212,7 @@ func errorResponse(err error) backend.DataResponse {
 			src = backend.ErrorSourceDownstream
 		}
 		return backend.ErrDataResponseWithSource(backend.StatusTimeout, src, te.Error())
-	case errors.As(err, &qe), errors.As(err, &tm), errors.As(err, &de):
+	case errors.As(err, &qe), errors.As(err, &tm), errors.As(err, &de), errors.As(err, &be):
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, msg)
 	case errors.As(err, &ue):
 		switch ue.Kind {

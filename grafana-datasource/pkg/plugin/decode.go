@@ -11,6 +11,8 @@ import (
 	jsoniter "github.com/json-iterator/go"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 )
 
 // decodeQueryRange reads a query_range answer in one streaming pass into env.
@@ -22,16 +24,26 @@ import (
 // allocates only the result slices and the labels. Field order does not
 // matter; unknown fields (infos, stats, native histograms) are skipped.
 //
-// maxSeries > 0 stops decoding at the first series beyond it (errTooManySeries),
-// so that a runaway selector costs neither the memory nor the time of
-// decoding an answer that will be refused anyway.
-func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, maxSeries int) error {
+// lim bounds what is kept, so that the memory an answer takes depends on
+// the query rather than on what the upstream chooses to send (see
+// decodeLimits); what was left out is counted in env.
+func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, lim decodeLimits) error {
 	it := jsoniter.Parse(jsoniter.ConfigCompatibleWithStandardLibrary, r, 256<<10)
 	var perr error
 	fail := func(format string, args ...any) {
 		if perr == nil {
 			perr = fmt.Errorf(format, args...)
 		}
+	}
+	// Kept points are charged in batches: an atomic add per sample would
+	// cost as much as decoding it.
+	const chargeBatch = 4096
+	pending := 0
+	charge := func() {
+		if lim.Charge != nil && pending > 0 && perr == nil {
+			perr = lim.Charge(pending)
+		}
+		pending = 0
 	}
 	it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
 		switch field {
@@ -66,11 +78,12 @@ func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, maxSeries int) error
 						return true
 					}
 					it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-						if maxSeries > 0 && len(env.Data.Result) >= maxSeries {
+						if lim.MaxSeries > 0 && len(env.Data.Result) >= lim.MaxSeries {
 							perr = errTooManySeries
 							return false
 						}
 						ss := &model.SampleStream{Metric: model.Metric{}}
+						overCap := 0
 						it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
 							switch field {
 							case "metric":
@@ -85,14 +98,28 @@ func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, maxSeries int) error
 										fail("a sample is not [timestamp, \"value\"]")
 										return false
 									}
-									ss.Values = append(ss.Values, sp)
-									return true
+									switch {
+									case lim.Window.Step > 0 && lim.Window.Index(sp.Timestamp.Time()) < 0:
+										env.OffGrid++
+									case lim.MaxPoints > 0 && len(ss.Values) >= lim.MaxPoints:
+										overCap++
+									default:
+										ss.Values = append(ss.Values, sp)
+										if pending++; pending == chargeBatch {
+											charge()
+										}
+									}
+									return perr == nil
 								})
 							default:
 								it.Skip()
 							}
 							return perr == nil
 						})
+						if overCap > 0 {
+							env.OverCap += overCap
+							env.CappedSeries++
+						}
 						env.Data.Result = append(env.Data.Result, ss)
 						return perr == nil && it.Error == nil
 					})
@@ -106,6 +133,7 @@ func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, maxSeries int) error
 		}
 		return perr == nil
 	})
+	charge()
 	if perr != nil {
 		return perr
 	}
@@ -113,6 +141,28 @@ func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, maxSeries int) error
 		return it.Error
 	}
 	return nil
+}
+
+// decodeLimits bound what decodeQueryRange keeps. Zero values bound nothing.
+type decodeLimits struct {
+	// MaxSeries > 0 stops decoding at the first series beyond it
+	// (errTooManySeries), so that a runaway selector costs neither the
+	// memory nor the time of decoding an answer refused anyway.
+	MaxSeries int
+	// Window, when its step is set, is the grid the query asked for:
+	// samples off it (or outside it) are not kept, only counted
+	// (env.OffGrid). Prometheus never sends them; an upstream that ignores
+	// the step would otherwise send every raw sample, which the engine
+	// cannot place on a row anyway.
+	Window models.Window
+	// MaxPoints > 0 is the most samples kept per series; the rest are
+	// counted (env.OverCap, env.CappedSeries). With the window's grid
+	// filter, more than its step count can only be repeated timestamps.
+	MaxPoints int
+	// Charge, when set, is told of kept samples as they are decoded (in
+	// batches); its error stops decoding and is returned — the query's
+	// memory budget.
+	Charge func(n int) error
 }
 
 var errTooManySeries = errors.New("too many series")

@@ -62,7 +62,8 @@ func sensorGen(n int, base float64, spike func(sensor int, t time.Time) float64)
 // the engine is built from them.
 func testDatasource(up fetcher, tweaks ...func(*models.Settings)) *Datasource {
 	s := &models.Settings{URL: "http://fake", QueryTimeout: 30 * time.Second, MaxSeries: 1000, MaxPointsPerSeries: 11000,
-		MaxTrainingRows: 1000000, ScrapeInterval: 15 * time.Second, CacheTTL: time.Hour, CacheMaxBytes: 64 << 20}
+		MaxTrainingRows: 1000000, ScrapeInterval: 15 * time.Second, CacheTTL: time.Hour, CacheMaxBytes: 64 << 20,
+		MemoryBudget: models.DefaultMemoryBudgetMiB << 20}
 	for _, tweak := range tweaks {
 		tweak(s)
 	}
@@ -171,7 +172,9 @@ func TestTimeoutStopsFitting(t *testing.T) {
 		"pm": sensorGen(50, 10, func(int, time.Time) float64 { return 0 }),
 		"rh": sensorGen(50, 50, func(int, time.Time) float64 { return 0 }),
 	}}
-	ds := testDatasource(up)
+	// Without a memory budget: the budget would refuse these forests before
+	// they start, and this test is about stopping them once they have.
+	ds := testDatasource(up, func(s *models.Settings) { s.MemoryBudget = 0 })
 	ds.settings.QueryTimeout = 300 * time.Millisecond
 	// 50 forests of 5000 trees on 2000 rows: far longer than the timeout.
 	q := dataQuery("A", t0, t0.Add(2000*time.Minute), map[string]any{"features": features(), "isolationForest": map[string]any{"trees": 5000, "maxSamples": "1.0"}})

@@ -44,6 +44,8 @@ type upstream struct {
 	rawURL string
 	// maxSeries bounds the series one query_range may return (0 = no bound).
 	maxSeries int
+	// maxPoints bounds the samples kept per series (0 = no bound).
+	maxPoints int
 	baseURL   string // redacted, for messages
 	secrets   secrets
 }
@@ -67,7 +69,8 @@ func newUpstream(s *models.Settings, opts httpclient.Options, sec secrets) (*ups
 	if err != nil {
 		return nil, fmt.Errorf("upstream URL %s: %v", models.RedactURL(s.URL), err)
 	}
-	return &upstream{api: promv1.NewAPI(c), http: hc, rawURL: s.URL, baseURL: models.RedactURL(s.URL), maxSeries: s.MaxSeries, secrets: sec}, nil
+	return &upstream{api: promv1.NewAPI(c), http: hc, rawURL: s.URL, baseURL: models.RedactURL(s.URL), maxSeries: s.MaxSeries,
+		maxPoints: s.MaxPointsPerSeries, secrets: sec}, nil
 }
 
 // maxRedirects is as many as Go's client follows by default.
@@ -174,7 +177,11 @@ type queryRangeEnvelope struct {
 	Error     string           `json:"error"`
 	Warnings  []string         `json:"warnings"`
 	Infos     []string         `json:"infos"`
-	Data      struct {
+	// What the decoder did not keep (see decodeLimits).
+	OffGrid      int `json:"-"`
+	OverCap      int `json:"-"`
+	CappedSeries int `json:"-"`
+	Data         struct {
 		ResultType string       `json:"resultType"`
 		Result     model.Matrix `json:"result"`
 	} `json:"data"`
@@ -188,13 +195,25 @@ func (u *upstream) queryRange(ctx context.Context, feature, expr string, w model
 	form.Set("end", strconv.FormatInt(w.End.Unix(), 10))
 	form.Set("step", strconv.FormatFloat(w.Step.Seconds(), 'f', -1, 64))
 	endpoint := u.rawURL + "/api/v1/query_range"
-	env, status, err := u.postForm(ctx, endpoint, form)
+	// The cap is the grid's step count when that is lower: on the grid, any
+	// more can only be repeated timestamps.
+	maxPoints := w.Points()
+	if u.maxPoints > 0 {
+		maxPoints = min(maxPoints, u.maxPoints)
+	}
+	lim := decodeLimits{MaxSeries: u.maxSeries, Window: w, MaxPoints: maxPoints,
+		Charge: func(n int) error { return engine.ChargePoints(ctx, n) }}
+	env, status, err := u.postForm(ctx, endpoint, form, lim)
 	if err == nil && (status == http.StatusMethodNotAllowed || status == http.StatusNotImplemented || status == http.StatusForbidden) {
 		// Some proxies and read-only gateways only allow GET.
-		env, status, err = u.get(ctx, endpoint+"?"+form.Encode())
+		env, status, err = u.get(ctx, endpoint+"?"+form.Encode(), lim)
 	}
 	if err == errTooManySeries {
 		return nil, nil, &engine.TooManySeriesError{Feature: feature, Got: -1, Limit: u.maxSeries}
+	}
+	var be *engine.BudgetError
+	if errors.As(err, &be) {
+		return nil, nil, err
 	}
 	if err != nil {
 		return nil, nil, u.classify(ctx, feature, err)
@@ -209,6 +228,14 @@ func (u *upstream) queryRange(ctx context.Context, feature, expr string, w model
 		}
 		return nil, nil, u.classify(ctx, feature, &promv1.Error{Type: typ, Msg: fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))})
 	}
+	if env.OffGrid > 0 {
+		engine.ReportNotice(ctx, engine.SeverityWarning, fmt.Sprintf("feature %q: %d samples off the query's step grid (%s) were dropped; the upstream did not answer at the requested step",
+			feature, env.OffGrid, w))
+	}
+	if env.OverCap > 0 {
+		engine.ReportNotice(ctx, engine.SeverityWarning, fmt.Sprintf("feature %q: %d series sent more than %d points (the range's steps, at most the datasource setting maxPointsPerSeries %d); %d points beyond that were ignored",
+			feature, env.CappedSeries, maxPoints, u.maxPoints, env.OverCap))
+	}
 	for _, info := range env.Infos {
 		engine.ReportNotice(ctx, engine.SeverityInfo, fmt.Sprintf("upstream info for feature %q: %s", feature, info))
 	}
@@ -219,35 +246,36 @@ func (u *upstream) queryRange(ctx context.Context, feature, expr string, w model
 	return env.Data.Result, env.Warnings, nil
 }
 
-func (u *upstream) postForm(ctx context.Context, endpoint string, form url.Values) (*queryRangeEnvelope, int, error) {
+func (u *upstream) postForm(ctx context.Context, endpoint string, form url.Values, lim decodeLimits) (*queryRangeEnvelope, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, 0, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return u.do(req)
+	return u.do(req, lim)
 }
 
-func (u *upstream) get(ctx context.Context, endpoint string) (*queryRangeEnvelope, int, error) {
+func (u *upstream) get(ctx context.Context, endpoint string, lim decodeLimits) (*queryRangeEnvelope, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	return u.do(req)
+	return u.do(req, lim)
 }
 
 // do sends req and decodes the envelope while the body streams in. A body
 // that is not the API's JSON (a proxy's HTML error page) yields the status
 // with an empty envelope, so the caller reports the HTTP status.
-func (u *upstream) do(req *http.Request) (*queryRangeEnvelope, int, error) {
+func (u *upstream) do(req *http.Request, lim decodeLimits) (*queryRangeEnvelope, int, error) {
 	resp, err := u.http.Do(req)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	env := &queryRangeEnvelope{}
-	if derr := decodeQueryRange(resp.Body, env, u.maxSeries); derr != nil {
-		if derr == errTooManySeries {
+	if derr := decodeQueryRange(resp.Body, env, lim); derr != nil {
+		var be *engine.BudgetError
+		if derr == errTooManySeries || errors.As(derr, &be) {
 			return nil, resp.StatusCode, derr
 		}
 		if err := req.Context().Err(); err != nil {
