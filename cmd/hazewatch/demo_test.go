@@ -24,6 +24,7 @@ import (
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
+	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
 const (
@@ -58,7 +59,7 @@ func TestConfusionByHand(t *testing.T) {
 		false, true, false, true, true, false, false, false,
 		false, false, false, true, true, false, false, true,
 	}
-	all, kinds, clean := confusion(truth, flag, 8)
+	all, kinds, clean := confusion(truth, flag, nil, 8)
 
 	if clean != 8 {
 		t.Errorf("clean readings = %d, want 8", clean)
@@ -100,14 +101,117 @@ func TestConfusionByHand(t *testing.T) {
 func TestEpisodesSplitAtSensorBoundary(t *testing.T) {
 	truth := []purpleair.FaultKind{none, flt, flt, flt, flt, none}
 	flag := []bool{false, false, false, true, false, false}
-	_, kinds, _ := confusion(truth, flag, 3)
+	_, kinds, _ := confusion(truth, flag, nil, 3)
 	if k := kindOf(t, kinds, flt); k.episodes != 2 || k.detected != 1 {
 		t.Errorf("flatline episodes %d detected %d, want 2 and 1", k.episodes, k.detected)
 	}
 }
 
+// TestConfusionReasons: with reasons, a kind counts its flagged readings by reason and those with
+// a right one, and every flag naming one of its reasons, on a faulty reading or not.
+func TestConfusionReasons(t *testing.T) {
+	const (
+		oor   = qa.ReasonOutOfRange
+		drift = qa.ReasonDrift
+		abd   = qa.ReasonABDivergence
+		stale = qa.ReasonStale
+	)
+	dft, dis := purpleair.FaultDrift, purpleair.FaultDisconnect
+	truth := []purpleair.FaultKind{stk, stk, dft, dft, dft, none, dis, none}
+	flag := []bool{true, true, true, true, false, true, true, true}
+	reason := []qa.Reason{oor, oor, drift, abd, "", abd, stale, oor}
+	all, kinds, _ := confusion(truth, flag, reason, 8)
+	stuck, drifting, disc, spike := kindOf(t, kinds, stk), kindOf(t, kinds, dft), kindOf(t, kinds, dis), kindOf(t, kinds, spk)
+	// stuck_high: both flagged out_of_range, right; out_of_range was named 3 times, twice on a fault.
+	if stuck.rightReason != 2 || stuck.reasons[oor] != 2 || stuck.named != 3 || stuck.namedFaulty != 2 {
+		t.Errorf("stuck_high: right %d reasons %v named %d on faults %d", stuck.rightReason, stuck.reasons, stuck.named, stuck.namedFaulty)
+	}
+	// drift: two flagged, one called drift (right), one ab_divergence (wrong).
+	if drifting.caught != 2 || drifting.rightReason != 1 || drifting.reasonShare() != 0.5 || drifting.reasons[abd] != 1 {
+		t.Errorf("drift: caught %d right %d (%v) reasons %v", drifting.caught, drifting.rightReason, drifting.reasonShare(), drifting.reasons)
+	}
+	// spike expects spike or out_of_range: the three out_of_range flags, two on faults.
+	if spike.named != 3 || spike.namedFaulty != 2 || math.Abs(spike.reasonPrecision()-2.0/3) > 1e-12 || !math.IsNaN(spike.reasonShare()) {
+		t.Errorf("spike: named %d on faults %d, precision %v share %v", spike.named, spike.namedFaulty, spike.reasonPrecision(), spike.reasonShare())
+	}
+	if disc.rightReason != 1 || disc.reasonPrecision() != 1 {
+		t.Errorf("disconnect: right %d precision %v", disc.rightReason, disc.reasonPrecision())
+	}
+	if all.caught != 5 || all.rightReason != 4 || all.falseFlags != 2 || all.reasons[oor] != 2 {
+		t.Errorf("all: caught %d right %d false %d reasons %v", all.caught, all.rightReason, all.falseFlags, all.reasons)
+	}
+}
+
+// TestEvaluateSmoke: smoke is scored on readings without a fault only; a flag there is a false
+// alarm, an air verdict is counted apart.
+func TestEvaluateSmoke(t *testing.T) {
+	d := &demoRun{opt: demoOptions{sensors: 1}, steps: 6, kinds: purpleair.RealisticFaultKinds,
+		truth: []purpleair.FaultKind{none, none, none, stk, none, none},
+		smoke: []bool{true, true, true, true, false, false}}
+	d.strategies = []*strategy{{name: "p", flag: []bool{true, false, false, true, false, false},
+		kind:   []qa.Kind{qa.KindSensor, qa.KindAir, qa.KindNone, qa.KindSensor, qa.KindAir, qa.KindNone},
+		reason: []qa.Reason{qa.ReasonSpike, qa.ReasonAir, "", qa.ReasonOutOfRange, qa.ReasonAir, ""}}}
+	e := d.evaluate()[0]
+	if e.smoke.readings != 3 || e.smoke.flagged != 1 || e.smoke.air != 1 || e.smoke.reasons[qa.ReasonSpike] != 1 || e.airFlags != 2 {
+		t.Errorf("smoke %+v, air flags %d", e.smoke, e.airFlags)
+	}
+	if e.falseReasons[qa.ReasonSpike] != 1 || len(e.falseReasons) != 1 {
+		t.Errorf("false alarms by reason %v, want the smoke's spike only", e.falseReasons)
+	}
+}
+
 func smallDemo(seed int64) demoOptions {
-	return demoOptions{sensors: 12, hours: 8, step: 2 * time.Minute, seed: seed, faultRate: 0.05, workers: runtime.GOMAXPROCS(0), contamination: 0.01}
+	return demoOptions{sensors: 12, hours: 8, step: 2 * time.Minute, seed: seed, faultRate: demoFaultRate, workers: runtime.GOMAXPROCS(0), contamination: 0.01,
+		profile: purpleair.ProfileRealistic, smoke: 1}
+}
+
+// TestPresetIsTheDetector replays the demo's fleet into a fresh qa.Detector straight from the
+// simulator — every reading in time order, sensors interleaved, keyed by sensor_index — and
+// requires the demo's preset verdicts to be exactly its results.
+func TestPresetIsTheDetector(t *testing.T) {
+	opt := smallDemo(6)
+	d, err := runDemoPipelines(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preset := d.strategy("purpleair preset")
+	sim, err := purpleair.NewSimulator(opt.simulatorConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, err := qa.New(qa.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := func(name string) int { return slices.Index(purpleair.SimulatorFields, name) }
+	num := func(v purpleair.Value) float64 {
+		if v.Kind != purpleair.KindNumber {
+			return math.NaN()
+		}
+		return v.Num
+	}
+	kinds := map[qa.Kind]int{}
+	for step := 0; step < d.steps; step++ {
+		tm, rs := sim.Next()
+		for s, rd := range rs {
+			v := rd.Values
+			r := qa.NewReading(tm)
+			r.A, r.B, r.CF1, r.ATM = num(v[col("pm2.5_cf_1_a")]), num(v[col("pm2.5_cf_1_b")]), num(v[col("pm2.5_cf_1")]), num(v[col("pm2.5_atm")])
+			r.Humidity, r.Temperature, r.Pressure = num(v[col("humidity")]), num(v[col("temperature")]), num(v[col("pressure")])
+			r.Lat, r.Lon = num(v[col("latitude")]), num(v[col("longitude")])
+			r.LastSeen = time.Unix(int64(v[col("last_seen")].Num), 0)
+			res := det.Observe(strconv.FormatInt(rd.SensorIndex, 10), r)
+			i := d.at(s, step)
+			if preset.kind[i] != res.Kind || preset.reason[i] != res.Reason || preset.score[i] != res.Score || preset.flag[i] != (res.Kind == qa.KindSensor) {
+				t.Fatalf("sensor %d step %d: demo %s/%s score %v flag %v, detector %s/%s score %v",
+					s, step, preset.kind[i], preset.reason[i], preset.score[i], preset.flag[i], res.Kind, res.Reason, res.Score)
+			}
+			kinds[res.Kind]++
+		}
+	}
+	if kinds[qa.KindSensor] == 0 || kinds[qa.KindNone] == 0 {
+		t.Errorf("verdicts %v: the comparison did not exercise both flagged and clean readings", kinds)
+	}
 }
 
 // TestStreamingIsTheProcessorAsConfigured recomputes every streaming score with the core packages —
@@ -127,7 +231,7 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream := d.strategies[0]
+	stream := d.strategy("streaming")
 	scored, flagged := 0, 0
 	x := make([]float64, len(demoFeatures))
 	for s := 0; s < d.opt.sensors; s++ {
@@ -192,7 +296,7 @@ func TestBatchSeriesIsTheBatchCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	series := d.strategies[1]
+	series := d.strategy("batch series")
 	for _, s := range []int{0, d.opt.sensors - 1} {
 		tb := &table{names: demoFeatures}
 		var steps []int
@@ -230,44 +334,101 @@ func TestBatchSeriesIsTheBatchCommand(t *testing.T) {
 	}
 }
 
-// TestDemoDetectsFaultsAboveFloors runs the demo as the README runs it (default flags) and holds each
-// strategy to floors a little below what it measured (seed 1: streaming precision 76%, recall 10%,
-// stuck_high 97%; series precision 26%, recall 6%; fleet precision 27%, recall 11%, stuck_high 94%).
-// A change to the simulator, the processor, the forest or their settings that loses detection fails
-// here.
+// defaultDemo is the demo as the README runs it (default flags).
+func defaultDemo() demoOptions {
+	return demoOptions{sensors: 50, hours: 48, step: 2 * time.Minute, seed: 1, faultRate: demoFaultRate, workers: runtime.GOMAXPROCS(0), contamination: 0.01,
+		profile: purpleair.ProfileRealistic, smoke: 1}
+}
+
+// TestDemoDetectsFaultsAboveFloors runs the demo as the README runs it (default flags: the
+// realistic profile at a 10 % fault rate, 61 episodes, one smoke episode over 17 sensors) and holds
+// each strategy to floors a little below what it measured at seed 1. A change to the simulator, a
+// detector or their settings that loses detection fails here.
+//
+// The preset measured: every kind's episodes all flagged sensor (5–11 episodes a kind), right
+// reason 84 % (ab_divergence, some of it called spike) to 100 %, precision 0.998, recall 0.83 (drift
+// 0.62: a creeping gain is invisible at its start), smoke 0 % flagged sensor and 74 % air. These meet
+// the issue's targets (episodes ≥ 90 %, right reason ≥ 80 %, precision ≥ 0.9, recall ≥ 0.8, smoke
+// ≤ 1 %), so the targets are the floors, except precision, held at 0.95 (measured less 0.05), and the
+// air share (no target; measured less 0.14). Seed 1 is a good fleet for the preset, not a typical
+// one: seeds 2–4 measured recall 0.78–0.90, drift called drift for 42–80 % of its flagged readings
+// (the rest mostly ab_divergence) and 9 of 12 drift episodes caught at seed 2; precision ≥ 0.996
+// and smoke ≤ 0.1 % flagged sensor on all four.
+//
+// The reference strategies measured: streaming precision 0.42 recall 0.07, stuck_high recall 0.89,
+// 11/11 episodes, spikes 5/5; series 0.28 / 0.04, stuck_high 0.48, 11/11, spikes 4/5; fleet 0.34 /
+// 0.08, stuck_high 0.85, 10/11, spikes 5/5. Their floors are those less about 0.05–0.1 (a few
+// readings' or one episode's worth).
 func TestDemoDetectsFaultsAboveFloors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the full default demo (a few seconds)")
 	}
-	opt := demoOptions{sensors: 50, hours: 48, step: 2 * time.Minute, seed: 1, faultRate: 0.05, workers: runtime.GOMAXPROCS(0), contamination: 0.01}
-	d, err := runDemoPipelines(context.Background(), opt)
+	d, err := runDemoPipelines(context.Background(), defaultDemo())
 	if err != nil {
 		t.Fatal(err)
 	}
 	evals := d.evaluate()
+	byName := map[string]evaluation{}
+	for _, e := range evals {
+		byName[e.s.name] = e
+	}
+	names := []string{"purpleair preset", "streaming", "batch series", "batch fleet"}
+	if len(evals) != len(names) {
+		t.Fatalf("%d strategies, want %d", len(evals), len(names))
+	}
+	for i, n := range names {
+		if evals[i].s.name != n {
+			t.Fatalf("strategy %d is %q, want %q", i, evals[i].s.name, n)
+		}
+	}
+
+	// The preset.
+	p := byName["purpleair preset"]
+	t.Logf("preset: precision %.3f recall %.3f; smoke %d readings, %.3f flagged sensor, %.3f air", p.all.precision(), p.all.recall(),
+		p.smoke.readings, ratio(p.smoke.flagged, p.smoke.readings), ratio(p.smoke.air, p.smoke.readings))
+	if len(p.kinds) != len(purpleair.RealisticFaultKinds) {
+		t.Fatalf("preset scored %d kinds, want all %d", len(p.kinds), len(purpleair.RealisticFaultKinds))
+	}
+	for _, k := range p.kinds {
+		t.Logf("preset %-13s episodes %d/%d recall %.3f right reason %.3f (%s)", k.kind, k.detected, k.episodes, k.recall(), k.reasonShare(), reasonList(k.reasons))
+		if k.episodes < 3 {
+			t.Errorf("%s: %d episodes; the default demo should show several of every kind", k.kind, k.episodes)
+			continue
+		}
+		if k.episodeRecall() < 0.9 || k.reasonShare() < 0.8 {
+			t.Errorf("preset %s: episodes flagged %.2f (floor 0.9), right reason %.2f (floor 0.8)", k.kind, k.episodeRecall(), k.reasonShare())
+		}
+	}
+	if p.all.precision() < 0.95 || p.all.recall() < 0.8 {
+		t.Errorf("preset: precision %.3f recall %.3f, floors 0.95 0.8", p.all.precision(), p.all.recall())
+	}
+	if p.smoke.readings < 1000 {
+		t.Errorf("only %d smoke readings on sensors without a fault", p.smoke.readings)
+	}
+	if r := ratio(p.smoke.flagged, p.smoke.readings); !(r <= 0.01) {
+		t.Errorf("preset flagged %.3f of the smoke as a sensor fault, at most 0.01", r)
+	}
+	if r := ratio(p.smoke.air, p.smoke.readings); !(r >= 0.6) {
+		t.Errorf("preset called %.3f of the smoke the air, floor 0.6", r)
+	}
+
+	// The reference strategies.
 	type floor struct {
 		strategy                 string
 		precision, recall        float64 // all faults
 		stuckRecall, stuckEpisod float64
 		spikeEpisodes            float64
 	}
-	floors := []floor{
-		{"streaming", 0.70, 0.08, 0.90, 1, 0.8},
-		{"batch series", 0.20, 0.05, 0.30, 1, 0.9},
-		{"batch fleet", 0.20, 0.09, 0.85, 0.9, 0.8},
-	}
-	if len(evals) != len(floors) {
-		t.Fatalf("%d strategies, want %d", len(evals), len(floors))
-	}
-	for i, f := range floors {
-		e := evals[i]
-		if e.s.name != f.strategy {
-			t.Fatalf("strategy %d is %q, want %q", i, e.s.name, f.strategy)
-		}
+	for _, f := range []floor{
+		{"streaming", 0.35, 0.05, 0.8, 0.9, 0.8},
+		{"batch series", 0.2, 0.03, 0.4, 0.9, 0.6},
+		{"batch fleet", 0.25, 0.06, 0.75, 0.8, 0.8},
+	} {
+		e := byName[f.strategy]
 		stuck := kindOf(t, e.kinds, stk)
 		spike := kindOf(t, e.kinds, spk)
-		t.Logf("%s: precision %.3f recall %.3f; stuck_high recall %.3f episodes %d/%d; spike episodes %d/%d",
-			f.strategy, e.all.precision(), e.all.recall(), stuck.recall(), stuck.detected, stuck.episodes, spike.detected, spike.episodes)
+		t.Logf("%s: precision %.3f recall %.3f; stuck_high recall %.3f episodes %d/%d; spike episodes %d/%d; smoke flagged %.3f",
+			f.strategy, e.all.precision(), e.all.recall(), stuck.recall(), stuck.detected, stuck.episodes, spike.detected, spike.episodes, ratio(e.smoke.flagged, e.smoke.readings))
 		if e.all.precision() < f.precision || e.all.recall() < f.recall {
 			t.Errorf("%s: precision %.3f recall %.3f, floors %.2f %.2f", f.strategy, e.all.precision(), e.all.recall(), f.precision, f.recall)
 		}
@@ -279,12 +440,13 @@ func TestDemoDetectsFaultsAboveFloors(t *testing.T) {
 		}
 	}
 
-	// The batch alert rule on the same fleet pages on stuck channels and on nothing clean.
-	rule, kinds, _ := confusion(d.truth, d.ruleFiring(d.strategy("batch fleet").score), d.steps)
+	// The batch alert rule on the same fleet pages on stuck channels and on nothing clean (measured:
+	// no clean firing, 9 of 11 stuck_high episodes).
+	rule, kinds, _ := confusion(d.truth, d.ruleFiring(d.strategy("batch fleet").score), nil, d.steps)
 	stuck := kindOf(t, kinds, stk)
 	t.Logf("alert rule: firing at %d readings, %d clean; stuck_high episodes %d/%d", rule.flagged, rule.falseFlags, stuck.detected, stuck.episodes)
-	if rule.falseFlags > 1 || stuck.episodeRecall() < 0.8 {
-		t.Errorf("alert rule: %d firings on clean readings (at most 1), stuck_high episode recall %.2f (at least 0.8)", rule.falseFlags, stuck.episodeRecall())
+	if rule.falseFlags > 1 || stuck.episodeRecall() < 0.75 {
+		t.Errorf("alert rule: %d firings on clean readings (at most 1), stuck_high episode recall %.2f (at least 0.75)", rule.falseFlags, stuck.episodeRecall())
 	}
 }
 
@@ -338,17 +500,20 @@ func TestDemoCommand(t *testing.T) {
 	}
 	for _, want := range []string{
 		"10 simulated sensors × 6 h at a 2m0s step (seed 7) = 1800 readings",
-		"streaming: precision ", "batch series: precision ", "batch fleet: precision ",
-		"fault          episodes readings | precision  recall  episodes",
-		"all faults", filepath.Join(dir, "index.html"),
+		"realistic profile; smoke over ",
+		"purpleair preset: precision ", "streaming: precision ", "batch series: precision ", "batch fleet: precision ",
+		"                                 | purpleair preset─ | ────streaming──── |",
+		"fault          episodes readings episodes flagged  recall  precision*  right reason  reasons given",
+		"precision*: of all the preset's sensor flags", "right reason: of this kind's readings flagged sensor",
+		"Smoke: ", "all faults", filepath.Join(dir, "index.html"),
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
-	for _, k := range purpleair.FaultKinds {
-		if !strings.Contains(stdout, "\n"+string(k)+" ") {
-			t.Errorf("no table row for %s:\n%s", k, stdout)
+	for _, k := range purpleair.RealisticFaultKinds {
+		if strings.Count(stdout, "\n"+string(k)+" ") != 2 {
+			t.Errorf("not two table rows (preset, every strategy) for %s:\n%s", k, stdout)
 		}
 	}
 	report, err := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -386,6 +551,8 @@ func TestDemoBadFlags(t *testing.T) {
 		{[]string{"-step", "1500ms"}, "-step: want whole seconds"},
 		{[]string{"-sensors", "100000", "-hours", "240"}, "takes at most 10000000"},
 		{[]string{"extra"}, "takes no positional arguments"},
+		{[]string{"-profile", "gritty"}, `-profile: unknown profile "gritty"`},
+		{[]string{"-smoke-episodes", "-1"}, "-smoke-episodes: want 0 or more"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -474,7 +641,7 @@ func TestBatchStrategiesAreTheDatasource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for ref, st := range map[string]*strategy{"series": d.strategies[1], "fleet": d.strategies[2]} {
+	for ref, st := range map[string]*strategy{"series": d.strategy("batch series"), "fleet": d.strategy("batch fleet")} {
 		r := resp.Responses[ref]
 		if r.Error != nil {
 			t.Fatalf("%s: %v", ref, r.Error)
@@ -545,7 +712,7 @@ func fieldValues[T any](t *testing.T, f *data.Field) []T {
 // BenchmarkDemoDefault is the README's demo at its default size (50 sensors × 48 h at 2 min): the
 // simulation, both paths, the evaluation and the report. It must stay well under a minute.
 func BenchmarkDemoDefault(b *testing.B) {
-	opt := demoOptions{sensors: 50, hours: 48, step: 2 * time.Minute, seed: 1, faultRate: 0.05, workers: runtime.GOMAXPROCS(0), contamination: 0.01}
+	opt := defaultDemo()
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err := runDemoPipelines(context.Background(), opt)

@@ -6,10 +6,12 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
+	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
 // The report is one self-contained HTML file: inline CSS and SVG drawn here, no script and nothing
@@ -24,7 +26,15 @@ var faultColors = map[purpleair.FaultKind]string{
 	purpleair.FaultDropout:      "#6b7280",
 	purpleair.FaultABDivergence: "#16a34a",
 	purpleair.FaultDrift:        "#ca8a04",
+	purpleair.FaultEnvSentinel:  "#c026d3",
+	purpleair.FaultDisconnect:   "#1e293b",
 }
+
+// smokeColor shades smoke (the air, not a fault); airColor marks the preset's air flags.
+const (
+	smokeColor = "#94a3b8"
+	airColor   = "#f59e0b"
+)
 
 const reportCSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2937;margin:0;background:#f8fafc}
@@ -54,10 +64,10 @@ func writeReport(w io.Writer, d *demoRun, evals []evaluation) error {
 	end := d.time(d.steps - 1)
 	fmt.Fprintf(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Hazewatch demo report</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n", reportCSS)
 	fmt.Fprintf(b, "<h1>Hazewatch demo: which faults each detector catches</h1>\n")
-	fmt.Fprintf(b, "<p class=\"lead\">%d simulated PurpleAir sensors, %s of readings every %s (%s – %s UTC, seed %d), with %d injected fault episodes covering %d of %d readings (%.1f%%). "+
-		"Every reading went through the streaming detector (the Telegraf processor) and both batch modes of the Grafana datasource's Isolation Forest; flags are compared with the faults the simulator injected.</p>\n",
-		o.sensors, esc(fmtHours(o.hours)), o.step, d.start.Format("2006-01-02 15:04"), end.Format("2006-01-02 15:04"), o.seed,
-		evals[0].all.episodes, evals[0].all.readings, o.sensors*d.steps, 100*float64(evals[0].all.readings)/float64(o.sensors*d.steps))
+	fmt.Fprintf(b, "<p class=\"lead\">%d simulated PurpleAir sensors (%s profile), %s of readings every %s (%s – %s UTC, seed %d), with %d injected fault episodes covering %d of %d readings (%.1f%%); %s. "+
+		"Every reading went through the PurpleAir QA detector (the preset), the streaming detector (the Telegraf processor) and both batch modes of the Grafana datasource's Isolation Forest; flags are compared with the faults the simulator injected.</p>\n",
+		o.sensors, esc(o.profile), esc(fmtHours(o.hours)), o.step, d.start.Format("2006-01-02 15:04"), end.Format("2006-01-02 15:04"), o.seed,
+		evals[0].all.episodes, evals[0].all.readings, o.sensors*d.steps, 100*float64(evals[0].all.readings)/float64(o.sensors*d.steps), esc(smokeSummary(d, evals[0])))
 
 	// Cards: one per strategy.
 	b.WriteString("<div class=\"cards\">\n")
@@ -66,19 +76,32 @@ func writeReport(w io.Writer, d *demoRun, evals []evaluation) error {
 			"<div><div class=\"num\">%s</div><div class=\"lbl\">precision</div></div>"+
 			"<div><div class=\"num\">%s</div><div class=\"lbl\">recall (readings)</div></div>"+
 			"<div><div class=\"num\">%d/%d</div><div class=\"lbl\">episodes detected</div></div>"+
-			"<div><div class=\"num\">%d</div><div class=\"lbl\">readings flagged</div></div></div></div>\n",
+			"<div><div class=\"num\">%d</div><div class=\"lbl\">readings flagged</div></div>"+
+			"<div><div class=\"num\">%s</div><div class=\"lbl\">smoke flagged</div></div></div></div>\n",
 			strategyColors[i%len(strategyColors)], esc(e.s.name), esc(e.s.title), pct(e.all.precision()), pct(e.all.recall()),
-			e.all.detected, e.all.episodes, e.all.flagged)
+			e.all.detected, e.all.episodes, e.all.flagged, pct(ratio(e.smoke.flagged, e.smoke.readings)))
 	}
 	b.WriteString("</div>\n")
 
 	b.WriteString("<h2>Recall per fault kind</h2>\n<figure>\n")
-	b.WriteString(recallChart(evals))
+	b.WriteString(recallChart(d, evals))
 	b.WriteString("<figcaption>Share of each kind's faulty readings that were flagged (solid bars), and share of its episodes with at least one flagged reading (outlined bars).</figcaption>\n</figure>\n")
 
-	b.WriteString("<h2>Precision and recall</h2>\n")
-	writeScoreTable(b, evals)
-	b.WriteString("<p class=\"note\">Reading by reading. A kind's precision counts the readings of that kind that were flagged against every flag raised on a clean reading — the precision the detector would have if that kind were the only fault. An episode is detected when any of its readings is flagged.</p>\n")
+	if p := presetEval(evals); p != nil {
+		fmt.Fprintf(b, "<h2>The %s: what it flagged and why</h2>\n", esc(p.s.name))
+		writePresetTable(b, *p)
+		fmt.Fprintf(b, "<p class=\"note\">Sensor flags only (the preset's air flags are in the smoke table). Episodes flagged: episodes with at least one reading flagged sensor. Recall: the share of the kind's readings flagged sensor. %s %s The all-faults row gives the overall precision of sensor flags (the share on faulty readings, smoke counting as clean). False alarms (sensor flags on clean readings) by reason: %s.</p>\n",
+			esc(precisionNote), esc(reasonNote), esc(orNone(reasonList(p.falseReasons))))
+	}
+	if evals[0].smoke.readings > 0 {
+		b.WriteString("<h2>Smoke: the air, not a fault</h2>\n")
+		writeSmokeTable(b, evals)
+		b.WriteString("<p class=\"note\">Readings under a smoke plume on sensors without a fault at the time: both channels rise together, and so do the neighbours'. A flag there is a false alarm for a detector of sensor faults; the preset may instead call it the air.</p>\n")
+	}
+
+	b.WriteString("<h2>Every strategy per fault kind</h2>\n")
+	writeScoreTable(b, d, evals)
+	b.WriteString("<p class=\"note\">Reading by reading. Episodes: episodes with at least one flagged reading (the preset: flagged sensor). Recall: the share of the kind's readings flagged. The last row's precision is the share of all flags that fell on faulty readings, smoke counting as clean. The reference strategies give no reason, so no per-kind precision can be said of them: a flag is not about any kind.</p>\n")
 
 	b.WriteString("<h2>The fleet at a glance</h2>\n<figure>\n")
 	b.WriteString(fleetChart(d))
@@ -98,16 +121,18 @@ func writeReport(w io.Writer, d *demoRun, evals []evaluation) error {
 		fmt.Fprintf(b, "<figcaption>%s</figcaption>\n</figure>\n", esc(exampleCaption(d, ex)))
 	}
 
-	b.WriteString("<h2>Reading the results</h2>\n<p class=\"note\">Both detectors score one reading at a time from its values, so they catch what puts a reading outside what is normal for the sensor or the fleet — spikes, a saturated channel. Faults that keep readings within the normal range — a flat-lined sensor, fields that stop arriving, a slow drift, a channel that reads a few times too low — leave little for them to see; they call for rules on staleness and on the share of missing readings, which the dashboard also shows. The streaming detector learns as it goes: after a long fault its reference window holds the faulty readings, so normal readings score higher for a while (see the stuck channel above). Series mode's false alarms tend to bunch where the whole region's PM peaks: against its own history, every sensor's highest readings look unusual. Fleet mode flags the most unusual sensors at every step, so a sensor that always reads higher or lower than the rest collects flags without a fault.</p>\n")
+	b.WriteString("<h2>Reading the results</h2>\n<p class=\"note\">The preset knows what a PurpleAir sensor is: two laser channels that should agree, an environment sensor with its own failure values, a last_seen that should advance, neighbours that see the same air. Its checks name the fault (the reason), and a rise that both channels and the neighbours share is called the air, not the sensor. The reference detectors know none of that. ")
+	b.WriteString("They score one reading at a time from its values, so they catch what puts a reading outside what is normal for the sensor or the fleet — spikes, a saturated channel. Faults that keep readings within the normal range — a flat-lined sensor, fields that stop arriving, a slow drift, a channel that reads a few times too low — leave little for them to see; they call for rules on staleness and on the share of missing readings, which the dashboard also shows. The streaming detector learns as it goes: after a long fault its reference window holds the faulty readings, so normal readings score higher for a while (see the stuck channel above). Series mode's false alarms tend to bunch where the whole region's PM peaks: against its own history, every sensor's highest readings look unusual. Fleet mode flags the most unusual sensors at every step, so a sensor that always reads higher or lower than the rest collects flags without a fault.</p>\n")
 
 	b.WriteString("<h2>How this was made</h2>\n<ul class=\"note\">\n")
-	fmt.Fprintf(b, "<li>Data: <code>pkg/purpleair</code>'s fleet simulator (seed %d, fault rate %g), the same one the Telegraf input runs with <code>source = \"simulate\"</code>.</li>\n", o.seed, o.faultRate)
+	fmt.Fprintf(b, "<li>Data: <code>pkg/purpleair</code>'s fleet simulator (seed %d, fault rate %g, profile %s; the Telegraf input runs its basic profile with <code>source = \"simulate\"</code>). The realistic profile's faults follow the documented failures of real sensors (<code>pkg/purpleair/simulator_realistic.go</code>).</li>\n", o.seed, o.faultRate, esc(o.profile))
+	b.WriteString("<li>Preset: <code>qa.New(qa.DefaultOptions())</code>, then <code>Observe</code> on every reading in time order, sensors interleaved, keyed by sensor_index, from the API row's pm2.5_cf_1_a/_b, pm2.5_cf_1, pm2.5_atm, humidity, temperature, pressure, last_seen, latitude and longitude.</li>\n")
 	fmt.Fprintf(b, "<li>Streaming: the <code>anomaly</code> processor from Telegraf's registry (<code>telegraf-processor</code>), configured as <code>deploy/telegraf/anomaly.conf</code>: fields %s, <code>key_tags = [\"sensor_index\"]</code>, window_size %d, threshold %g, seed %d, running-mean imputation; fed the metrics the input plugin emits.</li>\n",
 		esc(strings.Join(demoFeatures, ", ")), demoStreamWindow, demoStreamThreshold, demoStreamSeed)
 	fmt.Fprintf(b, "<li>Batch: the Grafana datasource's query engine (<code>grafana-datasource/pkg/engine</code>) on the dashboard's batch queries: Isolation Forest (%d trees, max_samples auto, contamination %s, seed %d) after KNN imputation (k = %d), over the same fields, in series mode (one forest per sensor) and fleet mode (one forest per step).</li>\n",
 		demoForestTrees, contaminationString(o.contamination), demoForestSeed, demoKNNNeighbors)
-	fmt.Fprintf(b, "<li>Command: <code>hazewatch demo -sensors %d -hours %g -step %s -seed %d -fault-rate %g -contamination %s</code></li>\n</ul>\n",
-		o.sensors, o.hours, o.step, o.seed, o.faultRate, contaminationString(o.contamination))
+	fmt.Fprintf(b, "<li>Command: <code>hazewatch demo -sensors %d -hours %g -step %s -seed %d -fault-rate %g -profile %s -smoke-episodes %d -contamination %s</code></li>\n</ul>\n",
+		o.sensors, o.hours, o.step, o.seed, o.faultRate, esc(o.profile), o.smoke, contaminationString(o.contamination))
 	b.WriteString("</main>\n</body>\n</html>\n")
 	return b.Flush()
 }
@@ -121,14 +146,14 @@ func contaminationString(c float64) string {
 	return fmt.Sprintf("%g", c)
 }
 
-func writeScoreTable(b *bufio.Writer, evals []evaluation) {
+func writeScoreTable(b *bufio.Writer, d *demoRun, evals []evaluation) {
 	b.WriteString("<table>\n<tr><th rowspan=\"2\">fault</th><th rowspan=\"2\">episodes</th><th rowspan=\"2\">readings</th>")
 	for i, e := range evals {
-		fmt.Fprintf(b, "<th colspan=\"3\"><span class=\"swatch\" style=\"background:%s\"></span>%s</th>", strategyColors[i%len(strategyColors)], esc(e.s.name))
+		fmt.Fprintf(b, "<th colspan=\"2\"><span class=\"swatch\" style=\"background:%s\"></span>%s</th>", strategyColors[i%len(strategyColors)], esc(e.s.name))
 	}
 	b.WriteString("</tr>\n<tr>")
 	for range evals {
-		b.WriteString("<th>precision</th><th>recall</th><th>episodes</th>")
+		b.WriteString("<th>episodes</th><th>recall</th>")
 	}
 	b.WriteString("</tr>\n")
 	row := func(label, swatch, class string, get func(e evaluation) kindScore) {
@@ -140,14 +165,47 @@ func writeScoreTable(b *bufio.Writer, evals []evaluation) {
 		fmt.Fprintf(b, "%s</td><td>%d</td><td>%d</td>", esc(label), k0.episodes, k0.readings)
 		for _, e := range evals {
 			k := get(e)
-			fmt.Fprintf(b, "<td>%s</td><td>%s</td><td>%d/%d</td>", pct(k.precision()), pct(k.recall()), k.detected, k.episodes)
+			fmt.Fprintf(b, "<td>%d/%d</td><td>%s</td>", k.detected, k.episodes, pct(k.recall()))
 		}
 		b.WriteString("</tr>\n")
 	}
-	for k, kind := range purpleair.FaultKinds {
+	for k, kind := range d.kinds {
 		row(string(kind), faultColors[kind], "", func(e evaluation) kindScore { return e.kinds[k] })
 	}
 	row("all faults", "", "total", func(e evaluation) kindScore { return e.all })
+	b.WriteString("<tr class=\"total\"><td>precision</td><td></td><td></td>")
+	for _, e := range evals {
+		fmt.Fprintf(b, "<td colspan=\"2\">%s</td>", pct(e.all.precision()))
+	}
+	b.WriteString("</tr>\n</table>\n")
+}
+
+// writePresetTable is the preset's per-kind table: episodes and readings flagged sensor, the
+// precision of the kind's reasons, the share with the right reason, and the reasons given.
+func writePresetTable(b *bufio.Writer, e evaluation) {
+	b.WriteString("<table>\n<tr><th>fault</th><th>episodes</th><th>readings</th><th>episodes flagged</th><th>recall</th><th>precision*</th><th>right reason</th><th>expected</th><th>reasons given</th></tr>\n")
+	for _, k := range e.kinds {
+		fmt.Fprintf(b, "<tr><td><span class=\"swatch\" style=\"background:%s\"></span>%s</td><td>%d</td><td>%d</td><td>%d/%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+			faultColors[k.kind], esc(string(k.kind)), k.episodes, k.readings, k.detected, k.episodes, pct(k.recall()), pct(k.reasonPrecision()), pct(k.reasonShare()),
+			esc(expectedList(k.kind)), esc(reasonList(k.reasons)))
+	}
+	a := e.all
+	fmt.Fprintf(b, "<tr class=\"total\"><td>all faults</td><td>%d</td><td>%d</td><td>%d/%d</td><td>%s</td><td>%s</td><td>%s</td><td></td><td>%s</td></tr>\n</table>\n",
+		a.episodes, a.readings, a.detected, a.episodes, pct(a.recall()), pct(a.precision()), pct(a.reasonShare()), esc(reasonList(a.reasons)))
+}
+
+// writeSmokeTable says, per strategy, how much of the smoke it flagged (and, for the preset, how
+// much it called the air).
+func writeSmokeTable(b *bufio.Writer, evals []evaluation) {
+	b.WriteString("<table>\n<tr><th>strategy</th><th>smoke readings</th><th>flagged (a sensor fault)</th><th>flagged as the air</th><th>reasons given</th></tr>\n")
+	for i, e := range evals {
+		air, reasons := "–", "–"
+		if e.s.kind != nil {
+			air, reasons = pct(ratio(e.smoke.air, e.smoke.readings)), orNone(reasonList(e.smoke.reasons))
+		}
+		fmt.Fprintf(b, "<tr><td><span class=\"swatch\" style=\"background:%s\"></span>%s</td><td>%d</td><td>%s (%d)</td><td>%s</td><td>%s</td></tr>\n",
+			strategyColors[i%len(strategyColors)], esc(e.s.name), e.smoke.readings, pct(ratio(e.smoke.flagged, e.smoke.readings)), e.smoke.flagged, air, esc(reasons))
+	}
 	b.WriteString("</table>\n")
 }
 
@@ -165,7 +223,7 @@ func num(v float64) string {
 }
 
 // recallChart is a grouped horizontal bar chart: for each fault kind, one bar per strategy.
-func recallChart(evals []evaluation) string {
+func recallChart(d *demoRun, evals []evaluation) string {
 	var b strings.Builder
 	const (
 		left, right, top = 130.0, 48.0, 34.0
@@ -173,7 +231,7 @@ func recallChart(evals []evaluation) string {
 		barH, gap        = 11.0, 14.0
 	)
 	groupH := float64(len(evals))*barH + gap
-	rows := len(purpleair.FaultKinds) + 1
+	rows := len(d.kinds) + 1
 	height := top + float64(rows)*groupH + 26
 	plotW := width - left - right
 	svgOpen(&b, width, height, "Recall per fault kind for each detector")
@@ -194,9 +252,9 @@ func recallChart(evals []evaluation) string {
 		y0 := top + float64(r)*groupH
 		label := "all faults"
 		get := func(e evaluation) kindScore { return e.all }
-		if r < len(purpleair.FaultKinds) {
+		if r < len(d.kinds) {
 			k := r
-			label = string(purpleair.FaultKinds[k])
+			label = string(d.kinds[k])
 			get = func(e evaluation) kindScore { return e.kinds[k] }
 		}
 		weight := ""
@@ -256,6 +314,17 @@ func fleetChart(d *demoRun) string {
 		if s%5 == 0 || n <= 20 {
 			fmt.Fprintf(&b, "<text x=\"%s\" y=\"%s\" font-size=\"9.5\" fill=\"#6b7280\" text-anchor=\"end\">%s</text>\n", num(left-6), num(y+rowH-3), esc(d.sensors[s]))
 		}
+		// Smoke, under the faults: the air, not the sensor.
+		for _, sp := range runs(d.steps, func(t int) string {
+			if d.smoke[d.at(s, t)] {
+				return "smoke"
+			}
+			return ""
+		}) {
+			fmt.Fprintf(&b, "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"6\" fill=\"%s\" opacity=\"0.45\"><title>sensor %s: smoke, %s–%s</title></rect>\n",
+				num(xOf(sp.from)), num(y+1), num(math.Max(xOf(sp.to)-xOf(sp.from), 1.2)), smokeColor, esc(d.sensors[s]),
+				d.time(sp.from).Format("Jan 2 15:04"), d.time(sp.to).Format("15:04"))
+		}
 		// Fault spans.
 		for _, sp := range runs(d.steps, func(t int) string { return faultKey(d.truth[d.at(s, t)]) }) {
 			kind := purpleair.FaultKind(sp.key)
@@ -279,12 +348,18 @@ func fleetChart(d *demoRun) string {
 	}
 	axisY := top + float64(n)*rowH
 	timeAxis(&b, d, 0, d.steps, left, plotW, axisY)
-	// Legend of fault kinds.
+	// Legend of fault kinds, and smoke.
 	x := left
-	for _, k := range purpleair.FaultKinds {
+	legend := func(colour, label string) {
 		fmt.Fprintf(&b, "<rect x=\"%s\" y=\"%s\" width=\"12\" height=\"8\" fill=\"%s\"/><text x=\"%s\" y=\"%s\" font-size=\"11.5\">%s</text>\n",
-			num(x), num(axisY+26), faultColors[k], num(x+16), num(axisY+34), esc(string(k)))
-		x += 40 + 6.5*float64(len(k))
+			num(x), num(axisY+26), colour, num(x+16), num(axisY+34), esc(label))
+		x += 40 + 6.5*float64(len(label))
+	}
+	for _, k := range d.kinds {
+		legend(faultColors[k], string(k))
+	}
+	if slices.Contains(d.smoke, true) {
+		legend(smokeColor, "smoke (the air)")
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
@@ -362,7 +437,7 @@ type example struct {
 // the PM chart would not show.
 func pickExamples(d *demoRun) []example {
 	var out []example
-	for _, kind := range purpleair.FaultKinds {
+	for _, kind := range d.kinds {
 		best := example{sensor: -1}
 		bestRank := -1
 		for s := 0; s < d.opt.sensors; s++ {
@@ -393,7 +468,60 @@ func pickExamples(d *demoRun) []example {
 		}
 		out = append(out, best)
 	}
+	if ex, ok := d.smokeExample(); ok {
+		out = append(out, ex)
+	}
 	return out
+}
+
+// smokeKind labels the smoke close-up; it is no fault kind.
+const smokeKind purpleair.FaultKind = "smoke"
+
+// smokeExample picks the sensor with the most smoke readings without a fault (the first on ties),
+// around its smoke.
+func (d *demoRun) smokeExample() (example, bool) {
+	best, bestN := -1, 0
+	for s := 0; s < d.opt.sensors; s++ {
+		n := 0
+		for t := 0; t < d.steps; t++ {
+			if i := d.at(s, t); d.smoke[i] && d.truth[i] == purpleair.FaultNone {
+				n++
+			}
+		}
+		if n > bestN {
+			best, bestN = s, n
+		}
+	}
+	if best < 0 {
+		return example{}, false
+	}
+	ex := example{sensor: best, kind: smokeKind, epFrom: -1}
+	for t := 0; t < d.steps; t++ {
+		if d.smoke[d.at(best, t)] {
+			if ex.epFrom < 0 {
+				ex.epFrom = t
+			}
+			ex.epTo = t + 1
+		}
+	}
+	half := max(int(6*time.Hour/d.opt.step), (ex.epTo-ex.epFrom)*3/4)
+	mid := (ex.epFrom + ex.epTo) / 2
+	ex.from, ex.to = max(0, mid-half), min(d.steps, mid+half)
+	ex.episodesInRange = append(ex.episodesInRange, span{max(ex.epFrom, ex.from), min(ex.epTo, ex.to), string(smokeKind)})
+	for _, sp := range runs(d.steps, func(t int) string { return faultKey(d.truth[d.at(best, t)]) }) {
+		if sp.to > ex.from && sp.from < ex.to {
+			ex.episodesInRange = append(ex.episodesInRange, span{max(sp.from, ex.from), min(sp.to, ex.to), sp.key})
+		}
+	}
+	return ex, true
+}
+
+// kindColor is a fault kind's colour, or smoke's.
+func kindColor(k purpleair.FaultKind) string {
+	if k == smokeKind {
+		return smokeColor
+	}
+	return faultColors[k]
 }
 
 // exampleCaption says what the example shows: the episode's times and length, how many of its
@@ -401,6 +529,15 @@ func pickExamples(d *demoRun) []example {
 func exampleCaption(d *demoRun, ex example) string {
 	n := ex.epTo - ex.epFrom
 	var c strings.Builder
+	if ex.kind == smokeKind {
+		fmt.Fprintf(&c, "smoke over this sensor for %d readings, %s to %s UTC: both channels rise together, as at its neighbours. Dots on the preset's panel: red = flagged sensor, amber = flagged the air",
+			n, d.time(ex.epFrom).Format("Jan 2 15:04"), d.time(ex.epTo-1).Format("Jan 2 15:04"))
+		if ex.from < demoStreamWindow {
+			fmt.Fprintf(&c, ". The streaming detector scores nothing during each sensor's first %d readings (its warm-up window)", demoStreamWindow)
+		}
+		c.WriteString(".")
+		return c.String()
+	}
 	if n == 1 {
 		fmt.Fprintf(&c, "%s: one reading at %s UTC", ex.kind, d.time(ex.epFrom).Format("Jan 2 15:04"))
 	} else {
@@ -411,6 +548,12 @@ func exampleCaption(d *demoRun, ex example) string {
 		if math.IsNaN(d.features[1][d.at(ex.sensor, t)]) {
 			missing++
 		}
+	}
+	switch ex.kind {
+	case purpleair.FaultEnvSentinel:
+		c.WriteString("; the environment sensor reported its failure values (humidity 255 %, temperature −224 °F), which the PM chart does not show: PM kept arriving")
+	case purpleair.FaultDisconnect:
+		c.WriteString("; the API served the sensor's last report again and again, last_seen frozen, so PM2.5 is flat")
 	}
 	if ex.kind == purpleair.FaultDropout {
 		if missing == 0 {
@@ -447,9 +590,9 @@ func sensorChart(d *demoRun, ex example) string {
 	for _, sp := range ex.episodesInRange {
 		x0, x1 := xOf(sp.from)-plotW/float64(steps)/2, xOf(sp.to-1)+plotW/float64(steps)/2
 		fmt.Fprintf(&b, "<rect x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\" opacity=\"0.16\"/>\n",
-			num(x0), num(top), num(math.Max(x1-x0, 2)), num(bottom-top), faultColors[purpleair.FaultKind(sp.key)])
+			num(x0), num(top), num(math.Max(x1-x0, 2)), num(bottom-top), kindColor(purpleair.FaultKind(sp.key)))
 		fmt.Fprintf(&b, "<text x=\"%s\" y=\"%s\" font-size=\"11\" font-weight=\"600\" fill=\"%s\">%s</text>\n",
-			num(x0+3), num(top+12), faultColors[purpleair.FaultKind(sp.key)], esc(sp.key))
+			num(x0+3), num(top+12), kindColor(purpleair.FaultKind(sp.key)), esc(sp.key))
 	}
 
 	// PM panel, log scale: y = log10(1 + v).
@@ -531,8 +674,11 @@ func sensorChart(d *demoRun, ex example) string {
 		fmt.Fprintf(&b, "<path d=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\"/>\n", series(st.score, yS), c)
 		for t := ex.from; t < ex.to; t++ {
 			i := d.at(ex.sensor, t)
-			if st.flag[i] {
+			switch {
+			case st.flag[i]:
 				fmt.Fprintf(&b, "<circle cx=\"%s\" cy=\"%s\" r=\"2.6\" fill=\"#dc2626\"/>\n", num(xOf(t)), num(yS(st.score[i])))
+			case st.kind != nil && st.kind[i] == qa.KindAir:
+				fmt.Fprintf(&b, "<circle cx=\"%s\" cy=\"%s\" r=\"2.6\" fill=\"%s\"/>\n", num(xOf(t)), num(yS(st.score[i])), airColor)
 			}
 		}
 	}

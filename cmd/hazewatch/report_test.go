@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,8 +47,8 @@ func checkReport(t *testing.T, report []byte) {
 	if counts["script"] > 0 || counts["link"] > 0 || counts["img"] > 0 {
 		t.Errorf("report has script/link/img elements: %v", counts)
 	}
-	if counts["table"] != 1 || !bytes.Contains(report, []byte("<head>\n<meta charset=\"utf-8\">")) || !bytes.Contains(report, []byte("<title>Hazewatch demo report</title>")) {
-		t.Errorf("want one table, a UTF-8 head and the document title; got %d tables", counts["table"])
+	if counts["table"] != 3 || !bytes.Contains(report, []byte("<head>\n<meta charset=\"utf-8\">")) || !bytes.Contains(report, []byte("<title>Hazewatch demo report</title>")) {
+		t.Errorf("want three tables (the preset's, the smoke's, every strategy's), a UTF-8 head and the document title; got %d tables", counts["table"])
 	}
 	if sensorHeadings == 0 {
 		t.Error("no sensor shown up close")
@@ -55,9 +56,14 @@ func checkReport(t *testing.T, report []byte) {
 	if want := 2 + sensorHeadings; counts["svg"] != want {
 		t.Errorf("%d <svg> elements, want %d (recall chart, fleet chart, %d sensors)", counts["svg"], want, sensorHeadings)
 	}
-	for _, k := range purpleair.FaultKinds {
-		if !bytes.Contains(report, []byte("</span>"+string(k)+"</td>")) {
-			t.Errorf("score table has no row for %s", k)
+	for _, k := range purpleair.RealisticFaultKinds {
+		if n := bytes.Count(report, []byte("</span>"+string(k)+"</td>")); n != 2 {
+			t.Errorf("%d table rows for %s, want 2 (the preset's table, every strategy's)", n, k)
+		}
+	}
+	for _, want := range []string{"precision*: of all the preset", "right reason: of this kind", "<th>flagged as the air</th>", ">smoke (the air)</text>"} {
+		if !bytes.Contains(report, []byte(want)) {
+			t.Errorf("report lacks %q", want)
 		}
 	}
 
@@ -123,10 +129,16 @@ func TestReportShowsEveryInjectedKind(t *testing.T) {
 	checkReport(t, b.Bytes())
 	// One close-up per kind that occurred, and none for a kind that did not.
 	present := map[purpleair.FaultKind]bool{}
-	for _, k := range d.truth {
+	for i, k := range d.truth {
 		present[k] = true
+		if d.smoke[i] && k == purpleair.FaultNone {
+			present[smokeKind] = true
+		}
 	}
-	for _, k := range purpleair.FaultKinds {
+	if !present[smokeKind] {
+		t.Error("no smoke in the test fleet")
+	}
+	for _, k := range append(slices.Clone(purpleair.RealisticFaultKinds), smokeKind) {
 		heading := "): " + strings.ReplaceAll(string(k), "_", " ") + "</h3>"
 		if got := strings.Contains(b.String(), heading); got != present[k] {
 			t.Errorf("%s: close-up shown %v, fault occurred %v", k, got, present[k])
