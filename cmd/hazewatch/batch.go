@@ -117,6 +117,9 @@ func defaultFeatures(t *table) ([]string, error) {
 }
 
 func runBatch(args []string, stdout, stderr io.Writer) error {
+	if presetRequested(args) {
+		return runPreset("batch", args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("batch", flag.ContinueOnError)
 	bf := addBatchFlags(fs)
 	trees := fs.Int("trees", 100, "number of trees (scikit-learn n_estimators)")

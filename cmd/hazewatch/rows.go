@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
@@ -45,8 +46,8 @@ import (
 // field is used or not, as a column of the wrong type in a response is a broken response.
 //
 // The whole of an API response is decoded before its first row is returned (pkg/purpleair decodes
-// whole documents), so a single-document response is held in memory while it is read; a stream of
-// documents holds one document at a time, and CSV holds one row.
+// whole documents), so a single-document response is held in memory, decoded, while it is read
+// (about 32 bytes a value); a stream of documents holds one document at a time, and CSV one row.
 type rowReader interface {
 	// Header is the input's column names, in input order (CSV names trimmed of spaces). Names are
 	// unique: a file that repeats one is refused by openRows.
@@ -59,6 +60,12 @@ type rowReader interface {
 	// missing or is not a number in an unused column; io.EOF after the last row. row is the
 	// caller's: the reader keeps nothing of it.
 	Next(row []float64) error
+	// UseTime is Use for a column of times: a value is a number of Unix seconds or an RFC 3339
+	// time, which Next returns as Unix seconds.
+	UseTime(name string) int
+	// Stamp is the data_time_stamp of the API response the last row came from, in Unix seconds;
+	// NaN for CSV, or for a response without one.
+	Stamp() float64
 	// Text is the unused columns with a value that is not a number, among the rows read so far.
 	Text() []textColumn
 	// Close releases the file; it is a no-op on standard input.
@@ -76,12 +83,16 @@ var utf8BOM = []byte("\ufeff")
 func openRows(path string, stdin io.Reader) (rowReader, error) {
 	var src io.Reader = stdin
 	var closer io.Closer = io.NopCloser(nil)
+	size := int64(-1) // unknown
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
 		src, closer = f, f
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
 	}
 	br := bufio.NewReaderSize(src, rowBufferSize)
 	// Spreadsheet programs write a byte-order mark before a CSV header; left in, it becomes part of
@@ -94,7 +105,7 @@ func openRows(path string, stdin io.Reader) (rowReader, error) {
 		err error
 	)
 	if startsJSON(br) {
-		rr, err = openAPIRows(path, br, closer)
+		rr, err = openAPIRows(path, br, closer, size)
 	} else {
 		rr, err = openCSVRows(path, br, closer)
 	}
@@ -128,6 +139,7 @@ func startsJSON(br *bufio.Reader) bool {
 // has held.
 type columnUse struct {
 	used    bool
+	time    bool  // a value may be an RFC 3339 time (UseTime)
 	numbers bool  // some value was a number (±Inf included)
 	bad     error // the first value that is not a number, in an unused column
 }
@@ -190,7 +202,15 @@ func openCSVRows(path string, src io.Reader, closer io.Closer) (*csvRows, error)
 	return &csvRows{path: path, r: r, closer: closer, header: header, cols: make([]columnUse, len(header))}, nil
 }
 
-func (c *csvRows) Header() []string          { return c.header }
+func (c *csvRows) Header() []string { return c.header }
+func (c *csvRows) Stamp() float64   { return math.NaN() }
+func (c *csvRows) UseTime(name string) int {
+	i := c.Use(name)[0]
+	if i >= 0 {
+		c.cols[i].time = true
+	}
+	return i
+}
 func (c *csvRows) Use(names ...string) []int { return useColumns(c.header, c.cols, names) }
 func (c *csvRows) Text() []textColumn        { return textColumns(c.header, c.cols) }
 func (c *csvRows) Close() error              { return c.closer.Close() }
@@ -210,6 +230,11 @@ func (c *csvRows) Next(row []float64) error {
 			continue
 		}
 		f, err := strconv.ParseFloat(v, 64)
+		if err != nil && c.cols[i].time {
+			if t, terr := time.Parse(time.RFC3339Nano, v); terr == nil {
+				f, err = float64(t.UnixNano())/1e9, nil
+			}
+		}
 		if err == nil {
 			c.cols[i].numbers = true // ±Inf included: a numeric column with an unusable value, not text
 		}
@@ -235,7 +260,7 @@ func (c *csvRows) Next(row []float64) error {
 // apiRows reads API responses a document at a time and returns their rows one at a time.
 type apiRows struct {
 	path   string
-	dec    *purpleair.Decoder
+	docs   *apiDocuments
 	closer io.Closer
 	header []string
 	cols   []columnUse
@@ -254,9 +279,9 @@ type apiText struct {
 	str string
 }
 
-func openAPIRows(path string, src io.Reader, closer io.Closer) (*apiRows, error) {
-	a := &apiRows{path: path, dec: purpleair.NewDecoder(src), closer: closer}
-	doc, err := a.dec.Decode()
+func openAPIRows(path string, src io.Reader, closer io.Closer, size int64) (*apiRows, error) {
+	a := &apiRows{path: path, docs: newAPIDocuments(src, size), closer: closer}
+	doc, err := a.docs.next()
 	if err != nil {
 		if errors.Is(err, io.EOF) { // only white space, or a byte-order mark and white space
 			return nil, fmt.Errorf("%s: empty file: want a CSV header or a PurpleAir API response", path)
@@ -273,7 +298,14 @@ func openAPIRows(path string, src io.Reader, closer io.Closer) (*apiRows, error)
 	return a, nil
 }
 
-func (a *apiRows) Header() []string          { return a.header }
+func (a *apiRows) Header() []string        { return a.header }
+func (a *apiRows) UseTime(name string) int { return a.Use(name)[0] }
+func (a *apiRows) Stamp() float64 {
+	if a.doc == nil || a.doc.DataTimeStamp == 0 {
+		return math.NaN()
+	}
+	return float64(a.doc.DataTimeStamp)
+}
 func (a *apiRows) Use(names ...string) []int { return useColumns(a.header, a.cols, names) }
 func (a *apiRows) Text() []textColumn        { return textColumns(a.header, a.cols) }
 func (a *apiRows) Close() error              { return a.closer.Close() }
@@ -314,7 +346,7 @@ func (a *apiRows) Next(row []float64) error {
 			a.base += len(a.doc.Data)
 			a.doc = nil // let the decoded document go before the next one is decoded
 		}
-		doc, err := a.dec.Decode()
+		doc, err := a.docs.next()
 		if errors.Is(err, io.EOF) {
 			return io.EOF
 		}
@@ -341,4 +373,143 @@ func (a *apiRows) Next(row []float64) error {
 	}
 	a.next++
 	return nil
+}
+
+// apiDocuments splits a stream of API documents into one document's bytes at a time for
+// purpleair.DecodeBytes, which holds them once: purpleair.Decoder, through encoding/json's decoder,
+// holds a document three times (its growing read buffer and a copy), which for a single large
+// response was a third of what reading it took.
+type apiDocuments struct {
+	src    io.Reader
+	remain int64  // bytes of src not yet read, when known (a regular file); −1 when not
+	buf    []byte // buf[:end]: bytes read and not yet returned as a document
+	end    int
+	eof    bool
+	n      int   // documents returned
+	offset int64 // of buf[0] in the input after the byte-order mark
+}
+
+// apiDocumentsBuffer is the smallest read buffer; the buffer grows to hold the largest document, and
+// is kept for the next one up to apiDocumentsKept.
+const (
+	apiDocumentsBuffer = 1 << 16
+	apiDocumentsKept   = 1 << 22
+)
+
+func newAPIDocuments(src io.Reader, size int64) *apiDocuments {
+	return &apiDocuments{src: src, remain: size, buf: make([]byte, apiDocumentsBuffer)}
+}
+
+// fill reads more of the input into buf, growing it when it is full: by doubling, but never past
+// what is left of a file of known size, so that a file of one document is held in one buffer of its
+// size.
+func (d *apiDocuments) fill() error {
+	if d.end == len(d.buf) {
+		grow := len(d.buf)
+		if d.remain >= 0 && d.remain < int64(grow) {
+			grow = int(max(d.remain, 1)) // 1: to see the end of a file that grew since its size was taken
+		}
+		d.buf = append(d.buf[:d.end], make([]byte, grow)...)
+		d.buf = d.buf[:cap(d.buf)]
+	}
+	n, err := d.src.Read(d.buf[d.end:])
+	d.end += n
+	if d.remain >= 0 {
+		d.remain = max(d.remain-int64(n), 0)
+	}
+	if errors.Is(err, io.EOF) {
+		d.eof = true
+		return nil
+	}
+	return err
+}
+
+// next returns the next document, decoded, or io.EOF when only white space is left. The document's
+// end is found by counting brackets outside strings; purpleair.DecodeBytes then checks everything
+// else, so a malformed document is its error, with its offset.
+func (d *apiDocuments) next() (*purpleair.Response, error) {
+	start, i, depth, inString, escaped := -1, 0, 0, false, false
+	for {
+		for ; i < d.end; i++ {
+			c := d.buf[i]
+			switch {
+			case start < 0:
+				switch c {
+				case ' ', '\t', '\r', '\n':
+					continue
+				}
+				start = i
+				if c != '{' {
+					return nil, d.decodeError(start)
+				}
+				depth = 1
+			case inString:
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				if depth--; depth == 0 {
+					return d.decode(start, i+1)
+				}
+			}
+		}
+		if d.eof {
+			if start < 0 {
+				return nil, io.EOF
+			}
+			return nil, d.decodeError(start) // cut short
+		}
+		if start < 0 { // white space only so far: no need to keep it
+			d.offset += int64(d.end)
+			d.end, i = 0, 0
+		}
+		if err := d.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// decode decodes buf[start:end] and keeps what follows it for the next document.
+func (d *apiDocuments) decode(start, end int) (*purpleair.Response, error) {
+	resp, err := purpleair.DecodeBytes(d.buf[start:end], false)
+	if err != nil {
+		return nil, d.wrap(err, start)
+	}
+	d.n++
+	rest := d.buf[end:d.end]
+	if len(d.buf) > apiDocumentsKept {
+		// A large document's buffer is not kept while its rows are read: the next document may be
+		// small (one response per step) or absent.
+		d.buf = make([]byte, max(apiDocumentsBuffer, len(rest)))
+	}
+	d.end = copy(d.buf, rest)
+	d.offset += int64(end)
+	return resp, nil
+}
+
+// decodeError is DecodeBytes's error for the bytes from start that do not make a document.
+func (d *apiDocuments) decodeError(start int) error {
+	_, err := purpleair.DecodeBytes(d.buf[start:d.end], false)
+	if err == nil { // not reached: the bytes are not a whole document
+		err = errors.New("incomplete document")
+	}
+	return d.wrap(err, start)
+}
+
+// wrap says which document an error is in when there is more than one: its offsets count from the
+// document's start.
+func (d *apiDocuments) wrap(err error, start int) error {
+	if d.n == 0 {
+		return err
+	}
+	return fmt.Errorf("document %d (from byte %d): %w", d.n, d.offset+int64(start), err)
 }

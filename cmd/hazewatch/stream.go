@@ -30,6 +30,9 @@ type streamConfig struct {
 }
 
 func runStream(args []string, stdout, stderr io.Writer) error {
+	if presetRequested(args) {
+		return runPreset("stream", args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
 	fields := fs.String("fields", "pm1.0_cf_1", "comma-separated fields that form the feature vector")
 	limits := fs.String("limits", "pm1.0_cf_1=0:1200", "per-field Half-Space Trees limits, FIELD=MIN:MAX[,FIELD=MIN:MAX...]; fields without limits use 0:1 as River does")
