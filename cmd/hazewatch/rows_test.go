@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // readAllRows reads every row through rr, as the commands do.
@@ -172,5 +174,72 @@ func TestReadColumnsKeepsOnlyWhatItIsAsked(t *testing.T) {
 	}
 	if tb.notNumeric("name") == nil {
 		t.Error("the text column name is not reported")
+	}
+}
+
+// TestAPIDocumentsSplit: documents are split where their outermost object closes, whatever their
+// strings hold and however the input arrives (one byte per read from a pipe, or a file read into a
+// buffer of its size); what does not make a document is purpleair's error, with the document's
+// number when it is not the first.
+func TestAPIDocumentsSplit(t *testing.T) {
+	doc := func(names ...string) string {
+		var b strings.Builder
+		b.WriteString(`{"description_of_nothing": {"a": [1, {"b": "}]"}]}, "fields": ["sensor_index", "name", "pm"], "data": [`)
+		for i, n := range names {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "[%d, %q, %d.5]", i, n, i)
+		}
+		b.WriteString("]}")
+		return b.String()
+	}
+	tricky := []string{`{`, `}`, `[`, `]`, `"`, `\`, `\"}`, "x"}
+	var large []string
+	for i := range 5000 { // several read buffers' worth
+		large = append(large, fmt.Sprintf("sensor %d}]", i))
+	}
+	cases := []struct {
+		name, content string
+		wantRows      int
+		wantErr       string
+	}{
+		{"strings with brackets and escapes", doc(tricky...), len(tricky), ""},
+		{"documents back to back", doc(tricky...) + doc("a") + "\n\n" + doc("b", "c") + " \n", len(tricky) + 3, ""},
+		{"a document larger than the buffer", doc(large...) + "\n" + doc(large...), 2 * len(large), ""},
+		{"garbage after a document", doc("a") + "\nnot json", 1, `document 1 (from byte`},
+		{"second document cut short", doc("a") + "\n" + doc("b", "c")[:60], 1, "document 1 (from byte "},
+		{"first document cut short", doc("a", "b")[:70], 0, "truncated response"},
+		{"an array", doc("a") + "[1]", 1, "expected '{'"},
+	}
+	for _, c := range cases {
+		for _, via := range []string{"file", "one byte per read"} {
+			t.Run(c.name+", "+via, func(t *testing.T) {
+				path, stdin := writeFile(t, "a.json", c.content), io.Reader(nil)
+				if via != "file" {
+					path, stdin = "-", iotest.OneByteReader(strings.NewReader(c.content))
+				}
+				rr, err := openRows(path, stdin)
+				if err == nil {
+					defer rr.Close()
+					var rows [][]float64
+					rows, err = readAllRows(t, rr)
+					if len(rows) != c.wantRows {
+						t.Errorf("%d rows, want %d", len(rows), c.wantRows)
+					}
+					for i, r := range rows {
+						if i < len(tricky) && c.wantRows == len(tricky) && (r[0] != float64(i) || r[2] != float64(i)+0.5) {
+							t.Errorf("row %d = %v", i, r)
+						}
+					}
+				}
+				if c.wantErr == "" && err != nil {
+					t.Fatal(err)
+				}
+				if c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+					t.Fatalf("error %v, want %q", err, c.wantErr)
+				}
+			})
+		}
 	}
 }
