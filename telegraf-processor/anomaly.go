@@ -19,6 +19,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/processors"
 
 	anomalycore "github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
 //go:embed sample.conf
@@ -49,6 +50,8 @@ type Anomaly struct {
 	ImputedField    string               `toml:"imputed_field"`
 	StateFile       string               `toml:"state_file"`
 	StateInterval   config.Duration      `toml:"state_interval"`
+	Preset          string               `toml:"preset"`
+	EPACorrection   string               `toml:"epa_correction"`
 
 	Log telegraf.Logger `toml:"-"`
 
@@ -56,7 +59,8 @@ type Anomaly struct {
 
 	settings settings
 	hst      *anomalycore.HalfSpaceTrees
-	stateFP  uint64 // fingerprint of everything a saved state depends on (see stateFingerprint)
+	qa       *qa.Detector // preset = "purpleair"; hst is nil then
+	stateFP  uint64       // fingerprint of everything a saved state depends on (see stateFingerprint)
 
 	// mu guards the models: Add runs on Telegraf's goroutine, the periodic state writer on its own.
 	mu       sync.Mutex
@@ -84,6 +88,9 @@ func (p *Anomaly) Init() error {
 		return err
 	}
 	p.settings = s
+	if p.Preset == PresetPurpleAir {
+		return p.initPreset()
+	}
 	p.hst, err = anomalycore.NewHalfSpaceTrees(p.Fields, s.hstOptions)
 	if err != nil {
 		return fmt.Errorf("half-space trees options (trees, height, window_size, limits, seed): %w", err)
@@ -105,7 +112,7 @@ func (p *Anomaly) Init() error {
 // Start checks that state_file can be written, loads the saved state (if state_file is set) and starts
 // the periodic state writer.
 func (p *Anomaly) Start(telegraf.Accumulator) error {
-	if p.hst == nil {
+	if p.hst == nil && p.qa == nil {
 		return errors.New("processor not initialised: Init must run before Start")
 	}
 	if p.StateFile != "" {
@@ -145,7 +152,12 @@ func (p *Anomaly) Stop() {
 // Add imputes, scores and learns one metric, then passes it on (or drops it in anomalies_only mode).
 func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	p.mu.Lock()
-	keep := p.process(m)
+	var keep bool
+	if p.qa != nil {
+		keep = p.processPreset(m)
+	} else {
+		keep = p.process(m)
+	}
 	p.mu.Unlock()
 	if keep {
 		acc.AddMetric(m)
@@ -209,29 +221,10 @@ func (p *Anomaly) process(m telegraf.Metric) bool {
 
 	s := p.table.global
 	if len(p.KeyTags) > 0 {
-		p.keyBuf = p.keyBuf[:0]
-		for i, tag := range p.KeyTags {
-			v, ok := m.GetTag(tag)
-			if !ok {
-				return p.skip(m, kindNoKey, fmt.Sprintf("missing key tag %q", tag))
-			}
-			if i > 0 {
-				p.keyBuf = append(p.keyBuf, 0)
-			}
-			p.keyBuf = append(p.keyBuf, v...)
+		var missingTag string
+		if s, missingTag = p.keyedSeries(m); s == nil {
+			return p.skip(m, kindNoKey, fmt.Sprintf("missing key tag %q", missingTag))
 		}
-		now := p.now().UnixNano()
-		p.expire(now)
-		s = p.table.get(p.keyBuf)
-		if s == nil {
-			s = p.newSeries(string(p.keyBuf))
-			if evicted := p.table.insert(s); evicted != nil {
-				p.limiter.log(kindEvicted, nil, fmt.Sprintf("max_series = %d reached: forgot the least recently seen series (%s); raise max_series to keep more", p.MaxSeries, p.describeKey(evicted.key)))
-			}
-		} else {
-			p.table.touch(s)
-		}
-		s.lastSeen = now
 	} else if s == nil {
 		s = p.newSeries("")
 		p.table.global = s
@@ -299,6 +292,47 @@ func typeName(v any) string {
 	}
 }
 
+// keyedSeries finds (or makes) the series of m by its key tags, marking it the most recently seen;
+// when m lacks a key tag it returns nil and the tag's name.
+func (p *Anomaly) keyedSeries(m telegraf.Metric) (*series, string) {
+	p.keyBuf = p.keyBuf[:0]
+	for i, tag := range p.KeyTags {
+		v, ok := m.GetTag(tag)
+		if !ok {
+			return nil, tag
+		}
+		if i > 0 {
+			p.keyBuf = append(p.keyBuf, 0)
+		}
+		p.keyBuf = append(p.keyBuf, v...)
+	}
+	now := p.now().UnixNano()
+	p.expire(now)
+	s := p.table.get(p.keyBuf)
+	if s == nil {
+		if p.qa != nil {
+			s = &series{key: string(p.keyBuf)} // the detector keeps the sensor's state
+		} else {
+			s = p.newSeries(string(p.keyBuf))
+		}
+		if evicted := p.table.insert(s); evicted != nil {
+			p.forget(evicted)
+			p.limiter.log(kindEvicted, nil, fmt.Sprintf("max_series = %d reached: forgot the least recently seen series (%s); raise max_series to keep more", p.MaxSeries, p.describeKey(evicted.key)))
+		}
+	} else {
+		p.table.touch(s)
+	}
+	s.lastSeen = now
+	return s, ""
+}
+
+// forget drops what is kept outside the table for a series the table has just dropped.
+func (p *Anomaly) forget(s *series) {
+	if p.qa != nil {
+		p.qa.Forget(s.key)
+	}
+}
+
 // newSeries makes the per-series models: fresh tree masses on the shared structure and one imputer per
 // field.
 func (p *Anomaly) newSeries(key string) *series {
@@ -335,6 +369,7 @@ func (p *Anomaly) expire(now int64) {
 	cutoff := now - int64(time.Duration(p.SeriesTTL))
 	for tail := p.table.oldest(); tail != nil && tail.lastSeen < cutoff; tail = p.table.oldest() {
 		p.table.remove(tail)
+		p.forget(tail)
 		p.dirty = true
 	}
 }

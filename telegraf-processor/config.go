@@ -11,6 +11,7 @@ import (
 
 	anomalycore "github.com/hazewatch/hazewatch/pkg/anomaly"
 	"github.com/hazewatch/hazewatch/pkg/impute"
+	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
 // Modes of operation.
@@ -67,6 +68,8 @@ func newDefault() *Anomaly {
 		SkippedField:  "anomaly_skipped",
 		ImputedField:  "imputed",
 		StateInterval: config.Duration(time.Minute),
+		Preset:        "",
+		EPACorrection: string(qa.CorrectionUSWide),
 	}
 }
 
@@ -74,12 +77,23 @@ func newDefault() *Anomaly {
 type settings struct {
 	hstOptions anomalycore.HalfSpaceTreesOptions
 	imputers   []string // per field: "mean" | "ewma" | "last" | "none"
+	qaOptions  qa.Options
 }
 
 // validate checks every option and returns the derived settings. Errors name the option as it is
 // spelled in the TOML configuration.
 func (p *Anomaly) validate() (settings, error) {
 	var s settings
+	switch p.Preset {
+	case "":
+	case PresetPurpleAir:
+		return p.validatePreset()
+	default:
+		return s, fmt.Errorf("preset must be %q or empty, got %q", PresetPurpleAir, p.Preset)
+	}
+	if p.EPACorrection != string(qa.CorrectionUSWide) {
+		return s, fmt.Errorf("epa_correction is only used with preset = %q; remove it", PresetPurpleAir)
+	}
 	if len(p.Fields) == 0 {
 		return s, errors.New("fields: at least one field is required")
 	}
@@ -156,24 +170,8 @@ func (p *Anomaly) validate() (settings, error) {
 		return s, fmt.Errorf("ewma_alpha must be in (0, 1], got %v", p.EWMAAlpha)
 	}
 
-	tagSeen := make(map[string]bool, len(p.KeyTags))
-	for _, k := range p.KeyTags {
-		if k == "" || tagSeen[k] {
-			return s, fmt.Errorf("key_tags: empty or repeated tag %q", k)
-		}
-		tagSeen[k] = true
-	}
-	if p.MaxSeries < 1 {
-		return s, fmt.Errorf("max_series must be at least 1, got %d", p.MaxSeries)
-	}
-	if p.SeriesTTL < 0 {
-		return s, fmt.Errorf("series_ttl must not be negative, got %s", time.Duration(p.SeriesTTL))
-	}
-
-	switch p.Mode {
-	case ModeAnnotate, ModeAnomaliesOnly:
-	default:
-		return s, fmt.Errorf("mode must be %q or %q, got %q", ModeAnnotate, ModeAnomaliesOnly, p.Mode)
+	if err := p.validateSeriesAndMode(); err != nil {
+		return s, err
 	}
 	outputs := []struct{ option, name string }{
 		{"score_field", p.ScoreField}, {"anomaly_field", p.AnomalyField}, {"warmup_field", p.WarmupField},
@@ -207,6 +205,30 @@ func (p *Anomaly) validate() (settings, error) {
 		return s, fmt.Errorf("half-space trees options (trees, height, window_size, limits, seed): %w", err)
 	}
 	return s, nil
+}
+
+// validateSeriesAndMode checks the options the reference flow and the preset share: key_tags,
+// max_series, series_ttl and mode.
+func (p *Anomaly) validateSeriesAndMode() error {
+	tagSeen := make(map[string]bool, len(p.KeyTags))
+	for _, k := range p.KeyTags {
+		if k == "" || tagSeen[k] {
+			return fmt.Errorf("key_tags: empty or repeated tag %q", k)
+		}
+		tagSeen[k] = true
+	}
+	if p.MaxSeries < 1 {
+		return fmt.Errorf("max_series must be at least 1, got %d", p.MaxSeries)
+	}
+	if p.SeriesTTL < 0 {
+		return fmt.Errorf("series_ttl must not be negative, got %s", time.Duration(p.SeriesTTL))
+	}
+	switch p.Mode {
+	case ModeAnnotate, ModeAnomaliesOnly:
+	default:
+		return fmt.Errorf("mode must be %q or %q, got %q", ModeAnnotate, ModeAnomaliesOnly, p.Mode)
+	}
+	return nil
 }
 
 func validImputer(kind string) bool {

@@ -3,6 +3,7 @@ package anomaly
 import (
 	anomalycore "github.com/hazewatch/hazewatch/pkg/anomaly"
 	"github.com/hazewatch/hazewatch/pkg/impute"
+	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
 // imputer fills one field of one series; nil means the field is not imputed ("none").
@@ -14,6 +15,10 @@ type series struct {
 	state    *anomalycore.HSTState
 	imputers []imputer // one per field
 	lastSeen int64     // wall clock, Unix ns, for series_ttl
+
+	// preset = "purpleair" (state and imputers are nil; the qa detector keeps the sensor's models)
+	carried  qa.Fields // the fields any metric of this sensor has carried (see preset.go)
+	lastTime int64     // metric time of the last reading observed, Unix ns
 
 	newer, older *series // recency list
 }
