@@ -254,8 +254,10 @@ func (s *sensor) spike(r *Reading, c *chans) *finding {
 		s.spikeStart = r.Time
 	}
 	s.spikeRun++
-	if !one || s.spikeRun > spikeReadings {
-		return nil // both channels: air or spike by the neighbours; a long one: a new level
+	if !one || s.spikeRun > spikeReadings || s.ratioOn {
+		// Both channels: air or spike by the neighbours; a long one: a new level; inside an open
+		// divergence: more of it.
+		return nil
 	}
 	from, to := s.lastLevel, peak
 	return &finding{reason: ReasonSpike, score: 0.9, since: s.spikeStart, detail: func() string {
