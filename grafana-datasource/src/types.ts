@@ -139,6 +139,8 @@ export interface AnomalyDataSourceOptions extends DataSourceJsonData {
   cacheTTL?: string;
   /** Memory for cached forests in MiB (default 256). */
   cacheMaxMiB?: number;
+  /** Most memory one query may hold in MiB, as the backend estimates it (default 1024). */
+  memoryBudgetMiB?: number;
   /** Ask the upstream for gzip-compressed answers (slow links; default off). */
   gzip?: boolean;
   /** Custom header names: httpHeaderName1, httpHeaderName2, … (values are secure). */
@@ -164,7 +166,8 @@ export const DEFAULT_SETTINGS = {
   scrapeInterval: '15s',
   cacheTTL: '15m',
   cacheMaxMiB: 256,
+  memoryBudgetMiB: 1024,
 } as const;
 
-export type IntSettingKey = 'maxSeries' | 'maxPointsPerSeries' | 'maxTrainingRows' | 'cacheMaxMiB';
+export type IntSettingKey = 'maxSeries' | 'maxPointsPerSeries' | 'maxTrainingRows' | 'cacheMaxMiB' | 'memoryBudgetMiB';
 export type DurationSettingKey = 'queryTimeout' | 'scrapeInterval' | 'cacheTTL';

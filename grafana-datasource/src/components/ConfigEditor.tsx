@@ -78,6 +78,12 @@ const INT_SETTINGS: Array<{ key: IntSettingKey; label: string; max: number; help
     max: 1_000_000,
     help: 'Memory the plugin may use to keep fitted forests.',
   },
+  {
+    key: 'memoryBudgetMiB',
+    label: 'Memory budget per query (MiB)',
+    max: 1_000_000,
+    help: 'Most memory one query may use (fetched points, feature matrix, imputation, forests); a query over it is refused, naming the option to lower.',
+  },
 ];
 
 const LABEL_WIDTH = 26;
