@@ -279,8 +279,13 @@ func TestRealisticSmoke(t *testing.T) {
 			}
 			if !r.Smoke {
 				// Outside the plume's labelled readings the air is what it would have been, up
-				// to the plume's faint edges (under SmokeLabelMin).
-				if d := r.Values[sfPM25CF1].Num - cr[i].Values[sfPM25CF1].Num; d < 0 || d >= SmokeLabelMin*1.2 {
+				// to the plume's faint edges (under SmokeLabelMin) — which may also keep the
+				// counters from a clean-air zero.
+				c := cr[i].Values
+				if c[sfPM25A].Num == 0 && c[sfPM25B].Num == 0 {
+					continue
+				}
+				if d := r.Values[sfPM25CF1].Num - c[sfPM25CF1].Num; d < 0 || d >= SmokeLabelMin*1.2 {
 					t.Fatalf("step %d sensor %d: unlabelled reading %v µg/m³ above the smokeless fleet", step, i, d)
 				}
 				continue
@@ -386,5 +391,35 @@ func TestRealisticConfig(t *testing.T) {
 	}
 	if b := mustSim(t, SimulatorConfig{}).Config(); b.Profile != ProfileBasic || !slices.Equal(b.Faults, FaultKinds) || b.SmokeEpisodes != 0 {
 		t.Errorf("basic defaults: profile %q faults %v smoke %d", b.Profile, b.Faults, b.SmokeEpisodes)
+	}
+}
+
+// TestRealisticCleanAirZeros: both counters read 0 now and then, only at night in clean air, and
+// the basic profile never does this.
+func TestRealisticCleanAirZeros(t *testing.T) {
+	count := func(profile string) (zeros, byDay int) {
+		s := mustSim(t, SimulatorConfig{Sensors: 50, Seed: 3, Profile: profile}) // a fleet with clean nights
+		for range 2 * 720 {
+			ts, rs := s.Next()
+			for _, r := range rs {
+				v := r.Values
+				if v[sfPM25A].Num != 0 || v[sfPM25B].Num != 0 {
+					continue
+				}
+				zeros++
+				if h := math.Mod(float64(ts.Unix()%86400)/3600+v[sfLongitude].Num/15+48, 24); h >= 6 {
+					byDay++
+				}
+			}
+		}
+		return zeros, byDay
+	}
+	zeros, byDay := count(ProfileRealistic)
+	t.Logf("realistic: %d double zeros in 2 days of 50 sensors", zeros)
+	if zeros == 0 || byDay != 0 {
+		t.Errorf("realistic: %d readings with both channels at 0, %d of them after 6 h local; want some, all at night", zeros, byDay)
+	}
+	if z, _ := count(ProfileBasic); z > zeros/10 {
+		t.Errorf("basic: %d double zeros, realistic %d: the zeros should be the realistic profile's", z, zeros)
 	}
 }

@@ -31,7 +31,8 @@ import (
 //
 // The clean signal differs from the basic profile's in two cheap ways: channel noise grows with
 // the concentration (sd 0.2 µg/m³ + 7 %), and at night in clean air (local 0–6 h, PM2.5 below
-// 3 µg/m³) both counters now and then read 0, as Plantower counters do when they count nothing.
+// 5 µg/m³) both counters now and then read 0 (the cleaner, the likelier: up to 40 %), as Plantower
+// counters do when they count nothing.
 //
 // What it cannot show: real faults come and go (a failing laser is intermittent over weeks), a
 // channel's noise is not Gaussian, humidity affects the counters, sensors differ in firmware and
@@ -155,7 +156,7 @@ func (ss *simSensor) realisticChannelFault(k FaultKind, progress float64, chans 
 func realisticChannels(ss *simSensor, pm, hour float64, r *rand.Rand) (a, b float64) {
 	a = math.Max(0, pm*ss.gainA+r.NormFloat64()*(0.2+0.07*pm))
 	b = math.Max(0, pm*ss.gainB+r.NormFloat64()*(0.2+0.07*pm))
-	if u := r.Float64(); hour < 6 && pm < 3 && u < 0.3 {
+	if u := r.Float64(); hour < 6 && pm < 5 && u < 0.4*(1-pm/5) {
 		return 0, 0
 	}
 	return a, b
