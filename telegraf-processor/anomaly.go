@@ -1,7 +1,8 @@
 // Package anomaly is the Telegraf processor plugin `anomaly`: it fills gaps in PurpleAir readings with
 // streaming imputers and attaches a Half-Space Trees anomaly score to every metric as it passes through
 // the collection pipeline, keeping one model per series (or one for the whole stream) and persisting the
-// models across restarts. It runs inside Telegraf as a compiled-in plugin or, more usually, as an external
+// models across restarts; with preset = "purpleair" it runs the PurpleAir quality checks of package
+// qa instead (see preset.go). It runs inside Telegraf as a compiled-in plugin or, more usually, as an external
 // plugin through processors.execd (see cmd/telegraf-anomaly).
 package anomaly
 

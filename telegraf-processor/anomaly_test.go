@@ -627,6 +627,8 @@ func compareOptions(a, b *Anomaly) string {
 	check("imputed_field", a.ImputedField, b.ImputedField)
 	check("state_file", a.StateFile, b.StateFile)
 	check("state_interval", a.StateInterval, b.StateInterval)
+	check("preset", a.Preset, b.Preset)
+	check("epa_correction", a.EPACorrection, b.EPACorrection)
 	return strings.Join(diffs, "; ")
 }
 
