@@ -147,8 +147,15 @@ func (d *Detector) Observe(key string, r Reading) Result {
 	if c.haveAB {
 		d.x[2] = math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.ratioBase
 	}
-	learned := d.hst.Score(s.hst, d.x)
+	// Score, then learn from what is sound, in one walk of the trees (the checks above do not read
+	// the learned score).
 	res.Warmup = !s.hst.Warm()
+	var learned float64
+	if sensorFinding == nil {
+		learned = d.hst.ScoreLearn(s.hst, d.x)
+	} else {
+		learned = d.hst.Score(s.hst, d.x)
+	}
 
 	var air *finding
 	if sensorFinding == nil {
@@ -189,9 +196,8 @@ func (d *Detector) Observe(key string, r Reading) Result {
 		}
 	}
 
-	// Learn from what is sound: the learned model, the typical ratio and level.
+	// Learn from what is sound: the typical ratio and level (the learned model has, above).
 	if sensorFinding == nil {
-		d.hst.Learn(s.hst, d.x)
 		s.learnRatio(&c, dt)
 		if !math.IsNaN(level) {
 			s.levelN++

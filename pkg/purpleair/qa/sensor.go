@@ -270,9 +270,9 @@ func (s *sensor) flatline(r *Reading) *finding {
 
 	switch {
 	case s.runAll >= flatlineRepeats:
-		n, since := s.runAll, s.runStart
+		n, since, now := s.runAll, s.runStart, r.Time
 		return &finding{reason: ReasonFlatline, score: 0.95, since: since, detail: func() string {
-			return fmt.Sprintf("the same readings %d times in a row for %s", n+1, roundDur(r.Time.Sub(since)))
+			return fmt.Sprintf("the same readings %d times in a row for %s", n+1, roundDur(now.Sub(since)))
 		}}
 	case s.runA >= flatlineRepeatsSingle || s.runB >= flatlineRepeatsSingle:
 		name, n, since, v := "A", s.runA, s.runAStart, r.A
@@ -352,19 +352,19 @@ func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
 		reason = ReasonDrift
 	}
 	since := s.ratioStart
-	a, b, from := c.a, c.b, s.ratioFrom
+	a, b, from, now := c.a, c.b, s.ratioFrom, r.Time
 	return &finding{reason: reason, score: score, since: since, detail: func() string {
 		hi, lo, k := "A", "B", a/b
 		if b > a {
 			hi, lo, k = "B", "A", b/a
 		}
 		if reason == ReasonDrift {
-			return fmt.Sprintf("channel A/B ratio drifted from %.2f to %.2f over %s", from, a/b, roundDur(r.Time.Sub(since)))
+			return fmt.Sprintf("channel A/B ratio drifted from %.2f to %.2f over %s", from, a/b, roundDur(now.Sub(since)))
 		}
 		if math.IsInf(k, 0) {
-			return fmt.Sprintf("channel %s reads %.1f µg/m³, channel %s 0, for %s", hi, max(a, b), lo, roundDur(r.Time.Sub(since)))
+			return fmt.Sprintf("channel %s reads %.1f µg/m³, channel %s 0, for %s", hi, max(a, b), lo, roundDur(now.Sub(since)))
 		}
-		return fmt.Sprintf("channel %s reads %.1f× channel %s for %s", hi, k, lo, roundDur(r.Time.Sub(since)))
+		return fmt.Sprintf("channel %s reads %.1f× channel %s for %s", hi, k, lo, roundDur(now.Sub(since)))
 	}}
 }
 
