@@ -31,7 +31,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	faults := fs.String("faults", "", "comma-separated fault kinds to inject (default all of the profile's: basic "+faultKindList(purpleair.FaultKinds)+"; realistic adds "+faultKindList(purpleair.RealisticFaultKinds[len(purpleair.FaultKinds):])+")")
 	profile := fs.String("profile", purpleair.ProfileBasic, "basic (the simulator's original faults, bit for bit) or realistic (faults shaped and timed like real sensors' documented failures, env_sentinel and disconnect, and smoke episodes over a third of the fleet; see pkg/purpleair/simulator_realistic.go)")
 	smoke := fs.Int("smoke-episodes", 1, "realistic profile: smoke episodes placed within the run (0 = none)")
-	label := fs.Bool("label-faults", false, "mark each reading with its ground truth: a fault tag in line protocol, a \"fault\" text field in JSON")
+	label := fs.Bool("label-faults", false, "mark each reading with its ground truth: a fault tag in line protocol, a \"fault\" text field in JSON\n(realistic profile, JSON only: also a \"smoke\" text field, \"smoke\" under a plume, else empty)")
 	start := fs.String("start", "2024-04-11T00:00:00Z", "simulated time of the first step (RFC 3339)")
 	step := fs.Duration("step", 2*time.Minute, "simulated time between readings")
 	steps := fs.Int("steps", 0, "number of steps to write (default 1; mutually exclusive with -duration)")
@@ -189,7 +189,19 @@ func writeSimulation(w io.Writer, opt simulateOptions) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	var merged *purpleair.Response
 	for i := 0; i < opt.steps; i++ {
-		resp, labels := sim.NextResponse()
+		tm, readings := sim.Next()
+		resp := purpleair.ReadingsResponse(tm, readings)
+		labels := make([]purpleair.FaultKind, len(readings))
+		var smoke []bool
+		if opt.sim.Profile == purpleair.ProfileRealistic {
+			smoke = make([]bool, len(readings))
+		}
+		for i, r := range readings {
+			labels[i] = r.Fault
+			if smoke != nil {
+				smoke[i] = r.Smoke
+			}
+		}
 		switch {
 		case opt.format == "lp":
 			po := opt.points
@@ -199,7 +211,7 @@ func writeSimulation(w io.Writer, opt simulateOptions) error {
 			err = purpleair.WriteLineProtocol(bw, resp, po)
 		case opt.merge:
 			if opt.labelFaults {
-				labelResponse(resp, labels)
+				labelResponse(resp, labels, smoke)
 			}
 			// One document has one data_time_stamp: the last step's, the time the data is
 			// current to, as in a real response. A row's own time is its last_seen (the
@@ -214,7 +226,7 @@ func writeSimulation(w io.Writer, opt simulateOptions) error {
 			}
 		default:
 			if opt.labelFaults {
-				labelResponse(resp, labels)
+				labelResponse(resp, labels, smoke)
 			}
 			err = purpleair.WriteAPIJSON(bw, resp)
 		}
@@ -234,12 +246,28 @@ func writeSimulation(w io.Writer, opt simulateOptions) error {
 // fields (hazewatch stream and batch, the Telegraf input) leave it out of the features.
 const faultField = "fault"
 
-// labelResponse appends the fault column to every row.
-func labelResponse(r *purpleair.Response, labels []purpleair.FaultKind) {
-	fields := make([]string, len(r.Fields), len(r.Fields)+1)
+// smokeField is the JSON column saying a realistic fleet's reading is under a smoke plume: "smoke"
+// or "" (text, as faultField). Smoke is the air, not a fault, so it has its own column.
+const smokeField = "smoke"
+
+// labelResponse appends the fault column to every row, and the smoke column when smoke is not nil
+// (the realistic profile).
+func labelResponse(r *purpleair.Response, labels []purpleair.FaultKind, smoke []bool) {
+	fields := make([]string, len(r.Fields), len(r.Fields)+2)
 	copy(fields, r.Fields) // r.Fields is the simulator's shared header: never append to it in place
 	r.Fields = append(fields, faultField)
+	if smoke != nil {
+		r.Fields = append(r.Fields, smokeField)
+	}
 	for i, row := range r.Data {
-		r.Data[i] = append(row[:len(row):len(row)], purpleair.String(string(labels[i])))
+		row = append(row[:len(row):len(row)], purpleair.String(string(labels[i])))
+		if smoke != nil {
+			s := ""
+			if smoke[i] {
+				s = smokeField
+			}
+			row = append(row, purpleair.String(s))
+		}
+		r.Data[i] = row
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -353,4 +354,65 @@ func TestSimulateProfile(t *testing.T) {
 	if a, b := faults(realistic), faults(noSmoke); strings.Join(a, "|") != strings.Join(b, "|") || len(a) == 0 {
 		t.Errorf("fault labels differ with and without smoke (%d and %d labels)", len(a), len(b))
 	}
+}
+
+// TestSimulateSmokeLabel: a labelled realistic JSON fleet says which readings are under smoke in a
+// text column of its own, which the scoring readers leave out of the features as they do fault.
+func TestSimulateSmokeLabel(t *testing.T) {
+	const sensors, steps = 30, 180 // 6 h: the run's one smoke episode falls within it
+	path := filepath.Join(t.TempDir(), "fleet.json")
+	if _, stderr, code := runCmd(t, "simulate", "-profile", "realistic", "-merge", "-label-faults", "-sensors", strconv.Itoa(sensors), "-steps", strconv.Itoa(steps), "-o", path); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := purpleair.NewDecoder(f).Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, fc, pc := r.Column("smoke"), r.Column("fault"), r.Column("pm2.5_cf_1")
+	if sc < 0 || fc < 0 || pc < 0 || len(r.Data) != sensors*steps {
+		t.Fatalf("columns %v, %d rows", r.Fields, len(r.Data))
+	}
+	smoky := map[string]bool{}
+	var inSmoke, outside []float64
+	for _, row := range r.Data {
+		switch row[sc].Str {
+		case "smoke":
+			smoky[formatFloat(row[0].Num)] = true
+			if row[fc].Str == string(purpleair.FaultNone) {
+				inSmoke = append(inSmoke, row[pc].Num)
+			}
+		case "":
+			if row[fc].Str == string(purpleair.FaultNone) {
+				outside = append(outside, row[pc].Num)
+			}
+		default:
+			t.Fatalf("smoke label %q", row[sc].Str)
+		}
+	}
+	if len(smoky) < sensors/4 || len(smoky) > sensors/2 {
+		t.Errorf("%d of %d sensors labelled smoke, want about a third", len(smoky), sensors)
+	}
+	if m, o := simulateTestMedian(inSmoke), simulateTestMedian(outside); !(m > 2*o) {
+		t.Errorf("median PM2.5 %.1f under smoke, %.1f elsewhere: smoke should stand out", m, o)
+	}
+	tb, err := readTable(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.column("smoke") >= 0 || tb.column("fault") >= 0 {
+		t.Errorf("columns %v: the labels are not features", tb.names)
+	}
+}
+
+func simulateTestMedian(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(x))
+	return s[len(s)/2]
 }
