@@ -46,6 +46,11 @@ const (
 	cusumH        = 1.0
 	cusumCap      = 2 * cusumH
 	ratioQuiet    = 3
+	// A drift: the smoothed ratio left the typical one at least driftLead before the episode
+	// opened; a jump gets there within minutes.
+	driftLead = 20 * time.Minute
+	// The slow way: the hour-smoothed departure beyond slowK (10.5 %).
+	slowK = 0.1
 	// The first ratioLearn sound readings set a sensor's typical ratio (two hours at the API's
 	// 2-minute cadence); the slow way speaks only after them.
 	ratioLearn = 60

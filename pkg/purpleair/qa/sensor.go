@@ -37,6 +37,7 @@ type sensor struct {
 	ratioStart         time.Time // the episode's first flagged reading
 	ratioDrift         bool      // the open episode is a drift
 	ratioCalm          time.Time // last reading whose smoothed ratio sat at the typical one
+	ratioEnd           time.Time // when the last episode ended
 	ratioFrom          float64   // typical A/B ratio when the episode began
 
 	// level
@@ -310,14 +311,17 @@ func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
 	// Two ways to depart: an abrupt one (the CUSUM over the allowance, and this reading well off
 	// the typical ratio) and a slow one (the hour-smoothed departure beyond the allowance, the
 	// last readings too, on the same side), which finds a drift before it is large.
-	abrupt := (s.cusumUp >= cusumH || s.cusumDown >= cusumH) && math.Abs(z) > 2*cusumK
-	slow := s.ratioLearned >= ratioLearn && math.Abs(s.zSlow) > cusumK && math.Abs(s.zFast) > cusumK &&
+	// Either way only while the channels disagree with each other too: a sensor whose channels
+	// came back together after it began broken is sound, whatever ratio it first taught us.
+	apart := math.Abs(z+s.ratioBase) > cusumK
+	abrupt := apart && (s.cusumUp >= cusumH || s.cusumDown >= cusumH) && math.Abs(z) > 2*cusumK
+	slow := apart && s.ratioLearned >= ratioLearn && math.Abs(s.zSlow) > slowK && math.Abs(s.zFast) > slowK &&
 		s.zSlow*s.zFast > 0 && s.zSlow*z > 0
 	if c.agree && !abrupt && !slow {
 		// An episode ends after ratioQuiet readings in agreement, so that one reading of noise
 		// inside it does not start a new one.
-		if s.ratioQuiet++; s.ratioQuiet >= ratioQuiet {
-			s.ratioOn, s.ratioStart = false, time.Time{}
+		if s.ratioQuiet++; s.ratioQuiet >= ratioQuiet && s.ratioOn {
+			s.ratioOn, s.ratioEnd = false, r.Time
 		}
 		if math.Abs(s.zSlow) < cusumK/3 {
 			s.ratioCalm = r.Time
@@ -325,25 +329,21 @@ func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
 		return nil
 	}
 	if !s.ratioOn {
-		// One episode, one call: a drift crept up (found by the slow way first, or the
-		// hour-smoothed departure kept pace with the fast one while the channels still passed
-		// EPA's rule); a divergence jumped. A drift began when the smoothed ratio last sat at the
-		// typical one.
-		s.ratioOn, s.ratioStart = true, r.Time
-		s.ratioDrift = c.agree && (!abrupt || math.Abs(s.zFast-s.zSlow) < 0.5*math.Abs(s.zFast))
-		if s.ratioDrift && !s.ratioCalm.IsZero() {
-			s.ratioStart = s.ratioCalm
+		// One episode, one call. A drift crept up: the hour-smoothed ratio had been leaving the
+		// typical one for a while (driftLead) before the episode opened, while the channels still
+		// passed EPA's rule; a divergence jumped. An episode that reopens within slowTau of its end
+		// is the same one (noise dips in and out of it).
+		s.ratioOn = true
+		if s.ratioEnd.IsZero() || r.Time.Sub(s.ratioEnd) > slowTau {
+			s.ratioStart = r.Time
+			s.ratioDrift = c.agree && !s.ratioCalm.IsZero() && r.Time.Sub(s.ratioCalm) >= driftLead
+			if s.ratioDrift {
+				s.ratioStart = s.ratioCalm
+			}
+			s.ratioFrom = math.Exp(s.ratioBase)
 		}
-		s.ratioFrom = math.Exp(s.ratioBase)
 	}
 	s.ratioQuiet = 0
-	if !s.ratioOn {
-		// One episode, one call: a drift crept up (the hour-smoothed departure kept pace with the
-		// fast one while the channels still passed EPA's rule); a divergence jumped.
-		s.ratioOn, s.ratioStart = true, r.Time
-		s.ratioDrift = c.agree && math.Abs(s.zFast-s.zSlow) < 0.5*math.Abs(s.zFast)
-		s.ratioFrom = math.Exp(s.ratioBase)
-	}
 	reason, score := ReasonABDivergence, 0.75+0.2*min(1, math.Abs(z))
 	if !c.agree {
 		score = 0.95
@@ -380,7 +380,8 @@ func (s *sensor) learnRatio(c *chans, dt float64) {
 	if s.ratioLearned < ratioLearn {
 		s.ratioLearned++
 		s.ratioBase += z / float64(s.ratioLearned)
-	} else if math.Abs(z) <= 2*cusumK && math.Abs(s.zSlow) <= cusumK {
+	} else if math.Abs(z) <= 2*cusumK && math.Abs(s.zSlow) <= cusumK || math.Abs(z+s.ratioBase) <= cusumK {
+		// (or, whatever the smoothed ratio, when the channels agree with each other)
 		s.ratioBase += alphaFor(dt, baselineTau, 0) * z
 	}
 	s.ratioBase = max(-ratioBaseMax, min(ratioBaseMax, s.ratioBase))
