@@ -443,11 +443,20 @@ func (p *PurpleAir) addError(acc telegraf.Accumulator, err error) {
 	acc.AddError(err)
 }
 
-// emit adds one metric per usable row; rows that cannot be metrics are
-// counted and the first is reported. pace, when not nil, is called before
-// the k-th metric (from 0) this call adds, and its error stops the call. It
-// returns the number of metrics added.
-func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.FaultKind, pace func(k int) error) (int, error) {
+// document collects what emit reports about one response, which may come in
+// several chunks (see pa.Decoder.DecodeFunc): its warnings are given once per
+// response, when it ends.
+type document struct {
+	bad, skipped    int
+	firstBad, first error
+	receivedAt      int64 // the time stamp of a response without data_time_stamp
+}
+
+// emit adds one metric per usable row of r (a response, or a chunk of one);
+// rows that cannot be metrics are counted in doc. pace, when not nil, is
+// called before the k-th metric (from 0) this call adds, and its error stops
+// the call. It returns the number of metrics added.
+func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.FaultKind, pace func(k int) error, doc *document) (int, error) {
 	opt := p.pointOpts
 	if p.LabelFaults {
 		opt.Faults = faults
@@ -455,20 +464,27 @@ func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.F
 	if r.DataTimeStamp == 0 {
 		// Unix time 0 is never a refresh time: the member is missing. Metrics at 1970 would be dropped
 		// or misplaced by every consumer; the receive time is the closest known.
-		r.DataTimeStamp = p.now().Unix()
+		if doc.receivedAt == 0 {
+			doc.receivedAt = p.now().Unix()
+		}
+		r.DataTimeStamp = doc.receivedAt
 		p.noTimeStamp.Do(func() {
 			p.logf(telegraf.Warn, "a response has no data_time_stamp: its metrics (and those of any later response without one) are stamped with the time it was received")
 		})
 	}
+	if len(r.BadRows) > 0 {
+		if doc.bad == 0 {
+			doc.firstBad = r.BadRows[0]
+		}
+		doc.bad += len(r.BadRows)
+	}
 	n := 0
-	var skipped int
-	var first error
 	for i := range r.Data {
 		pt, err := r.Point(i, opt)
 		if err != nil {
-			skipped++
-			if first == nil {
-				first = err
+			doc.skipped++
+			if doc.first == nil {
+				doc.first = err
 			}
 			continue
 		}
@@ -480,16 +496,16 @@ func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.F
 		acc.AddFields(pt.Measurement, pt.Fields, pt.Tags, pt.Time)
 		n++
 	}
-	p.reportBadRows(r.BadRows, skipped, first)
 	return n, nil
 }
 
-func (p *PurpleAir) reportBadRows(bad []*pa.RowError, skipped int, first error) {
-	if len(bad) > 0 {
-		p.logf(telegraf.Warn, "skipped %d malformed rows of the response (first: %v)", len(bad), bad[0])
+// report gives the warnings about the rows of a response that made no metric.
+func (p *PurpleAir) report(doc *document) {
+	if doc.bad > 0 {
+		p.logf(telegraf.Warn, "skipped %d malformed rows of the response (first: %v)", doc.bad, doc.firstBad)
 	}
-	if skipped > 0 {
-		p.logf(telegraf.Warn, "skipped %d rows that make no metric (first: %v)", skipped, first)
+	if doc.skipped > 0 {
+		p.logf(telegraf.Warn, "skipped %d rows that make no metric (first: %v)", doc.skipped, doc.first)
 	}
 }
 
@@ -503,7 +519,17 @@ func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
 		}
 		started := p.now()
 		wait := interval
-		r, err := p.client.Sensors(ctx, q)
+		// Rows become metrics as the body arrives: memory stays at a chunk of rows whatever the size
+		// of the response, and the rows before a failure mid-body are not lost.
+		var doc document
+		n, rows := 0, 0
+		r, err := p.client.SensorsFunc(ctx, q, func(chunk *pa.Response) error {
+			k, _ := p.emit(acc, chunk, nil, nil, &doc)
+			n += k
+			rows += len(chunk.Data) + len(chunk.BadRows)
+			return nil
+		})
+		p.report(&doc)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -514,12 +540,10 @@ func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
 				wait = ae.RetryAfter
 			}
 		default:
+			p.logf(telegraf.Debug, "poll: %d sensors, %d metrics", rows, n)
 			// The server's clock, not a receive-time fallback, decides what modified_since asks for.
-			dataTime := r.DataTimeStamp
-			n, _ := p.emit(acc, r, nil, nil)
-			p.logf(telegraf.Debug, "poll: %d sensors, %d metrics", len(r.Data)+len(r.BadRows), n)
-			if dataTime > since {
-				since = dataTime
+			if r.DataTimeStamp > since {
+				since = r.DataTimeStamp
 			}
 		}
 		// Keep the cadence: the next poll is interval after this one began.
@@ -547,26 +571,29 @@ func (p *PurpleAir) runFile(ctx context.Context, acc telegraf.Accumulator) {
 			return p.sleep(ctx, due.Sub(p.now()))
 		}
 	}
-	for doc := 0; ; doc++ {
-		r, err := dec.Decode()
+	for n := 0; ; n++ {
+		// Rows become metrics as they are decoded: a file of any size takes a chunk of rows in
+		// memory, and the complete rows of a document cut short are emitted before its error.
+		var doc document
+		_, err := dec.DecodeFunc(func(chunk *pa.Response) error {
+			var labels []pa.FaultKind
+			if p.LabelFaults {
+				labels = fileFaultLabels(chunk)
+			}
+			k, err := p.emit(acc, chunk, labels, pace, &doc)
+			total += k
+			return err
+		})
+		p.report(&doc)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				acc.AddError(fmt.Errorf("%s: document %d: %w", p.Path, doc, err))
+				acc.AddError(fmt.Errorf("%s: document %d: %w", p.Path, n, err))
 			}
 			break
 		}
-		var labels []pa.FaultKind
-		if p.LabelFaults {
-			labels = fileFaultLabels(r)
-		}
-		n, err := p.emit(acc, r, labels, pace)
-		if err != nil {
-			return
-		}
-		total += n
 	}
 	p.logf(telegraf.Info, "replayed %d metrics from %s; idle until stopped", total, p.Path)
 }
@@ -606,7 +633,9 @@ func (p *PurpleAir) runSimulate(ctx context.Context, acc telegraf.Accumulator) {
 		}
 		began := p.now()
 		r, labels := sim.NextResponse()
-		p.emit(acc, r, labels, nil)
+		var doc document
+		p.emit(acc, r, labels, nil, &doc)
+		p.report(&doc)
 		if p.Speedup > 0 && sim.Time().Before(p.now()) {
 			pace := time.Duration(float64(step) / p.Speedup)
 			if err := p.sleep(ctx, pace-p.now().Sub(began)); err != nil {

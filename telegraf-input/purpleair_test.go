@@ -758,3 +758,43 @@ func TestMissingDataTimeStampFallsBackToReceiveTime(t *testing.T) {
 		}
 	}
 }
+
+// A file whose last document is cut short (a replay of a file still being written, a copy interrupted)
+// gives every complete row of that document, then an error saying where the input ends.
+func TestFileTruncatedLastDocumentKeepsCompleteRows(t *testing.T) {
+	const rows = 12_800
+	doc := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`{"data_time_stamp":1712793665,"fields":["sensor_index","pm2.5_cf_1"],"data":[`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "[%d,%d.5]", i+1, i%50)
+		}
+		b.WriteString("]}\n")
+		return b.String()
+	}
+	full := doc(3)
+	last := doc(rows)
+	cut := strings.Index(last, fmt.Sprintf("[%d,", rows)) + 3 // inside the last row
+	content := full + last[:cut]
+	path := filepath.Join(t.TempDir(), "cut.json")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newPlugin(t, nil, func(p *PurpleAir) { p.Source = "file"; p.Path = path })
+	acc := &testutil.Accumulator{}
+	if err := p.Start(acc); err != nil {
+		t.Fatal(err)
+	}
+	acc.WaitError(1)
+	p.Stop()
+	if got, want := acc.NMetrics(), uint64(3+rows-1); got != want {
+		t.Errorf("%d metrics, want %d (3 + every complete row of the cut document)", got, want)
+	}
+	err := acc.FirstError()
+	if err == nil || !strings.Contains(err.Error(), "document 1: purpleair: truncated response: input ends at byte "+strconv.Itoa(len(content))) {
+		t.Errorf("error %v, want it to say where the input ends (byte %d)", err, len(content))
+	}
+}

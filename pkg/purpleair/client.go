@@ -152,7 +152,8 @@ type Client struct {
 	// SkipBadRows keeps a poll going when some rows are unusable: they are
 	// reported in Response.BadRows instead of failing the call.
 	SkipBadRows bool
-	// MaxBodyBytes bounds a response (0 → 512 MiB).
+	// MaxBodyBytes bounds a response (0 → DefaultMaxBodyBytes); a longer one
+	// is an error matching ErrTooLarge, not retried.
 	MaxBodyBytes int64
 	// Logf receives retry notices; nil = silent.
 	Logf func(format string, args ...any)
@@ -166,11 +167,34 @@ func (c *Client) logf(format string, args ...any) {
 	}
 }
 
+// DefaultMaxBodyBytes is the largest response a Client reads by default: more
+// than ten times a response listing every PurpleAir sensor in the world with
+// the default fields (25,552 sensors: 2.7 MB).
+const DefaultMaxBodyBytes = 64 << 20
+
 // Sensors calls GET /v1/sensors, retrying temporary failures with exponential
-// backoff. Errors: *APIError for HTTP errors, *SyntaxError for malformed or
-// truncated bodies (errors.Is(err, ErrTruncated)), *RowError for unusable rows
-// unless SkipBadRows.
+// backoff. The body is decoded as it arrives: memory holds the decoded rows,
+// never the body as well. Errors: *APIError for HTTP errors, *SyntaxError for
+// malformed or truncated bodies (errors.Is(err, ErrTruncated)), *RowError for
+// unusable rows unless SkipBadRows, ErrTooLarge beyond MaxBodyBytes.
 func (c *Client) Sensors(ctx context.Context, q SensorsQuery) (*Response, error) {
+	return c.sensors(ctx, q, nil)
+}
+
+// SensorsFunc is Sensors handing the rows to fn in chunks as they are decoded
+// (see Decoder.DecodeFunc) instead of returning them, so that memory stays at
+// about one chunk whatever the size of the response; the Response returned
+// holds the members without the rows. A failure before fn got any row is
+// retried as in Sensors; after that it is returned at once, as a retry would
+// hand the same rows over again.
+func (c *Client) SensorsFunc(ctx context.Context, q SensorsQuery, fn func(chunk *Response) error) (*Response, error) {
+	if fn == nil {
+		return nil, errors.New("purpleair: SensorsFunc needs a function")
+	}
+	return c.sensors(ctx, q, fn)
+}
+
+func (c *Client) sensors(ctx context.Context, q SensorsQuery, fn func(*Response) error) (*Response, error) {
 	base := c.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -199,13 +223,24 @@ func (c *Client) Sensors(ctx context.Context, q SensorsQuery) (*Response, error)
 		sleep = ctxtime.Sleep
 	}
 	backoff := minB
+	delivered := false
+	var deliver func(*Response) error
+	if fn != nil {
+		deliver = func(chunk *Response) error {
+			delivered = true
+			for _, re := range chunk.BadRows {
+				c.redactInPlace(re)
+			}
+			return fn(chunk)
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		resp, retryAfter, err := c.once(ctx, u)
+		resp, retryAfter, err := c.once(ctx, u, deliver)
 		err = c.RedactError(err)
 		if err == nil {
 			return resp, nil
 		}
-		if ctx.Err() != nil || !temporary(err) || attempt >= retries {
+		if ctx.Err() != nil || !temporary(err) || attempt >= retries || delivered {
 			if attempt > 0 && temporary(err) {
 				return nil, fmt.Errorf("%w (gave up after %d attempts)", err, attempt+1)
 			}
@@ -245,7 +280,7 @@ func temporary(err error) bool {
 	return errors.As(err, &ne)
 }
 
-func (c *Client) once(ctx context.Context, u *url.URL) (*Response, time.Duration, error) {
+func (c *Client) once(ctx context.Context, u *url.URL, fn func(*Response) error) (*Response, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("purpleair: %w", err)
@@ -270,20 +305,13 @@ func (c *Client) once(ctx context.Context, u *url.URL) (*Response, time.Duration
 	defer res.Body.Close()
 	limit := c.MaxBodyBytes
 	if limit <= 0 {
-		limit = 512 << 20
-	}
-	body, err := io.ReadAll(io.LimitReader(res.Body, limit+1))
-	if err != nil {
-		return nil, 0, fmt.Errorf("purpleair: GET /v1/sensors: reading body (%d bytes received): %w", len(body), err)
-	}
-	if int64(len(body)) > limit {
-		return nil, 0, fmt.Errorf("purpleair: GET /v1/sensors: response larger than %d bytes", limit)
+		limit = DefaultMaxBodyBytes
 	}
 	retryAfter := parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		ae := &APIError{StatusCode: res.StatusCode, RetryAfter: retryAfter}
 		// The API explains itself in a JSON body; use it when it is one.
-		if r, err := DecodeBytes(body, true); err != nil {
+		if r, err := newStreamParser(res.Body, limit, true).document(); err != nil {
 			var inner *APIError
 			if errors.As(err, &inner) {
 				ae.Code, ae.Description = inner.Code, inner.Description
@@ -293,7 +321,12 @@ func (c *Client) once(ctx context.Context, u *url.URL) (*Response, time.Duration
 		}
 		return nil, retryAfter, ae
 	}
-	resp, err := DecodeBytes(body, c.SkipBadRows)
+	p := newStreamParser(res.Body, limit, c.SkipBadRows)
+	p.onRows = fn
+	resp, err := p.document()
+	if err == nil {
+		err = p.end()
+	}
 	if err != nil {
 		return nil, 0, err
 	}

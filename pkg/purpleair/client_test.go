@@ -1,12 +1,15 @@
 package purpleair
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,4 +329,105 @@ func TestRedact(t *testing.T) {
 			t.Errorf("redact(%q, %q) = %q, want %q", c.s, c.key, got, c.want)
 		}
 	}
+}
+
+// writeLargeBody writes an API response of rows sensors with the input's default 16 fields plus
+// sensor_index, in the API's own formatting, and returns its length. It is generated as it is sent, so
+// that the test process does not hold it: the heap measured is the client's.
+func writeLargeBody(w io.Writer, rows int) int64 {
+	bw := bufio.NewWriter(w)
+	n := int64(0)
+	add := func(s string) { k, _ := bw.WriteString(s); n += int64(k) }
+	add(`{"api_version":"V1.0.14-0.0.58","time_stamp":1712793708,"data_time_stamp":1712793665,"max_age":604800,"fields":["sensor_index","rssi","uptime","latitude","longitude","humidity","temperature","pressure","pm1.0","pm2.5_alt","pm10.0","pm1.0_cf_1","pm2.5_atm","pm2.5_cf_1","pm10.0_cf_1","pm2.5_cf_1_a","pm2.5_cf_1_b"],"data":[`)
+	for i := range rows {
+		if i > 0 {
+			add(",")
+		}
+		add(fmt.Sprintf("[%d,-%d,%d,%.5f,%.5f,%d,%d,%.2f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.3f,%.3f]",
+			i+1, 40+i%50, 1000+i, 37+float64(i%1000)/1000, -122+float64(i%997)/1000, 30+i%40, 50+i%30, 1000+float64(i%500)/100,
+			float64(i%90)/10, float64(i%80)/10, float64(i%70)/10, float64(i%60)/10, float64(i%50)/10, float64(i%40)/10, float64(i%30)/10, float64(i%20)/7, float64(i%10)/3))
+	}
+	add("]}")
+	bw.Flush()
+	return n
+}
+
+// peakHeap samples the heap in use while f runs and returns its highest value above the level before.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var s runtime.MemStats
+		for {
+			runtime.ReadMemStats(&s)
+			peak = max(peak, s.HeapAlloc)
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	runtime.ReadMemStats(&ms)
+	peak = max(peak, ms.HeapAlloc)
+	if peak < base {
+		return 0
+	}
+	return peak - base
+}
+
+// BenchmarkClientLargeResponse: the heap a poll of a large response takes at its peak, against the
+// size of the body (HAZEWATCH_BENCH_ROWS rows, default 300,000: about 30 MB, ten times the whole
+// world's sensors). Reported as peak-MiB and peak/body.
+func BenchmarkClientLargeResponse(b *testing.B) {
+	rows := 300_000
+	if s := os.Getenv("HAZEWATCH_BENCH_ROWS"); s != "" {
+		rows, _ = strconv.Atoi(s)
+	}
+	bodyLen := writeLargeBody(io.Discard, rows)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeLargeBody(w, rows) }))
+	defer srv.Close()
+	c := &Client{BaseURL: srv.URL, APIKey: testKey, MaxRetries: -1, MaxBodyBytes: 1 << 30}
+	b.Run("Sensors", func(b *testing.B) {
+		var peak uint64
+		for b.Loop() {
+			peak = max(peak, peakHeap(func() {
+				r, err := c.Sensors(context.Background(), SensorsQuery{Fields: []string{"pm2.5_cf_1"}})
+				if err != nil || len(r.Data) != rows {
+					b.Fatalf("%v", err)
+				}
+			}))
+		}
+		b.ReportMetric(float64(bodyLen)/(1<<20), "body-MiB")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+		b.ReportMetric(float64(peak)/float64(bodyLen), "peak/body")
+	})
+	// As the input polls: rows handed over in chunks and turned into metrics, none kept.
+	b.Run("SensorsFunc", func(b *testing.B) {
+		var peak uint64
+		for b.Loop() {
+			peak = max(peak, peakHeap(func() {
+				n := 0
+				_, err := c.SensorsFunc(context.Background(), SensorsQuery{Fields: []string{"pm2.5_cf_1"}}, func(chunk *Response) error {
+					n += len(chunk.Data)
+					return nil
+				})
+				if err != nil || n != rows {
+					b.Fatalf("%d rows: %v", n, err)
+				}
+			}))
+		}
+		b.ReportMetric(float64(bodyLen)/(1<<20), "body-MiB")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
+		b.ReportMetric(float64(peak)/float64(bodyLen), "peak/body")
+	})
 }

@@ -190,13 +190,18 @@ func (e *FieldError) Error() string {
 // is neither number, string nor null, is a *RowError naming row and column;
 // malformed or truncated JSON is a *SyntaxError. An API error document
 // ({"error": ..., "description": ...}) is returned as *APIError. Anything but
-// whitespace after the document is an error.
+// whitespace after the document is an error. The input is decoded as it is
+// read: memory holds the decoded rows, never the input as well.
 func Decode(r io.Reader) (*Response, error) {
-	b, err := io.ReadAll(r)
+	p := newStreamParser(r, 0, false)
+	resp, err := p.document()
 	if err != nil {
-		return nil, fmt.Errorf("purpleair: reading response: %w", err)
+		return nil, err
 	}
-	return DecodeBytes(b, false)
+	if err := p.end(); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // DecodeBytes is Decode on a byte slice. With skipBadRows, unusable rows are
@@ -207,86 +212,227 @@ func DecodeBytes(b []byte, skipBadRows bool) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.ws()
-	if p.i < len(p.b) {
-		return nil, p.syntaxf("unexpected %q after the end of the document", p.b[p.i])
+	if err := p.end(); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }
 
+// end checks that nothing but whitespace follows the document.
+func (p *parser) end() error {
+	for {
+		p.ws()
+		if p.i < len(p.b) {
+			return p.syntaxf("unexpected %q after the end of the document", p.b[p.i])
+		}
+		if !p.more() {
+			return p.readErr()
+		}
+	}
+}
+
+// ErrTooLarge is matched (errors.Is) by the error of an input longer than the
+// decoder's limit.
+var ErrTooLarge = errors.New("input too large")
+
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("purpleair: input larger than the limit of %d bytes", e.limit)
+}
+func (e *tooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
 // Decoder reads a stream of API-format documents, one after another (as
-// written by WriteAPIJSON, one per simulated step), from a reader.
+// written by WriteAPIJSON, one per simulated step), from a reader, decoding
+// each as it is read.
 type Decoder struct {
 	// SkipBadRows drops unusable rows into Response.BadRows instead of failing
 	// the whole document.
 	SkipBadRows bool
 
-	dec  *json.Decoder
-	read *countingReader
-	n    int
+	p      *parser
+	n      int   // documents decoded
+	endOff int64 // where the last complete document ended
 }
 
 // NewDecoder returns a Decoder reading from r.
 func NewDecoder(r io.Reader) *Decoder {
-	cr := &countingReader{r: r}
-	return &Decoder{dec: json.NewDecoder(cr), read: cr}
+	return &Decoder{p: newStreamParser(r, 0, false)}
 }
 
-// countingReader counts the bytes read through it: where the input ended when a document is
-// cut short. json.Decoder's InputOffset cannot say: it stays where the incomplete document
-// began (the end of the one before it, or 0 for the first).
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+// NewDecoderLimit returns a Decoder reading at most limit bytes from r (0: no
+// limit); more is an error matching ErrTooLarge.
+func NewDecoderLimit(r io.Reader, limit int64) *Decoder {
+	return &Decoder{p: newStreamParser(r, limit, false)}
 }
 
 // Decode returns the next document, or io.EOF after the last one.
 func (d *Decoder) Decode() (*Response, error) {
-	var raw json.RawMessage
-	if err := d.dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
+	return d.decode(nil)
+}
+
+// ChunkRows is the most rows DecodeFunc hands over at once.
+const ChunkRows = 1024
+
+// DecodeFunc reads the next document like Decode, but hands its rows to fn in
+// consecutive chunks (at most ChunkRows each) as they are decoded, so that
+// memory stays at about one chunk whatever the size of the document. Each
+// chunk is a *Response with the document's members read so far, some of its
+// rows in Data (SourceRow gives a row's position in the document's data
+// array) and the unusable ones among them in BadRows; the chunk and its rows
+// are valid only until fn returns. Rows are streamed when "fields" and
+// "data_time_stamp" come before "data", as in the API's responses and
+// WriteAPIJSON's output; otherwise they are kept until the document ends. An
+// error from fn stops decoding and is returned. Of a document cut short, every
+// complete row has been handed to fn before the *SyntaxError is returned.
+// The Response returned holds the document's members, without rows.
+func (d *Decoder) DecodeFunc(fn func(chunk *Response) error) (*Response, error) {
+	if fn == nil {
+		return nil, errors.New("purpleair: DecodeFunc needs a function")
+	}
+	return d.decode(fn)
+}
+
+func (d *Decoder) decode(fn func(*Response) error) (*Response, error) {
+	p := d.p
+	p.skipBadRows = d.SkipBadRows
+	p.onRows = fn
+	// Another document, or the end of the input?
+	for {
+		p.ws()
+		if p.i < len(p.b) {
+			break
+		}
+		if !p.more() {
+			if err := p.readErr(); err != nil {
+				return nil, err
+			}
 			return nil, io.EOF
 		}
-		var se *json.SyntaxError
-		switch {
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			// The decoder has read all there was: the input ends after the bytes read so far.
-			msg := fmt.Sprintf("document %d is incomplete", d.n)
-			if d.n > 0 {
-				msg = fmt.Sprintf("document %d (after byte %d) is incomplete", d.n, d.dec.InputOffset())
+	}
+	resp, err := p.document()
+	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			switch {
+			case se.Truncated && d.n > 0:
+				se.Msg = fmt.Sprintf("document %d (after byte %d) is incomplete: %s", d.n, d.endOff, se.Msg)
+			case se.Truncated:
+				se.Msg = fmt.Sprintf("document %d is incomplete: %s", d.n, se.Msg)
+			default:
+				se.Msg = fmt.Sprintf("document %d: %s", d.n, se.Msg)
 			}
-			return nil, &SyntaxError{Offset: d.read.n, Row: -1, Truncated: true, Msg: msg}
-		case errors.As(err, &se):
-			return nil, &SyntaxError{Offset: se.Offset, Row: -1, Msg: fmt.Sprintf("document %d: %v", d.n, se)}
 		}
-		return nil, fmt.Errorf("purpleair: reading document %d: %w", d.n, err)
+		return nil, err
 	}
 	d.n++
-	return DecodeBytes(raw, d.SkipBadRows)
+	d.endOff = p.base + int64(p.i)
+	return resp, nil
 }
 
 // parser is a single-pass JSON reader specialised for the response shape: the
-// data array (almost all of the bytes) is read straight into one backing slice
-// of cells, without building generic JSON values.
+// data array (almost all of the bytes) is read straight into backing slices
+// of cells, without building generic JSON values. It reads from b, which a
+// streaming parser refills from r as it goes: every token is complete in b
+// before it is parsed, so the token readers work on b alone.
 type parser struct {
 	b           []byte
 	i           int
 	row         int // data row being read, −1 outside data
 	skipBadRows bool
+
+	// Streaming input (r == nil: b is all of it).
+	r     io.Reader
+	base  int64 // input offset of b[0]
+	read  int64 // bytes read from r
+	limit int64 // the most bytes to read from r; 0: no limit
+	rerr  error // r's error once it failed or ended (io.EOF)
+
+	// onRows, when set, receives the rows in chunks (see Decoder.DecodeFunc).
+	onRows func(*Response) error
+
+	// Rows of the current document.
+	cells  []Value   // the backing chunk being filled
+	rows   [][]Value // kept rows
+	rowIdx []int     // their positions in the data array
+	bad    []*RowError
+}
+
+// readBuf is the first size of a streaming parser's buffer; it grows only for
+// a longer token.
+const readBuf = 64 << 10
+
+// cellChunk is how many cells a streaming parser allocates at a time: the
+// decoded rows take what they need plus at most one chunk, never a doubled
+// slice.
+const cellChunk = 16 << 10
+
+func newStreamParser(r io.Reader, limit int64, skipBadRows bool) *parser {
+	return &parser{r: r, b: make([]byte, 0, readBuf), limit: limit, skipBadRows: skipBadRows, row: -1}
+}
+
+// more reads more input, keeping b[i:] (the token being read and what
+// follows). It reports false when the input has ended or failed (see rerr).
+func (p *parser) more() bool {
+	if p.r == nil || p.rerr != nil {
+		return false
+	}
+	if p.i > 0 {
+		n := copy(p.b, p.b[p.i:])
+		p.base += int64(p.i)
+		p.b = p.b[:n]
+		p.i = 0
+	}
+	if len(p.b) == cap(p.b) {
+		nb := make([]byte, len(p.b), max(2*cap(p.b), readBuf))
+		copy(nb, p.b)
+		p.b = nb
+	}
+	for {
+		room := p.b[len(p.b):cap(p.b)]
+		if p.limit > 0 && int64(len(room)) > p.limit-p.read+1 {
+			room = room[:p.limit-p.read+1] // one byte beyond the limit tells that there is more
+		}
+		n, err := p.r.Read(room)
+		p.read += int64(n)
+		p.b = p.b[:len(p.b)+n]
+		if p.limit > 0 && p.read > p.limit {
+			p.b = p.b[:len(p.b)-int(p.read-p.limit)]
+			p.rerr = &tooLargeError{p.limit}
+			return false
+		}
+		if err != nil {
+			p.rerr = err
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+}
+
+// readErr is the reason the input ended early, nil for its end.
+func (p *parser) readErr() error {
+	if p.rerr == nil || errors.Is(p.rerr, io.EOF) {
+		return nil
+	}
+	if errors.Is(p.rerr, ErrTooLarge) {
+		return p.rerr
+	}
+	return fmt.Errorf("purpleair: reading input (%d bytes received): %w", p.base+int64(len(p.b)), p.rerr)
 }
 
 func (p *parser) syntaxf(format string, args ...any) error {
-	return &SyntaxError{Offset: int64(p.i), Row: p.row, Msg: fmt.Sprintf(format, args...)}
+	return &SyntaxError{Offset: p.base + int64(p.i), Row: p.row, Msg: fmt.Sprintf(format, args...)}
 }
 
+// truncated is the error of input ending before the document: a read error or
+// the limit where that is the cause.
 func (p *parser) truncated(what string) error {
-	return &SyntaxError{Offset: int64(len(p.b)), Row: p.row, Truncated: true, Msg: "expected " + what}
+	if err := p.readErr(); err != nil {
+		return err
+	}
+	return &SyntaxError{Offset: p.base + int64(len(p.b)), Row: p.row, Truncated: true, Msg: "expected " + what}
 }
 
 func (p *parser) ws() {
@@ -302,12 +448,12 @@ func (p *parser) ws() {
 
 // expect consumes byte c after optional whitespace.
 func (p *parser) expect(c byte, what string) error {
-	p.ws()
-	if p.i >= len(p.b) {
-		return p.truncated(what)
+	got, err := p.peek(what)
+	if err != nil {
+		return err
 	}
-	if p.b[p.i] != c {
-		return p.syntaxf("expected %s, found %q", what, p.b[p.i])
+	if got != c {
+		return p.syntaxf("expected %s, found %q", what, got)
 	}
 	p.i++
 	return nil
@@ -315,11 +461,86 @@ func (p *parser) expect(c byte, what string) error {
 
 // peek returns the next non-space byte without consuming it.
 func (p *parser) peek(what string) (byte, error) {
-	p.ws()
-	if p.i >= len(p.b) {
-		return 0, p.truncated(what)
+	if c, ok := p.next(); ok {
+		return c, nil
 	}
-	return p.b[p.i], nil
+	return p.peekSlow(what)
+}
+
+// next is peek's fast path, small enough to be inlined in the data loop: the
+// next byte when it is there and not whitespace (the API's JSON has none).
+func (p *parser) next() (byte, bool) {
+	if p.i < len(p.b) && p.b[p.i] > ' ' {
+		return p.b[p.i], true
+	}
+	return 0, false
+}
+
+// peekSlow is peek past whitespace or at the end of b.
+func (p *parser) peekSlow(what string) (byte, error) {
+	for {
+		p.ws()
+		if p.i < len(p.b) {
+			return p.b[p.i], nil
+		}
+		if !p.more() {
+			return 0, p.truncated(what)
+		}
+	}
+}
+
+// ensure makes b hold the whole token at i, whose bytes after the first
+// inToken accepts (a string's are found by ensureString): a streaming parser
+// reads until a byte ends it or the input does.
+func (p *parser) ensure(inToken func(c byte) bool) {
+	if p.r == nil {
+		return
+	}
+	j := p.i + 1
+	for {
+		for j < len(p.b) && inToken(p.b[j]) {
+			j++
+		}
+		if j < len(p.b) {
+			return
+		}
+		off := j - p.i
+		if !p.more() {
+			return
+		}
+		j = p.i + off
+	}
+}
+
+func numberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
+}
+
+func literalByte(c byte) bool { return c >= 'a' && c <= 'z' }
+
+// ensureString makes b hold the whole string starting at i (a '"').
+func (p *parser) ensureString() {
+	if p.r == nil {
+		return
+	}
+	j := p.i + 1
+	for {
+		for j < len(p.b) {
+			switch p.b[j] {
+			case '"':
+				return
+			case '\\':
+				j += 2
+				continue
+			}
+			j++
+		}
+		off := j - p.i
+		if !p.more() {
+			return
+		}
+		j = p.i + off
+	}
 }
 
 func (p *parser) document() (*Response, error) {
@@ -328,13 +549,13 @@ func (p *parser) document() (*Response, error) {
 	}
 	resp := &Response{}
 	var (
-		cells                []Value
-		rowStart             []int
-		rowIndex             []int // original data index of each kept row
 		haveFields, haveData bool
+		haveDataTime         bool
 		apiErr               *APIError
 		rowLenChecked        bool
+		streamed             bool
 	)
+	p.rows, p.rowIdx, p.bad = nil, nil, nil
 	first := true
 	for {
 		c, err := p.peek("a member name or '}'")
@@ -359,6 +580,7 @@ func (p *parser) document() (*Response, error) {
 			resp.TimeStamp, err = p.intMember(key)
 		case "data_time_stamp":
 			resp.DataTimeStamp, err = p.intMember(key)
+			haveDataTime = true
 		case "max_age":
 			resp.MaxAge, err = p.intMember(key)
 		case "firmware_default_version":
@@ -386,7 +608,9 @@ func (p *parser) document() (*Response, error) {
 			}
 			haveData = true
 			rowLenChecked = haveFields
-			cells, rowStart, rowIndex, err = p.data(resp, haveFields)
+			// Rows can only be handed over as they come when what makes them metrics is known.
+			streamed = p.onRows != nil && haveFields && haveDataTime && apiErr == nil
+			err = p.data(resp, haveFields, streamed)
 		case "error":
 			if apiErr == nil {
 				apiErr = &APIError{}
@@ -428,72 +652,146 @@ func (p *parser) document() (*Response, error) {
 	if !haveData {
 		return nil, &FieldError{Member: "data", Msg: "missing: not a /v1/sensors response"}
 	}
-	rowStart = append(rowStart, len(cells))
-	resp.Data = make([][]Value, 0, len(rowStart)-1)
-	var kept []int
-	if p.skipBadRows {
-		kept = make([]int, 0, len(rowStart)-1)
-	}
-	for r := 0; r+1 < len(rowStart); r++ {
-		row := cells[rowStart[r]:rowStart[r+1]:rowStart[r+1]]
-		if !rowLenChecked && len(row) != len(resp.Fields) {
-			// "data" came before "fields": check lengths now.
-			e := &RowError{Row: rowIndex[r], Col: -1, Msg: fmt.Sprintf("%d values, want %d (one per field)", len(row), len(resp.Fields))}
-			if !p.skipBadRows {
-				return nil, e
+	if !rowLenChecked {
+		// "data" came before "fields": check lengths now.
+		keptRows, keptIdx := p.rows[:0], p.rowIdx[:0]
+		for r, row := range p.rows {
+			if len(row) != len(resp.Fields) {
+				e := &RowError{Row: p.rowIdx[r], Col: -1, Msg: fmt.Sprintf("%d values, want %d (one per field)", len(row), len(resp.Fields))}
+				if !p.skipBadRows {
+					return nil, e
+				}
+				p.bad = append(p.bad, e)
+				continue
 			}
-			resp.BadRows = append(resp.BadRows, e)
-			continue
+			keptRows, keptIdx = append(keptRows, row), append(keptIdx, p.rowIdx[r])
 		}
-		resp.Data = append(resp.Data, row)
-		kept = append(kept, rowIndex[r])
+		p.rows, p.rowIdx = keptRows, keptIdx
+		slices.SortFunc(p.bad, func(a, b *RowError) int { return a.Row - b.Row })
 	}
+	if p.onRows != nil {
+		if !streamed {
+			if err := p.flush(resp); err != nil {
+				return nil, err
+			}
+		}
+		p.rows, p.rowIdx, p.bad, p.cells = nil, nil, nil, nil
+		return resp, nil
+	}
+	resp.Data = p.rows
+	if resp.Data == nil {
+		resp.Data = [][]Value{}
+	}
+	resp.BadRows = p.bad
 	if len(resp.BadRows) > 0 {
-		resp.origRow = kept
+		resp.origRow = p.rowIdx
 	}
+	p.rows, p.rowIdx, p.bad, p.cells = nil, nil, nil, nil
 	return resp, nil
 }
 
-// data reads the "data" array into one backing slice of cells; rowStart[r]
-// is where kept row r begins.
-func (p *parser) data(resp *Response, fieldsKnown bool) (cells []Value, rowStart, rowIndex []int, err error) {
+// flush hands the rows kept so far to onRows, in chunks, and forgets them.
+func (p *parser) flush(resp *Response) error {
+	rows, rowIdx := p.rows, p.rowIdx
+	defer func() { p.rows, p.rowIdx, p.bad = rows[:0], rowIdx[:0], nil }()
+	for len(p.rows) > 0 || len(p.bad) > 0 {
+		n := min(len(p.rows), ChunkRows)
+		chunk := *resp
+		chunk.Data = p.rows[:n:n]
+		chunk.origRow = p.rowIdx[:n:n]
+		// Bad rows go with the chunk whose rows surround them.
+		nb := len(p.bad)
+		if n < len(p.rows) {
+			next := p.rowIdx[n]
+			nb = 0
+			for nb < len(p.bad) && p.bad[nb].Row < next {
+				nb++
+			}
+		}
+		chunk.BadRows = p.bad[:nb:nb]
+		if err := p.onRows(&chunk); err != nil {
+			return err
+		}
+		p.rows, p.rowIdx, p.bad = p.rows[n:], p.rowIdx[n:], p.bad[nb:]
+	}
+	return nil
+}
+
+// newChunk continues the row that began at cells[start] in a new chunk of
+// cells: the rows before keep theirs, and only the partial row is copied.
+func newChunk(cells []Value, start int) []Value {
+	partial := cells[start:]
+	c := make([]Value, len(partial), max(cellChunk, 2*len(partial)))
+	copy(c, partial)
+	return c
+}
+
+// data reads the "data" array into p.rows (see keep); streamed, it hands the
+// rows to onRows every ChunkRows rows.
+func (p *parser) data(resp *Response, fieldsKnown, streamed bool) error {
 	if err := p.expect('[', "'[' starting the data array"); err != nil {
-		return nil, nil, nil, err
+		return err
 	}
 	nf := len(resp.Fields)
-	// Cells are separated by commas, so counting them (a fast vectorised scan)
-	// bounds the cell count and the large backing slice is allocated once.
-	cells = make([]Value, 0, bytes.Count(p.b[p.i:], []byte{','})+1)
+	if p.r == nil {
+		// All the input is here: cells are separated by commas, so counting them
+		// (a fast vectorised scan) bounds the cell count and the backing slice is
+		// allocated once.
+		p.cells = make([]Value, 0, bytes.Count(p.b[p.i:], []byte{','})+1)
+	}
 	if c, err := p.peek("a data row or ']'"); err != nil {
-		return nil, nil, nil, err
+		return err
 	} else if c == ']' {
 		p.i++
-		return cells, nil, nil, nil
+		return nil
 	}
 	for r := 0; ; r++ {
 		p.row = r
-		start := len(cells)
 		var rowErr *RowError
-		cells, rowErr, err = p.dataRow(cells, resp.Fields)
+		var err error
+		start := len(p.cells)
+		p.cells, start, rowErr, err = p.dataRow(p.cells, start, resp.Fields)
 		if err != nil {
-			return nil, nil, nil, err
+			if streamed && p.onRows != nil {
+				// The complete rows before the error are handed over; the error follows.
+				if ferr := p.flush(resp); ferr != nil {
+					return ferr
+				}
+			}
+			return err
 		}
-		if rowErr == nil && fieldsKnown && len(cells)-start != nf {
-			rowErr = &RowError{Row: r, Col: -1, Msg: fmt.Sprintf("%d values, want %d (one per field)", len(cells)-start, nf)}
+		if rowErr == nil && fieldsKnown && len(p.cells)-start != nf {
+			rowErr = &RowError{Row: r, Col: -1, Msg: fmt.Sprintf("%d values, want %d (one per field)", len(p.cells)-start, nf)}
 		}
 		if rowErr != nil {
 			if !p.skipBadRows {
-				return nil, nil, nil, rowErr
+				if streamed {
+					if ferr := p.flush(resp); ferr != nil {
+						return ferr
+					}
+				}
+				return rowErr
 			}
-			resp.BadRows = append(resp.BadRows, rowErr)
-			cells = cells[:start]
+			p.bad = append(p.bad, rowErr)
+			p.cells = p.cells[:start]
 		} else {
-			rowStart = append(rowStart, start)
-			rowIndex = append(rowIndex, r)
+			p.rows = append(p.rows, p.cells[start:len(p.cells):len(p.cells)])
+			p.rowIdx = append(p.rowIdx, r)
+		}
+		if streamed && len(p.rows) >= ChunkRows {
+			if err := p.flush(resp); err != nil {
+				return err
+			}
+			p.cells = p.cells[:0] // the chunk's rows are handed over: their cells can be reused
 		}
 		c, err := p.peek("',' or ']' after a data row")
 		if err != nil {
-			return nil, nil, nil, err
+			if streamed {
+				if ferr := p.flush(resp); ferr != nil {
+					return ferr
+				}
+			}
+			return err
 		}
 		p.i++
 		if c == ']' {
@@ -501,39 +799,44 @@ func (p *parser) data(resp *Response, fieldsKnown bool) (cells []Value, rowStart
 		}
 		if c != ',' {
 			p.i--
-			return nil, nil, nil, p.syntaxf("expected ',' or ']' after a data row, found %q", c)
+			return p.syntaxf("expected ',' or ']' after a data row, found %q", c)
 		}
 	}
 	p.row = -1
-	return cells, rowStart, rowIndex, nil
+	if streamed {
+		return p.flush(resp)
+	}
+	return nil
 }
 
 // dataRow appends the cells of one row. A well-formed row that cannot be used
 // returns a *RowError (the rest of the row is consumed, so decoding can go
 // on); malformed JSON returns err.
-func (p *parser) dataRow(cells []Value, fields []string) ([]Value, *RowError, error) {
+func (p *parser) dataRow(cells []Value, start int, fields []string) ([]Value, int, *RowError, error) {
 	c, err := p.peek("a data row")
 	if err != nil {
-		return cells, nil, err
+		return cells, start, nil, err
 	}
 	if c != '[' {
 		if err := p.skipValue(0); err != nil {
-			return cells, nil, err
+			return cells, start, nil, err
 		}
-		return cells, &RowError{Row: p.row, Col: -1, Msg: "not an array"}, nil
+		return cells, start, &RowError{Row: p.row, Col: -1, Msg: "not an array"}, nil
 	}
 	p.i++
 	if c, err := p.peek("a value or ']'"); err != nil {
-		return cells, nil, err
+		return cells, start, nil, err
 	} else if c == ']' {
 		p.i++
-		return cells, nil, nil
+		return cells, start, nil, nil
 	}
 	var rowErr *RowError
 	for col := 0; ; col++ {
-		c, err := p.peek("a value")
-		if err != nil {
-			return cells, nil, err
+		c, ok := p.next()
+		if !ok {
+			if c, err = p.peekSlow("a value"); err != nil {
+				return cells, start, nil, err
+			}
 		}
 		var v Value
 		switch {
@@ -548,7 +851,7 @@ func (p *parser) dataRow(cells []Value, fields []string) ([]Value, *RowError, er
 		default:
 			what := map[byte]string{'{': "JSON object", '[': "JSON array", 't': "JSON boolean", 'f': "JSON boolean"}[c]
 			if what == "" {
-				return cells, nil, p.syntaxf("unexpected %q where a value belongs", c)
+				return cells, start, nil, p.syntaxf("unexpected %q where a value belongs", c)
 			}
 			if err = p.skipValue(0); err == nil && rowErr == nil {
 				rowErr = &RowError{Row: p.row, Col: col, Msg: what + " (a cell must be a number, string or null)"}
@@ -558,25 +861,32 @@ func (p *parser) dataRow(cells []Value, fields []string) ([]Value, *RowError, er
 			}
 		}
 		if err != nil {
-			return cells, nil, err
+			return cells, start, nil, err
+		}
+		if len(cells) == cap(cells) {
+			cells, start = newChunk(cells, start), 0
 		}
 		cells = append(cells, v)
-		c, err = p.peek("',' or ']' in a data row")
-		if err != nil {
-			return cells, nil, err
+		if c, ok = p.next(); !ok {
+			if c, err = p.peekSlow("',' or ']' in a data row"); err != nil {
+				return cells, start, nil, err
+			}
 		}
 		p.i++
 		if c == ']' {
-			return cells, rowErr, nil
+			return cells, start, rowErr, nil
 		}
 		if c != ',' {
 			p.i--
-			return cells, nil, p.syntaxf("expected ',' or ']' in a data row, found %q", c)
+			return cells, start, nil, p.syntaxf("expected ',' or ']' in a data row, found %q", c)
 		}
 	}
 }
 
 func (p *parser) literal(lit string) error {
+	if p.r != nil {
+		p.ensure(literalByte)
+	}
 	if len(p.b)-p.i < len(lit) {
 		if string(p.b[p.i:]) == lit[:len(p.b)-p.i] {
 			return p.truncated(lit)
@@ -592,12 +902,14 @@ func (p *parser) literal(lit string) error {
 
 // string reads a JSON string at p.i (which must be '"').
 func (p *parser) string() (string, error) {
-	p.ws()
-	if p.i >= len(p.b) {
-		return "", p.truncated("a string")
+	if _, err := p.peek("a string"); err != nil {
+		return "", err
 	}
 	if p.b[p.i] != '"' {
 		return "", p.syntaxf("expected a string, found %q", p.b[p.i])
+	}
+	if p.r != nil {
+		p.ensureString()
 	}
 	start := p.i
 	p.i++
@@ -642,6 +954,9 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // integer mantissa below 2^53 divided by an exact power of ten is correctly
 // rounded (Clinger's fast path, as strconv does), without strconv's overhead.
 func (p *parser) number() (float64, error) {
+	if p.r != nil {
+		p.ensure(numberByte)
+	}
 	start := p.i
 	b := p.b
 	i := p.i
