@@ -165,4 +165,3 @@ func TestClientSensorsFunc(t *testing.T) {
 		t.Errorf("%d rows, header %+v, error %v", n, hdr, err)
 	}
 }
-
