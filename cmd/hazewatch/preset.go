@@ -239,26 +239,10 @@ func presetStream(in *presetInput, det *qa.Detector, out *presetWriter) error {
 	}
 }
 
-// presetMark is what batch keeps of a row: a few dozen bytes, so that millions of rows fit.
-type presetMark struct {
-	id      int64
-	t       int64 // unix nanoseconds
-	since   int64
-	score   float32
-	epa     float32
-	kind    qa.Kind
-	reason  qa.Reason
-	anomaly bool
-	detail  string
-}
-
-// presetBatch runs the streaming pass, then marks each flagged episode back to where it began:
-// a row of the same sensor between the episode's Since and its first flagged row takes the
-// episode's kind and reason (a flatline from its first repeat, a drift from its onset, the
-// reading before a stale gap is not marked: Since is that reading's time, which is sound).
-// A spike that the next flagged rows show to be a lasting divergence becomes ab_divergence.
+// presetBatch runs the streaming pass, keeping a qa.Mark of each row, then qa.Backfill marks each
+// flagged episode back to where it began.
 func presetBatch(in *presetInput, det *qa.Detector, out *presetWriter) error {
-	var marks []presetMark
+	var marks []qa.Mark
 	for {
 		id, r, err := in.next()
 		if errors.Is(err, io.EOF) {
@@ -268,56 +252,19 @@ func presetBatch(in *presetInput, det *qa.Detector, out *presetWriter) error {
 			return err
 		}
 		res := det.Observe(strconv.FormatInt(id, 10), r)
-		m := presetMark{id: id, t: r.Time.UnixNano(), score: float32(res.Score), epa: float32(res.EPA),
-			kind: res.Kind, reason: res.Reason, anomaly: res.Anomaly}
-		if res.Anomaly {
-			m.since = res.Since.UnixNano()
-			if out.detail {
-				m.detail = res.Detail
-			}
-		}
-		marks = append(marks, m)
+		marks = append(marks, qa.MarkOf(id, &r, &res, out.detail))
 	}
-	backfill(marks, float32(det.Options().Threshold))
+	qa.Backfill(marks, det.Options().Threshold)
 	for i := range marks {
 		m := &marks[i]
-		res := qa.Result{Score: float64(m.score), Anomaly: m.anomaly, Kind: m.kind, Reason: m.reason,
-			EPA: float64(m.epa), Detail: m.detail}
-		if m.anomaly {
-			res.Since = time.Unix(0, m.since).UTC()
+		res := qa.Result{Score: float64(m.Score), Anomaly: m.Anomaly, Kind: m.Kind, Reason: m.Reason,
+			EPA: float64(m.EPA), Detail: m.Detail}
+		if m.Anomaly {
+			res.Since = time.Unix(0, m.Since).UTC()
 		}
-		out.row(m.id, &res)
+		out.row(m.Sensor, &res)
 	}
 	return nil
-}
-
-// backfill marks episodes back to their beginning, walking each sensor's rows backwards.
-func backfill(marks []presetMark, threshold float32) {
-	type open struct {
-		since  int64
-		kind   qa.Kind
-		reason qa.Reason
-		score  float32
-		detail string
-	}
-	episodes := make(map[int64]*open)
-	for i := len(marks) - 1; i >= 0; i-- {
-		m := &marks[i]
-		ep := episodes[m.id]
-		switch {
-		case m.anomaly && m.reason == qa.ReasonSpike && ep != nil && ep.reason == qa.ReasonABDivergence && ep.kind == qa.KindSensor:
-			m.reason = qa.ReasonABDivergence // the jump began a divergence that lasted
-		case m.anomaly:
-			if ep == nil || m.since < ep.since || m.reason != ep.reason {
-				episodes[m.id] = &open{since: m.since, kind: m.kind, reason: m.reason, score: max(m.score, threshold), detail: m.detail}
-			}
-		case ep != nil && m.t > ep.since:
-			m.anomaly, m.kind, m.reason, m.score = true, ep.kind, ep.reason, max(m.score, ep.score)
-			m.since, m.detail = ep.since, ep.detail
-		default:
-			delete(episodes, m.id)
-		}
-	}
 }
 
 // presetWriter writes the preset's CSV.

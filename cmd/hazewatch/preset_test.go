@@ -174,9 +174,9 @@ func TestPresetBatchMarksEpisodesBack(t *testing.T) {
 	b, _, _ := runCmd(t, "batch", "-preset", "purpleair", path)
 	st := reasonsOf(checkPresetContract(t, s, ids), ids, 3, 120, 140)["flatline"]
 	bt := reasonsOf(checkPresetContract(t, b, ids), ids, 3, 120, 140)["flatline"]
-	// the first of the 20 identical rows is the last real reading; the other 19 are the flatline
-	if bt != 19 || st >= bt {
-		t.Errorf("flatline rows: stream %d, batch %d; want batch to mark all 19 repeats", st, bt)
+	// rows 120–139 repeat row 119: all 20 are the flatline
+	if bt != 20 || st >= bt {
+		t.Errorf("flatline rows: stream %d, batch %d; want batch to mark all 20 repeats", st, bt)
 	}
 }
 

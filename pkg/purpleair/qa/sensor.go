@@ -196,23 +196,23 @@ func (s *sensor) stale(r *Reading) *finding {
 	if !r.LastSeen.IsZero() {
 		if !s.prevLastSeen.IsZero() && !r.LastSeen.After(s.prevLastSeen) && r.Time.After(s.prevTime) {
 			seen := r.LastSeen
-			return &finding{reason: ReasonStale, score: 0.9, since: s.prevTime, detail: func() string {
+			return &finding{reason: ReasonStale, score: 0.9, detail: func() string {
 				return fmt.Sprintf("no new data since %s (last_seen not advancing)", seen.UTC().Format("2006-01-02 15:04 MST"))
 			}}
 		}
 		if lag := r.Time.Sub(r.LastSeen); lag > max(lagCadences*cad, lagMin) {
-			return &finding{reason: ReasonStale, score: 0.9, since: r.LastSeen, detail: func() string {
+			return &finding{reason: ReasonStale, score: 0.9, detail: func() string {
 				return fmt.Sprintf("last report %s before this reading", roundDur(lag))
 			}}
 		}
 	}
 	if r.LastSeen.IsZero() && r.Time.Equal(s.prevTime) {
-		return &finding{reason: ReasonStale, score: 0.9, since: s.prevTime, detail: func() string {
+		return &finding{reason: ReasonStale, score: 0.9, detail: func() string {
 			return "the same reading time again (no new report)"
 		}}
 	}
 	if gap := r.Time.Sub(s.prevTime); s.cadence > 0 && gap > max(gapCadences*cad, gapMin) {
-		return &finding{reason: ReasonStale, score: 0.9, since: s.prevTime, detail: func() string {
+		return &finding{reason: ReasonStale, score: 0.9, detail: func() string {
 			return fmt.Sprintf("first reading after %s without data", roundDur(gap))
 		}}
 	}

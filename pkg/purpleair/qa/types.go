@@ -102,8 +102,9 @@ type Result struct {
 	// Detail is a short human text for a flagged reading ("channel A reads 3.4× channel B for 46 min");
 	// empty otherwise.
 	Detail string
-	// Since is when the episode this reading belongs to began (the first reading of a flatline run,
-	// the onset of a drift); zero when not flagged. Batch use marks the episode back to it.
+	// Since is when the episode this reading belongs to began: the time of its first faulty
+	// reading (the first repeat of a flatline, the onset of a drift), which may be before the
+	// first flagged one; zero when not flagged. Batch use marks the episode back to it.
 	Since time.Time
 	// Feature is the learned score's main feature, by attribution, when the learned score flagged
 	// the reading; empty otherwise.

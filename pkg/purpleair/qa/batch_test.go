@@ -1,0 +1,43 @@
+package qa
+
+import "testing"
+
+func TestBackfill(t *testing.T) {
+	m := func(sensor, t int64, reason Reason, since int64) Mark {
+		k := KindNone
+		if reason != ReasonNone {
+			k = KindSensor
+		}
+		score := float32(0.1)
+		if reason != ReasonNone {
+			score = 0.9
+		}
+		return Mark{Sensor: sensor, Time: t, Since: since, Score: score, Kind: k, Reason: reason, Anomaly: reason != ReasonNone}
+	}
+	marks := []Mark{
+		m(1, 1, "", 0), m(2, 1, "", 0),
+		m(1, 2, "", 0), m(2, 2, ReasonSpike, 2), // sensor 1's flatline began at 2; 2's jump at 2
+		m(1, 3, "", 0), m(2, 3, ReasonABDivergence, 2),
+		m(1, 4, ReasonFlatline, 2), m(2, 4, ReasonABDivergence, 2),
+		m(1, 5, "", 0), m(2, 5, "", 0),
+		m(1, 6, "", 0), m(2, 6, ReasonStale, 6), // the first reading after a gap: the one before it is sound
+	}
+	Backfill(marks, 0.7)
+	want := []Reason{
+		"", "",
+		ReasonFlatline, ReasonABDivergence,
+		ReasonFlatline, ReasonABDivergence,
+		ReasonFlatline, ReasonABDivergence,
+		"", "",
+		"", ReasonStale,
+	}
+	for i, w := range want {
+		got := marks[i]
+		if got.Reason != w || got.Anomaly != (w != "") {
+			t.Errorf("mark %d (sensor %d, t %d): %s, want %q", i, got.Sensor, got.Time, got.Reason, w)
+		}
+		if got.Anomaly && (got.Score < 0.7 || got.Kind != KindSensor) {
+			t.Errorf("mark %d: marked back with score %v kind %q", i, got.Score, got.Kind)
+		}
+	}
+}
