@@ -70,10 +70,10 @@ func (d *Detector) Forget(key string) {
 		return
 	}
 	delete(d.sensors, key)
-	if s.airHigh {
+	if s.AirHigh {
 		d.high--
 	}
-	if s.placed {
+	if s.Placed {
 		for i, p := range d.placed {
 			if p == s {
 				d.placed = append(d.placed[:i], d.placed[i+1:]...)
@@ -94,10 +94,11 @@ func (d *Detector) Forget(key string) {
 func (d *Detector) sensor(key string, r *Reading) *sensor {
 	s, ok := d.sensors[key]
 	if !ok {
-		s = &sensor{key: key, lastLevel: math.NaN(), hst: d.hst.NewState()}
+		s = &sensor{key: key, hst: d.hst.NewState()}
+		s.LastLevel = math.NaN()
 		d.sensors[key] = s
 	}
-	if !s.placed && !math.IsNaN(r.Lat) && !math.IsNaN(r.Lon) {
+	if !s.Placed && !math.IsNaN(r.Lat) && !math.IsNaN(r.Lon) {
 		d.place(s, r.Lat, r.Lon)
 	}
 	return s
@@ -110,8 +111,8 @@ func (d *Detector) Observe(key string, r Reading) Result {
 	res := Result{EPA: math.NaN()}
 
 	dt := 0.0
-	if !r.Time.IsZero() && !s.prevTime.IsZero() {
-		dt = r.Time.Sub(s.prevTime).Seconds()
+	if !r.Time.IsZero() && !s.PrevTime.IsZero() {
+		dt = r.Time.Sub(s.PrevTime).Seconds()
 	}
 	c, outOfRange := s.channels(&r)
 	if outOfRange == nil {
@@ -141,11 +142,11 @@ func (d *Detector) Observe(key string, r Reading) Result {
 		level = math.Log1p(c.level)
 	}
 	d.x[0], d.x[1], d.x[2] = math.NaN(), level, math.NaN()
-	if !math.IsNaN(level) && !math.IsNaN(s.lastLevel) {
-		d.x[0] = level - math.Log1p(s.lastLevel)
+	if !math.IsNaN(level) && !math.IsNaN(s.LastLevel) {
+		d.x[0] = level - math.Log1p(s.LastLevel)
 	}
 	if c.haveAB {
-		d.x[2] = math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.ratioBase
+		d.x[2] = math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.RatioBase
 	}
 	// Score, then learn from what is sound, in one walk of the trees (the checks above do not read
 	// the learned score).
@@ -177,7 +178,7 @@ func (d *Detector) Observe(key string, r Reading) Result {
 		// A learned score that no check backs stays below the threshold, so that anomaly means
 		// score ≥ threshold everywhere.
 		res.Score = min(learned, math.Nextafter(d.opt.Threshold, 0))
-		s.epReason = ReasonNone
+		s.EpReason = ReasonNone
 	}
 	res.Anomaly = res.Kind != KindNone
 
@@ -200,9 +201,9 @@ func (d *Detector) Observe(key string, r Reading) Result {
 	if sensorFinding == nil {
 		s.learnRatio(&c, dt)
 		if !math.IsNaN(level) {
-			s.levelN++
-			s.levelBase += alphaFor(dt, baselineTau, s.levelN) * (level - s.levelBase)
-			s.lastLevel = c.level
+			s.LevelN++
+			s.LevelBase += alphaFor(dt, baselineTau, s.LevelN) * (level - s.LevelBase)
+			s.LastLevel = c.level
 		}
 	}
 	// A both-channel jump counts as high air for the neighbours even while it is called a spike:
@@ -214,37 +215,37 @@ func (d *Detector) Observe(key string, r Reading) Result {
 
 // remember keeps what the next reading is compared with.
 func (s *sensor) remember(r *Reading, dt float64) {
-	s.n++
+	s.N++
 	for _, f := range [...]struct {
 		f Fields
 		v float64
 	}{{FieldA, r.A}, {FieldB, r.B}, {FieldCF1, r.CF1}, {FieldHumidity, r.Humidity}, {FieldTemperature, r.Temperature}, {FieldPressure, r.Pressure}, {FieldATM, r.ATM}} {
 		if valid(r.Carried, f.f, f.v) {
-			s.reported |= f.f
+			s.Reported |= f.f
 		}
 	}
 	if dt > 0 {
 		// The usual cadence ignores gaps: a report interval more than 3× the usual one is a gap.
-		if s.cadence == 0 {
-			s.cadence = dt
-		} else if dt < 3*s.cadence {
-			s.cadence += 0.1 * (dt - s.cadence)
+		if s.Cadence == 0 {
+			s.Cadence = dt
+		} else if dt < 3*s.Cadence {
+			s.Cadence += 0.1 * (dt - s.Cadence)
 		}
 	}
 	if !r.Time.IsZero() {
-		s.prevTime = r.Time
+		s.PrevTime = r.Time
 	}
 	if !r.LastSeen.IsZero() {
-		s.prevLastSeen = r.LastSeen
+		s.PrevLastSeen = r.LastSeen
 	}
-	s.prev, s.prevValid = *r, true
+	s.Prev, s.PrevValid = *r, true
 }
 
 // spike counts the readings of a sudden jump of one or both channels, and reports one that rests
 // on one channel; a jump of both is the air check's to call, as the neighbours may share it.
 func (s *sensor) spike(r *Reading, c *chans) *finding {
-	if math.IsNaN(s.lastLevel) || math.IsNaN(c.level) {
-		s.spikeRun = 0
+	if math.IsNaN(s.LastLevel) || math.IsNaN(c.level) {
+		s.SpikeRun = 0
 		return nil
 	}
 	one := c.haveAB && !c.agree
@@ -252,21 +253,21 @@ func (s *sensor) spike(r *Reading, c *chans) *finding {
 	if one {
 		peak = max(c.a, c.b)
 	}
-	if !(peak >= spikeFactor*s.lastLevel && peak-s.lastLevel >= spikeRise) {
-		s.spikeRun = 0
+	if !(peak >= spikeFactor*s.LastLevel && peak-s.LastLevel >= spikeRise) {
+		s.SpikeRun = 0
 		return nil
 	}
-	if s.spikeRun == 0 {
-		s.spikeStart = r.Time
+	if s.SpikeRun == 0 {
+		s.SpikeStart = r.Time
 	}
-	s.spikeRun++
-	if !one || s.spikeRun > spikeReadings || s.ratioOn {
+	s.SpikeRun++
+	if !one || s.SpikeRun > spikeReadings || s.RatioOn {
 		// Both channels: air or spike by the neighbours; a long one: a new level; inside an open
 		// divergence: more of it.
 		return nil
 	}
-	from, to := s.lastLevel, peak
-	return &finding{reason: ReasonSpike, score: 0.9, since: s.spikeStart, detail: func() string {
+	from, to := s.LastLevel, peak
+	return &finding{reason: ReasonSpike, score: 0.9, since: s.SpikeStart, detail: func() string {
 		return fmt.Sprintf("one channel jumped to %.0f µg/m³ from %.1f", to, from)
 	}}
 }
@@ -275,19 +276,19 @@ func (s *sensor) spike(r *Reading, c *chans) *finding {
 // level is well above the sensor's usual and the learned score (or the size of the rise) says so;
 // a sudden both-channel jump that the neighbours do not share is a spike.
 func (d *Detector) air(s *sensor, r *Reading, c *chans, learned float64) *finding {
-	if math.IsNaN(c.level) || s.levelN == 0 {
+	if math.IsNaN(c.level) || s.LevelN == 0 {
 		return nil
 	}
-	rise := math.Log1p(c.level) - s.levelBase
+	rise := math.Log1p(c.level) - s.LevelBase
 	high := c.level >= airMin && rise >= math.Log(airFactor)
 	if !high {
 		return nil
 	}
-	usual := math.Expm1(s.levelBase)
+	usual := math.Expm1(s.LevelBase)
 	shared, of, neighbours := d.shared(s, r)
-	if s.spikeRun > 0 && s.spikeRun <= spikeReadings && !shared {
-		from, to := s.lastLevel, c.level
-		return &finding{reason: ReasonSpike, score: 0.9, since: s.spikeStart, detail: func() string {
+	if s.SpikeRun > 0 && s.SpikeRun <= spikeReadings && !shared {
+		from, to := s.LastLevel, c.level
+		return &finding{reason: ReasonSpike, score: 0.9, since: s.SpikeStart, detail: func() string {
 			return fmt.Sprintf("PM2.5 jumped to %.0f µg/m³ from %.1f; neighbours did not", to, from)
 		}}
 	}
@@ -311,13 +312,13 @@ func (d *Detector) air(s *sensor, r *Reading, c *chans, learned float64) *findin
 // episode fills Since and Detail, continuing the sensor's episode while the reason stays.
 func (d *Detector) episode(s *sensor, r *Reading, res *Result, f *finding) {
 	since := f.since
-	if s.epReason == f.reason && !s.epSince.IsZero() && (since.IsZero() || s.epSince.Before(since)) {
-		since = s.epSince
+	if s.EpReason == f.reason && !s.EpSince.IsZero() && (since.IsZero() || s.EpSince.Before(since)) {
+		since = s.EpSince
 	}
 	if since.IsZero() {
 		since = r.Time
 	}
-	s.epReason, s.epSince, s.epLast = f.reason, since, r.Time
+	s.EpReason, s.EpSince, s.EpLast = f.reason, since, r.Time
 	res.Since = since
 	res.Detail = f.detail()
 }
@@ -329,7 +330,7 @@ func (d *Detector) attribute(s *sensor, learned float64) string {
 		return ""
 	}
 	best, drop := "", 0.0
-	typical := [...]float64{0, s.levelBase, 0}
+	typical := [...]float64{0, s.LevelBase, 0}
 	for i, name := range learnedFeatures {
 		if math.IsNaN(d.x[i]) {
 			continue
@@ -358,33 +359,33 @@ func (d *Detector) Attribute(key string, x [3]float64) (string, float64) {
 // setHigh records whether this sensor's air is high now, for its neighbours.
 func (d *Detector) setHigh(s *sensor, r *Reading, c *chans, sound bool) {
 	high := false
-	if sound && !math.IsNaN(c.level) && s.levelN > 0 {
-		high = c.level >= airMin && math.Log1p(c.level)-s.levelBase >= math.Log(airFactor)
+	if sound && !math.IsNaN(c.level) && s.LevelN > 0 {
+		high = c.level >= airMin && math.Log1p(c.level)-s.LevelBase >= math.Log(airFactor)
 	}
-	if high != s.airHigh {
+	if high != s.AirHigh {
 		if high {
 			d.high++
 		} else {
 			d.high--
 		}
-		s.airHigh = high
+		s.AirHigh = high
 	}
 	if high {
-		s.airAt = r.Time
+		s.AirAt = r.Time
 	}
 }
 
 // shared reports whether the sensor's neighbours (or, without positions, the fleet) are high too;
 // of is (high, counted) and neighbours whether positions were used.
 func (d *Detector) shared(s *sensor, r *Reading) (shared bool, of [2]int, neighbours bool) {
-	if s.placed && len(s.neighbours) >= sharedMin {
+	if s.Placed && len(s.neighbours) >= sharedMin {
 		high, recent := 0, 0
 		for _, n := range s.neighbours {
-			if r.Time.Sub(n.prevTime) > sharedWithin {
+			if r.Time.Sub(n.PrevTime) > sharedWithin {
 				continue
 			}
 			recent++
-			if n.airHigh && r.Time.Sub(n.airAt) <= sharedWithin {
+			if n.AirHigh && r.Time.Sub(n.AirAt) <= sharedWithin {
 				high++
 			}
 		}
@@ -392,7 +393,7 @@ func (d *Detector) shared(s *sensor, r *Reading) (shared bool, of [2]int, neighb
 	}
 	others := len(d.sensors) - 1
 	high := d.high
-	if s.airHigh {
+	if s.AirHigh {
 		high--
 	}
 	return high >= sharedMin && float64(high) >= sharedFleetShare*float64(others), [2]int{high, others}, false
@@ -401,7 +402,7 @@ func (d *Detector) shared(s *sensor, r *Reading) (shared bool, of [2]int, neighb
 // place gives a sensor its position and neighbours, and makes it a neighbour of those it is
 // among the nearest of.
 func (d *Detector) place(s *sensor, lat, lon float64) {
-	s.lat, s.lon, s.placed = lat, lon, true
+	s.Lat, s.Lon, s.Placed = lat, lon, true
 	k := d.opt.Neighbours
 	for _, p := range d.placed {
 		dist := distanceKm(s, p)
@@ -433,7 +434,7 @@ func insertNearest(s *sensor, list []*sensor, p *sensor, dist float64, k int) []
 func distanceKm(a, b *sensor) float64 {
 	const earthKm = 6371.0
 	rad := math.Pi / 180
-	x := (b.lon - a.lon) * rad * math.Cos((a.lat+b.lat)/2*rad)
-	y := (b.lat - a.lat) * rad
+	x := (b.Lon - a.Lon) * rad * math.Cos((a.Lat+b.Lat)/2*rad)
+	y := (b.Lat - a.Lat) * rad
 	return earthKm * math.Hypot(x, y)
 }

@@ -10,55 +10,59 @@ import (
 
 // sensor is one sensor's state: a few dozen numbers and its learned model's masses.
 type sensor struct {
-	key      string
-	n        int    // readings seen
-	reported Fields // fields this sensor has reported a value for at least once
+	sensorState
+	key        string
+	neighbours []*sensor
+	hst        *anomaly.HSTState
+}
+
+// sensorState is the part of a sensor's state that is saved (MarshalBinary) as it is.
+type sensorState struct {
+	N        int    // readings seen
+	Reported Fields // fields this sensor has reported a value for at least once
 
 	// time
-	prevTime     time.Time
-	prevLastSeen time.Time
-	cadence      float64 // usual seconds between reports; 0 until known
+	PrevTime     time.Time
+	PrevLastSeen time.Time
+	Cadence      float64 // usual seconds between reports; 0 until known
 
 	// flatline
-	prev                Reading
-	runAll, runA, runB  int
-	runStart, runAStart time.Time
-	runBStart           time.Time
-	prevValid           bool
+	Prev                Reading
+	RunAll, RunA, RunB  int
+	RunStart, RunAStart time.Time
+	RunBStart           time.Time
+	PrevValid           bool
 
 	// channel ratio
-	ratioBase          float64
-	ratioLearned       int // readings that set the typical ratio, up to ratioLearn
-	cusumUp, cusumDown float64
-	zFast, zSlow       float64
-	ratioReadings      int       // readings that updated the ratio statistics
-	ratioOn            bool      // a divergence or drift episode is open
-	ratioQuiet         int       // readings in agreement since the last flagged one
-	ratioStart         time.Time // the episode's first flagged reading
-	ratioDrift         bool      // the open episode is a drift
-	ratioCalm          time.Time // last reading whose smoothed ratio sat at the typical one
-	ratioEnd           time.Time // when the last episode ended
-	ratioFrom          float64   // typical A/B ratio when the episode began
+	RatioBase          float64
+	RatioLearned       int // readings that set the typical ratio, up to ratioLearn
+	CusumUp, CusumDown float64
+	ZFast, ZSlow       float64
+	RatioReadings      int       // readings that updated the ratio statistics
+	RatioOn            bool      // a divergence or drift episode is open
+	RatioQuiet         int       // readings in agreement since the last flagged one
+	RatioStart         time.Time // the episode's first flagged reading
+	RatioDrift         bool      // the open episode is a drift
+	RatioCalm          time.Time // last reading whose smoothed ratio sat at the typical one
+	RatioEnd           time.Time // when the last episode ended
+	RatioFrom          float64   // typical A/B ratio when the episode began
 
 	// level
-	levelBase, levelN float64 // ln(1+PM) smoothed over baselineTau
-	lastLevel         float64 // last accepted PM2.5, NaN when none
-	spikeRun          int
-	spikeStart        time.Time
-	airHigh           bool // this sensor's air is high now (for its neighbours)
-	airAt             time.Time
+	LevelBase, LevelN float64 // ln(1+PM) smoothed over baselineTau
+	LastLevel         float64 // last accepted PM2.5, NaN when none
+	SpikeRun          int
+	SpikeStart        time.Time
+	AirHigh           bool // this sensor's air is high now (for its neighbours)
+	AirAt             time.Time
 
 	// episode: the reason of the last flagged reading and when it began
-	epReason Reason
-	epSince  time.Time
-	epLast   time.Time
+	EpReason Reason
+	EpSince  time.Time
+	EpLast   time.Time
 
-	// position and neighbours
-	lat, lon   float64
-	placed     bool
-	neighbours []*sensor
-
-	hst *anomaly.HSTState
+	// position
+	Lat, Lon float64
+	Placed   bool
 }
 
 // finding is one check's verdict on a reading.
@@ -159,7 +163,7 @@ func environment(r *Reading) *finding {
 // missing reports a field group that this sensor has reported before and is null now.
 func (s *sensor) missing(r *Reading) *finding {
 	var gone []string
-	null := func(f Fields, v float64) bool { return r.Carried&f != 0 && s.reported&f != 0 && math.IsNaN(v) }
+	null := func(f Fields, v float64) bool { return r.Carried&f != 0 && s.Reported&f != 0 && math.IsNaN(v) }
 	nullA, nullB := null(FieldA, r.A), null(FieldB, r.B)
 	switch {
 	case nullA && nullB:
@@ -189,12 +193,12 @@ func (s *sensor) missing(r *Reading) *finding {
 
 // stale reports a reading that brings no new data, or the first after a gap.
 func (s *sensor) stale(r *Reading) *finding {
-	if r.Time.IsZero() || s.prevTime.IsZero() {
+	if r.Time.IsZero() || s.PrevTime.IsZero() {
 		return nil
 	}
-	cad := time.Duration(s.cadence * float64(time.Second))
+	cad := time.Duration(s.Cadence * float64(time.Second))
 	if !r.LastSeen.IsZero() {
-		if !s.prevLastSeen.IsZero() && !r.LastSeen.After(s.prevLastSeen) && r.Time.After(s.prevTime) {
+		if !s.PrevLastSeen.IsZero() && !r.LastSeen.After(s.PrevLastSeen) && r.Time.After(s.PrevTime) {
 			seen := r.LastSeen
 			return &finding{reason: ReasonStale, score: 0.9, detail: func() string {
 				return fmt.Sprintf("no new data since %s (last_seen not advancing)", seen.UTC().Format("2006-01-02 15:04 MST"))
@@ -206,12 +210,12 @@ func (s *sensor) stale(r *Reading) *finding {
 			}}
 		}
 	}
-	if r.LastSeen.IsZero() && r.Time.Equal(s.prevTime) {
+	if r.LastSeen.IsZero() && r.Time.Equal(s.PrevTime) {
 		return &finding{reason: ReasonStale, score: 0.9, detail: func() string {
 			return "the same reading time again (no new report)"
 		}}
 	}
-	if gap := r.Time.Sub(s.prevTime); s.cadence > 0 && gap > max(gapCadences*cad, gapMin) {
+	if gap := r.Time.Sub(s.PrevTime); s.Cadence > 0 && gap > max(gapCadences*cad, gapMin) {
 		return &finding{reason: ReasonStale, score: 0.9, detail: func() string {
 			return fmt.Sprintf("first reading after %s without data", roundDur(gap))
 		}}
@@ -221,10 +225,10 @@ func (s *sensor) stale(r *Reading) *finding {
 
 // flatline counts repeats of the previous reading's values and reports a run long enough.
 func (s *sensor) flatline(r *Reading) *finding {
-	if !s.prevValid {
+	if !s.PrevValid {
 		return nil
 	}
-	p := &s.prev
+	p := &s.Prev
 	compared, equal := 0, true
 	pmZero := true
 	for _, fv := range [...]struct {
@@ -247,12 +251,12 @@ func (s *sensor) flatline(r *Reading) *finding {
 	}
 	// Clean air: both channels at 0.0 stay there, and so may everything else on a still night.
 	if compared >= 2 && equal && !pmZero {
-		if s.runAll == 0 {
-			s.runStart = r.Time
+		if s.RunAll == 0 {
+			s.RunStart = r.Time
 		}
-		s.runAll++
+		s.RunAll++
 	} else {
-		s.runAll = 0
+		s.RunAll = 0
 	}
 	// One channel stuck while the other moves (Mazama's "magic number" and "channel is zero").
 	single := func(f Fields, v, w, other, otherPrev float64, run *int, start *time.Time) {
@@ -266,19 +270,19 @@ func (s *sensor) flatline(r *Reading) *finding {
 			*run = 0
 		}
 	}
-	single(FieldA, r.A, p.A, r.B, p.B, &s.runA, &s.runAStart)
-	single(FieldB, r.B, p.B, r.A, p.A, &s.runB, &s.runBStart)
+	single(FieldA, r.A, p.A, r.B, p.B, &s.RunA, &s.RunAStart)
+	single(FieldB, r.B, p.B, r.A, p.A, &s.RunB, &s.RunBStart)
 
 	switch {
-	case s.runAll >= flatlineRepeats:
-		n, since, now := s.runAll, s.runStart, r.Time
+	case s.RunAll >= flatlineRepeats:
+		n, since, now := s.RunAll, s.RunStart, r.Time
 		return &finding{reason: ReasonFlatline, score: 0.95, since: since, detail: func() string {
 			return fmt.Sprintf("the same readings %d times in a row for %s", n+1, roundDur(now.Sub(since)))
 		}}
-	case s.runA >= flatlineRepeatsSingle || s.runB >= flatlineRepeatsSingle:
-		name, n, since, v := "A", s.runA, s.runAStart, r.A
-		if s.runB > s.runA {
-			name, n, since, v = "B", s.runB, s.runBStart, r.B
+	case s.RunA >= flatlineRepeatsSingle || s.RunB >= flatlineRepeatsSingle:
+		name, n, since, v := "A", s.RunA, s.RunAStart, r.A
+		if s.RunB > s.RunA {
+			name, n, since, v = "B", s.RunB, s.RunBStart, r.B
 		}
 		return &finding{reason: ReasonFlatline, score: 0.9, since: since, detail: func() string {
 			return fmt.Sprintf("channel %s stuck at %g µg/m³, %d readings in a row", name, v, n+1)
@@ -290,7 +294,7 @@ func (s *sensor) flatline(r *Reading) *finding {
 // ratio updates the channel-ratio statistics and reports a divergence or drift; c has both
 // channels valid.
 func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
-	z := math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.ratioBase
+	z := math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.RatioBase
 	if c.level < ratioMinLevel {
 		// In clean air the channels' counts are a few particles: their ratio is noise. EPA's rule
 		// (5 µg/m³ apart at least) still speaks.
@@ -298,61 +302,61 @@ func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
 			return nil
 		}
 	} else {
-		s.cusumUp = min(cusumCap, max(0, s.cusumUp+z-cusumK))
-		s.cusumDown = min(cusumCap, max(0, s.cusumDown-z-cusumK))
-		if s.ratioReadings == 0 {
-			s.zFast, s.zSlow = z, z
+		s.CusumUp = min(cusumCap, max(0, s.CusumUp+z-cusumK))
+		s.CusumDown = min(cusumCap, max(0, s.CusumDown-z-cusumK))
+		if s.RatioReadings == 0 {
+			s.ZFast, s.ZSlow = z, z
 		} else {
-			s.zFast += fastAlpha * (z - s.zFast)
-			s.zSlow += alphaFor(dt, slowTau, 0) * (z - s.zSlow)
+			s.ZFast += fastAlpha * (z - s.ZFast)
+			s.ZSlow += alphaFor(dt, slowTau, 0) * (z - s.ZSlow)
 		}
-		s.ratioReadings++
+		s.RatioReadings++
 	}
 	// Two ways to depart: an abrupt one (the CUSUM over the allowance, and this reading well off
 	// the typical ratio) and a slow one (the hour-smoothed departure beyond the allowance, the
 	// last readings too, on the same side), which finds a drift before it is large.
 	// Either way only while the channels disagree with each other too: a sensor whose channels
 	// came back together after it began broken is sound, whatever ratio it first taught us.
-	apart := math.Abs(z+s.ratioBase) > cusumK
-	abrupt := apart && (s.cusumUp >= cusumH || s.cusumDown >= cusumH) && math.Abs(z) > 2*cusumK
-	slow := apart && s.ratioLearned >= ratioLearn && math.Abs(s.zSlow) > slowK && math.Abs(s.zFast) > slowK &&
-		s.zSlow*s.zFast > 0 && s.zSlow*z > 0
+	apart := math.Abs(z+s.RatioBase) > cusumK
+	abrupt := apart && (s.CusumUp >= cusumH || s.CusumDown >= cusumH) && math.Abs(z) > 2*cusumK
+	slow := apart && s.RatioLearned >= ratioLearn && math.Abs(s.ZSlow) > slowK && math.Abs(s.ZFast) > slowK &&
+		s.ZSlow*s.ZFast > 0 && s.ZSlow*z > 0
 	if c.agree && !abrupt && !slow {
 		// An episode ends after ratioQuiet readings in agreement, so that one reading of noise
 		// inside it does not start a new one.
-		if s.ratioQuiet++; s.ratioQuiet >= ratioQuiet && s.ratioOn {
-			s.ratioOn, s.ratioEnd = false, r.Time
+		if s.RatioQuiet++; s.RatioQuiet >= ratioQuiet && s.RatioOn {
+			s.RatioOn, s.RatioEnd = false, r.Time
 		}
-		if math.Abs(s.zSlow) < cusumK/3 {
-			s.ratioCalm = r.Time
+		if math.Abs(s.ZSlow) < cusumK/3 {
+			s.RatioCalm = r.Time
 		}
 		return nil
 	}
-	if !s.ratioOn {
+	if !s.RatioOn {
 		// One episode, one call. A drift crept up: the hour-smoothed ratio had been leaving the
 		// typical one for a while (driftLead) before the episode opened, while the channels still
 		// passed EPA's rule; a divergence jumped. An episode that reopens within slowTau of its end
 		// is the same one (noise dips in and out of it).
-		s.ratioOn = true
-		if s.ratioEnd.IsZero() || r.Time.Sub(s.ratioEnd) > slowTau {
-			s.ratioStart = r.Time
-			s.ratioDrift = c.agree && !s.ratioCalm.IsZero() && r.Time.Sub(s.ratioCalm) >= driftLead
-			if s.ratioDrift {
-				s.ratioStart = s.ratioCalm
+		s.RatioOn = true
+		if s.RatioEnd.IsZero() || r.Time.Sub(s.RatioEnd) > slowTau {
+			s.RatioStart = r.Time
+			s.RatioDrift = c.agree && !s.RatioCalm.IsZero() && r.Time.Sub(s.RatioCalm) >= driftLead
+			if s.RatioDrift {
+				s.RatioStart = s.RatioCalm
 			}
-			s.ratioFrom = math.Exp(s.ratioBase)
+			s.RatioFrom = math.Exp(s.RatioBase)
 		}
 	}
-	s.ratioQuiet = 0
+	s.RatioQuiet = 0
 	reason, score := ReasonABDivergence, 0.75+0.2*min(1, math.Abs(z))
 	if !c.agree {
 		score = 0.95
 	}
-	if s.ratioDrift {
+	if s.RatioDrift {
 		reason = ReasonDrift
 	}
-	since := s.ratioStart
-	a, b, from, now := c.a, c.b, s.ratioFrom, r.Time
+	since := s.RatioStart
+	a, b, from, now := c.a, c.b, s.RatioFrom, r.Time
 	return &finding{reason: reason, score: score, since: since, detail: func() string {
 		hi, lo, k := "A", "B", a/b
 		if b > a {
@@ -376,15 +380,15 @@ func (s *sensor) learnRatio(c *chans, dt float64) {
 	if !c.haveAB || !c.agree || c.level < ratioMinLevel {
 		return
 	}
-	z := math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.ratioBase
-	if s.ratioLearned < ratioLearn {
-		s.ratioLearned++
-		s.ratioBase += z / float64(s.ratioLearned)
-	} else if math.Abs(z) <= 2*cusumK && math.Abs(s.zSlow) <= cusumK || math.Abs(z+s.ratioBase) <= cusumK {
+	z := math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.RatioBase
+	if s.RatioLearned < ratioLearn {
+		s.RatioLearned++
+		s.RatioBase += z / float64(s.RatioLearned)
+	} else if math.Abs(z) <= 2*cusumK && math.Abs(s.ZSlow) <= cusumK || math.Abs(z+s.RatioBase) <= cusumK {
 		// (or, whatever the smoothed ratio, when the channels agree with each other)
-		s.ratioBase += alphaFor(dt, baselineTau, 0) * z
+		s.RatioBase += alphaFor(dt, baselineTau, 0) * z
 	}
-	s.ratioBase = max(-ratioBaseMax, min(ratioBaseMax, s.ratioBase))
+	s.RatioBase = max(-ratioBaseMax, min(ratioBaseMax, s.RatioBase))
 }
 
 func roundDur(d time.Duration) string {
