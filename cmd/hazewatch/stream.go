@@ -46,7 +46,7 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	only := fs.Bool("only-anomalies", false, "print only the records scored above -threshold")
 	perSensor := fs.Bool("per-sensor", false, "one model and one set of imputers per sensor_index (as the Telegraf processor with key_tags = [\"sensor_index\"]); the default is one global model, as the reference")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: hazewatch stream [flags] FILE\n\nRunning-mean imputation, then Half-Space Trees: each record is scored, then learned.\nColumns: sensor_index (when the input has it), the scored fields, score, anomaly.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch stream [flags] FILE\n\nRunning-mean imputation, then Half-Space Trees: each record is scored, then learned.\nColumns: sensor_index (when the input has it), the scored fields, score, anomaly.\n\nFILE is read a row at a time and each row is printed once scored, so it may be of any length\n(a PurpleAir API response is decoded one document at a time).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	path, err := parseFlags(fs, args, stderr)
