@@ -216,3 +216,68 @@ func benchExecd(b *testing.B, noopBin, anomalyBin string, input []byte, n int) {
 		b.ReportMetric(100*(setups[1].cpu.Seconds()/setups[0].cpu.Seconds()-1), "cpu-cost-%")
 	}
 }
+
+// presetBenchMetrics makes perSensor clean readings for each of `sensors` sensors, with the fields the
+// PurpleAir input emits by default: channels agreeing, levels 5–10 µg/m³, every value moving, so that
+// the checks run their usual path (a flagged reading costs a detail text, and is rare).
+func presetBenchMetrics(sensors, perSensor int) []telegraf.Metric {
+	out := make([]telegraf.Metric, sensors*perSensor)
+	for i := range out {
+		u := float64((i*7919)%997) / 997
+		a := 5 + 5*u
+		b := a * 1.03
+		f := map[string]any{
+			"rssi": -50.0, "uptime": 10183.0, "latitude": 37.3 + float64(i%sensors)*1e-3, "longitude": -122.0,
+			"humidity": 40 + 10*u, "temperature": 70 + 5*u, "pressure": 1010 + u,
+			"pm1.0": a * 0.7, "pm2.5_alt": a * 0.5, "pm10.0": a * 1.2, "pm1.0_cf_1": a * 0.7, "pm2.5_atm": a * 0.95,
+			"pm2.5_cf_1": (a + b) / 2, "pm10.0_cf_1": a * 1.2, "pm2.5_cf_1_a": a, "pm2.5_cf_1_b": b,
+		}
+		out[i] = metric.New("purpleair", map[string]string{"sensor_index": strconv.Itoa(i % sensors)}, f, time.Unix(1712793665, 0))
+	}
+	return out
+}
+
+// BenchmarkAddPreset is Add with preset = "purpleair" (goal: within 2× of BenchmarkAddGlobal's and
+// BenchmarkAddPerSeries' per-metric time). Readings advance two minutes per sensor per pass, as the
+// checks need; every sensor is past its learned model's window before timing.
+func BenchmarkAddPreset(b *testing.B) {
+	for _, sensors := range []int{1, 10000} {
+		b.Run(fmt.Sprintf("sensors=%d", sensors), func(b *testing.B) {
+			p := benchProcessor(b, func(p *Anomaly) { p.Preset = PresetPurpleAir; p.MaxSeries = sensors })
+			perSensor := max(2, 4096/sensors) // two at least: one reading repeated is a flatline
+			ms := presetBenchMetrics(sensors, perSensor)
+			acc := &testutil.NopAccumulator{}
+			at := func(i int) time.Time { return time.Unix(1712793665, 0).Add(time.Duration(i/sensors) * 2 * time.Minute) }
+			warm := (p.WindowSize + 1) * sensors
+			flagged := 0
+			for i := range warm {
+				m := ms[i%len(ms)]
+				m.SetTime(at(i))
+				_ = p.Add(m, acc)
+				if i >= warm-len(ms) && m.HasField(KindField) {
+					m.RemoveField(KindField)
+					flagged++
+				}
+			}
+			if flagged > len(ms)/100 {
+				b.Fatalf("%d of %d warm readings flagged: not the clean path", flagged, len(ms))
+			}
+			if p.qa.Sensors() != sensors {
+				b.Fatalf("%d sensors, want %d", p.qa.Sensors(), sensors)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPUTime()
+			for i := 0; i < b.N; i++ {
+				m := ms[i%len(ms)]
+				m.SetTime(at(warm + i))
+				_ = p.Add(m, acc)
+			}
+			cpu = processCPUTime() - cpu
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "metrics/s")
+			if cpu > 0 {
+				b.ReportMetric(float64(b.N)/cpu.Seconds(), "metrics/cpu-s")
+			}
+		})
+	}
+}
