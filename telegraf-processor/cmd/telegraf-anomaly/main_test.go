@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
+	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
 func TestRunRejectsBadConfiguration(t *testing.T) {
@@ -83,6 +89,56 @@ func TestUnsignedFieldsPassUnchanged(t *testing.T) {
 	for _, want := range []string{"big=18446744073709551615u", "small=7u", "neg=-3i", "pm1.0_cf_1=4u", "big=0u", "anomaly_score="} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// Through a real Telegraf: an unsigned field leaves processors.execd as it came in, provided the
+// execd block sends it as unsigned (influx_uint_support; without it Telegraf itself sends it signed).
+func TestTelegrafKeepsUnsignedFields(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs Telegraf; skipped with -short")
+	}
+	telegrafBin := telegraftest.Binary(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "telegraf-anomaly")
+	if out, err := exec.Command(repotest.GoTool(), "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	in := write("in.lp", "purpleair,sensor_index=1 pm1.0_cf_1=3,big=18446744073709551615u,small=7u 1712793600000000000\n")
+	anomalyConf := write("anomaly.conf", "[[processors.anomaly]]\n  fields = [\"pm1.0_cf_1\"]\n  window_size = 1\n")
+	out := filepath.Join(dir, "out.lp")
+	conf := write("telegraf.conf", fmt.Sprintf(`[agent]
+  omit_hostname = true
+
+[[inputs.file]]
+  files = [%q]
+  data_format = "influx"
+
+[[processors.execd]]
+  command = [%q, "-config", %q]
+  influx_uint_support = true
+
+[[outputs.file]]
+  files = [%q]
+  data_format = "influx"
+  influx_uint_support = true
+`, in, bin, anomalyConf, out))
+	res := telegraftest.RunOnce(t, telegrafBin, conf, 120*time.Second)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("no output: %v\n%s", err, res.Stderr)
+	}
+	for _, want := range []string{"big=18446744073709551615u", "small=7u", "anomaly_warmup=true"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("output lacks %s:\n%s\nTelegraf:\n%s", want, got, res.Stderr)
 		}
 	}
 }
