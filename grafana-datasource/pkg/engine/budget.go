@@ -71,19 +71,39 @@ func mib(b int64) string {
 type queryBudget struct {
 	limit int64
 	used  atomic.Int64
+	// pool, when set, is the budget shared with the engine's other queries:
+	// each charge is also taken from it, waiting while it is full.
+	pool *memPool
+	// waiting counts the query's goroutines waiting for the pool (guarded
+	// by pool.mu).
+	waiting int
 }
 
-// charge adds need bytes; over the limit it returns a *BudgetError and
-// keeps nothing charged for this part.
-func (b *queryBudget) charge(need int64, what, advice string) error {
-	if b == nil || b.limit <= 0 {
+// charge adds need bytes. Over the query's own limit it returns a
+// *BudgetError and keeps nothing charged for this part; while the shared
+// pool is full it waits for other queries to finish (or ctx to end).
+func (b *queryBudget) charge(ctx context.Context, need int64, what, advice string) error {
+	if b == nil || b.limit <= 0 || need <= 0 {
 		return nil
 	}
 	if used := b.used.Add(need); used > b.limit {
 		b.used.Add(-need)
 		return &BudgetError{What: what, Need: need, Used: used - need, Budget: b.limit, Advice: advice}
 	}
+	if b.pool != nil {
+		if err := b.pool.acquire(ctx, b, need); err != nil {
+			b.used.Add(-need)
+			return err
+		}
+	}
 	return nil
+}
+
+// done returns the query's charges to the shared pool.
+func (b *queryBudget) done() {
+	if b != nil && b.pool != nil {
+		b.pool.release(b)
+	}
 }
 
 // Fetchers learn things the Fetcher signature has no room for — the
@@ -125,7 +145,7 @@ func ChargePoints(ctx context.Context, n int) error {
 		return nil
 	}
 	s.charged.Add(int64(n))
-	return s.budget.charge(int64(n)*BytesPerPoint, fmt.Sprintf("fetching feature %q", s.feature),
+	return s.budget.charge(ctx, int64(n)*BytesPerPoint, fmt.Sprintf("fetching feature %q", s.feature),
 		"shorten the range or training.range, raise training.step, or narrow the expression to fewer series")
 }
 
@@ -204,7 +224,7 @@ func (e *Engine) chargeSeriesForests(ctx context.Context, q *models.Query, train
 	limit := e.limits.MaxTrainingRows
 	if q.Forest == models.ForestShared {
 		rows := min(train.totalRows(), limit)
-		return b.charge(forestBytes(q.IsolationForest, rows), forestWhat(1)+fmt.Sprintf(" (%d rows)", rows), forestAdvice)
+		return b.charge(ctx, forestBytes(q.IsolationForest, rows), forestWhat(1)+fmt.Sprintf(" (%d rows)", rows), forestAdvice)
 	}
 	perEntity := max(limit/max(len(train.Entities), 1), 1)
 	var need int64
@@ -218,7 +238,7 @@ func (e *Engine) chargeSeriesForests(ctx context.Context, q *models.Query, train
 	if forests == 0 {
 		return nil
 	}
-	return b.charge(need, forestWhat(forests)+" (one per entity)", forestAdvice+", or use forest \"shared\"")
+	return b.charge(ctx, need, forestWhat(forests)+" (one per entity)", forestAdvice+", or use forest \"shared\"")
 }
 
 // chargeFleet charges fleet mode's working set: a forest and an imputed
@@ -237,12 +257,12 @@ func (e *Engine) chargeFleet(ctx context.Context, q *models.Query, steps []fleet
 	}
 	workers := int64(min(e.workers, len(steps)))
 	if q.Imputation.Method != models.ImputeNone {
-		if err := b.charge(workers*int64(m)*int64(cols)*BytesPerKNNCell, "KNN imputation (imputation.method knn)",
+		if err := b.charge(ctx, workers*int64(m)*int64(cols)*BytesPerKNNCell, "KNN imputation (imputation.method knn)",
 			"narrow the expressions to fewer entities, or set imputation.method to none"); err != nil {
 			return err
 		}
 	}
-	return b.charge(workers*forestBytes(q.IsolationForest, m),
+	return b.charge(ctx, workers*forestBytes(q.IsolationForest, m),
 		fmt.Sprintf("isolationForest.trees × maxSamples for %d fleet forests of %d entities fitted at once", workers, m),
 		"lower isolationForest.trees or isolationForest.maxSamples, or narrow the expressions to fewer entities")
 }

@@ -31,13 +31,13 @@ func TestBudgetOfTheReferenceWorkload(t *testing.T) {
 	e := New(nil, Options{MemoryBudget: b.limit})
 	ctx := context.WithValue(context.Background(), budgetKey{}, b)
 	points := int64(sensors * rows * cols)
-	if err := b.charge(points*BytesPerPoint, "points", ""); err != nil {
+	if err := b.charge(ctx, points*BytesPerPoint, "points", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.charge(points*BytesPerCell, "matrix", ""); err != nil {
+	if err := b.charge(ctx, points*BytesPerCell, "matrix", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.charge(knnBytes(a), "knn", ""); err != nil {
+	if err := b.charge(ctx, knnBytes(a), "knn", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.chargeSeriesForests(ctx, q, a); err != nil {

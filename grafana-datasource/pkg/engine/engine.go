@@ -51,9 +51,10 @@ type Options struct {
 	// Workers is how many fits run in parallel; 0 = runtime.GOMAXPROCS(0).
 	// Results do not depend on it.
 	Workers int
-	// MemoryBudget bounds the memory one query may hold, in bytes, as
-	// estimated by the rules of budget.go; a query that would exceed it is
-	// refused with a *BudgetError. 0 = no bound.
+	// MemoryBudget bounds the memory queries hold, in bytes, as estimated
+	// by the rules of budget.go: one query that would exceed it alone is
+	// refused with a *BudgetError; concurrent queries share it, a query
+	// waiting for room while the others hold it (mempool.go). 0 = no bound.
 	MemoryBudget int64
 	// Observer, when set, is told how long each phase (fetch, impute, fit,
 	// score, fit+score) took; benchmarks use it.
@@ -67,6 +68,7 @@ type Engine struct {
 	cache    *modelCache
 	flights  flights
 	limits   Options
+	pool     *memPool // the memory budget shared by concurrent queries; nil without one
 	workers  int
 	fit      func(ctx context.Context, x []float64, cols int, p models.IsolationForest, workers int) (detector, error)
 	imputer  func(ctx context.Context, x []float64, cols, k, workers int) ([]float64, []bool, error)
@@ -86,6 +88,7 @@ func New(up Fetcher, opt Options) *Engine {
 		up:       up,
 		cache:    newModelCache(opt.CacheMaxBytes, opt.CacheTTL),
 		limits:   opt,
+		pool:     newMemPool(opt.MemoryBudget),
 		workers:  workers,
 		fit:      fitForest,
 		imputer:  imputeKNN,
@@ -147,6 +150,13 @@ type EntityResult struct {
 	Anomaly  []float64 // 1 anomalous, 0 normal
 	Features [][]float64
 	Imputed  [][]bool
+
+	// The PurpleAir preset's outputs, per time: kind ("sensor", "air" or
+	// ""), reason, detail, when the episode began (zero when not flagged)
+	// and the EPA-corrected PM2.5 (NaN when it cannot be computed).
+	Kind, Reason, Detail []string
+	Since                []time.Time
+	EPA                  []float64
 }
 
 func (r *Result) notice(sev Severity, format string, args ...any) {
@@ -163,7 +173,12 @@ func (e *Engine) Run(ctx context.Context, q *models.Query, plan *models.Plan) (*
 		if err := e.precheck(q, plan); err != nil {
 			return res, err
 		}
-		ctx = context.WithValue(ctx, budgetKey{}, &queryBudget{limit: e.limits.MemoryBudget})
+		b := &queryBudget{limit: e.limits.MemoryBudget, pool: e.pool}
+		defer b.done()
+		ctx = context.WithValue(ctx, budgetKey{}, b)
+	}
+	if q.Preset == models.PresetPurpleAir {
+		return res, e.runPurpleAir(ctx, q, plan, res)
 	}
 	if q.Mode == models.ModeFleet {
 		return res, e.runFleet(ctx, q, plan, res)
@@ -247,7 +262,7 @@ func (e *Engine) fetchAligned(ctx context.Context, q *models.Query, plan *models
 		return nil, err
 	}
 	if rows := a.totalRows(); rows > 0 {
-		if err := budget.charge(int64(rows)*int64(a.Cols)*BytesPerCell, fmt.Sprintf("the feature matrix (%d rows × %d features)", rows, a.Cols),
+		if err := budget.charge(ctx, int64(rows)*int64(a.Cols)*BytesPerCell, fmt.Sprintf("the feature matrix (%d rows × %d features)", rows, a.Cols),
 			"shorten the range or training.range, or raise training.step"); err != nil {
 			return nil, err
 		}
@@ -270,7 +285,7 @@ func (e *Engine) prepare(ctx context.Context, q *models.Query, a *alignment, res
 	start := time.Now()
 	defer e.observe("impute", start)
 	if q.Imputation.Method != models.ImputeNone {
-		if err := budgetOf(ctx).charge(knnBytes(a), "KNN imputation (imputation.method knn)",
+		if err := budgetOf(ctx).charge(ctx, knnBytes(a), "KNN imputation (imputation.method knn)",
 			"shorten the range, raise training.step, or set imputation.method to none"); err != nil {
 			return err
 		}

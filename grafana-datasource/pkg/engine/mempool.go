@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"sync"
+)
+
+// memPool is the memory budget shared by an Engine's concurrent queries. A
+// per-query bound alone leaves the process unbounded: twenty panels each
+// under the budget held twice the budget between them. Queries charge it as
+// they go (budget.go) and give everything back when they end; a charge that
+// does not fit waits, first come first served, until enough is given back.
+//
+// Charges are incremental, so a waiting query may already hold memory, and
+// if every query holding memory waits for more, none will ever give any
+// back. The pool then grants the oldest waiter anyway, beyond the limit
+// (Overcommits counts it): the query finishes and releases, and the bound
+// is exceeded only by one charge, only in that case, and never by a query
+// that alone exceeds the budget — those are refused before they wait.
+type memPool struct {
+	limit int64
+
+	mu    sync.Mutex
+	used  int64
+	held  map[*queryBudget]int64
+	queue []*poolWaiter
+	// overcommits counts grants beyond the limit (see above).
+	overcommits int
+}
+
+type poolWaiter struct {
+	b       *queryBudget
+	need    int64
+	ready   chan struct{}
+	granted bool
+}
+
+func newMemPool(limit int64) *memPool {
+	if limit <= 0 {
+		return nil
+	}
+	return &memPool{limit: limit, held: map[*queryBudget]int64{}}
+}
+
+// acquire takes need bytes for b's query, waiting while the pool is full.
+func (p *memPool) acquire(ctx context.Context, b *queryBudget, need int64) error {
+	p.mu.Lock()
+	if len(p.queue) == 0 && p.used+need <= p.limit {
+		p.take(b, need)
+		p.mu.Unlock()
+		return nil
+	}
+	w := &poolWaiter{b: b, need: need, ready: make(chan struct{})}
+	p.queue = append(p.queue, w)
+	b.waiting++
+	p.grantWaiters()
+	p.unstick()
+	p.mu.Unlock()
+
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if w.granted {
+			return nil // granted as ctx ended: kept, and returned when the query ends
+		}
+		for i, x := range p.queue {
+			if x == w {
+				p.queue = append(p.queue[:i], p.queue[i+1:]...)
+				break
+			}
+		}
+		b.waiting--
+		p.grantWaiters()
+		p.unstick()
+		return ctx.Err()
+	}
+}
+
+// release gives back everything b's query holds.
+func (p *memPool) release(b *queryBudget) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.used -= p.held[b]
+	delete(p.held, b)
+	p.grantWaiters()
+	p.unstick()
+}
+
+func (p *memPool) take(b *queryBudget, need int64) {
+	p.used += need
+	p.held[b] += need
+}
+
+func (p *memPool) grant(w *poolWaiter) {
+	p.queue = p.queue[1:]
+	p.take(w.b, w.need)
+	w.b.waiting--
+	w.granted = true
+	close(w.ready)
+}
+
+// grantWaiters serves the queue in order while the head fits.
+func (p *memPool) grantWaiters() {
+	for len(p.queue) > 0 && p.used+p.queue[0].need <= p.limit {
+		p.grant(p.queue[0])
+	}
+}
+
+// unstick grants the head of the queue beyond the limit when no query
+// holding memory can make progress (each has a goroutine waiting here).
+func (p *memPool) unstick() {
+	for len(p.queue) > 0 {
+		for b := range p.held {
+			if b.waiting == 0 {
+				return // it will finish and release
+			}
+		}
+		p.overcommits++
+		p.grant(p.queue[0])
+	}
+}
+
+// stats reports what the pool holds and how often it went beyond its limit.
+func (p *memPool) stats() (used int64, waiting, overcommits int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.used, len(p.queue), p.overcommits
+}
+
+// BudgetStats reports the shared memory budget: bytes charged by the
+// queries running now, how many charges wait for room, and how many times a
+// wait in which every holder waited was broken by going over the budget.
+func (e *Engine) BudgetStats() (used int64, waiting, overcommits int) {
+	if e.pool == nil {
+		return 0, 0, 0
+	}
+	return e.pool.stats()
+}

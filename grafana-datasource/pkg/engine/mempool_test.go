@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// waitCharge charges in the background and reports the result.
+func waitCharge(b *queryBudget, need int64) chan error {
+	done := make(chan error, 1)
+	go func() { done <- b.charge(context.Background(), need, "part", "advice") }()
+	return done
+}
+
+func settled(t *testing.T, done chan error, want bool) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !want {
+			t.Fatalf("the charge went through (%v) while the pool was full", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(200 * time.Millisecond):
+		if want {
+			t.Fatal("the charge is still waiting")
+		}
+	}
+}
+
+func TestMemPoolSharesTheBudget(t *testing.T) {
+	p := newMemPool(100)
+	a, b := &queryBudget{limit: 100, pool: p}, &queryBudget{limit: 100, pool: p}
+	ctx := context.Background()
+	if err := a.charge(ctx, 80, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	// B fits alone but not beside A: it waits until A ends.
+	done := waitCharge(b, 50)
+	settled(t, done, false)
+	a.done()
+	settled(t, done, true)
+	if used, _, over := p.stats(); used != 50 || over != 0 {
+		t.Errorf("pool holds %d with %d overcommits, want 50 and 0", used, over)
+	}
+
+	// A query that alone exceeds the budget is refused, not queued.
+	c := &queryBudget{limit: 100, pool: p}
+	var be *BudgetError
+	if err := c.charge(ctx, 101, "c", ""); !errors.As(err, &be) {
+		t.Errorf("charge over the budget: %v, want a *BudgetError", err)
+	}
+
+	// A waiter whose query ends (timeout) leaves the queue.
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := c.charge(cctx, 60, "c", ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("charge past its deadline: %v", err)
+	}
+	if _, waiting, _ := p.stats(); waiting != 0 || c.used.Load() != 0 {
+		t.Errorf("%d waiters, c charged %d after its deadline; want none", waiting, c.used.Load())
+	}
+	b.done()
+}
+
+// When every query holding memory waits for more, none would ever release:
+// the oldest waiter is let through beyond the limit.
+func TestMemPoolBreaksAWaitOfAllHolders(t *testing.T) {
+	p := newMemPool(100)
+	a, b := &queryBudget{limit: 100, pool: p}, &queryBudget{limit: 100, pool: p}
+	ctx := context.Background()
+	if err := a.charge(ctx, 60, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.charge(ctx, 30, "b", ""); err != nil {
+		t.Fatal(err)
+	}
+	da := waitCharge(a, 30) // waits: b still runs and may release
+	settled(t, da, false)
+	db := waitCharge(b, 30) // now both wait: a, the oldest, goes through
+	settled(t, da, true)
+	if _, _, over := p.stats(); over != 1 {
+		t.Errorf("%d overcommits, want 1", over)
+	}
+	settled(t, db, false)
+	a.done()
+	settled(t, db, true)
+	b.done()
+	if used, waiting, _ := p.stats(); used != 0 || waiting != 0 {
+		t.Errorf("after both ended the pool holds %d with %d waiting", used, waiting)
+	}
+}
