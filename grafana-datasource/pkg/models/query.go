@@ -61,8 +61,31 @@ import (
 )
 
 // CurrentSchemaVersion is the query schema this backend reads. Queries without
-// schemaVersion are read as version 1 (the first published schema).
-const CurrentSchemaVersion = 1
+// schemaVersion are read as version 1 (the first published schema), so that
+// a stored version-1 query keeps its meaning: version 2 added "preset" and
+// "calibration", and only the default of "calibration" differs between the
+// two (version 1: raw scores, as before; version 2: calibrated).
+const CurrentSchemaVersion = 2
+
+// Presets.
+const (
+	PresetNone      = ""
+	PresetPurpleAir = "purpleair"
+)
+
+// Calibrations of the Isolation Forest score.
+const (
+	// CalibrationNone is the raw score of the paper (version 1's only score).
+	CalibrationNone = "none"
+	// CalibrationTail is 1 − the score's tail probability under the training
+	// scores: a threshold 1 − p fires on about a share p of readings like the
+	// training data, whatever the fleet size or window.
+	CalibrationTail = "tail"
+)
+
+// DefaultPurpleAirThreshold is the PurpleAir preset's anomaly threshold: the
+// detector's (and the processor's) 0.7.
+const DefaultPurpleAirThreshold = 0.7
 
 // Modes.
 const (
@@ -93,7 +116,17 @@ const (
 	OutputScore    = "score"
 	OutputDecision = "decision"
 	OutputAnomaly  = "anomaly"
+	// The PurpleAir preset's outputs besides score and anomaly.
+	OutputKind   = "kind"
+	OutputReason = "reason"
+	OutputDetail = "detail"
+	OutputSince  = "since"
+	OutputEPA    = "pm2.5_epa"
 )
+
+// presetOutputs are the outputs only the PurpleAir preset has; decision is
+// the forest's alone.
+var presetOutputs = map[string]bool{OutputKind: true, OutputReason: true, OutputDetail: true, OutputSince: true, OutputEPA: true}
 
 // TrainingPanel selects the panel's own time range as the training range.
 const TrainingPanel = "panel"
@@ -111,6 +144,9 @@ const (
 // Query is the decoded, validated and defaulted query JSON.
 type Query struct {
 	SchemaVersion   int               `json:"schemaVersion"`
+	Preset          string            `json:"preset"`
+	PurpleAir       PurpleAir         `json:"purpleair"`
+	Calibration     string            `json:"calibration"`
 	Mode            string            `json:"mode"`
 	Features        []Feature         `json:"features"`
 	Entity          EntityLabels      `json:"entity"`
@@ -122,6 +158,30 @@ type Query struct {
 	Output          []string          `json:"output"`
 	IncludeFeatures bool              `json:"includeFeatures"`
 	Variables       map[string]string `json:"variables,omitempty"`
+}
+
+// PurpleAir configures the "purpleair" preset: the PurpleAir QA detector
+// (pkg/purpleair/qa) over the channels Telegraf stores, one detector over
+// the whole fleet.
+type PurpleAir struct {
+	// Selector is label matchers added to every metric the preset reads
+	// (`location_type="outside"`), without braces; "" = every sensor.
+	Selector string `json:"selector"`
+	// Sensor restricts what series mode returns to the sensor_index values
+	// matching this regular expression (anchored, as PromQL's =~); "" = all.
+	// The detector still sees the whole fleet: neighbours decide sensor or air.
+	Sensor string `json:"sensor"`
+	// Threshold is the score at which a reading is an anomaly, in (0, 1]; 0 → 0.7.
+	Threshold float64 `json:"threshold"`
+	// Correction is the EPA correction of pm2.5_epa: "us_wide" (default) or "extended".
+	Correction string `json:"correction"`
+	// DetailLabel adds the detail text as a label on the numeric (fleetAt
+	// "last") frames. Off by default: the text changes as an episode goes on
+	// ("for 46 min", "for 48 min"), and a label that changes makes Grafana
+	// alerting start a new alert instance at each evaluation.
+	DetailLabel bool `json:"detailLabel"`
+
+	SensorRE *regexp.Regexp `json:"-"`
 }
 
 // Feature is one named PromQL expression; its name becomes the column (and
@@ -235,7 +295,7 @@ func jsonErrorText(err error) string {
 func (q *Query) normalize() error {
 	switch {
 	case q.SchemaVersion == 0:
-		q.SchemaVersion = CurrentSchemaVersion
+		q.SchemaVersion = 1
 	case q.SchemaVersion > CurrentSchemaVersion:
 		return queryErrorf("schemaVersion %d is newer than this plugin understands (%d); upgrade the plugin", q.SchemaVersion, CurrentSchemaVersion)
 	case q.SchemaVersion < 0:
@@ -248,6 +308,25 @@ func (q *Query) normalize() error {
 	case ModeSeries, ModeFleet:
 	default:
 		return queryErrorf("unknown mode %q (want %q or %q)", q.Mode, ModeSeries, ModeFleet)
+	}
+
+	switch q.Calibration = strings.TrimSpace(q.Calibration); q.Calibration {
+	case "":
+		q.Calibration = CalibrationNone
+		if q.SchemaVersion >= 2 {
+			q.Calibration = CalibrationTail
+		}
+	case CalibrationNone, CalibrationTail:
+	default:
+		return queryErrorf("calibration %q is unknown (want %q or %q)", q.Calibration, CalibrationTail, CalibrationNone)
+	}
+
+	switch q.Preset = strings.TrimSpace(q.Preset); q.Preset {
+	case PresetNone:
+	case PresetPurpleAir:
+		return q.normalizePurpleAir()
+	default:
+		return queryErrorf("preset %q is unknown (want %q, or none)", q.Preset, PresetPurpleAir)
 	}
 
 	if len(q.Features) == 0 {
@@ -339,6 +418,9 @@ func (q *Query) normalize() error {
 		switch o {
 		case OutputScore, OutputDecision, OutputAnomaly:
 		default:
+			if presetOutputs[o] {
+				return queryErrorf("output %q needs preset %q", o, PresetPurpleAir)
+			}
 			return queryErrorf("output %q is unknown (want score, decision or anomaly)", o)
 		}
 		if outSeen[o] {
@@ -350,6 +432,85 @@ func (q *Query) normalize() error {
 		if !featureNameRE.MatchString(name) || strings.HasPrefix(name, "__") {
 			return queryErrorf("variable name %q must be letters, digits and _ and must not start with __", name)
 		}
+	}
+	return nil
+}
+
+// normalizePurpleAir checks a query of the PurpleAir preset: the detector
+// builds its own features, so features, forest, isolationForest, imputation
+// and includeFeatures are not read (the editor keeps them for a switch back).
+func (q *Query) normalizePurpleAir() error {
+	switch q.FleetAt {
+	case "":
+		q.FleetAt = FleetAtLast
+	case FleetAtLast, FleetAtEach:
+	default:
+		return queryErrorf("fleetAt %q is unknown (want %q or %q)", q.FleetAt, FleetAtLast, FleetAtEach)
+	}
+	if len(q.Entity) == 0 {
+		q.Entity = EntityLabels{DefaultEntity}
+	}
+	if len(q.Entity) != 1 || q.Entity[0] != DefaultEntity {
+		return queryErrorf("entity must be %q with preset %q (the detector keeps one state per sensor), got %q", DefaultEntity, PresetPurpleAir, strings.Join(q.Entity, ","))
+	}
+	for name := range q.Variables {
+		if !featureNameRE.MatchString(name) || strings.HasPrefix(name, "__") {
+			return queryErrorf("variable name %q must be letters, digits and _ and must not start with __", name)
+		}
+	}
+	for _, d := range []*string{&q.Training.Range, &q.Training.Step} {
+		switch v := strings.TrimSpace(*d); v {
+		case "$__interval", "${__interval}", "[[__interval]]":
+			*d = ""
+		default:
+			*d = Interpolate(v, q.Variables)
+		}
+	}
+	if err := q.Training.normalize(); err != nil {
+		return err
+	}
+	p := &q.PurpleAir
+	p.Selector = strings.TrimSpace(Interpolate(p.Selector, q.Variables))
+	if strings.ContainsAny(p.Selector, "{}") {
+		return queryErrorf("purpleair.selector %q: give label matchers without braces, e.g. location_type=\"outside\"", p.Selector)
+	}
+	p.Sensor = strings.TrimSpace(Interpolate(p.Sensor, q.Variables))
+	if p.Sensor != "" {
+		re, err := regexp.Compile("^(?:" + p.Sensor + ")$")
+		if err != nil {
+			return queryErrorf("purpleair.sensor %q is not a regular expression: %v", p.Sensor, err)
+		}
+		p.SensorRE = re
+	}
+	if p.Threshold == 0 {
+		p.Threshold = DefaultPurpleAirThreshold
+	}
+	if !(p.Threshold > 0 && p.Threshold <= 1) {
+		return queryErrorf("purpleair.threshold must be in (0, 1], got %v", p.Threshold)
+	}
+	switch p.Correction = strings.TrimSpace(p.Correction); p.Correction {
+	case "":
+		p.Correction = "us_wide"
+	case "us_wide", "extended":
+	default:
+		return queryErrorf("purpleair.correction %q is unknown (want \"us_wide\" or \"extended\")", p.Correction)
+	}
+	if len(q.Output) == 0 {
+		q.Output = []string{OutputScore, OutputAnomaly, OutputKind, OutputReason}
+	}
+	seen := map[string]bool{}
+	for _, o := range q.Output {
+		switch {
+		case o == OutputScore, o == OutputAnomaly, presetOutputs[o]:
+		case o == OutputDecision:
+			return queryErrorf("output %q is the Isolation Forest's; preset %q has score, anomaly, kind, reason, detail, since and pm2.5_epa", o, PresetPurpleAir)
+		default:
+			return queryErrorf("output %q is unknown (want score, anomaly, kind, reason, detail, since or pm2.5_epa)", o)
+		}
+		if seen[o] {
+			return queryErrorf("output %q is listed twice", o)
+		}
+		seen[o] = true
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{"not json", `{"features":`, "does not decode"},
 		{"wrong type", `{"features":"pm25"}`, `field "features"`},
 		{"unknown mode", `{"mode":"batch","features":[{"expr":"up"}]}`, `unknown mode "batch"`},
-		{"future schema", `{"schemaVersion":2,"features":[{"expr":"up"}]}`, "newer than this plugin"},
+		{"future schema", `{"schemaVersion":3,"features":[{"expr":"up"}]}`, "newer than this plugin"},
 		{"no features", `{"features":[]}`, "no features"},
 		{"empty expr", `{"features":[{"name":"a","expr":" "}]}`, `feature "a" has an empty PromQL`},
 		{"bad name", `{"features":[{"name":"pm 2.5","expr":"up"}]}`, "name \"pm 2.5\""},
@@ -148,6 +148,19 @@ func TestParseQueryErrors(t *testing.T) {
 		{"k", `{"imputation":{"k":1000},"features":[{"expr":"up"}]}`, "imputation.k"},
 		{"output", `{"output":["probability"],"features":[{"expr":"up"}]}`, `output "probability"`},
 		{"variable", `{"variables":{"__interval":"1m"},"features":[{"expr":"up"}]}`, "variable name"},
+		{"calibration", `{"calibration":"sigmoid","features":[{"expr":"up"}]}`, `calibration "sigmoid"`},
+		{"preset", `{"preset":"airnow"}`, `preset "airnow"`},
+		{"preset threshold", `{"preset":"purpleair","purpleair":{"threshold":1.5}}`, "purpleair.threshold"},
+		{"preset threshold type", `{"preset":"purpleair","purpleair":{"threshold":"high"}}`, `field "purpleair.threshold"`},
+		{"preset correction", `{"preset":"purpleair","purpleair":{"correction":"lrapa"}}`, `purpleair.correction "lrapa"`},
+		{"preset selector", `{"preset":"purpleair","purpleair":{"selector":"{site=\"x\"}"}}`, "purpleair.selector"},
+		{"preset sensor", `{"preset":"purpleair","purpleair":{"sensor":"(13"}}`, `purpleair.sensor "(13"`},
+		{"preset entity", `{"preset":"purpleair","entity":["site"]}`, "entity must be"},
+		{"preset decision", `{"preset":"purpleair","output":["decision"]}`, `output "decision"`},
+		{"preset output", `{"preset":"purpleair","output":["kind","kind"]}`, `output "kind" is listed twice`},
+		{"preset mode", `{"preset":"purpleair","mode":"batch"}`, `unknown mode "batch"`},
+		{"preset range", `{"preset":"purpleair","training":{"range":"a week"}}`, "training.range"},
+		{"kind without preset", `{"output":["kind"],"features":[{"expr":"up"}]}`, `output "kind" needs preset "purpleair"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -183,5 +196,48 @@ func TestTrainingDurationsFromVariables(t *testing.T) {
 	}
 	if _, err := ParseQuery([]byte(`{"training":{"range":"$window"},"features":[{"expr":"up"}]}`)); err == nil || !strings.Contains(err.Error(), `training.range "$window"`) {
 		t.Errorf("an unresolved variable should be named in the error, got %v", err)
+	}
+}
+
+func TestSchemaVersionsAndCalibration(t *testing.T) {
+	for _, c := range []struct {
+		json    string
+		version int
+		calib   string
+	}{
+		// A stored version-1 query (or one without a version) keeps raw scores.
+		{`{"features":[{"expr":"up"}]}`, 1, CalibrationNone},
+		{`{"schemaVersion":1,"features":[{"expr":"up"}]}`, 1, CalibrationNone},
+		{`{"schemaVersion":2,"features":[{"expr":"up"}]}`, 2, CalibrationTail},
+		{`{"schemaVersion":2,"calibration":"none","features":[{"expr":"up"}]}`, 2, CalibrationNone},
+		{`{"schemaVersion":1,"calibration":"tail","features":[{"expr":"up"}]}`, 1, CalibrationTail},
+	} {
+		q, err := ParseQuery([]byte(c.json))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.SchemaVersion != c.version || q.Calibration != c.calib {
+			t.Errorf("%s: version %d, calibration %q; want %d, %q", c.json, q.SchemaVersion, q.Calibration, c.version, c.calib)
+		}
+	}
+}
+
+func TestPurpleAirPresetDefaults(t *testing.T) {
+	q, err := ParseQuery([]byte(`{"schemaVersion":2,"preset":"purpleair","purpleair":{"sensor":"131075|$s","selector":"site=\"$site\""},"variables":{"s":"9","site":"oak"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Mode != ModeSeries || q.FleetAt != FleetAtLast || q.PurpleAir.Threshold != 0.7 || q.PurpleAir.Correction != "us_wide" {
+		t.Errorf("defaults: %+v", q)
+	}
+	if got := strings.Join(q.Output, ","); got != "score,anomaly,kind,reason" {
+		t.Errorf("output %s", got)
+	}
+	if q.PurpleAir.Selector != `site="oak"` {
+		t.Errorf("selector %q, want the variable resolved", q.PurpleAir.Selector)
+	}
+	re := q.PurpleAir.SensorRE
+	if re == nil || !re.MatchString("131075") || !re.MatchString("9") || re.MatchString("1310750") {
+		t.Errorf("sensor regexp %v: want it anchored, variables resolved", re)
 	}
 }

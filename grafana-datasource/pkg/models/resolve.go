@@ -98,7 +98,7 @@ func Resolve(q *Query, tc TimeContext, lim Limits) (*Plan, error) {
 
 	// The longest window fetched decides whether the step must grow.
 	longest := span
-	if q.Mode == ModeSeries && q.Training.Lookback > 0 {
+	if q.Training.Lookback > 0 && (q.Mode == ModeSeries || q.Preset != PresetNone || q.Calibration == CalibrationTail) {
 		longest = max(longest, q.Training.Lookback)
 	}
 	if pts := int(longest/step) + 1; pts > lim.MaxPointsPerSeries {
@@ -118,14 +118,20 @@ func Resolve(q *Query, tc TimeContext, lim Limits) (*Plan, error) {
 		// Range shorter than one step: score the one aligned point at its end.
 		p.Score.Start = p.Score.End
 	}
-	if q.Mode == ModeFleet && q.FleetAt == FleetAtLast {
+	// The preset scores the whole panel range even for the last step: its
+	// episodes are marked back over it (qa.Backfill) before the last is taken.
+	if q.Mode == ModeFleet && q.FleetAt == FleetAtLast && q.Preset == PresetNone {
 		p.Score.Start = p.Score.End
 	}
 
+	// The preset's training range is the detector's warm-up: the readings it
+	// observes before the scored range. A calibrated fleet forest takes its
+	// null distribution from the fleet over the training range.
+	usesTrain := q.Preset != PresetNone || q.Mode == ModeSeries || q.Calibration == CalibrationTail
 	switch {
-	case q.Mode == ModeFleet:
+	case q.Mode == ModeFleet && !usesTrain:
 		if q.Training.Lookback > 0 {
-			p.Notices = append(p.Notices, "training.range is ignored in fleet mode: each step's forest is fitted on the fleet at that step")
+			p.Notices = append(p.Notices, "training.range is ignored in fleet mode with calibration \"none\": each step's forest is fitted on the fleet at that step")
 		}
 		p.Train, p.TrainIsScore = p.Score, true
 	case q.Training.Lookback == 0:

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"math"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -38,6 +39,9 @@ func toFrames(refID string, q *models.Query, r *engine.Result) data.Frames {
 		f.RefID = refID
 		f.Meta = meta(true)
 		return data.Frames{f}
+	}
+	if q.Preset == models.PresetPurpleAir {
+		return purpleAirFrames(refID, q, r, meta)
 	}
 	frames := make(data.Frames, 0, len(r.Entities))
 	for i, er := range r.Entities {
@@ -102,4 +106,96 @@ func notices(ns []engine.Notice) []data.Notice {
 		out[i] = data.Notice{Severity: sev, Text: n.Text}
 	}
 	return out
+}
+
+// purpleAirFrames renders the PurpleAir preset's result: one frame per
+// sensor. Time series carry kind, reason and detail as string fields and
+// since as a time field (for tables); the numeric frames of fleetAt "last"
+// (alert rules) carry only numbers, with kind, reason and since — and the
+// detail with purpleair.detailLabel — as labels beside sensor_index, so that
+// a notification can say what is wrong without a table.
+func purpleAirFrames(refID string, q *models.Query, r *engine.Result, meta func(bool) *data.FrameMeta) data.Frames {
+	frames := make(data.Frames, 0, len(r.Entities))
+	stringsOut := false
+	for _, o := range q.Output {
+		switch o {
+		case models.OutputKind, models.OutputReason, models.OutputDetail, models.OutputSince:
+			stringsOut = true
+		}
+	}
+	for i, er := range r.Entities {
+		f := data.NewFrame("")
+		f.RefID = refID
+		f.Meta = meta(i == 0)
+		n := len(er.Times)
+		lo := 0
+		labels := data.Labels(er.Labels).Copy()
+		if r.Numeric {
+			lo = max(n-1, 0)
+			if n > 0 && er.Kind[n-1] != "" {
+				labels["kind"] = er.Kind[n-1]
+				labels["reason"] = er.Reason[n-1]
+				labels["since"] = er.Since[n-1].UTC().Format(time.RFC3339)
+				if q.PurpleAir.DetailLabel {
+					labels["detail"] = er.Detail[n-1]
+				}
+			}
+		} else {
+			f.Fields = append(f.Fields, data.NewField(data.TimeSeriesTimeFieldName, nil, append([]time.Time{}, er.Times...)))
+			if stringsOut {
+				// Text and time fields are not values of the time series
+				// contract; without the type Grafana reads the frame as a table
+				// and still plots the numbers.
+				f.Meta.Type, f.Meta.TypeVersion = "", data.FrameTypeVersion{}
+			}
+		}
+		for _, o := range q.Output {
+			switch o {
+			case models.OutputScore:
+				f.Fields = append(f.Fields, data.NewField("score", labels.Copy(), append([]float64{}, er.Score[lo:]...)))
+			case models.OutputAnomaly:
+				f.Fields = append(f.Fields, data.NewField("anomaly", labels.Copy(), append([]float64{}, er.Anomaly[lo:]...)))
+			case models.OutputEPA:
+				v := make([]*float64, 0, n-lo)
+				for _, x := range er.EPA[lo:] {
+					if math.IsNaN(x) {
+						v = append(v, nil)
+					} else {
+						v = append(v, &x)
+					}
+				}
+				f.Fields = append(f.Fields, data.NewField("pm2.5_epa", labels.Copy(), v))
+			case models.OutputKind, models.OutputReason, models.OutputDetail:
+				if r.Numeric {
+					continue
+				}
+				src := er.Kind
+				if o == models.OutputReason {
+					src = er.Reason
+				} else if o == models.OutputDetail {
+					src = er.Detail
+				}
+				f.Fields = append(f.Fields, data.NewField(o, labels.Copy(), append([]string{}, src...)))
+			case models.OutputSince:
+				if r.Numeric {
+					continue
+				}
+				v := make([]*time.Time, len(er.Since))
+				for j := range er.Since {
+					if !er.Since[j].IsZero() {
+						v[j] = &er.Since[j]
+					}
+				}
+				f.Fields = append(f.Fields, data.NewField("since", labels.Copy(), v))
+			}
+		}
+		frames = append(frames, f)
+	}
+	if len(frames) == 0 {
+		f := data.NewFrame("")
+		f.RefID = refID
+		f.Meta = meta(true)
+		frames = append(frames, f)
+	}
+	return frames
 }

@@ -1,0 +1,455 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
+)
+
+// The metrics the PurpleAir preset reads: what Telegraf's Prometheus
+// serializer makes of the purpleair input's fields (measurement "purpleair",
+// field "pm2.5_cf_1_a" → purpleair_pm2_5_cf_1_a), labelled sensor_index.
+const (
+	MetricA           = "purpleair_pm2_5_cf_1_a"
+	MetricB           = "purpleair_pm2_5_cf_1_b"
+	MetricCF1         = "purpleair_pm2_5_cf_1"
+	MetricATM         = "purpleair_pm2_5_atm"
+	MetricHumidity    = "purpleair_humidity"
+	MetricTemperature = "purpleair_temperature"
+	MetricPressure    = "purpleair_pressure"
+	MetricLastSeen    = "purpleair_last_seen"
+	MetricLatitude    = "purpleair_latitude"
+	MetricLongitude   = "purpleair_longitude"
+)
+
+type paChannel struct {
+	metric string
+	field  qa.Fields // 0: not a measurement (last_seen)
+}
+
+var paChannels = [...]paChannel{
+	{MetricA, qa.FieldA}, {MetricB, qa.FieldB}, {MetricCF1, qa.FieldCF1}, {MetricATM, qa.FieldATM},
+	{MetricHumidity, qa.FieldHumidity}, {MetricTemperature, qa.FieldTemperature}, {MetricPressure, qa.FieldPressure},
+	{MetricLastSeen, 0},
+}
+
+const (
+	chA = iota
+	chB
+	chCF1
+	chATM
+	chHumidity
+	chTemperature
+	chPressure
+	chLastSeen
+	nChannels
+)
+
+// paChunkPoints is how many steps are fetched at once while the detector warms
+// up: six hours at the API's 2-minute cadence, so that a week of a large
+// fleet is never held at once (1,000 sensors × 8 channels × 180 steps is
+// ~23 MiB decoded).
+const paChunkPoints = 180
+
+// paState is what the preset caches: the detector, saved, after it observed
+// every step before next. An alert rule's next evaluation restores it and
+// observes only the steps since, instead of the whole training range again.
+// The scored range itself is never saved into it, so that samples arriving
+// late for the last steps are read again at the next evaluation.
+type paState struct {
+	saved   []byte
+	next    time.Time
+	carried qa.Fields
+}
+
+// paSensor is one sensor's samples over a chunk; NaN = no sample.
+type paSensor struct {
+	key      string
+	vals     [nChannels][]float64
+	present  []bool
+	lat, lon float64
+}
+
+type paChunk struct {
+	w       models.Window
+	sensors []*paSensor // in key order
+	carried qa.Fields
+	err     error
+}
+
+func paExpr(metric, selector string) string {
+	if selector == "" {
+		return metric
+	}
+	return metric + "{" + selector + "}"
+}
+
+func (e *Engine) paCacheKey(q *models.Query, plan *models.Plan) string {
+	h := sha256.New()
+	_ = json.NewEncoder(h).Encode([]any{"purpleair/1", q.PurpleAir.Selector, q.PurpleAir.Threshold, q.PurpleAir.Correction,
+		plan.Step.Milliseconds(), q.Training.Lookback.Milliseconds()})
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func paOptions(q *models.Query) (qa.Options, error) {
+	opt := qa.DefaultOptions()
+	opt.Threshold = q.PurpleAir.Threshold
+	c, err := qa.ParseCorrection(q.PurpleAir.Correction)
+	if err != nil {
+		return opt, &models.QueryError{Msg: "purpleair.correction: " + err.Error()}
+	}
+	opt.Correction = c
+	return opt, nil
+}
+
+// runPurpleAir runs the PurpleAir QA detector (pkg/purpleair/qa) over the
+// whole fleet, step by step with the sensors interleaved as an API poll
+// delivers them: the training range warms it up, the scored range is judged,
+// and each episode is marked back to where it began (qa.Backfill). Both
+// modes see the whole fleet, since neighbours decide sensor or air; series
+// mode returns only the sensors purpleair.sensor selects.
+func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models.Plan, res *Result) error {
+	opt, err := paOptions(q)
+	if err != nil {
+		return err
+	}
+	det, err := qa.New(opt)
+	if err != nil {
+		return &models.QueryError{Msg: "preset purpleair: " + err.Error()}
+	}
+	score := plan.Score
+	warmFrom := score.Start
+	if !plan.TrainIsScore {
+		warmFrom = plan.Train.Start
+	}
+	res.Executed = paExecuted(q, plan)
+
+	key := e.paCacheKey(q, plan)
+	from := warmFrom
+	var carried qa.Fields
+	if v, ok := e.cache.Get(key); ok {
+		st := v.(*paState)
+		if !st.next.After(score.Start) && !st.next.Before(warmFrom) {
+			if err := det.UnmarshalBinary(st.saved); err == nil {
+				from, carried = st.next, st.carried
+				res.CacheHit = true
+			}
+		}
+	}
+
+	sensors := map[string]int64{}
+	var marks []qa.Mark
+	var keys []string // keys[Mark.Sensor]
+	observe := func(c *paChunk, record bool) {
+		carried |= c.carried
+		for i := 0; i < c.w.Points(); i++ {
+			t := c.w.At(i)
+			for _, s := range c.sensors {
+				if !s.present[i] {
+					continue
+				}
+				r := qa.NewReading(t)
+				r.A, r.B, r.CF1, r.ATM = s.vals[chA][i], s.vals[chB][i], s.vals[chCF1][i], s.vals[chATM][i]
+				r.Humidity, r.Temperature, r.Pressure = s.vals[chHumidity][i], s.vals[chTemperature][i], s.vals[chPressure][i]
+				if ls := s.vals[chLastSeen][i]; !math.IsNaN(ls) && ls > 0 {
+					sec, frac := math.Modf(ls)
+					r.LastSeen = time.Unix(int64(sec), int64(frac*1e9))
+				}
+				r.Carried = carried
+				r.Lat, r.Lon = s.lat, s.lon
+				out := det.Observe(s.key, r)
+				if record {
+					id, ok := sensors[s.key]
+					if !ok {
+						id = int64(len(keys))
+						sensors[s.key] = id
+						keys = append(keys, s.key)
+					}
+					marks = append(marks, qa.MarkOf(id, &r, &out, true))
+				}
+			}
+		}
+	}
+
+	start := time.Now()
+	if from.Before(score.Start) {
+		warm := models.Window{Start: from, End: score.Start.Add(-plan.Step), Step: plan.Step}
+		if err := e.paStream(ctx, q, warm, func(c *paChunk) { observe(c, false) }); err != nil {
+			return err
+		}
+		saved, err := det.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		e.cache.Put(key, &paState{saved: saved, next: score.Start, carried: carried}, int64(len(saved))+64)
+	}
+	e.observe("warmup", start)
+
+	start = time.Now()
+	if err := e.paStream(ctx, q, score, func(c *paChunk) { observe(c, true) }); err != nil {
+		return err
+	}
+	qa.Backfill(marks, opt.Threshold)
+	e.observe("score", start)
+
+	ers := make([]*EntityResult, len(keys))
+	for i := range marks {
+		m := &marks[i]
+		er := ers[m.Sensor]
+		if er == nil {
+			er = &EntityResult{Labels: map[string]string{models.DefaultEntity: keys[m.Sensor]}}
+			ers[m.Sensor] = er
+		}
+		er.Times = append(er.Times, time.Unix(0, m.Time).UTC())
+		er.Score = append(er.Score, float64(m.Score))
+		a := 0.0
+		var since time.Time
+		if m.Anomaly {
+			a = 1
+			since = time.Unix(0, m.Since).UTC()
+		}
+		er.Anomaly = append(er.Anomaly, a)
+		er.Kind = append(er.Kind, string(m.Kind))
+		er.Reason = append(er.Reason, string(m.Reason))
+		er.Detail = append(er.Detail, m.Detail)
+		er.Since = append(er.Since, since)
+		er.EPA = append(er.EPA, float64(m.EPA))
+	}
+	for _, er := range ers {
+		if q.Mode == models.ModeSeries && q.PurpleAir.SensorRE != nil && !q.PurpleAir.SensorRE.MatchString(er.Labels[models.DefaultEntity]) {
+			continue
+		}
+		res.Entities = append(res.Entities, er)
+	}
+	slices.SortFunc(res.Entities, func(a, b *EntityResult) int {
+		return compareSensorKeys(a.Labels[models.DefaultEntity], b.Labels[models.DefaultEntity])
+	})
+	res.Numeric = q.Mode == models.ModeFleet && q.FleetAt == models.FleetAtLast
+	if carried&(qa.FieldA|qa.FieldB|qa.FieldCF1) == 0 && len(keys) > 0 {
+		res.notice(SeverityWarning, "none of %s, %s or %s has data for these sensors: the preset judges staleness and the environment sensor only",
+			MetricA, MetricB, MetricCF1)
+	}
+	return nil
+}
+
+// compareSensorKeys orders sensor_index values as numbers where they are.
+func compareSensorKeys(a, b string) int {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	if errA == nil && errB == nil {
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
+	return strings.Compare(a, b)
+}
+
+func paExecuted(q *models.Query, plan *models.Plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "preset: purpleair (qa detector, threshold %g, correction %s)\n", q.PurpleAir.Threshold, q.PurpleAir.Correction)
+	for _, c := range paChannels {
+		fmt.Fprintf(&b, "%s\n", paExpr(c.metric, q.PurpleAir.Selector))
+	}
+	fmt.Fprintf(&b, "positions: last_over_time(%s[…]), last_over_time(%s[…])\n",
+		paExpr(MetricLatitude, q.PurpleAir.Selector), paExpr(MetricLongitude, q.PurpleAir.Selector))
+	fmt.Fprintf(&b, "score range: %s\n", plan.Score)
+	if !plan.TrainIsScore {
+		fmt.Fprintf(&b, "warm-up range: %s\n", plan.Train)
+	}
+	fmt.Fprintf(&b, "mode: %s", q.Mode)
+	if q.Mode == models.ModeFleet {
+		fmt.Fprintf(&b, ", at: %s", q.FleetAt)
+	} else if q.PurpleAir.Sensor != "" {
+		fmt.Fprintf(&b, ", sensor: %s", q.PurpleAir.Sensor)
+	}
+	return b.String()
+}
+
+// paStream fetches w in chunks, one ahead of the one being observed, and
+// hands each to fn in time order.
+func (e *Engine) paStream(ctx context.Context, q *models.Query, w models.Window, fn func(*paChunk)) error {
+	if w.Points() <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan *paChunk, 1)
+	go func() {
+		defer close(chunks)
+		for start := w.Start; !start.After(w.End); start = start.Add(paChunkPoints * w.Step) {
+			end := start.Add((paChunkPoints - 1) * w.Step)
+			if end.After(w.End) {
+				end = w.End
+			}
+			c := e.paFetch(ctx, q, models.Window{Start: start, End: end, Step: w.Step})
+			select {
+			case chunks <- c:
+			case <-ctx.Done():
+				return
+			}
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		if c.err != nil {
+			return c.err
+		}
+		fn(c)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// paFetch fetches every channel and the positions over w, concurrently.
+func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) *paChunk {
+	start := time.Now()
+	defer e.observe("fetch", start)
+	c := &paChunk{w: w}
+	n := w.Points()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var budget *queryBudget
+	if e.limits.MemoryBudget > 0 {
+		// Each chunk is held only while it is observed: it is charged on
+		// its own, so that a long warm-up is bounded per chunk, not in sum.
+		budget = &queryBudget{limit: e.limits.MemoryBudget}
+	}
+	type answer struct {
+		m   model.Matrix
+		err error
+	}
+	exprs := make([]string, 0, nChannels+2)
+	for _, ch := range paChannels {
+		exprs = append(exprs, paExpr(ch.metric, q.PurpleAir.Selector))
+	}
+	// Positions do not move: their last value over the chunk (and the
+	// scrape lookback before it) at its last step.
+	span := model.Duration(w.End.Sub(w.Start) + 10*time.Minute).String()
+	pos := models.Window{Start: w.End, End: w.End, Step: w.Step}
+	exprs = append(exprs, "last_over_time("+paExpr(MetricLatitude, q.PurpleAir.Selector)+"["+span+"])",
+		"last_over_time("+paExpr(MetricLongitude, q.PurpleAir.Selector)+"["+span+"])")
+	answers := make([]answer, len(exprs))
+	var wg sync.WaitGroup
+	for i, expr := range exprs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := paName(i)
+			fw := w
+			if i >= nChannels {
+				fw = pos
+			}
+			sc := &fetchScope{feature: name, budget: budget}
+			m, _, err := e.up.Fetch(context.WithValue(ctx, fetchScopeKey{}, sc), name, expr, fw)
+			if err != nil {
+				cancel()
+			}
+			answers[i] = answer{m, err}
+		}()
+	}
+	wg.Wait()
+	for _, a := range answers {
+		if a.err != nil && !isCanceled(a.err) {
+			c.err = a.err
+			return c
+		}
+	}
+	for _, a := range answers {
+		if a.err != nil {
+			c.err = a.err
+			return c
+		}
+	}
+
+	byKey := map[string]*paSensor{}
+	get := func(key string) *paSensor {
+		s := byKey[key]
+		if s == nil {
+			s = &paSensor{key: key, present: make([]bool, n), lat: math.NaN(), lon: math.NaN()}
+			for ch := range s.vals {
+				s.vals[ch] = make([]float64, n)
+				for j := range s.vals[ch] {
+					s.vals[ch][j] = math.NaN()
+				}
+			}
+			byKey[key] = s
+		}
+		return s
+	}
+	for ch := 0; ch < nChannels; ch++ {
+		m := answers[ch].m
+		if len(m) > 0 {
+			c.carried |= paChannels[ch].field
+		}
+		for _, ss := range m {
+			key := string(ss.Metric[model.LabelName(models.DefaultEntity)])
+			if key == "" {
+				continue
+			}
+			s := get(key)
+			for _, p := range ss.Values {
+				j := w.Index(p.Timestamp.Time())
+				if j < 0 {
+					continue
+				}
+				v := float64(p.Value)
+				if math.IsNaN(v) {
+					continue
+				}
+				s.vals[ch][j] = v
+				if ch != chLastSeen {
+					s.present[j] = true
+				}
+			}
+		}
+	}
+	for i, dst := range []func(*paSensor, float64){func(s *paSensor, v float64) { s.lat = v }, func(s *paSensor, v float64) { s.lon = v }} {
+		for _, ss := range answers[nChannels+i].m {
+			s := byKey[string(ss.Metric[model.LabelName(models.DefaultEntity)])]
+			if s != nil && len(ss.Values) > 0 {
+				dst(s, float64(ss.Values[len(ss.Values)-1].Value))
+			}
+		}
+	}
+	c.sensors = make([]*paSensor, 0, len(byKey))
+	for _, s := range byKey {
+		c.sensors = append(c.sensors, s)
+	}
+	slices.SortFunc(c.sensors, func(a, b *paSensor) int { return compareSensorKeys(a.key, b.key) })
+	return c
+}
+
+func paName(i int) string {
+	switch {
+	case i < nChannels:
+		return paChannels[i].metric
+	case i == nChannels:
+		return MetricLatitude
+	}
+	return MetricLongitude
+}
+
+func isCanceled(err error) bool {
+	return err == context.Canceled || strings.Contains(err.Error(), context.Canceled.Error())
+}

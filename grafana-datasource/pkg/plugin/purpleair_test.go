@@ -1,0 +1,199 @@
+package plugin
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/internal/promtest"
+)
+
+var (
+	paOnce sync.Once
+	paSrv  *promtest.Server
+)
+
+func purpleAirServer(t *testing.T) *promtest.Server {
+	promtest.SkipIfAbsent(t)
+	paOnce.Do(func() { paSrv = promtest.Start(sharedTB{t}, promtest.PurpleAir()) })
+	if paSrv == nil {
+		t.Fatal("the PurpleAir Prometheus failed to start in an earlier test")
+	}
+	return paSrv
+}
+
+func presetQuery(from, to time.Time, q map[string]any) backend.DataQuery {
+	q["schemaVersion"] = 2
+	q["preset"] = "purpleair"
+	dq := dataQuery("A", from, to, q)
+	dq.Interval = 2 * time.Minute
+	dq.MaxDataPoints = 11000
+	return dq
+}
+
+// lastStep is what each sensor's numeric frame says: its labels and score.
+type lastStep struct {
+	labels data.Labels
+	score  float64
+}
+
+func numericBySensor(t *testing.T, r backend.DataResponse) map[string]lastStep {
+	t.Helper()
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	out := map[string]lastStep{}
+	for _, f := range r.Frames {
+		if f.Meta == nil || f.Meta.Type != data.FrameTypeNumericMulti {
+			t.Fatalf("frame type %v, want numeric-multi", f.Meta)
+		}
+		for _, fl := range f.Fields {
+			if fl.Name == "score" {
+				out[fl.Labels["sensor_index"]] = lastStep{labels: fl.Labels, score: fl.At(0).(float64)}
+			}
+		}
+	}
+	return out
+}
+
+// TestPurpleAirPresetDivergence: the A/B divergence planted on one sensor is
+// that sensor's fault, with its reason as labels on the alert frame, and no
+// other sensor's.
+func TestPurpleAirPresetDivergence(t *testing.T) {
+	srv := purpleAirServer(t)
+	ds := newTestInstance(t, srv.URL, `{}`, nil)
+	at := promtest.PADivergeFrom.Add(time.Hour)
+	r := queryOne(t, ds, presetQuery(at.Add(-time.Hour), at, map[string]any{
+		"mode": "fleet", "fleetAt": "last", "training": map[string]any{"range": "1d", "step": "2m"},
+		"purpleair": map[string]any{"detailLabel": true},
+	}))
+	got := numericBySensor(t, r)
+	if len(got) != promtest.PASensors {
+		t.Fatalf("%d sensors in the frames, want %d", len(got), promtest.PASensors)
+	}
+	bad := strconv.Itoa(promtest.PADivergeSensor)
+	for s, ls := range got {
+		if s == bad {
+			if ls.labels["kind"] != "sensor" || ls.labels["reason"] != "ab_divergence" {
+				t.Errorf("sensor %s (A at %.1f× B): labels %v, want kind sensor, reason ab_divergence", s, promtest.PADivergeFactor, ls.labels)
+			}
+			if !strings.Contains(ls.labels["detail"], "channel A") || ls.labels["since"] == "" {
+				t.Errorf("sensor %s: detail %q / since %q do not say what and since when", s, ls.labels["detail"], ls.labels["since"])
+			}
+			if ls.score < 0.7 {
+				t.Errorf("sensor %s: score %.3f below the threshold", s, ls.score)
+			}
+			continue
+		}
+		// The simulated air has its own episodes (kind air); a clean
+		// sensor must only never be called broken.
+		if ls.labels["kind"] == "sensor" {
+			t.Errorf("clean sensor %s called faulty: %v", s, ls.labels)
+		}
+	}
+
+	// Series mode, the same sensor, as a table: string fields, and the
+	// episode marked back to where it began.
+	r = queryOne(t, ds, presetQuery(at.Add(-2*time.Hour), at, map[string]any{
+		"mode": "series", "training": map[string]any{"range": "1d", "step": "2m"},
+		"purpleair": map[string]any{"sensor": bad},
+		"output":    []string{"score", "anomaly", "kind", "reason", "detail", "since", "pm2.5_epa"},
+	}))
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	if len(r.Frames) != 1 {
+		t.Fatalf("%d frames, want the one sensor selected", len(r.Frames))
+	}
+	f := r.Frames[0]
+	var names []string
+	for _, fl := range f.Fields {
+		names = append(names, fl.Name)
+	}
+	if got, want := strings.Join(names, ","), "Time,score,anomaly,kind,reason,detail,since,pm2.5_epa"; got != want {
+		t.Fatalf("fields %s, want %s", got, want)
+	}
+	reason, _ := f.FieldByName("reason")
+	tf, _ := f.FieldByName("Time")
+	var first time.Time
+	for i := 0; i < reason.Len(); i++ {
+		if reason.At(i).(string) == "ab_divergence" {
+			first = tf.At(i).(time.Time)
+			break
+		}
+	}
+	// The detector sees the divergence within a few readings; batch use marks
+	// it from the first faulty one.
+	if first.IsZero() || first.Sub(promtest.PADivergeFrom) > 10*time.Minute || first.Before(promtest.PADivergeFrom) {
+		t.Errorf("ab_divergence first at %v, want within 10 minutes from %v", first, promtest.PADivergeFrom)
+	}
+}
+
+// TestPurpleAirPresetSmoke: a rise of every sensor's PM at once is the air,
+// not a fault.
+func TestPurpleAirPresetSmoke(t *testing.T) {
+	srv := purpleAirServer(t)
+	ds := newTestInstance(t, srv.URL, `{}`, nil)
+	at := promtest.PASmokeFrom.Add(promtest.PASmokeRise)
+	r := queryOne(t, ds, presetQuery(at.Add(-90*time.Minute), at, map[string]any{
+		"mode": "fleet", "fleetAt": "each", "training": map[string]any{"range": "1d", "step": "2m"},
+		"output": []string{"score", "kind", "reason"},
+	}))
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	air, sensorKind := map[string]bool{}, map[string]string{}
+	for _, f := range r.Frames {
+		k, _ := f.FieldByName("kind")
+		reason, _ := f.FieldByName("reason")
+		tf, _ := f.FieldByName("Time")
+		if k == nil {
+			t.Fatal("no kind field")
+		}
+		s := k.Labels["sensor_index"]
+		for i := 0; i < k.Len(); i++ {
+			if tf.At(i).(time.Time).Before(promtest.PASmokeFrom) {
+				continue
+			}
+			switch k.At(i).(string) {
+			case "air":
+				air[s] = true
+			case "sensor":
+				sensorKind[s] = fmt.Sprintf("%s at %v", reason.At(i), tf.At(i))
+			}
+		}
+	}
+	t.Logf("%d of %d sensors saw unusual air in the rise", len(air), promtest.PASensors)
+	if len(sensorKind) > 0 {
+		t.Errorf("the smoke was called a sensor fault: %v", sensorKind)
+	}
+	if len(air) < promtest.PASensors/2 {
+		t.Errorf("%d of %d sensors saw unusual air in the rise, want at least half", len(air), promtest.PASensors)
+	}
+}
+
+// TestPurpleAirPresetWarmCache: the second evaluation a step later restores
+// the saved detector instead of observing the training range again, and
+// judges the same.
+func TestPurpleAirPresetWarmCache(t *testing.T) {
+	srv := purpleAirServer(t)
+	ds := newTestInstance(t, srv.URL, `{}`, nil)
+	at := promtest.PADivergeFrom.Add(time.Hour)
+	q := map[string]any{"mode": "fleet", "training": map[string]any{"range": "1d", "step": "2m"}}
+	cold := numericBySensor(t, queryOne(t, ds, presetQuery(at.Add(-time.Hour), at, q)))
+	r := queryOne(t, ds, presetQuery(at.Add(-time.Hour+2*time.Minute), at.Add(2*time.Minute), q))
+	warm := numericBySensor(t, r)
+	if hit, _ := r.Frames[0].Meta.Custom.(map[string]any)["forestCacheHit"].(bool); !hit {
+		t.Errorf("the second evaluation did not restore the saved detector")
+	}
+	bad := strconv.Itoa(promtest.PADivergeSensor)
+	if cold[bad].labels["reason"] != "ab_divergence" || warm[bad].labels["reason"] != "ab_divergence" {
+		t.Errorf("cold %v, warm %v: want ab_divergence both times", cold[bad].labels, warm[bad].labels)
+	}
+}
