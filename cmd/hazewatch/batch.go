@@ -129,8 +129,9 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	bootstrap := fs.Bool("bootstrap", false, "draw each tree's rows with replacement")
 	seed := fs.Int64("seed", 42, "random seed (same seed, same data: same scores)")
 	only := fs.Bool("only-anomalies", false, "print only the rows predicted anomalous, most anomalous first")
+	raw := fs.Bool("raw", false, "print scikit-learn's outputs instead: score (score_samples), decision, anomaly (-1 or 1, as predict)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: hazewatch batch [flags] FILE\n\nKNN imputation, then Isolation Forest (scikit-learn semantics).\nColumns: sensor_index (when the input has it), score (score_samples: lower is more anomalous),\ndecision (score − offset), anomaly (−1 anomalous, 1 normal, as predict).\n\n"+batchReads+"\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch batch [flags] FILE\n\nKNN imputation, then Isolation Forest (scikit-learn semantics).\nColumns: sensor_index (when the input has it), score (the Isolation Forest paper's anomaly score\ns(x, n) = −score_samples, in (0, 1], higher is more anomalous), anomaly (1 where scikit-learn's\npredict says −1: score above the threshold -contamination places, 0.5 with auto; else 0).\nWith -raw, scikit-learn's outputs: sensor_index, score (score_samples, in [−1, 0), lower is more\nanomalous), decision (decision_function = score_samples − offset, negative is anomalous),\nanomaly (predict: −1 anomalous, 1 normal).\n\n"+batchReads+"\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	path, err := parseFlags(fs, args, stderr)
@@ -162,7 +163,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return writeBatch(in.t, res, *only, stdout)
+	return writeBatch(in.t, res, *only, *raw, stdout)
 }
 
 type batchResult struct {
@@ -190,7 +191,11 @@ func scoreBatch(in *imputed, opt anomaly.IsolationForestOptions) (*batchResult, 
 	return res, nil
 }
 
-func writeBatch(t *table, res *batchResult, only bool, stdout io.Writer) error {
+// writeBatch prints the scores of res in input order, or with only the anomalous rows, most
+// anomalous first. By default score is −score_samples (the paper's s(x, n), in (0, 1], higher is
+// more anomalous) and anomaly is 1 or 0; raw prints scikit-learn's score_samples, decision_function
+// and predict (−1 or 1) instead.
+func writeBatch(t *table, res *batchResult, only, raw bool, stdout io.Writer) error {
 	sensor := t.column("sensor_index")
 	order := make([]int, 0, t.rows)
 	for i := 0; i < t.rows; i++ {
@@ -199,10 +204,14 @@ func writeBatch(t *table, res *batchResult, only bool, stdout io.Writer) error {
 		}
 	}
 	if only {
+		// Lowest score_samples first: the highest default score first.
 		sort.SliceStable(order, func(a, b int) bool { return res.score[order[a]] < res.score[order[b]] })
 	}
 	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
-	header := []string{"score", "decision", "anomaly"}
+	header := []string{"score", "anomaly"}
+	if raw {
+		header = []string{"score", "decision", "anomaly"}
+	}
 	if sensor >= 0 {
 		header = append([]string{"sensor_index"}, header...)
 	}
@@ -215,8 +224,16 @@ func writeBatch(t *table, res *batchResult, only bool, stdout io.Writer) error {
 		if sensor >= 0 {
 			rec = append(rec, formatFloat(t.cols[sensor][i]))
 		}
-		rec = append(rec, strconv.FormatFloat(res.score[i], 'g', -1, 64),
-			strconv.FormatFloat(res.decision[i], 'g', -1, 64), strconv.Itoa(res.predict[i]))
+		if raw {
+			rec = append(rec, strconv.FormatFloat(res.score[i], 'g', -1, 64),
+				strconv.FormatFloat(res.decision[i], 'g', -1, 64), strconv.Itoa(res.predict[i]))
+		} else {
+			flag := "0"
+			if res.predict[i] < 0 {
+				flag = "1"
+			}
+			rec = append(rec, strconv.FormatFloat(-res.score[i], 'g', -1, 64), flag)
+		}
 		if err := w.Write(rec); err != nil {
 			return err
 		}

@@ -9,6 +9,10 @@
 //
 // FILE is a PurpleAir API response (`GET /v1/sensors`, `null` = missing) or a CSV file with a header;
 // "-" reads standard input. Output is CSV on standard output, one row per input row, in input order.
+// stream and batch print score in [0, 1], higher is more anomalous, and anomaly 1 or 0, as the
+// PurpleAir preset (-preset purpleair) and the Grafana datasource do; -raw prints the references'
+// own columns instead (River's anomaly true/false; scikit-learn's score_samples, decision_function
+// and predict).
 package main
 
 import (

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,7 +63,8 @@ func TestBadInputSaysWhere(t *testing.T) {
 		{"malformed JSON", "a.json", `{"fields": ["a"], "data": [[1],`, []string{"stream"}, 1, "a.json"},
 		{"row shorter than fields", "a.json", `{"fields": ["sensor_index","pm1.0_cf_1"], "data": [[1, 2.0], [2]]}`, []string{"stream"}, 1, "row"},
 		{"string among numbers", "a.json", `{"fields": ["sensor_index","pm1.0_cf_1"], "data": [[1, 2.0], [2, "x"]]}`, []string{"stream"}, 1, `field "pm1.0_cf_1"`},
-		{"unknown field", "a.csv", "a,b\n1,2\n", []string{"stream", "-fields", "pm9"}, 1, `no numeric field "pm9"`},
+		{"field not in the input", "a.csv", "a,b\n1,2\n", []string{"stream", "-fields", "pm9", "-limits", "pm9=0:1"}, 1, `no numeric field "pm9"`},
+		{"field without a range", "a.csv", "a,b\n1,2\n", []string{"stream", "-fields", "a"}, 2, `-fields: "a" has no known range (it is not a PurpleAir reading with one): give it with -limits a=MIN:MAX`},
 		{"bad limits", "a.csv", "a,b\n1,2\n", []string{"stream", "-limits", "a=5:1"}, 2, "-limits"},
 		{"bad contamination", "a.csv", "a,b\n1,2\n", []string{"batch", "-contamination", "0.9"}, 2, "contamination"},
 		{"two files", "a.csv", "a\n1\n", []string{"batch", "x.csv"}, 2, "exactly one FILE"},
@@ -117,20 +119,20 @@ func TestBatchFlagsThePlantedSensorFirst(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	recs := readCSV(t, stdout)
-	if got := strings.Join(recs[0], ","); got != "sensor_index,score,decision,anomaly" {
+	if got := strings.Join(recs[0], ","); got != "sensor_index,score,anomaly" {
 		t.Fatalf("header %q", got)
 	}
 	if len(recs) < 2 || recs[1][0] != "99" {
 		t.Fatalf("most anomalous sensor is not 99: %v", recs)
 	}
-	prev := -1.0
+	prev := 2.0
 	for _, r := range recs[1:] {
 		s, _ := strconv.ParseFloat(r[1], 64)
-		if s < prev {
-			t.Errorf("rows not sorted by score: %v", recs)
+		if s > prev {
+			t.Errorf("rows not sorted by score, highest first: %v", recs)
 		}
 		prev = s
-		if r[3] != "-1" {
+		if r[2] != "1" {
 			t.Errorf("-only-anomalies printed a normal row %v", r)
 		}
 	}
@@ -144,6 +146,148 @@ func TestBatchFlagsThePlantedSensorFirst(t *testing.T) {
 	for i, r := range recs[1:] {
 		if r[0] != strconv.Itoa(i) {
 			t.Fatalf("row %d is sensor %s: input order lost", i, r[0])
+		}
+	}
+}
+
+// TestBatchScoreIsHigherWorse: batch's default score is the Isolation Forest paper's s(x, n) =
+// −score_samples, in (0, 1], and anomaly is 1 exactly where scikit-learn's predict says −1; -raw
+// prints score_samples, decision and predict as scikit-learn does. Both flag the same rows, and
+// -only-anomalies lists them in the same order, most anomalous first.
+func TestBatchScoreIsHigherWorse(t *testing.T) {
+	p := writeFile(t, "fleet.csv", plantedCSV())
+	for _, only := range []bool{false, true} {
+		args := []string{"batch", "-contamination", "0.05", p}
+		if only {
+			args = append(args, "-only-anomalies")
+		}
+		def, stderr, code := runCmd(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		raw, stderr, code := runCmd(t, append(args, "-raw")...)
+		if code != 0 {
+			t.Fatalf("%v -raw: exit %d: %s", args, code, stderr)
+		}
+		d, r := readCSV(t, def), readCSV(t, raw)
+		if got := strings.Join(d[0], ","); got != "sensor_index,score,anomaly" {
+			t.Fatalf("header %q", got)
+		}
+		if got := strings.Join(r[0], ","); got != "sensor_index,score,decision,anomaly" {
+			t.Fatalf("-raw header %q", got)
+		}
+		if len(d) != len(r) || (only && len(d) < 3) || (!only && len(d) != 201) {
+			t.Fatalf("-only-anomalies %v: %d rows, -raw %d", only, len(d)-1, len(r)-1)
+		}
+		flagged := 0
+		for i := 1; i < len(d); i++ {
+			score, err := strconv.ParseFloat(d[i][1], 64)
+			ss, err2 := strconv.ParseFloat(r[i][1], 64)
+			decision, err3 := strconv.ParseFloat(r[i][2], 64)
+			if err != nil || err2 != nil || err3 != nil || d[i][0] != r[i][0] {
+				t.Fatalf("row %d: %v, -raw %v", i, d[i], r[i])
+			}
+			if score != -ss || !(score > 0 && score <= 1) {
+				t.Errorf("row %d: score %v, score_samples %v: want −score_samples in (0, 1]", i, score, ss)
+			}
+			if want := map[string]string{"-1": "1", "1": "0"}[r[i][3]]; d[i][2] != want || (r[i][3] == "-1") != (decision < 0) {
+				t.Errorf("row %d: anomaly %q, -raw decision %v predict %q", i, d[i][2], decision, r[i][3])
+			}
+			if d[i][2] == "1" {
+				flagged++
+			}
+			if i > 1 && only {
+				if prev, _ := strconv.ParseFloat(d[i-1][1], 64); score > prev {
+					t.Errorf("row %d: score %v after %v: -only-anomalies not most anomalous first", i, score, prev)
+				}
+			}
+		}
+		if flagged == 0 || (only && flagged != len(d)-1) {
+			t.Errorf("-only-anomalies %v: %d of %d rows flagged", only, flagged, len(d)-1)
+		}
+	}
+}
+
+// TestStreamAnomalyIsOneOrZero: stream's anomaly is 1 or 0 (empty where nothing was scored), -raw
+// prints the reference's true or false; everything else is the same bytes.
+func TestStreamAnomalyIsOneOrZero(t *testing.T) {
+	// A first row with nothing to score, then the planted fleet.
+	header, rest, _ := strings.Cut(plantedCSV(), "\n")
+	p := writeFile(t, "fleet.csv", header+"\n1000,x,,\n"+rest)
+	for _, args := range [][]string{
+		{"stream", "-fields", "pm2.5,humidity", "-window-size", "20", "-impute", "none"},
+		{"stream", "-fields", "pm2.5,humidity", "-window-size", "20", "-impute", "none", "-only-anomalies"},
+		{"stream", "-fields", "pm2.5", "-window-size", "10"},
+	} {
+		def, stderr, code := runCmd(t, append(args, p)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		raw, stderr, code := runCmd(t, append(args, "-raw", p)...)
+		if code != 0 {
+			t.Fatalf("%v -raw: exit %d: %s", args, code, stderr)
+		}
+		d, r := readCSV(t, def), readCSV(t, raw)
+		if len(d) != len(r) || !reflect.DeepEqual(d[0], r[0]) || d[0][len(d[0])-1] != "anomaly" {
+			t.Fatalf("%v: %d rows, header %v; -raw %d rows, header %v", args, len(d), d[0], len(r), r[0])
+		}
+		counts := map[string]int{}
+		for i := 1; i < len(d); i++ {
+			last := len(d[i]) - 1
+			if want := map[string]string{"true": "1", "false": "0", "": ""}[r[i][last]]; d[i][last] != want || (want == "" && r[i][last] != "") ||
+				!reflect.DeepEqual(d[i][:last], r[i][:last]) {
+				t.Fatalf("%v: row %d: %v, -raw %v", args, i, d[i], r[i])
+			}
+			counts[d[i][last]]++
+		}
+		// The first row has nothing to score with -impute none (River's Mean imputes 0 before
+		// it has seen a value).
+		only, none := slices.Contains(args, "-only-anomalies"), slices.Contains(args, "none")
+		if counts["1"] == 0 || (!only && counts["0"] == 0) || (!only && none) != (counts[""] > 0) {
+			t.Errorf("%v: anomaly values %v: want 1s, 0s and, with -impute none, unscored rows", args, counts)
+		}
+	}
+}
+
+// TestStreamFieldLimits: a field that -limits does not name takes its range from
+// purpleair.FieldLimits (River's default of 0..1 used to flag 29 % of the snapshot's pm2.5_cf_1); a
+// field with no known range is refused; the reference's own default is untouched.
+func TestStreamFieldLimits(t *testing.T) {
+	p := writeFile(t, "fleet.csv", plantedCSV())
+	same := []struct{ implicit, explicit []string }{
+		{[]string{"-fields", "pm2.5"}, []string{"-fields", "pm2.5", "-limits", "pm2.5=0:1000"}},
+		{[]string{"-fields", "pm2.5,humidity"}, []string{"-fields", "pm2.5,humidity", "-limits", "pm2.5=0:1000,humidity=0:100"}},
+		{[]string{"-fields", "pm2.5,humidity", "-limits", "pm2.5=0:50"}, []string{"-fields", "pm2.5,humidity", "-limits", "pm2.5=0:50,humidity=0:100"}},
+	}
+	for _, c := range same {
+		a, stderr, code := runCmd(t, append(append([]string{"stream", "-window-size", "20"}, c.implicit...), p)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.implicit, code, stderr)
+		}
+		b, _, _ := runCmd(t, append(append([]string{"stream", "-window-size", "20"}, c.explicit...), p)...)
+		if a != b {
+			t.Errorf("%v differs from %v", c.implicit, c.explicit)
+		}
+	}
+	// The reference default: pm1.0_cf_1 in 0..1200, not the table's 0..1000.
+	api := `{"fields": ["sensor_index", "pm1.0_cf_1"], "data": [[1, 2.0], [2, null], [3, 2.5], [4, 3.0], [5, 900], [6, 2.2], [7, 1100]]}`
+	ap := writeFile(t, "a.json", api)
+	ref, _, _ := runCmd(t, "stream", "-window-size", "2", ap)
+	explicit, _, _ := runCmd(t, "stream", "-window-size", "2", "-fields", "pm1.0_cf_1", "-limits", "pm1.0_cf_1=0:1200", ap)
+	table, _, _ := runCmd(t, "stream", "-window-size", "2", "-limits", "pm1.0_cf_1=0:1000", ap)
+	if ref != explicit || ref == table {
+		t.Errorf("the default is not pm1.0_cf_1=0:1200:\n%s\nexplicit:\n%s\n0:1000:\n%s", ref, explicit, table)
+	}
+	for _, args := range [][]string{
+		{"-fields", "sensor_index"},
+		{"-fields", "pm2.5,name", "-limits", "pm2.5=0:1000"},
+		{"-fields", "pm2.5,name", "-limits", ""},
+	} {
+		stdout, stderr, code := runCmd(t, append(append([]string{"stream"}, args...), p)...)
+		field := strings.Split(args[1], ",")[len(strings.Split(args[1], ","))-1]
+		want := fmt.Sprintf(`hazewatch stream: -fields: %q has no known range (it is not a PurpleAir reading with one): give it with -limits %s=MIN:MAX`, field, field)
+		if code != 2 || !strings.Contains(stderr, want) || stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, %d bytes out; want 2 and %q", args, code, stderr, len(stdout), want)
 		}
 	}
 }
@@ -174,7 +318,8 @@ func TestImputeFillsEveryHole(t *testing.T) {
 
 func TestStreamReferenceFlowOnSnapshot(t *testing.T) {
 	p := snapshotPath(t)
-	stdout, stderr, code := runCmd(t, "stream", p)
+	// -raw: the reference's anomaly column, true or false.
+	stdout, stderr, code := runCmd(t, "stream", "-raw", p)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -201,9 +346,14 @@ func TestStreamReferenceFlowOnSnapshot(t *testing.T) {
 			flagged++
 		}
 	}
-	stdout2, _, _ := runCmd(t, "stream", "-only-anomalies", p)
+	stdout2, _, _ := runCmd(t, "stream", "-raw", "-only-anomalies", p)
 	if got := len(readCSV(t, stdout2)) - 1; got != flagged || flagged == 0 {
 		t.Fatalf("-only-anomalies printed %d rows, the full run flagged %d", got, flagged)
+	}
+	// The default output is the same but for anomaly, 1 or 0.
+	def, _, _ := runCmd(t, "stream", p)
+	if want := strings.NewReplacer(",true\n", ",1\n", ",false\n", ",0\n").Replace(stdout); def != want {
+		t.Error("the default output is not -raw's with anomaly 1 for true and 0 for false")
 	}
 
 	// The scores and imputed values are River's: pkg/anomaly's fixture holds the SHA-256 of both as
@@ -277,9 +427,32 @@ func TestStreamPerSensor(t *testing.T) {
 	if perSensor == global {
 		t.Fatal("-per-sensor gave the same output as one global model")
 	}
-	_, stderr, code = runCmd(t, "stream", "-per-sensor", "-fields", "pm", writeFile(t, "nokey.csv", "pm\n1\n2\n"))
+	_, stderr, code = runCmd(t, "stream", "-per-sensor", "-fields", "pm", "-limits", "pm=0:1", writeFile(t, "nokey.csv", "pm\n1\n2\n"))
 	if code == 0 || !strings.Contains(stderr, "-per-sensor: the input has no sensor_index column") {
 		t.Fatalf("no sensor_index column: exit %d, %q", code, stderr)
+	}
+}
+
+// TestStreamPM25OnSnapshot: -fields pm2.5_cf_1 without -limits takes 0..1000 µg/m³; with River's
+// 0..1 it flagged 7,490 of the snapshot's 25,552 readings (29 %).
+func TestStreamPM25OnSnapshot(t *testing.T) {
+	p := snapshotPath(t)
+	out, stderr, code := runCmd(t, "stream", "-fields", "pm2.5_cf_1", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if explicit, _, _ := runCmd(t, "stream", "-fields", "pm2.5_cf_1", "-limits", "pm2.5_cf_1=0:1000", p); out != explicit {
+		t.Error("-fields pm2.5_cf_1 differs from -limits pm2.5_cf_1=0:1000")
+	}
+	recs := readCSV(t, out)
+	flagged := 0
+	for _, r := range recs[1:] {
+		if r[3] == "1" {
+			flagged++
+		}
+	}
+	if share := float64(flagged) / float64(len(recs)-1); share > 0.10 {
+		t.Errorf("%d of %d readings flagged (%.1f %%)", flagged, len(recs)-1, 100*share)
 	}
 }
 
@@ -288,7 +461,7 @@ func TestBatchReferenceOnSnapshot(t *testing.T) {
 		t.Skip("fits a forest on 25,552 rows")
 	}
 	p := snapshotPath(t)
-	stdout, stderr, code := runCmd(t, "batch", p)
+	stdout, stderr, code := runCmd(t, "batch", "-raw", p)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -305,6 +478,23 @@ func TestBatchReferenceOnSnapshot(t *testing.T) {
 	// contamination 0.01: the offset is the 1st percentile of the training scores.
 	if anomalies < 240 || anomalies > 270 {
 		t.Fatalf("%d anomalies, want about 1%% of 25,552", anomalies)
+	}
+	// The default output: score = −score_samples in (0, 1], anomaly 1 on the same rows.
+	stdout, stderr, code = runCmd(t, "batch", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	def := readCSV(t, stdout)
+	if len(def) != len(recs) || strings.Join(def[0], ",") != "sensor_index,score,anomaly" {
+		t.Fatalf("default: %d rows, header %v", len(def)-1, def[0])
+	}
+	for i, r := range def[1:] {
+		raw := recs[i+1]
+		score, _ := strconv.ParseFloat(r[1], 64)
+		ss, _ := strconv.ParseFloat(raw[1], 64)
+		if r[0] != raw[0] || score != -ss || !(score > 0 && score <= 1) || (r[2] == "1") != (raw[3] == "-1") || (r[2] != "1" && r[2] != "0") {
+			t.Fatalf("row %d: %v, -raw %v", i, r, raw)
+		}
 	}
 }
 
@@ -345,7 +535,7 @@ func TestCSVColumnsAreNeverDroppedSilently(t *testing.T) {
 		{"impute: first value not a number", "sensor_index,pm\n1,abc\n2,2.5\n", []string{"impute"}, 1, `line 2, column "pm": "abc" is not a number`},
 		{"batch: first value not a number", "sensor_index,pm\n1,abc\n2,2.5\n", []string{"batch"}, 1, `line 2, column "pm": "abc" is not a number`},
 		{"impute -features: a column with no number at all", "sensor_index,pm\n1,abc\n2,def\n", []string{"impute", "-features", "pm"}, 1, `line 2, column "pm": "abc" is not a number`},
-		{"stream -fields: first value not a number", "sensor_index,pm\n1,abc\n2,2.5\n", []string{"stream", "-fields", "pm", "-limits", ""}, 1, `line 2, column "pm": "abc" is not a number`},
+		{"stream -fields: first value not a number", "sensor_index,pm\n1,abc\n2,2.5\n", []string{"stream", "-fields", "pm", "-limits", "pm=0:1000"}, 1, `line 2, column "pm": "abc" is not a number`},
 		{"line numbers count blank lines", "sensor_index,pm\n\n1,2\n\n2,x\n", []string{"impute"}, 1, `line 5, column "pm": "x" is not a number`},
 		{"infinity is not a number", "sensor_index,pm\n1,inf\n2,2.5\n", []string{"impute"}, 1, `line 2, column "pm": "inf" is not a number`},
 		{"default features: a name column of digits and text", "sensor_index,name,pm\n1,s1,2\n2,2024,3\n3,s3,4\n", []string{"impute"}, 1, `line 2, column "name": "s1" is not a number (name the feature columns with -features`},
@@ -354,8 +544,8 @@ func TestCSVColumnsAreNeverDroppedSilently(t *testing.T) {
 		// stream reads a row at a time, so it cannot know that a sensor_index column holds text only
 		// until it has printed rows keyed by it; batch reads the whole file and leaves it out.
 		{"stream: sensor_index of text only", "sensor_index,pm1.0_cf_1\nx,1\ny,3\n", []string{"stream"}, 1, `line 2, column "sensor_index": "x" is not a number`},
-		{"batch: sensor_index of text only is left out", "sensor_index,pm\nx,1\ny,3\n", []string{"batch"}, 0, "score,decision,anomaly"},
-		{"API: a text field asked for", `{"fields":["sensor_index","name"],"data":[[1,"a"],[2,null]]}`, []string{"stream", "-fields", "name", "-limits", ""}, 1, `data row 0, field "name": "a" is text, not a number`},
+		{"batch: sensor_index of text only is left out", "sensor_index,pm\nx,1\ny,3\n", []string{"batch"}, 0, "score,anomaly"},
+		{"API: a text field asked for", `{"fields":["sensor_index","name"],"data":[[1,"a"],[2,null]]}`, []string{"stream", "-fields", "name", "-limits", "name=0:1"}, 1, `data row 0, field "name": "a" is text, not a number`},
 		// What the command does not use may hold anything; a text column is still left out.
 		{"a text column is left out", "sensor_index,name,pm\n1,s1,2\n2,s2,\n3,s3,4\n", []string{"impute"}, 0, "sensor_index,pm"},
 		{"an unused bad column is no error", "sensor_index,name,pm\n1,s1,2\n2,2024,3\n3,s3,4\n", []string{"impute", "-features", "pm"}, 0, "pm"},
@@ -455,7 +645,7 @@ func TestCSVDuplicateColumnIsRefused(t *testing.T) {
 		{"stream", "sensor_index,pm1.0_cf_1,pm1.0_cf_1\n1,2,900\n", []string{"stream"}, `column "pm1.0_cf_1" appears twice in the header (columns 2 and 3)`},
 		{"batch", "pm,sensor_index,pm\n2,1,900\n3,2,901\n", []string{"batch"}, `column "pm" appears twice in the header (columns 1 and 3)`},
 		{"impute, names equal once trimmed", "sensor_index, pm,pm \n1,2,900\n2,3,901\n", []string{"impute", "-features", "pm"}, `column "pm" appears twice in the header (columns 2 and 3)`},
-		{"sensor_index twice", "sensor_index,pm,sensor_index\n1,2,3\n", []string{"stream", "-fields", "pm", "-limits", ""}, `column "sensor_index" appears twice in the header (columns 1 and 3)`},
+		{"sensor_index twice", "sensor_index,pm,sensor_index\n1,2,3\n", []string{"stream", "-fields", "pm", "-limits", "pm=0:1"}, `column "sensor_index" appears twice in the header (columns 1 and 3)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hazewatch/hazewatch/pkg/anomaly"
 	"github.com/hazewatch/hazewatch/pkg/impute"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 // streamConfig holds the streaming pipeline's parameters; the defaults are the reference flow's
@@ -27,6 +28,7 @@ type streamConfig struct {
 	alpha     float64
 	threshold float64
 	perSensor bool // one model and imputers per sensor_index, not one global stream
+	raw       bool // anomaly as the reference prints it, true/false, instead of 1/0
 }
 
 func runStream(args []string, stdout, stderr io.Writer) error {
@@ -35,7 +37,7 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
 	fields := fs.String("fields", "pm1.0_cf_1", "comma-separated fields that form the feature vector")
-	limits := fs.String("limits", "pm1.0_cf_1=0:1200", "per-field Half-Space Trees limits, FIELD=MIN:MAX[,FIELD=MIN:MAX...]; fields without limits use 0:1 as River does")
+	limits := fs.String("limits", "pm1.0_cf_1=0:1200", "per-field Half-Space Trees limits, FIELD=MIN:MAX[,FIELD=MIN:MAX...]; a field\nwithout limits takes its PurpleAir range (particle mass 0:1000, humidity 0:100, temperature -40:185 °F,\npressure 300:1100 hPa); any other field must be given one")
 	trees := fs.Int("trees", 10, "number of Half-Space Trees (River n_trees)")
 	height := fs.Int("height", 8, "height of each tree")
 	window := fs.Int("window-size", 72, "records per reference window (River window_size)")
@@ -44,9 +46,10 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	imp := fs.String("impute", "mean", "how a missing field is filled before scoring: mean (River stats.Mean), ewma, last, none")
 	alpha := fs.Float64("alpha", 0.5, "smoothing factor of -impute ewma")
 	only := fs.Bool("only-anomalies", false, "print only the records scored above -threshold")
+	raw := fs.Bool("raw", false, "print the reference flow's anomaly column, true or false, instead of 1 or 0 (score is the same)")
 	perSensor := fs.Bool("per-sensor", false, "one model and one set of imputers per sensor_index (as the Telegraf processor with key_tags = [\"sensor_index\"]); the default is one global model, as the reference")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: hazewatch stream [flags] FILE\n\nRunning-mean imputation, then Half-Space Trees: each record is scored, then learned.\nColumns: sensor_index (when the input has it), the scored fields, score, anomaly.\n\nFILE is read a row at a time and each row is printed once scored, so it may be of any length\n(a PurpleAir API response is decoded one document at a time).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: hazewatch stream [flags] FILE\n\nRunning-mean imputation, then Half-Space Trees: each record is scored, then learned.\nColumns: sensor_index (when the input has it), the scored fields (after imputation), score (in [0, 1],\nhigher is more anomalous), anomaly (1 when score > -threshold, else 0; -raw: true or false).\nscore and anomaly are empty for a record with no value to score.\n\nFILE is read a row at a time and each row is printed once scored, so it may be of any length\n(a PurpleAir API response is decoded one document at a time).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	path, err := parseFlags(fs, args, stderr)
@@ -68,6 +71,7 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 		alpha:     *alpha,
 		threshold: *threshold,
 		perSensor: *perSensor,
+		raw:       *raw,
 		hst:       anomaly.HalfSpaceTreesOptions{Trees: *trees, Height: *height, WindowSize: *window, Seed: *seed},
 	}
 	if cfg.hst.Limits, err = parseLimits(*limits); err != nil {
@@ -83,6 +87,9 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(cfg.fields) == 0 {
 		return usageError{"-fields: at least one field is needed"}
+	}
+	if err := fieldLimits(cfg.fields, cfg.hst.Limits); err != nil {
+		return err
 	}
 	rr, err := openRows(path, os.Stdin)
 	if err != nil {
@@ -213,7 +220,14 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 			if only && !anomalous {
 				continue
 			}
-			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), strconv.FormatBool(anomalous))
+			flag := "0"
+			switch {
+			case cfg.raw:
+				flag = strconv.FormatBool(anomalous)
+			case anomalous:
+				flag = "1"
+			}
+			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), flag)
 		}
 		if err := w.Write(rec); err != nil {
 			return err
@@ -245,6 +259,24 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// fieldLimits gives each field that limits does not name its PurpleAir range
+// (purpleair.FieldLimits), and refuses a field with neither: Half-Space Trees need a field's span
+// before the first record, and River's default of 0..1 would flag most readings of a field that
+// spans more (29 % of the snapshot's pm2.5_cf_1).
+func fieldLimits(fields []string, limits map[string][2]float64) error {
+	for _, f := range fields {
+		if _, ok := limits[f]; ok {
+			continue
+		}
+		lo, hi, ok := purpleair.FieldLimits(f)
+		if !ok {
+			return usageError{fmt.Sprintf("-fields: %q has no known range (it is not a PurpleAir reading with one): give it with -limits %s=MIN:MAX", f, f)}
+		}
+		limits[f] = [2]float64{lo, hi}
+	}
+	return nil
 }
 
 // parseLimits reads FIELD=MIN:MAX[,FIELD=MIN:MAX...].
