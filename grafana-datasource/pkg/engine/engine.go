@@ -336,6 +336,9 @@ func abbreviate(items []string, n int) string {
 // shared forest under the key "".
 type seriesModel struct {
 	Forests map[string]detector
+	// Calib is each forest's calibration (calibration "tail"), under the
+	// same key: its training rows' scores.
+	Calib   map[string]*tailCalib
 	Size    int64
 	Notices []Notice // notices of the fit, repeated on cache hits
 }
@@ -352,6 +355,9 @@ func (e *Engine) cacheKey(q *models.Query, plan *models.Plan, train models.Windo
 
 func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Plan, res *Result) error {
 	key := e.cacheKey(q, plan, plan.Train)
+	if q.Calibration == models.CalibrationTail {
+		key += "/tail" // the same forests, with their training scores kept
+	}
 	var sm *seriesModel
 	if v, ok := e.cache.Get(key); ok {
 		sm = v.(*seriesModel)
@@ -449,6 +455,13 @@ func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 			return nil
 		}
 		er, err := scoreEntity(q, f, ent, score.Window, score.Cols)
+		if er != nil && sm.Calib != nil {
+			k := ""
+			if q.Forest == models.ForestPerEntity {
+				k = ent.Key
+			}
+			sm.Calib[k].calibrateScores(er.Score)
+		}
 		out[i] = er
 		return err
 	})
@@ -503,6 +516,14 @@ func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 		}
 		sm.Forests[""] = f
 		sm.Size = int64(f.SizeBytes())
+		if q.Calibration == models.CalibrationTail {
+			c, err := trainingCalib(f, x, train.Cols, forestSamples(q.IsolationForest, len(x)/train.Cols))
+			if err != nil {
+				return nil, err
+			}
+			sm.Calib = map[string]*tailCalib{"": c}
+			sm.Size += calibBytes
+		}
 		return sm, nil
 	}
 
@@ -512,6 +533,7 @@ func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 		perEntity = max(limit/len(train.Entities), 1)
 	}
 	forests := make([]detector, len(train.Entities))
+	calibs := make([]*tailCalib, len(train.Entities))
 	var subsampled int
 	var mu sync.Mutex
 	err := parallel(ctx, len(train.Entities), e.workers, func(i int) error {
@@ -535,6 +557,11 @@ func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 			return fmt.Errorf("entity {%s}: %w", ent.Key, err)
 		}
 		forests[i] = f
+		if q.Calibration == models.CalibrationTail {
+			if calibs[i], err = trainingCalib(f, x, train.Cols, forestSamples(q.IsolationForest, len(x)/train.Cols)); err != nil {
+				return fmt.Errorf("entity {%s}: %w", ent.Key, err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -546,6 +573,13 @@ func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 		}
 		sm.Forests[train.Entities[i].Key] = f
 		sm.Size += int64(f.SizeBytes()) + int64(len(train.Entities[i].Key)) + 64
+		if calibs[i] != nil {
+			if sm.Calib == nil {
+				sm.Calib = map[string]*tailCalib{}
+			}
+			sm.Calib[train.Entities[i].Key] = calibs[i]
+			sm.Size += calibBytes
+		}
 	}
 	if subsampled > 0 {
 		res.notice(SeverityInfo, "training subsampled for %d entities: more than %d rows each (maxTrainingRows %d split over %d entities)",

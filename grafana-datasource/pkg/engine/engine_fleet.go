@@ -73,91 +73,22 @@ func (e *Engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 	if err != nil {
 		return err
 	}
-	cols := a.Cols
-	// Cross-sections in grid order.
-	steps := make([]fleetStep, plan.Score.Points())
-	for i := range steps {
-		steps[i].grid = i
-	}
-	for ei, ent := range a.Entities {
-		for r, gi := range ent.Index {
-			s := &steps[gi]
-			s.ents = append(s.ents, int32(ei))
-			s.rows = append(s.rows, int32(r))
-		}
-	}
 	if total := a.totalRows(); total > e.limits.MaxTrainingRows {
 		return &models.QueryError{Msg: fmt.Sprintf("fleet mode would fit on %d rows over %d steps, above the datasource's maxTrainingRows %d; use fleetAt \"last\", a shorter range or a larger step",
-			total, len(steps), e.limits.MaxTrainingRows)}
+			total, plan.Score.Points(), e.limits.MaxTrainingRows)}
 	}
-
-	if err := e.chargeFleet(ctx, q, steps, cols); err != nil {
-		return err
-	}
-	results := make([]fleetStepResult, len(steps))
-	var hits atomic.Int64
-	fitStart := time.Now()
-	err = parallel(ctx, len(steps), e.workers, func(si int) error {
-		s := &steps[si]
-		out := &results[si]
-		m := len(s.ents)
-		if m < 2 {
-			if m == 1 {
-				out.skipped = "only one entity"
-			}
-			return nil
-		}
-		x := make([]float64, m*cols)
-		for j := range s.ents {
-			ent := a.Entities[s.ents[j]]
-			copy(x[j*cols:(j+1)*cols], ent.X[int(s.rows[j])*cols:int(s.rows[j]+1)*cols])
-		}
-		if hasMissing(x) {
-			if q.Imputation.Method == models.ImputeNone {
-				x, s.ents, s.rows = dropIncompleteRows(x, cols, s.ents, s.rows)
-				m = len(s.ents)
-				if m < 2 {
-					out.skipped = "fewer than two complete entities"
-					return nil
-				}
-			} else {
-				xi, missing, err := e.imputer(ctx, x, cols, q.Imputation.K, 1)
-				if col, ok := emptyColumn(err); ok {
-					out.skipped = fmt.Sprintf("no entity has %s", q.Features[col].Name)
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				x, out.imputed = xi, missing
-			}
-		}
-		t := plan.Score.At(s.grid)
-		key := e.cacheKey(q, plan, models.Window{Start: t, End: t, Step: plan.Step})
-		out.ss = make([]float64, m)
-		if v, ok := e.cache.Get(key); ok && v.(*fleetModel).lookup(a, s.ents, out.ss) {
-			out.offset = v.(*fleetModel).offset
-			hits.Add(1)
-		} else {
-			f, err := e.fit(ctx, x, cols, q.IsolationForest, 1)
-			if err != nil {
-				return fmt.Errorf("step %s: %w", t.UTC().Format(time.RFC3339), err)
-			}
-			if err := f.ScoreSamples(x, cols, out.ss); err != nil {
-				return err
-			}
-			out.offset = f.Offset()
-			fm := newFleetModel(a, s.ents, out.ss, out.offset)
-			e.cache.Put(key, fm, fm.size)
-		}
-		out.x = x
-		return nil
-	})
-	e.observe("fit+score", fitStart)
+	steps, results, hits, err := e.fleetSteps(ctx, q, plan, a, plan.Score)
 	if err != nil {
 		return err
 	}
-	res.CacheHit = hits.Load() > 0 && int(hits.Load()) == countScored(results)
+	res.CacheHit = hits > 0 && hits == countScored(results)
+	var calib *tailCalib
+	if q.Calibration == models.CalibrationTail {
+		if calib, err = e.fleetCalibration(ctx, q, plan, results, res); err != nil {
+			return err
+		}
+	}
+	cols := a.Cols
 
 	// Merge step results into per-entity series, in time order.
 	ers := make([]*EntityResult, len(a.Entities))
@@ -186,6 +117,7 @@ func (e *Engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 			er.Times = append(er.Times, t)
 			one := &EntityResult{}
 			fillOutputs(q, r.offset, r.ss[j:j+1], one)
+			calib.calibrateScores(one.Score)
 			er.Score = appendIf(er.Score, one.Score)
 			er.Decision = appendIf(er.Decision, one.Decision)
 			er.Anomaly = appendIf(er.Anomaly, one.Anomaly)
@@ -244,4 +176,139 @@ func dropIncompleteRows(x []float64, cols int, ents, rows []int32) ([]float64, [
 		}
 	}
 	return x[:keep*cols], ents[:keep], rows[:keep]
+}
+
+// fleetSteps fits and scores every step of w's cross-sections (or takes the
+// scores from the cache).
+func (e *Engine) fleetSteps(ctx context.Context, q *models.Query, plan *models.Plan, a *alignment, w models.Window) ([]fleetStep, []fleetStepResult, int, error) {
+	cols := a.Cols
+	steps := make([]fleetStep, w.Points())
+	for i := range steps {
+		steps[i].grid = i
+	}
+	for ei, ent := range a.Entities {
+		for r, gi := range ent.Index {
+			s := &steps[gi]
+			s.ents = append(s.ents, int32(ei))
+			s.rows = append(s.rows, int32(r))
+		}
+	}
+	if err := e.chargeFleet(ctx, q, steps, cols); err != nil {
+		return nil, nil, 0, err
+	}
+	results := make([]fleetStepResult, len(steps))
+	var hits atomic.Int64
+	fitStart := time.Now()
+	err := parallel(ctx, len(steps), e.workers, func(si int) error {
+		s := &steps[si]
+		out := &results[si]
+		m := len(s.ents)
+		if m < 2 {
+			if m == 1 {
+				out.skipped = "only one entity"
+			}
+			return nil
+		}
+		x := make([]float64, m*cols)
+		for j := range s.ents {
+			ent := a.Entities[s.ents[j]]
+			copy(x[j*cols:(j+1)*cols], ent.X[int(s.rows[j])*cols:int(s.rows[j]+1)*cols])
+		}
+		if hasMissing(x) {
+			if q.Imputation.Method == models.ImputeNone {
+				x, s.ents, s.rows = dropIncompleteRows(x, cols, s.ents, s.rows)
+				m = len(s.ents)
+				if m < 2 {
+					out.skipped = "fewer than two complete entities"
+					return nil
+				}
+			} else {
+				xi, missing, err := e.imputer(ctx, x, cols, q.Imputation.K, 1)
+				if col, ok := emptyColumn(err); ok {
+					out.skipped = fmt.Sprintf("no entity has %s", q.Features[col].Name)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				x, out.imputed = xi, missing
+			}
+		}
+		t := w.At(s.grid)
+		key := e.cacheKey(q, plan, models.Window{Start: t, End: t, Step: plan.Step})
+		out.ss = make([]float64, m)
+		if v, ok := e.cache.Get(key); ok && v.(*fleetModel).lookup(a, s.ents, out.ss) {
+			out.offset = v.(*fleetModel).offset
+			hits.Add(1)
+		} else {
+			f, err := e.fit(ctx, x, cols, q.IsolationForest, 1)
+			if err != nil {
+				return fmt.Errorf("step %s: %w", t.UTC().Format(time.RFC3339), err)
+			}
+			if err := f.ScoreSamples(x, cols, out.ss); err != nil {
+				return err
+			}
+			out.offset = f.Offset()
+			fm := newFleetModel(a, s.ents, out.ss, out.offset)
+			e.cache.Put(key, fm, fm.size)
+		}
+		out.x = x
+		return nil
+	})
+	e.observe("fit+score", fitStart)
+	return steps, results, int(hits.Load()), err
+}
+
+// fleetCalibrationSteps is how many steps of the training range a calibrated
+// fleet query fits for its null distribution: enough scores for the tail
+// (64 × the fleet), few enough that a week costs ~64 small forests, and
+// those cached per step like the scored ones.
+const fleetCalibrationSteps = 64
+
+// fleetCalibration is the null distribution of fleet scores: the fleet's own
+// scores at up to fleetCalibrationSteps steps of the training range, spread
+// evenly on a grid fixed in absolute time (so that the next evaluation finds
+// them cached), or, when the training range is the panel's, the scored
+// steps themselves.
+func (e *Engine) fleetCalibration(ctx context.Context, q *models.Query, plan *models.Plan, scored []fleetStepResult, res *Result) (*tailCalib, error) {
+	var null []float64
+	rows := 0 // the largest cross-section: its forest's ceiling is the highest
+	collect := func(rs []fleetStepResult) {
+		for i := range rs {
+			rows = max(rows, len(rs[i].ss))
+			for _, v := range rs[i].ss {
+				null = append(null, -v)
+			}
+		}
+	}
+	if plan.TrainIsScore {
+		collect(scored)
+	} else {
+		tr := plan.Train
+		stride := max(1, (tr.Points()+fleetCalibrationSteps-1)/fleetCalibrationSteps)
+		big := time.Duration(stride) * plan.Step
+		cw := models.Window{Start: tr.Start.Truncate(big), End: tr.End.Truncate(big), Step: big}
+		if cw.Start.Before(tr.Start) {
+			cw.Start = cw.Start.Add(big)
+		}
+		if cw.Points() > 0 {
+			sub := &Result{}
+			a, err := e.fetchAligned(ctx, q, plan, cw, sub)
+			if err != nil {
+				return nil, err
+			}
+			_, rs, _, err := e.fleetSteps(ctx, q, plan, a, cw)
+			if err != nil {
+				return nil, err
+			}
+			collect(rs)
+		}
+	}
+	c := newTailCalib(null, forestSamples(q.IsolationForest, rows))
+	if c == nil {
+		res.notice(SeverityWarning, "calibration: no fleet scores in the training range, scores are raw")
+	} else if c.tau == 0 {
+		res.notice(SeverityInfo, "calibration: only %d fleet scores in the training range; a longer training.range calibrates the tail", c.n)
+	}
+	return c, nil
 }
