@@ -165,6 +165,10 @@ func TestPresetReasons(t *testing.T) {
 		{"environment null", []map[string]any{
 			with(c(n), map[string]any{"humidity": math.NaN(), "temperature": nil, "pressure": nil}),
 		}, "sensor", "missing", "environment"},
+		{"everything drops out", []map[string]any{
+			with(c(n), map[string]any{"pm2.5_cf_1_a": nil, "pm2.5_cf_1_b": nil, "pm2.5_cf_1": nil, "pm2.5_atm": nil,
+				"humidity": nil, "temperature": nil, "pressure": nil}),
+		}, "sensor", "missing", "both laser channels and the environment sensor"},
 		{"spike", []map[string]any{
 			with(c(n), map[string]any{"pm2.5_cf_1_a": 90.0, "pm2.5_cf_1_b": 92.0, "pm2.5_cf_1": 91.0}),
 		}, "sensor", "spike", "jumped"},
