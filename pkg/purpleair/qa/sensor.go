@@ -363,12 +363,12 @@ func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
 			hi, lo, k = "B", "A", b/a
 		}
 		if reason == ReasonDrift {
-			return fmt.Sprintf("channel A/B ratio drifted from %.2f to %.2f over %s", from, a/b, roundDur(now.Sub(since)))
+			return fmt.Sprintf("channel A/B ratio drifted from %.2f to %.2f%s", from, a/b, lasting(" over ", now.Sub(since)))
 		}
 		if math.IsInf(k, 0) {
-			return fmt.Sprintf("channel %s reads %.1f µg/m³, channel %s 0, for %s", hi, max(a, b), lo, roundDur(now.Sub(since)))
+			return fmt.Sprintf("channel %s reads %.1f µg/m³, channel %s 0%s", hi, max(a, b), lo, lasting(", for ", now.Sub(since)))
 		}
-		return fmt.Sprintf("channel %s reads %.1f× channel %s for %s", hi, k, lo, roundDur(now.Sub(since)))
+		return fmt.Sprintf("channel %s reads %.1f× channel %s%s", hi, k, lo, lasting(" for ", now.Sub(since)))
 	}}
 }
 
@@ -389,6 +389,14 @@ func (s *sensor) learnRatio(c *chans, dt float64) {
 		s.RatioBase += alphaFor(dt, baselineTau, 0) * z
 	}
 	s.RatioBase = max(-ratioBaseMax, min(ratioBaseMax, s.RatioBase))
+}
+
+// lasting is how long an episode has lasted, after sep, or nothing on its first reading.
+func lasting(sep string, d time.Duration) string {
+	if d < time.Minute {
+		return ""
+	}
+	return sep + roundDur(d)
 }
 
 func roundDur(d time.Duration) string {
