@@ -24,6 +24,9 @@ type modelCache struct {
 	items    map[string]*list.Element
 	hits     uint64
 	misses   uint64
+	// onResize, when set, is told of every change of bytes, with mu held:
+	// the memory budget counts the cache's forests as held memory.
+	onResize func(delta int64)
 }
 
 type cacheEntry struct {
@@ -73,6 +76,9 @@ func (c *modelCache) Put(key string, value any, size int64) {
 	el := c.ll.PushFront(&cacheEntry{key: key, value: value, size: size, expires: c.now().Add(c.ttl)})
 	c.items[key] = el
 	c.bytes += size
+	if c.onResize != nil {
+		c.onResize(size)
+	}
 	for c.bytes > c.maxBytes {
 		c.remove(c.ll.Back())
 	}
@@ -83,6 +89,27 @@ func (c *modelCache) remove(el *list.Element) {
 	c.ll.Remove(el)
 	delete(c.items, e.key)
 	c.bytes -= e.size
+	if c.onResize != nil {
+		c.onResize(-e.size)
+	}
+}
+
+// shrink evicts least recently used entries until at least n bytes are
+// freed or the cache is empty, and returns what it freed: running queries
+// come before kept forests when the memory budget is short.
+func (c *modelCache) shrink(n int64) int64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var freed int64
+	for freed < n && c.ll.Len() > 0 {
+		el := c.ll.Back()
+		freed += el.Value.(*cacheEntry).size
+		c.remove(el)
+	}
+	return freed
 }
 
 // Stats reports the cache's size and counters.

@@ -54,7 +54,9 @@ type Options struct {
 	// MemoryBudget bounds the memory queries hold, in bytes, as estimated
 	// by the rules of budget.go: one query that would exceed it alone is
 	// refused with a *BudgetError; concurrent queries share it, a query
-	// waiting for room while the others hold it (mempool.go). 0 = no bound.
+	// waiting for room while the others hold it (mempool.go). Cached
+	// forests count against it too, and are evicted to make room for a
+	// running query. 0 = no bound.
 	MemoryBudget int64
 	// Observer, when set, is told how long each phase (fetch, impute, fit,
 	// score, fit+score) took; benchmarks use it.
@@ -84,11 +86,15 @@ func New(up Fetcher, opt Options) *Engine {
 	if opt.MaxTrainingRows <= 0 {
 		opt.MaxTrainingRows = models.DefaultMaxTrainingRows
 	}
+	cache, pool := newModelCache(opt.CacheMaxBytes, opt.CacheTTL), newMemPool(opt.MemoryBudget)
+	if pool != nil {
+		cache.onResize, pool.reclaim = pool.cacheResized, cache.shrink
+	}
 	return &Engine{
 		up:       up,
-		cache:    newModelCache(opt.CacheMaxBytes, opt.CacheTTL),
+		cache:    cache,
 		limits:   opt,
-		pool:     newMemPool(opt.MemoryBudget),
+		pool:     pool,
 		workers:  workers,
 		fit:      fitForest,
 		imputer:  imputeKNN,

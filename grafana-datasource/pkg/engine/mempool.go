@@ -26,6 +26,11 @@ type memPool struct {
 	queue []*poolWaiter
 	// overcommits counts grants beyond the limit (see above).
 	overcommits int
+	// The forest cache lives inside the same budget: its bytes count as
+	// used (cached, reported by cacheResized), and a charge that does not
+	// fit first has the cache evict (reclaim) before it waits.
+	cached  int64
+	reclaim func(n int64) int64
 }
 
 type poolWaiter struct {
@@ -49,6 +54,18 @@ func (p *memPool) acquire(ctx context.Context, b *queryBudget, need int64) error
 		p.take(b, need)
 		p.mu.Unlock()
 		return nil
+	}
+	if short := p.used + need - p.limit; short > 0 && len(p.queue) == 0 && p.reclaim != nil && p.cached > 0 {
+		// The cache takes its own lock and reports back through
+		// cacheResized: call it without holding the pool's.
+		p.mu.Unlock()
+		p.reclaim(short)
+		p.mu.Lock()
+		if len(p.queue) == 0 && p.used+need <= p.limit {
+			p.take(b, need)
+			p.mu.Unlock()
+			return nil
+		}
 	}
 	w := &poolWaiter{b: b, need: need, ready: make(chan struct{})}
 	p.queue = append(p.queue, w)
@@ -76,6 +93,17 @@ func (p *memPool) acquire(ctx context.Context, b *queryBudget, need int64) error
 		p.grantWaiters()
 		p.unstick()
 		return ctx.Err()
+	}
+}
+
+// cacheResized accounts for forests entering (delta > 0) or leaving the cache.
+func (p *memPool) cacheResized(delta int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.used += delta
+	p.cached += delta
+	if delta < 0 {
+		p.grantWaiters()
 	}
 }
 

@@ -93,3 +93,28 @@ func TestMemPoolBreaksAWaitOfAllHolders(t *testing.T) {
 		t.Errorf("after both ended the pool holds %d with %d waiting", used, waiting)
 	}
 }
+
+// Cached forests count against the budget and give way to a running query.
+func TestMemPoolEvictsTheCacheForQueries(t *testing.T) {
+	e := New(nil, Options{MemoryBudget: 100, CacheMaxBytes: 80, CacheTTL: time.Hour})
+	e.cache.Put("a", 1, 30)
+	e.cache.Put("b", 2, 30)
+	if used, _, _ := e.BudgetStats(); used != 60 {
+		t.Fatalf("the pool counts %d bytes for 60 cached", used)
+	}
+	q := &queryBudget{limit: 100, pool: e.pool}
+	if err := q.charge(context.Background(), 60, "q", ""); err != nil {
+		t.Fatal(err)
+	}
+	// 60 + 60 > 100: the least recently used entry ("a") went.
+	if _, ok := e.cache.Get("a"); ok {
+		t.Error(`"a" is still cached`)
+	}
+	if _, ok := e.cache.Get("b"); !ok {
+		t.Error(`"b" was evicted too, more than needed`)
+	}
+	if used, _, _ := e.BudgetStats(); used != 90 {
+		t.Errorf("the pool counts %d bytes, want 60 charged + 30 cached", used)
+	}
+	q.done()
+}
