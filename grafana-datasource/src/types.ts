@@ -5,8 +5,12 @@ import { DataQuery } from '@grafana/schema';
 // SETTINGS_AND_QUERY.md). The backend is the authority: it decodes exactly these JSON keys and re-validates
 // everything, because alert rules reach it without passing through this editor.
 
-/** Query schema this editor writes (models.CurrentSchemaVersion). */
-export const SCHEMA_VERSION = 1;
+/**
+ * Query schema this editor writes for new queries (models.CurrentSchemaVersion). A stored query without
+ * schemaVersion is version 1, as the backend reads it: version 2 added `preset` and `calibration`, and only the
+ * default of `calibration` differs (version 1: raw scores).
+ */
+export const SCHEMA_VERSION = 2;
 
 /** One named PromQL expression; features are positional: column i of the matrix is features[i]. */
 export interface Feature {
@@ -19,7 +23,28 @@ export type Mode = 'series' | 'fleet';
 export type ForestScope = 'per_entity' | 'shared';
 /** Fleet mode: score only the last step of the panel range, or each step. */
 export type FleetAt = 'last' | 'each';
-export type Output = 'score' | 'decision' | 'anomaly';
+export type ForestOutput = 'score' | 'decision' | 'anomaly';
+/** The PurpleAir preset's outputs: score and anomaly, the reason fields, and the EPA-corrected PM2.5. */
+export type PresetOutput = 'score' | 'anomaly' | 'kind' | 'reason' | 'detail' | 'since' | 'pm2.5_epa';
+export type Output = ForestOutput | PresetOutput;
+/** "" = the Isolation Forest over the features; "purpleair" = the PurpleAir QA detector over the stored channels. */
+export type Preset = '' | 'purpleair';
+/** "tail": 1 − the score's tail probability under the training scores; "none": the paper's raw score. */
+export type Calibration = 'tail' | 'none';
+export type EPACorrection = 'us_wide' | 'extended';
+
+/** The PurpleAir preset's options (pkg/models/query.go, PurpleAir). */
+export interface PurpleAirParams {
+  /** Label matchers added to every metric, without braces: location_type="outside". "" = every sensor. */
+  selector: string;
+  /** Series mode: the sensor_index values returned (a regular expression, anchored). "" = all. */
+  sensor: string;
+  /** Score at which a reading is an anomaly, in (0, 1]. */
+  threshold: number;
+  correction: EPACorrection;
+  /** Fleet mode, last step: the detail text as a label too (it changes as an episode goes on). */
+  detailLabel: boolean;
+}
 export type ImputeMethod = 'knn' | 'none';
 
 export interface Training {
@@ -50,6 +75,9 @@ export interface Imputation {
 
 export interface AnomalyQuery extends DataQuery {
   schemaVersion?: number;
+  preset?: Preset;
+  purpleair?: PurpleAirParams;
+  calibration?: Calibration;
   mode?: Mode;
   features?: Feature[];
   entity?: string[];
@@ -76,9 +104,19 @@ export const DEFAULT_ISOLATION_FOREST: IsolationForestParams = {
   seed: 42,
 };
 export const DEFAULT_IMPUTATION: Imputation = { method: 'knn', k: 5 };
+export const DEFAULT_PURPLEAIR: PurpleAirParams = {
+  selector: '',
+  sensor: '',
+  threshold: 0.7,
+  correction: 'us_wide',
+  detailLabel: false,
+};
+/** What the preset returns when no output is chosen. */
+export const DEFAULT_PRESET_OUTPUT: PresetOutput[] = ['score', 'anomaly', 'kind', 'reason'];
 
 export const DEFAULT_QUERY: Partial<AnomalyQuery> = {
   schemaVersion: SCHEMA_VERSION,
+  calibration: 'tail',
   mode: 'series',
   features: [{ name: 'pm25', expr: '' }],
   entity: DEFAULT_ENTITY,
@@ -92,14 +130,24 @@ export const DEFAULT_QUERY: Partial<AnomalyQuery> = {
 };
 
 type ModelKeys = Exclude<keyof AnomalyQuery, keyof DataQuery | 'variables'>;
+
+/** The calibration a query without one gets: raw scores for version 1, calibrated from version 2 on. */
+export function defaultCalibration(schemaVersion: number): Calibration {
+  return schemaVersion >= 2 ? 'tail' : 'none';
+}
 /** A query with every model field present (defaults filled in), what the editor and the preview work on. */
 export type CompleteQuery = AnomalyQuery & Required<Pick<AnomalyQuery, ModelKeys>>;
 
 /** Fills in the defaults of every missing field; never changes a field that is set. */
 export function withDefaults(q: AnomalyQuery): CompleteQuery {
+  const schemaVersion = q.schemaVersion ?? 1;
+  const preset = q.preset ?? '';
   return {
     ...q,
-    schemaVersion: q.schemaVersion ?? SCHEMA_VERSION,
+    schemaVersion,
+    preset,
+    purpleair: { ...DEFAULT_PURPLEAIR, ...q.purpleair },
+    calibration: q.calibration ?? defaultCalibration(schemaVersion),
     mode: q.mode ?? 'series',
     features: q.features ?? [{ name: 'pm25', expr: '' }],
     entity: q.entity ?? DEFAULT_ENTITY,
@@ -108,7 +156,7 @@ export function withDefaults(q: AnomalyQuery): CompleteQuery {
     training: { ...DEFAULT_TRAINING, ...q.training },
     isolationForest: { ...DEFAULT_ISOLATION_FOREST, ...q.isolationForest },
     imputation: { ...DEFAULT_IMPUTATION, ...q.imputation },
-    output: q.output ?? ['score'],
+    output: q.output ?? (preset === 'purpleair' ? DEFAULT_PRESET_OUTPUT : ['score']),
     includeFeatures: q.includeFeatures ?? false,
   };
 }
@@ -139,7 +187,7 @@ export interface AnomalyDataSourceOptions extends DataSourceJsonData {
   cacheTTL?: string;
   /** Memory for cached forests in MiB (default 256). */
   cacheMaxMiB?: number;
-  /** Most memory one query may hold in MiB, as the backend estimates it (default 1024). */
+  /** Most memory queries and cached forests hold together in MiB, as the backend estimates it (default 1024). */
   memoryBudgetMiB?: number;
   /** Ask the upstream for gzip-compressed answers (slow links; default off). */
   gzip?: boolean;

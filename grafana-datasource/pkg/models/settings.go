@@ -22,8 +22,9 @@ const (
 	DefaultScrapeInterval     = 15 * time.Second
 	DefaultCacheTTL           = 15 * time.Minute
 	DefaultCacheMaxMiB        = 256
-	// DefaultMemoryBudgetMiB bounds one query's working memory (fetched
-	// points, feature matrix, imputation, forests; see engine/budget.go).
+	// DefaultMemoryBudgetMiB bounds what the queries of one datasource
+	// instance hold together with its cached forests (fetched points,
+	// feature matrix, imputation, forests; see engine/budget.go).
 	// The reference workload estimates at ~175 MiB; one query of 10,000
 	// trees on every row of 30 sensors' two days reached 9.6 GB before
 	// there was a budget.
@@ -69,8 +70,9 @@ type Settings struct {
 	ScrapeInterval     time.Duration
 	CacheTTL           time.Duration
 	CacheMaxBytes      int64
-	// MemoryBudget is the most one query may hold, in bytes, as the engine
-	// estimates it; a query over it is refused, naming the option to lower.
+	// MemoryBudget is the most the instance's queries and cached forests
+	// may hold, in bytes, as the engine estimates it; a query over it alone
+	// is refused, naming the option to lower, and concurrent ones share it.
 	MemoryBudget int64
 	// Gzip asks the upstream for compressed answers. Off by default:
 	// compressing a large query_range costs the upstream far more CPU time

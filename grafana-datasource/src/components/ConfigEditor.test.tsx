@@ -74,12 +74,12 @@ describe('ConfigEditor', () => {
     expect(screen.getByLabelText('Scrape interval')).toHaveAttribute('placeholder', '15s');
     expect(screen.getByLabelText('Forest cache TTL')).toHaveAttribute('placeholder', '15m');
     expect(screen.getByLabelText('Forest cache (MiB)')).toHaveAttribute('placeholder', '256');
-    expect(screen.getByLabelText('Memory budget per query (MiB)')).toHaveAttribute('placeholder', '1024');
+    expect(screen.getByLabelText('Memory budget (MiB)')).toHaveAttribute('placeholder', '1024');
   });
 
   it('writes the memory budget to jsonData.memoryBudgetMiB as a number, and absent when cleared', async () => {
     const { last } = renderEditor(settings());
-    const budget = screen.getByLabelText('Memory budget per query (MiB)');
+    const budget = screen.getByLabelText('Memory budget (MiB)');
     await user.type(budget, '512');
     expect(last().jsonData.memoryBudgetMiB).toBe(512);
     await user.clear(budget);

@@ -80,9 +80,9 @@ const INT_SETTINGS: Array<{ key: IntSettingKey; label: string; max: number; help
   },
   {
     key: 'memoryBudgetMiB',
-    label: 'Memory budget per query (MiB)',
+    label: 'Memory budget (MiB)',
     max: 1_000_000,
-    help: 'Most memory one query may use (fetched points, feature matrix, imputation, forests); a query over it is refused, naming the option to lower.',
+    help: 'Most memory queries and cached forests may use together (fetched points, feature matrix, imputation, forests); a query over it is refused, naming the option to lower.',
   },
 ];
 
