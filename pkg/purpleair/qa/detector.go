@@ -286,7 +286,10 @@ func (d *Detector) air(s *sensor, r *Reading, c *chans, learned float64) *findin
 	}
 	usual := math.Expm1(s.LevelBase)
 	shared, of, neighbours := d.shared(s, r)
-	if s.SpikeRun > 0 && s.SpikeRun <= spikeReadings && !shared {
+	// A sudden jump of both channels is the sensor's only where neighbours are seen and do not
+	// share it; alone, a sensor cannot tell a puff of smoke from a glitch, and its channels agree.
+	visible := of[1] >= sharedMin
+	if s.SpikeRun > 0 && s.SpikeRun <= spikeReadings && !shared && visible {
 		from, to := s.LastLevel, c.level
 		return &finding{reason: ReasonSpike, score: 0.9, since: s.SpikeStart, detail: func() string {
 			return fmt.Sprintf("PM2.5 jumped to %.0f µg/m³ from %.1f; neighbours did not", to, from)

@@ -516,3 +516,17 @@ func TestForget(t *testing.T) {
 		}
 	}
 }
+
+// Alone, a sensor whose channels jump together is not called broken: it may be a puff of smoke.
+func TestLoneSensorJumpIsAir(t *testing.T) {
+	d := newDetector(t)
+	res := fleet(t, d, 1, 500, false, func(_, i int) float64 {
+		if i == 400 {
+			return 120
+		}
+		return 8
+	}, func(int, int) float64 { return 1 })
+	if r := res[0][400]; r.Kind != KindAir {
+		t.Fatalf("got %+v, want air", r)
+	}
+}
