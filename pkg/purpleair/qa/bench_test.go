@@ -46,3 +46,31 @@ func BenchmarkObserve(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
 }
+
+// BenchmarkObserveOneSensor is the per-reading cost without the memory traffic of a fleet.
+func BenchmarkObserveOneSensor(b *testing.B) {
+	d, err := New(DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	readings := make([]Reading, 4096)
+	for i := range readings {
+		readings[i] = healthy(i, 5+20*rng.Float64(), rng)
+	}
+	observe := func(i int) {
+		r := readings[i%len(readings)]
+		shift := time.Duration(i/len(readings)) * time.Duration(len(readings)) * step
+		r.Time, r.LastSeen = r.Time.Add(shift), r.LastSeen.Add(shift)
+		d.Observe("1", r)
+	}
+	for i := range 2 * len(readings) {
+		observe(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		observe(2*len(readings) + i)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+}
