@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
+	"unsafe"
 
 	"github.com/hazewatch/hazewatch/internal/pyrand"
 )
@@ -18,9 +20,27 @@ import (
 //   - HSTState holds one series' masses (l_mass, r_mass per node), its window counter and whether
 //     the first window is complete.
 //
-// Trees are stored as implicit complete binary trees: node i has children 2i+1 and 2i+2, the
-// 2^height−1 branches come first and the 2^height leaves last. River's padded trees are always
-// complete, so no pointers are needed and a walk is a few array reads.
+// Storage (why it looks nothing like River's node objects): with one state per sensor, 10,000
+// sensors' states do not fit in any cache, so a record costs the cache misses of its walk and a
+// series costs its masses' bytes. Three choices cut both:
+//
+//   - Only left children are stored. Every learned record adds one to each node of a root-to-leaf
+//     path, so a branch's mass is the sum of its children's: the right child's mass is the
+//     parent's minus the left one's, and the root's is known (l_mass = the window counter,
+//     r_mass = window_size once the first window is complete). A tree of height h then stores
+//     2^h − 1 (l, r) pairs, one per branch (the masses of its left child), instead of 2^(h+1) − 1,
+//     and learning writes only when the walk goes left.
+//   - Masses are uint8 when window_size ≤ 255 (River's default 250 included), else uint16: a
+//     node's mass never exceeds window_size.
+//   - Branches are grouped in blocks of 4 levels (15 pairs, padded to 16: 32 bytes with uint8
+//     masses, 64 with uint16), each block contiguous and at a multiple of its size in the array
+//     (the allocator aligns the default sizes' arrays to 64 bytes), and each level of blocks holds
+//     every tree's blocks side by side (all the trees' top blocks first). A walk down a tree of
+//     height 8 then touches two blocks, so 1.5–2 cache lines per tree instead of 6–7 for a
+//     tree-major breadth-first array, and the trees' top blocks share lines.
+//
+// The split features and thresholds (shared, per branch) use the same layout, so one slot index
+// serves the structure and the masses.
 
 const (
 	hstDefaultTrees  = 10
@@ -28,8 +48,10 @@ const (
 	hstDefaultWindow = 250
 	hstMaxTrees      = 10000
 	hstMaxHeight     = 20
-	hstMaxNodes      = 1 << 26 // all trees together: a state of 256 MiB; keeps sums exact in float64
-	hstMaxWindow     = 65535   // masses are uint16 and never exceed window_size
+	hstMaxNodes      = 1 << 26 // all trees together: a state of at most 128 MiB; keeps sums exact in float64
+	hstMaxWindow     = 65535   // masses are at most uint16 and never exceed window_size
+	hstMaxWindow8    = 255     // up to this window_size masses are uint8
+	hstBlockLevels   = 4       // branch levels per block: 15 pairs, padded to 16
 	hstMaxFeatures   = 65535   // split features are stored as uint16
 	hstPadding       = 0.15    // River's make_padded_tree padding
 )
@@ -105,8 +127,11 @@ type HalfSpaceTrees struct {
 	branches int // branches per tree: 2^height − 1
 	nodes    int // nodes per tree: 2^(height+1) − 1
 
-	on []uint16  // split feature per branch, tree-major: on[t*branches+i]
-	at []float64 // split threshold per branch (a value < at goes left)
+	level    [hstMaxHeight]hstLevel // how a walk steps down from each branch level
+	topSlots int                    // slots of a tree's top block: tree t's root is in slot t·topSlots
+	slots    int                    // slots in all (branches plus block padding), the length of on, at and a state's masses
+	on       []uint16               // split feature per branch slot
+	at       []float64              // split threshold per branch slot (a value < at goes left)
 
 	stopBelow uint32  // scoring stops after a node whose r_mass < stopBelow (= ceil(size_limit))
 	maxScore  float64 // n_trees · window_size · (2^(height+1) − 1)
@@ -167,8 +192,11 @@ func NewHalfSpaceTrees(features []string, opt HalfSpaceTreesOptions) (*HalfSpace
 		h.opt.Limits[f] = h.limits[i]
 	}
 
-	h.on = make([]uint16, opt.Trees*h.branches)
-	h.at = make([]float64, opt.Trees*h.branches)
+	h.layout()
+	// Built tree by tree in the implicit order River's recursion gives (node i has children 2i+1
+	// and 2i+2), then placed in the block layout.
+	on := make([]uint16, opt.Trees*h.branches)
+	at := make([]float64, opt.Trees*h.branches)
 	b := treeBuilder{
 		rng:     pyrand.New(opt.Seed),
 		order:   make([]int, len(features)),
@@ -183,10 +211,19 @@ func NewHalfSpaceTrees(features []string, opt HalfSpaceTreesOptions) (*HalfSpace
 	}
 	sort.SliceStable(b.order, func(i, j int) bool { return features[b.order[i]] < features[b.order[j]] })
 	for t := 0; t < opt.Trees; t++ {
-		b.on = h.on[t*h.branches : (t+1)*h.branches]
-		b.at = h.at[t*h.branches : (t+1)*h.branches]
+		b.on = on[t*h.branches : (t+1)*h.branches]
+		b.at = at[t*h.branches : (t+1)*h.branches]
 		if err := b.build(0, opt.Height); err != nil {
 			return nil, err
+		}
+	}
+	h.on = make([]uint16, h.slots)
+	h.at = make([]float64, h.slots)
+	for t := 0; t < opt.Trees; t++ {
+		for i := 0; i < h.branches; i++ {
+			slot := h.branchSlot(t, i)
+			h.on[slot] = on[t*h.branches+i]
+			h.at[slot] = at[t*h.branches+i]
 		}
 	}
 
@@ -287,40 +324,148 @@ func (h *HalfSpaceTrees) Options() HalfSpaceTreesOptions {
 // made for different trees and cannot be used with these.
 func (h *HalfSpaceTrees) Fingerprint() uint64 { return h.fp }
 
-// nodeMass is one node's masses: l is the mass being counted in the current window (River
-// l_mass), r the mass of the last complete window (River r_mass), used for scoring.
-type nodeMass struct{ l, r uint16 }
+// hstLevel is how a walk steps from a branch at one level to its child's slot. Blocks are
+// aligned to their size (every block level's first slot is a multiple of 16), so a slot i's entry
+// inside its block is i&lm, and a walk needs no other state than the slot: the child's slot is
+// (i + i&lm + right)·mul + add, right being 1 for the right child. Inside a block that is
+// i − i&lm + 2·(i&lm) + 1 + right, the implicit child (mul 1, add 1); at a block's last level it
+// is the first slot of the child block below (mul the next blocks' size, add that block level's
+// first slot less the rest); at the tree's last level it is unused (mul 0, add 0).
+type hstLevel struct {
+	lm, mul, add int
+}
+
+// layout fills h.level, h.topSlots and h.slots for h.opt's trees and height.
+func (h *HalfSpaceTrees) layout() {
+	height, trees := h.opt.Height, h.opt.Trees
+	levels := func(j int) int { return min(hstBlockLevels, height-j*hstBlockLevels) } // in block level j's blocks
+	base := 0
+	for j := 0; j*hstBlockLevels < height; j++ {
+		q := levels(j)
+		next := base + trees<<(j*hstBlockLevels)<<q // trees × 16^j blocks of 2^q slots
+		for e := 0; e < q; e++ {
+			lv := hstLevel{lm: 1<<q - 1, mul: 1, add: 1}
+			switch {
+			case (j+1)*hstBlockLevels >= height && e == q-1: // the leaves' parents
+				lv.mul, lv.add = 0, 0
+			case e == q-1:
+				// i = base + b·2^q + entry, entry = 2^(q−1) − 1 + k at the block's last level; the
+				// child block is b·2^q + 2k + right below, at slot next + that·2^q'.
+				lv.mul = 1 << levels(j+1)
+				lv.add = next - (base+1<<q-2)*lv.mul
+			}
+			h.level[j*hstBlockLevels+e] = lv
+		}
+		base = next
+	}
+	h.topSlots = 1 << levels(0)
+	h.slots = base
+}
+
+// next is the slot of the child of the branch in slot i at level d (right: 0 left, 1 right).
+func (h *HalfSpaceTrees) next(d, i, right int) int {
+	lv := &h.level[d]
+	return (i+i&lv.lm+right)*lv.mul + lv.add
+}
+
+// branchSlot is the slot of tree t's branch i in River's implicit order (node i's children are
+// 2i+1 and 2i+2): the walk down the path that the bits of i+1 after its leading one spell out.
+// Not for walks, which step from slot to slot.
+func (h *HalfSpaceTrees) branchSlot(t, i int) int {
+	d := bits.Len(uint(i+1)) - 1 // level of node i
+	slot := t * h.topSlots
+	for k := 0; k < d; k++ {
+		slot = h.next(k, slot, (i+1)>>(d-1-k)&1)
+	}
+	return slot
+}
+
+// hstMass is the integer type of a state's masses, the narrowest the window allows.
+type hstMass interface{ ~uint8 | ~uint16 }
+
+// massPair is the masses of a branch's left child: l is the mass being counted in the current
+// window (River l_mass), r the mass of the last complete window (River r_mass), used for scoring.
+type massPair[T hstMass] struct{ l, r T }
 
 // HSTState is one series' mutable part of a Half-Space Trees model: the masses of every node,
 // the position in the window and whether the first window is complete. It is not safe for
 // concurrent use; use one state per series.
 type HSTState struct {
-	mass    []nodeMass // tree-major, implicit layout, like HalfSpaceTrees.on/at but with leaves
-	counter uint32     // records learned in the current window (River counter)
-	warm    bool       // first window complete (River: not _first_window)
-	fp      uint64     // fingerprint of the model that made it
+	// The masses, one pair per branch slot (the left child's; see the layout at the top): m8
+	// when window_size ≤ 255, m16 otherwise. Exactly one is set.
+	m8      []massPair[uint8]
+	m16     []massPair[uint16]
+	counter uint32 // records learned in the current window (River counter): every root's l_mass
+	warm    bool   // first window complete (River: not _first_window); every root's r_mass is window_size
+	fp      uint64 // fingerprint of the model that made it
 }
 
 // NewState returns an empty state, as River's model right after construction.
 func (h *HalfSpaceTrees) NewState() *HSTState {
-	return &HSTState{mass: make([]nodeMass, h.opt.Trees*h.nodes), fp: h.fp}
+	s := &HSTState{fp: h.fp}
+	if h.opt.WindowSize <= hstMaxWindow8 {
+		s.m8 = make([]massPair[uint8], h.slots)
+	} else {
+		s.m16 = make([]massPair[uint16], h.slots)
+	}
+	return s
 }
 
 // Warm reports whether the first window is complete; until then Score returns 0, as River does.
 func (s *HSTState) Warm() bool { return s.warm }
 
 // SizeBytes is the memory the state holds.
-func (s *HSTState) SizeBytes() int { return len(s.mass)*4 + 40 }
+func (s *HSTState) SizeBytes() int {
+	return int(unsafe.Sizeof(*s)) + len(s.m8)*int(unsafe.Sizeof(massPair[uint8]{})) + len(s.m16)*int(unsafe.Sizeof(massPair[uint16]{}))
+}
 
 // Clone returns an independent copy of the state.
 func (s *HSTState) Clone() *HSTState {
 	c := *s
-	c.mass = slices.Clone(s.mass)
+	c.m8 = slices.Clone(s.m8)
+	c.m16 = slices.Clone(s.m16)
 	return &c
 }
 
+// pair returns the pair in slot i, whatever the mass type.
+func (s *HSTState) pair(i int) (l, r uint32) {
+	if s.m8 != nil {
+		return uint32(s.m8[i].l), uint32(s.m8[i].r)
+	}
+	return uint32(s.m16[i].l), uint32(s.m16[i].r)
+}
+
+// setPair sets the pair in slot i; l and r must fit the state's mass type (≤ window_size does).
+func (s *HSTState) setPair(i int, l, r uint32) {
+	if s.m8 != nil {
+		s.m8[i] = massPair[uint8]{uint8(l), uint8(r)}
+	} else {
+		s.m16[i] = massPair[uint16]{uint16(l), uint16(r)}
+	}
+}
+
+// rootMasses is every tree's root (l_mass, r_mass): they are not stored (see the layout).
+func (h *HalfSpaceTrees) rootMasses(s *HSTState) (l, r uint32) {
+	if s.warm {
+		r = uint32(h.opt.WindowSize)
+	}
+	return s.counter, r
+}
+
+// treeMasses writes tree t's (l_mass, r_mass) per node in River's implicit order (node i's
+// children are 2i+1 and 2i+2) into dst, h.nodes long. For serialization and tests, not for walks.
+func (h *HalfSpaceTrees) treeMasses(s *HSTState, t int, dst [][2]uint32) {
+	l, r := h.rootMasses(s)
+	dst[0] = [2]uint32{l, r}
+	for i := 0; i < h.branches; i++ {
+		l, r := s.pair(h.branchSlot(t, i))
+		dst[2*i+1] = [2]uint32{l, r}
+		dst[2*i+2] = [2]uint32{dst[i][0] - l, dst[i][1] - r}
+	}
+}
+
 func (h *HalfSpaceTrees) check(s *HSTState, x []float64) {
-	if s.fp != h.fp {
+	if s.fp != h.fp || len(s.m8)+len(s.m16) != h.slots {
 		panic(fmt.Sprintf("anomaly: half-space trees: state made by model %016x used with model %016x", s.fp, h.fp))
 	}
 	if len(x) != len(h.features) {
@@ -373,210 +518,195 @@ func (h *HalfSpaceTrees) normalize(sum uint64) float64 {
 	return 1 - float64(sum)/h.maxScore
 }
 
-// advance counts a learned record and pivots the masses at the end of a window.
+// advance counts a learned record and pivots the masses at the end of a window. The roots need
+// nothing: their masses follow from counter and warm.
 func (h *HalfSpaceTrees) advance(s *HSTState) {
 	s.counter++
 	if s.counter == uint32(h.opt.WindowSize) {
-		for i := range s.mass {
-			s.mass[i] = nodeMass{r: s.mass[i].l}
-		}
+		hstPivot(s.m8)
+		hstPivot(s.m16)
 		s.warm = true
 		s.counter = 0
+	}
+}
+
+func hstPivot[T hstMass](m []massPair[T]) {
+	for i := range m {
+		m[i] = massPair[T]{r: m[i].l}
 	}
 }
 
 // walk sends x down every tree, summing r_mass·2^depth up to the scoring cut-off when score is
 // set and adding one l_mass to every node of the path when learn is set.
 func (h *HalfSpaceTrees) walk(s *HSTState, x []float64, score, learn bool) uint64 {
+	rootL, rootR := h.rootMasses(s)
 	for _, v := range x {
 		if v != v {
-			return h.walkMissing(s, x, score, learn)
+			if s.m8 != nil {
+				return hstWalkMissing(h, s.m8, x, rootL, rootR, score, learn)
+			}
+			return hstWalkMissing(h, s.m16, x, rootL, rootR, score, learn)
 		}
 	}
-	// Without missing values the walks below always compute the sum: cheaper than testing score.
-	if len(x) == 1 {
-		return h.walkDense1(s, x[0], learn)
-	}
-	var inc uint16 // walkDense adds 0 instead of 1 to l_mass when not learning
+	// Without missing values the dense walk always computes the sum (cheaper than testing score)
+	// and adds inc, 0 or 1, to the l_mass of every left child it goes to.
+	inc := 0
 	if learn {
 		inc = 1
 	}
-	return h.walkDense(s, x, inc)
+	switch {
+	case len(x) == 1 && s.m8 != nil:
+		return hstWalkDense1(h, s.m8, x[0], rootR, inc)
+	case len(x) == 1:
+		return hstWalkDense1(h, s.m16, x[0], rootR, inc)
+	case s.m8 != nil:
+		return hstWalkDense(h, s.m8, x, rootR, inc)
+	}
+	return hstWalkDense(h, s.m16, x, rootR, inc)
 }
 
-// hstBlock trees are walked side by side by walkDense: their walks are independent, so the CPU
-// overlaps them instead of waiting on one chain of dependent loads per tree.
+// hstBlock trees are walked side by side by hstWalkDense: their walks are independent, so the
+// CPU overlaps their cache misses instead of waiting on one chain of dependent loads per tree.
 const hstBlock = 16
 
-// walkDense1 is walk for one feature without a missing value, the hot path of the reference flow.
-// Four trees go down side by side in plain variables, which the compiler keeps in registers, so
-// the CPU overlaps four independent chains of loads instead of waiting on one; the child choice
-// and the scoring cut-off compile to conditional moves, not branches the CPU would mispredict on
-// about every other level. Past River's scoring cut-off the mask makes the sum add zeros, so a
-// walk that goes on to the leaf gives River's sum.
-func (h *HalfSpaceTrees) walkDense1(s *HSTState, v float64, learn bool) uint64 {
-	height, stop := h.opt.Height, h.stopBelow
-	nb, nn := h.branches, h.nodes
-	var sum uint64
-	t := 0
-	for ; t+4 <= h.opt.Trees; t += 4 {
-		at := h.at[t*nb : (t+4)*nb]
-		m := s.mass[t*nn : (t+4)*nn]
-		i0, i1, i2, i3 := 0, 0, 0, 0                                     // node of each tree
-		k0, k1, k2, k3 := ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0) // all ones while scoring
-		for depth := 0; depth < height; depth++ {
-			p0, p1, p2, p3 := &m[i0], &m[nn+i1], &m[2*nn+i2], &m[3*nn+i3]
-			r0, r1, r2, r3 := uint32(p0.r), uint32(p1.r), uint32(p2.r), uint32(p3.r)
-			sum += (uint64(r0)&k0 + uint64(r1)&k1 + uint64(r2)&k2 + uint64(r3)&k3) << depth
-			if r0 < stop {
-				k0 = 0
-			}
-			if r1 < stop {
-				k1 = 0
-			}
-			if r2 < stop {
-				k2 = 0
-			}
-			if r3 < stop {
-				k3 = 0
-			}
-			if learn {
-				p0.l++
-				p1.l++
-				p2.l++
-				p3.l++
-			}
-			b0, b1, b2, b3 := 0, 0, 0, 0 // 1 = right: v is not NaN, so v >= at is River's not (v < at)
-			if v >= at[i0] {
-				b0 = 1
-			}
-			if v >= at[nb+i1] {
-				b1 = 1
-			}
-			if v >= at[2*nb+i2] {
-				b2 = 1
-			}
-			if v >= at[3*nb+i3] {
-				b3 = 1
-			}
-			i0, i1, i2, i3 = 2*i0+1+b0, 2*i1+1+b1, 2*i2+1+b2, 2*i3+1+b3
-		}
-		p0, p1, p2, p3 := &m[i0], &m[nn+i1], &m[2*nn+i2], &m[3*nn+i3]
-		sum += (uint64(p0.r)&k0 + uint64(p1.r)&k1 + uint64(p2.r)&k2 + uint64(p3.r)&k3) << height
-		if learn {
-			p0.l++
-			p1.l++
-			p2.l++
-			p3.l++
-		}
-	}
-	for ; t < h.opt.Trees; t++ { // the trees left over when n_trees is not a multiple of 4
-		at := h.at[t*nb : (t+1)*nb]
-		m := s.mass[t*nn : (t+1)*nn]
-		i, keep := 0, ^uint64(0)
-		for depth := 0; depth < height; depth++ {
-			p := &m[i]
-			r := uint32(p.r)
-			sum += uint64(r) << depth & keep
-			if r < stop {
-				keep = 0
-			}
-			if learn {
-				p.l++
-			}
-			right := 0
-			if v >= at[i] {
-				right = 1
-			}
-			i = 2*i + 1 + right
-		}
-		p := &m[i]
-		sum += uint64(p.r) << height & keep
-		if learn {
-			p.l++
-		}
-	}
-	return sum
-}
-
-// walkDense is walkDense1 for several features (no missing value among them), hstBlock trees
-// side by side, level by level.
-func (h *HalfSpaceTrees) walkDense(s *HSTState, x []float64, inc uint16) uint64 {
+// hstWalkDense is walk for a record without a missing value, the hot path. The trees go down
+// level by level side by side, so the first level's loads (every tree's top block) are issued
+// together, and so are the loads of the blocks below; the child choice, the right child's masses
+// (parent − left) and the scoring cut-off compile to conditional moves, not branches the CPU would
+// mispredict on about every other level. root is the roots' r_mass.
+//
+// River's score counts a path's nodes down to the first whose r_mass is below the cut-off. r_mass
+// never grows down a path (a child holds part of its parent's records), so a node is counted iff
+// its parent's r_mass is not below the cut-off: no per-tree "still scoring" state is needed, and a
+// walk that goes on to the leaf (as learning must) adds zeros past the cut-off.
+func hstWalkDense[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, root uint32, inc int) uint64 {
 	var (
-		sum  uint64
-		node [hstBlock]int    // current node of each tree in the block
-		keep [hstBlock]uint64 // all ones while the tree is still scoring, then zero
+		slot [hstBlock]int    // each tree's current branch
+		r    [hstBlock]uint32 // r_mass of each tree's current node
 	)
-	height, stop := h.opt.Height, h.stopBelow
-	nb, nn := h.branches, h.nodes
+	height, stop, on, at := h.opt.Height, h.stopBelow, h.on, h.at
+	var sum uint64
 	for t0 := 0; t0 < h.opt.Trees; t0 += hstBlock {
 		n := min(hstBlock, h.opt.Trees-t0)
-		on := h.on[t0*nb : (t0+n)*nb]
-		at := h.at[t0*nb : (t0+n)*nb]
-		m := s.mass[t0*nn : (t0+n)*nn]
-		for k := 0; k < n; k++ {
-			node[k] = 0
-			keep[k] = ^uint64(0)
+		slot, r := slot[:n], r[:n]
+		for k := range slot {
+			slot[k], r[k] = (t0+k)*h.topSlots, root
 		}
-		for depth := 0; depth <= height; depth++ {
-			for k := 0; k < n; k++ {
-				i := node[k]
-				p := &m[k*nn+i]
-				r := uint32(p.r)
-				sum += uint64(r) << depth & keep[k]
-				if r < stop {
-					keep[k] = 0
+		sum += uint64(root) * uint64(n) // depth 0: the roots always count
+		w := uint64(1)                  // 2^depth of the children
+		for d := 0; d < height; d++ {
+			lv := h.level[d]
+			w <<= 1
+			for k, i := range slot {
+				right := 0 // no NaN, so v >= at is River's not (v < at)
+				if x[on[i]] >= at[i] {
+					right = 1
 				}
-				p.l += inc
-				if depth < height {
-					right := 0
-					if x[on[k*nb+i]] >= at[k*nb+i] { // no NaN: River's not (value < threshold)
-						right = 1
-					}
-					node[k] = 2*i + 1 + right
+				c := &m[i]
+				pr, cr := r[k], uint32(c.r)
+				if rr := pr - cr; right != 0 {
+					cr = rr
 				}
+				// Learning adds to the left child only: the right one's mass is derived.
+				c.l += T(inc &^ right)
+				add := uint64(cr) * w
+				if pr < stop {
+					add = 0
+				}
+				sum += add
+				r[k] = cr
+				slot[k] = (i+i&lv.lm+right)*lv.mul + lv.add
 			}
 		}
 	}
 	return sum
 }
 
-// walkMissing is walk for a record with missing values, tree by tree as River walks. A present
-// value < threshold goes left, otherwise right; a missing one goes to the child with more
-// l_mass, the left one on ties (River's HSTBranch.next).
-func (h *HalfSpaceTrees) walkMissing(s *HSTState, x []float64, score, learn bool) uint64 {
+// hstWalkDense1 is hstWalkDense for one feature (the reference flow), with no split feature to
+// look up: fewer live values, so the loop keeps more of them in registers.
+func hstWalkDense1[T hstMass](h *HalfSpaceTrees, m []massPair[T], v float64, root uint32, inc int) uint64 {
+	var (
+		slot [hstBlock]int
+		r    [hstBlock]uint32
+	)
+	height, stop, at := h.opt.Height, h.stopBelow, h.at
+	var sum uint64
+	for t0 := 0; t0 < h.opt.Trees; t0 += hstBlock {
+		n := min(hstBlock, h.opt.Trees-t0)
+		slot, r := slot[:n], r[:n]
+		for k := range slot {
+			slot[k], r[k] = (t0+k)*h.topSlots, root
+		}
+		sum += uint64(root) * uint64(n)
+		w := uint64(1)
+		for d := 0; d < height; d++ {
+			lv := h.level[d]
+			w <<= 1
+			for k, i := range slot {
+				right := 0
+				if v >= at[i] {
+					right = 1
+				}
+				c := &m[i]
+				pr, cr := r[k], uint32(c.r)
+				if rr := pr - cr; right != 0 {
+					cr = rr
+				}
+				c.l += T(inc &^ right)
+				add := uint64(cr) * w
+				if pr < stop {
+					add = 0
+				}
+				sum += add
+				r[k] = cr
+				slot[k] = (i+i&lv.lm+right)*lv.mul + lv.add
+			}
+		}
+	}
+	return sum
+}
+
+// hstWalkMissing is walk for a record with missing values, tree by tree as River walks. A
+// present value < threshold goes left, otherwise right; a missing one goes to the child with more
+// l_mass, the left one on ties (River's HSTBranch.next). The walk carries the current node's
+// masses from before this record (l for the choice, r for the score) to derive the right child's.
+func hstWalkMissing[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, rootL, rootR uint32, score, learn bool) uint64 {
 	var sum uint64
 	height, stop := h.opt.Height, h.stopBelow
 	for t := 0; t < h.opt.Trees; t++ {
-		on := h.on[t*h.branches : (t+1)*h.branches]
-		at := h.at[t*h.branches : (t+1)*h.branches]
-		m := s.mass[t*h.nodes : (t+1)*h.nodes]
-		node := 0
+		l, r := rootL, rootR
 		scoring := score
-		for depth := 0; ; depth++ {
-			if scoring {
-				r := uint32(m[node].r)
-				sum += uint64(r) << depth
-				scoring = r >= stop
-			}
-			if learn {
-				m[node].l++
-			} else if !scoring {
-				break // River's score walk stops here
-			}
-			if depth == height {
-				break
-			}
-			v := x[on[node]]
+		if scoring {
+			sum += uint64(r)
+			scoring = r >= stop
+		}
+		i := t * h.topSlots
+		for d := 0; d < height && (learn || scoring); d++ { // River's score walk stops at the cut-off
+			c := &m[i]
+			cl, cr := uint32(c.l), uint32(c.r)
+			v := x[h.on[i]]
+			var right bool
 			switch {
-			case v < at[node]:
-				node = 2*node + 1
+			case v < h.at[i]:
 			case v == v:
-				node = 2*node + 2
-			case m[2*node+1].l < m[2*node+2].l:
-				node = 2*node + 2
+				right = true
 			default:
-				node = 2*node + 1
+				right = cl < l-cl
+			}
+			next := 0
+			if right {
+				l, r = l-cl, r-cr
+				next = 1
+			} else {
+				l, r = cl, cr
+				if learn {
+					c.l++
+				}
+			}
+			i = h.next(d, i, next)
+			if scoring {
+				sum += uint64(r) << (d + 1)
+				scoring = r >= stop
 			}
 		}
 	}

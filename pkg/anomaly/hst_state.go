@@ -37,7 +37,7 @@ var (
 
 // MarshalState serializes s compactly (see the format above). s must come from h.
 func (h *HalfSpaceTrees) MarshalState(s *HSTState) ([]byte, error) {
-	if s.fp != h.fp || len(s.mass) != h.trees()*h.nodes {
+	if s.fp != h.fp || len(s.m8)+len(s.m16) != h.slots {
 		return nil, fmt.Errorf("%w: state has fingerprint %016x, model %016x", ErrHSTStateFingerprint, s.fp, h.fp)
 	}
 	b := make([]byte, 0, 64)
@@ -50,40 +50,38 @@ func (h *HalfSpaceTrees) MarshalState(s *HSTState) ([]byte, error) {
 	b = append(b, flags)
 	b = binary.LittleEndian.AppendUint64(b, h.fp)
 	b = binary.AppendUvarint(b, uint64(s.counter))
-	for _, right := range []bool{false, true} {
-		b = h.appendLeaves(b, s, right)
+	// The state stores no leaf as such (see the layout in hst.go): rebuild each tree's node masses
+	// once, keeping its leaves' for the two lists.
+	leaves := h.branches + 1
+	nodes := make([][2]uint32, h.nodes)
+	leafMass := make([][2]uint32, h.trees()*leaves)
+	for t := 0; t < h.trees(); t++ {
+		h.treeMasses(s, t, nodes)
+		copy(leafMass[t*leaves:], nodes[h.branches:])
+	}
+	for side := range 2 { // l_mass, then r_mass
+		b = appendLeaves(b, leafMass, side)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b)), nil
 }
 
-func (h *HalfSpaceTrees) appendLeaves(b []byte, s *HSTState, right bool) []byte {
-	leaves := h.branches + 1
-	mass := func(tree, leaf int) uint16 {
-		m := s.mass[tree*h.nodes+h.branches+leaf]
-		if right {
-			return m.r
-		}
-		return m.l
-	}
+// appendLeaves appends one leaf list: side 0 is l_mass, 1 r_mass.
+func appendLeaves(b []byte, leafMass [][2]uint32, side int) []byte {
 	nonZero := 0
-	for t := 0; t < h.trees(); t++ {
-		for i := 0; i < leaves; i++ {
-			if mass(t, i) != 0 {
-				nonZero++
-			}
+	for _, m := range leafMass {
+		if m[side] != 0 {
+			nonZero++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(nonZero))
 	gap := 0
-	for t := 0; t < h.trees(); t++ {
-		for i := 0; i < leaves; i++ {
-			if v := mass(t, i); v != 0 {
-				b = binary.AppendUvarint(b, uint64(gap))
-				b = binary.AppendUvarint(b, uint64(v))
-				gap = 0
-			} else {
-				gap++
-			}
+	for _, m := range leafMass {
+		if v := m[side]; v != 0 {
+			b = binary.AppendUvarint(b, uint64(gap))
+			b = binary.AppendUvarint(b, uint64(v))
+			gap = 0
+		} else {
+			gap++
 		}
 	}
 	return b
@@ -112,10 +110,9 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 	}
 	r := stateReader{b: body[header:]}
 	counter := r.uvarint()
-	s := h.NewState()
-	s.warm = flags&hstFlagWarm != 0
-	for _, right := range []bool{false, true} {
-		h.readLeaves(&r, s, right)
+	var lists [2][]hstLeaf // non-zero leaves: l_mass, then r_mass
+	for side := range lists {
+		lists[side] = h.readLeaves(&r)
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -126,62 +123,83 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 	if counter >= uint64(h.opt.WindowSize) {
 		return nil, fmt.Errorf("%w: window counter %d not below window size %d", ErrHSTStateCorrupt, counter, h.opt.WindowSize)
 	}
+	s := h.NewState()
+	s.warm = flags&hstFlagWarm != 0
 	s.counter = uint32(counter)
+	wantL, wantR := h.rootMasses(s)
 
-	// Rebuild branch masses bottom-up and check each tree saw exactly the records the counters say.
+	// Per tree: its leaves, then the branch masses bottom-up (a branch's mass is the sum of its
+	// children's), storing each branch's left child; each tree must have seen exactly the records
+	// the counter and the flag say, which bounds every node by the window.
+	leaves := h.branches + 1
+	window := uint32(h.opt.WindowSize)
+	level := make([][2]uint32, leaves) // masses of one level's nodes, leaves first
+	var next [2]int                    // next entry of each list
 	for t := 0; t < h.trees(); t++ {
-		m := s.mass[t*h.nodes : (t+1)*h.nodes]
-		for i := h.branches - 1; i >= 0; i-- {
-			l := uint32(m[2*i+1].l) + uint32(m[2*i+2].l)
-			rr := uint32(m[2*i+1].r) + uint32(m[2*i+2].r)
-			if l > hstMaxWindow || rr > hstMaxWindow {
-				return nil, fmt.Errorf("%w: tree %d masses exceed the window", ErrHSTStateCorrupt, t)
+		clear(level)
+		for side, list := range lists {
+			for ; next[side] < len(list) && int(list[next[side]].pos)/leaves == t; next[side]++ {
+				e := list[next[side]]
+				level[int(e.pos)%leaves][side] = e.mass
 			}
-			m[i] = nodeMass{l: uint16(l), r: uint16(rr)}
 		}
-		wantR := uint32(0)
-		if s.warm {
-			wantR = uint32(h.opt.WindowSize)
+		for d := h.opt.Height - 1; d >= 0; d-- {
+			for i := 0; i < 1<<d; i++ {
+				left, right := level[2*i], level[2*i+1]
+				sum := [2]uint32{left[0] + right[0], left[1] + right[1]} // each ≤ window: no overflow
+				if sum[0] > window || sum[1] > window {
+					return nil, fmt.Errorf("%w: tree %d masses exceed the window", ErrHSTStateCorrupt, t)
+				}
+				s.setPair(h.branchSlot(t, 1<<d-1+i), left[0], left[1])
+				level[i] = sum
+			}
 		}
-		if uint32(m[0].l) != s.counter || uint32(m[0].r) != wantR {
+		if level[0][0] != wantL || level[0][1] != wantR {
 			return nil, fmt.Errorf("%w: tree %d holds %d current and %d previous-window records, want %d and %d",
-				ErrHSTStateCorrupt, t, m[0].l, m[0].r, s.counter, wantR)
+				ErrHSTStateCorrupt, t, level[0][0], level[0][1], wantL, wantR)
 		}
 	}
 	return s, nil
 }
 
-func (h *HalfSpaceTrees) readLeaves(r *stateReader, s *HSTState, right bool) {
-	leaves := h.branches + 1
-	total := h.trees() * leaves
+// hstLeaf is a non-zero leaf mass read from a serialized state: pos counts leaves tree-major.
+type hstLeaf struct{ pos, mass uint32 }
+
+// readLeaves reads one leaf list. Each tree's leaves hold at most one window's records, so a
+// valid list has at most n_trees · window_size entries, which bounds what a corrupt one allocates.
+func (h *HalfSpaceTrees) readLeaves(r *stateReader) []hstLeaf {
+	total := h.trees() * (h.branches + 1)
 	n := r.uvarint()
 	if r.err == nil && n > uint64(total) {
 		r.fail("%d non-zero leaves, model has %d leaves", n, total)
 	}
+	if r.err == nil && n > uint64(h.trees())*uint64(h.opt.WindowSize) {
+		r.fail("%d non-zero leaves, more than %d trees × window size %d records", n, h.trees(), h.opt.WindowSize)
+	}
+	if r.err != nil {
+		return nil
+	}
+	list := make([]hstLeaf, 0, n)
 	pos := 0
 	for k := uint64(0); k < n && r.err == nil; k++ {
 		gap := r.uvarint()
 		v := r.uvarint()
 		if r.err != nil {
-			return
+			return nil
 		}
 		if gap >= uint64(total-pos) {
 			r.fail("leaf index past the last leaf")
-			return
+			return nil
 		}
 		pos += int(gap)
 		if v == 0 || v > uint64(h.opt.WindowSize) {
 			r.fail("leaf mass %d outside [1, window size %d]", v, h.opt.WindowSize)
-			return
+			return nil
 		}
-		m := &s.mass[pos/leaves*h.nodes+h.branches+pos%leaves]
-		if right {
-			m.r = uint16(v)
-		} else {
-			m.l = uint16(v)
-		}
+		list = append(list, hstLeaf{uint32(pos), uint32(v)})
 		pos++
 	}
+	return list
 }
 
 type stateReader struct {

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,7 +139,7 @@ func TestHSTStructureMatchesRiver(t *testing.T) {
 				for i, br := range tree {
 					on := int(br[0].(float64))
 					at := hstFloat(t, br[1].(string))
-					k := ti*h.branches + i
+					k := h.branchSlot(ti, i)
 					if int(h.on[k]) != on || !hstSameBits(h.at[k], at) {
 						t.Fatalf("tree %d node %d: split (%s < %v), River (%s < %v)",
 							ti, i, c.Features[h.on[k]], h.at[k], c.Features[on], at)
@@ -147,7 +148,8 @@ func TestHSTStructureMatchesRiver(t *testing.T) {
 			}
 			sum := sha256.New()
 			var buf [10]byte
-			for k := range h.on {
+			for k := range h.opt.Trees * h.branches { // River's order: tree-major, implicit
+				k := h.branchSlot(k/h.branches, k%h.branches)
 				binary.LittleEndian.PutUint16(buf[:2], h.on[k])
 				binary.LittleEndian.PutUint64(buf[2:], math.Float64bits(h.at[k]))
 				sum.Write(buf[:])
@@ -208,11 +210,12 @@ func TestHSTMissingGoesToHeavierChild(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := h.NewState()
-			s.mass[1].l, s.mass[2].l = tt.left, tt.right
-			s.mass[0].l = tt.left + tt.right
+			s.setPair(h.branchSlot(0, 0), uint32(tt.left), 0) // the root's left child; the right one holds the rest
 			s.counter = uint32(tt.left + tt.right)
 			h.Learn(s, []float64{math.NaN()})
-			left, right := s.mass[1].l-tt.left, s.mass[2].l-tt.right
+			m := make([][2]uint32, h.nodes)
+			h.treeMasses(s, 0, m)
+			left, right := uint16(m[1][0])-tt.left, uint16(m[2][0])-tt.right
 			if got := map[bool]int{true: 1, false: 2}[left == 1]; got != tt.wantLeaf || left+right != 1 {
 				t.Fatalf("missing value went to leaf %d (l_mass deltas %d, %d), want %d", got, left, right, tt.wantLeaf)
 			}
@@ -221,8 +224,8 @@ func TestHSTMissingGoesToHeavierChild(t *testing.T) {
 }
 
 // TestHSTValueAtThresholdGoesRight: River tests value < threshold, so a value equal to a split
-// threshold goes right. Checked at every tree's root, for one feature (4-tree blocks and the
-// remainder) and for several features.
+// threshold goes right. Checked at every tree's root, for one feature and for several features
+// (the dense walks differ).
 func TestHSTValueAtThresholdGoesRight(t *testing.T) {
 	for _, features := range [][]string{{"x"}, {"x", "y", "z"}} {
 		h := newHST(t, features, HalfSpaceTreesOptions{Trees: 7, Height: 3, WindowSize: 50, Seed: 5})
@@ -231,11 +234,13 @@ func TestHSTValueAtThresholdGoesRight(t *testing.T) {
 			for j := range x {
 				x[j] = 0.5
 			}
-			x[h.on[tree*h.branches]] = h.at[tree*h.branches]
+			root := h.branchSlot(tree, 0)
+			x[h.on[root]] = h.at[root]
 			s := h.NewState()
 			h.Learn(s, x)
-			m := s.mass[tree*h.nodes:]
-			if m[1].l != 0 || m[2].l != 1 {
+			m := make([][2]uint32, h.nodes)
+			h.treeMasses(s, tree, m)
+			if m[1][0] != 0 || m[2][0] != 1 {
 				t.Errorf("%d features, tree %d: value == root threshold went left; River sends it right", len(features), tree)
 			}
 		}
@@ -369,15 +374,8 @@ func hstFeed(h *HalfSpaceTrees, s *HSTState, n, seed int) {
 }
 
 func hstStateEqual(a, b *HSTState) bool {
-	if a.counter != b.counter || a.warm != b.warm || a.fp != b.fp || len(a.mass) != len(b.mass) {
-		return false
-	}
-	for i := range a.mass {
-		if a.mass[i] != b.mass[i] {
-			return false
-		}
-	}
-	return true
+	return a.counter == b.counter && a.warm == b.warm && a.fp == b.fp &&
+		slices.Equal(a.m8, b.m8) && slices.Equal(a.m16, b.m16) && (a.m8 == nil) == (b.m8 == nil)
 }
 
 func TestHSTStateRoundTrip(t *testing.T) {
@@ -408,6 +406,48 @@ func TestHSTStateRoundTrip(t *testing.T) {
 				}
 			}
 			t.Logf("%d records: %d bytes serialized, %d bytes in memory", n, len(b), s.SizeBytes())
+		})
+	}
+}
+
+// TestHSTStateLoadsSavedFormat: states saved before the compact in-memory layout (commit 7418cde,
+// uint16 masses for every node, tree-major) still load, and today's MarshalState writes the same
+// bytes for the same records. testdata/hst_state_v1_window*.bin were written by that commit's
+// MarshalState after hstFeed(h, s, records, 3) with the options below; window 1000 has 16-bit
+// masses, window 72 8-bit ones.
+func TestHSTStateLoadsSavedFormat(t *testing.T) {
+	tests := []struct {
+		file     string
+		features []string
+		window   int
+		records  int
+	}{
+		{"testdata/hst_state_v1_window72.bin", []string{"a", "b"}, 72, 500},
+		{"testdata/hst_state_v1_window1000.bin", []string{"a"}, 1000, 1700},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			saved, err := os.ReadFile(tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := newHST(t, tt.features, HalfSpaceTreesOptions{WindowSize: tt.window, Seed: 11})
+			want := h.NewState()
+			hstFeed(h, want, tt.records, 3)
+			got, err := h.UnmarshalState(saved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !hstStateEqual(got, want) {
+				t.Fatal("the saved state loads as a different state than the same records give")
+			}
+			b, err := h.MarshalState(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, saved) {
+				t.Fatalf("MarshalState writes %d bytes that differ from the %d saved ones", len(b), len(saved))
+			}
 		})
 	}
 }
@@ -521,22 +561,58 @@ func TestHSTSharedStructureIndependentStates(t *testing.T) {
 	}
 }
 
+// TestHSTStateSize: masses take the narrowest type the window allows (uint8 up to 255, so the
+// default 250 included), a state stays within issue 14's 11 KiB per series for 10 trees of height
+// 8 even with 16-bit masses, and a full window of one value (every record down one path) does not
+// wrap the masses at either type's limit.
 func TestHSTStateSize(t *testing.T) {
-	h := newHST(t, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: 65535, Seed: 11})
-	s := h.NewState()
-	if got := s.SizeBytes(); got > 24*1024 {
-		t.Fatalf("state for 10 trees of height 8 takes %d bytes, budget 24 KiB", got)
+	tests := []struct {
+		window   int
+		narrow   bool
+		maxBytes int
+	}{
+		{72, true, 6 * 1024},
+		{250, true, 6 * 1024},
+		{255, true, 6 * 1024},
+		{256, false, 11 * 1024},
+		{65535, false, 11 * 1024},
 	}
-	// A full window of a constant value sends 65,535 records down one path: masses must not wrap.
-	x := []float64{600}
-	for i := 0; i < 65535; i++ {
-		h.Learn(s, x)
-	}
-	if !s.Warm() || s.mass[0].r != 65535 {
-		t.Fatalf("after one full window of 65535: warm %v, root r_mass %d", s.Warm(), s.mass[0].r)
-	}
-	if got := h.Score(s, x); got != 0 {
-		t.Fatalf("score of the only value seen = %v, want 0", got)
+	for _, tt := range tests {
+		t.Run(fmt.Sprint("window=", tt.window), func(t *testing.T) {
+			h := newHST(t, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: tt.window, Seed: 11})
+			s := h.NewState()
+			if (s.m8 != nil) != tt.narrow {
+				t.Fatalf("8-bit masses: %v, want %v", s.m8 != nil, tt.narrow)
+			}
+			if got := s.SizeBytes(); got > tt.maxBytes {
+				t.Fatalf("state for 10 trees of height 8 takes %d bytes, budget %d", got, tt.maxBytes)
+			}
+			x := []float64{600}
+			for i := 0; i < tt.window; i++ {
+				h.Learn(s, x)
+			}
+			if !s.Warm() {
+				t.Fatal("not warm after a full window")
+			}
+			m := make([][2]uint32, h.nodes)
+			for tree := 0; tree < h.opt.Trees; tree++ {
+				h.treeMasses(s, tree, m)
+				full := 0
+				for _, nm := range m {
+					if nm[1] == uint32(tt.window) {
+						full++
+					} else if nm[1] != 0 {
+						t.Fatalf("tree %d: a node holds r_mass %d of a window of %d records of one value", tree, nm[1], tt.window)
+					}
+				}
+				if full != h.opt.Height+1 {
+					t.Fatalf("tree %d: %d nodes hold the window's %d records, want the %d of one path", tree, full, tt.window, h.opt.Height+1)
+				}
+			}
+			if got := h.Score(s, x); got != 0 {
+				t.Fatalf("score of the only value seen = %v, want 0", got)
+			}
+		})
 	}
 }
 
@@ -780,10 +856,21 @@ func reportRecordRates(b *testing.B, c threadCPU) {
 	runtime.UnlockOSThread()
 }
 
-// naiveScore and naiveLearn are River's score_one and learn_one written as literally as possible
-// (walk each tree node by node, break after the first node under size_limit), to check the
-// optimized walks on configurations the fixtures do not cover.
-func naiveScore(h *HalfSpaceTrees, s *HSTState, x []float64) float64 {
+// naiveState, naiveScore and naiveLearn are River's model, score_one and learn_one written as
+// literally as possible: every node's l_mass and r_mass (tree-major, implicit order), each tree
+// walked node by node, breaking after the first node under size_limit. They check the optimized
+// walks and the compact state on configurations the fixtures do not cover.
+type naiveState struct {
+	mass    [][2]uint32 // per node: l_mass, r_mass
+	counter int
+	warm    bool
+}
+
+func newNaiveState(h *HalfSpaceTrees) *naiveState {
+	return &naiveState{mass: make([][2]uint32, h.opt.Trees*h.nodes)}
+}
+
+func naiveScore(h *HalfSpaceTrees, s *naiveState, x []float64) float64 {
 	if !s.warm {
 		return 0
 	}
@@ -793,8 +880,8 @@ func naiveScore(h *HalfSpaceTrees, s *HSTState, x []float64) float64 {
 		m := s.mass[t*h.nodes : (t+1)*h.nodes]
 		node := 0
 		for depth := 0; ; depth++ {
-			score += float64(m[node].r) * math.Pow(2, float64(depth))
-			if float64(m[node].r) < sizeLimit || depth == h.opt.Height {
+			score += float64(m[node][1]) * math.Pow(2, float64(depth))
+			if float64(m[node][1]) < sizeLimit || depth == h.opt.Height {
 				break
 			}
 			node = naiveNext(h, t, node, x, m)
@@ -804,27 +891,28 @@ func naiveScore(h *HalfSpaceTrees, s *HSTState, x []float64) float64 {
 	return 1 - score
 }
 
-func naiveNext(h *HalfSpaceTrees, t, node int, x []float64, m []nodeMass) int {
-	v := x[h.on[t*h.branches+node]]
+func naiveNext(h *HalfSpaceTrees, t, node int, x []float64, m [][2]uint32) int {
+	k := h.branchSlot(t, node)
+	v := x[h.on[k]]
 	left, right := 2*node+1, 2*node+2
 	if math.IsNaN(v) {
-		if m[left].l < m[right].l {
+		if m[left][0] < m[right][0] {
 			return right
 		}
 		return left
 	}
-	if v < h.at[t*h.branches+node] {
+	if v < h.at[k] {
 		return left
 	}
 	return right
 }
 
-func naiveLearn(h *HalfSpaceTrees, s *HSTState, x []float64) {
+func naiveLearn(h *HalfSpaceTrees, s *naiveState, x []float64) {
 	for t := 0; t < h.opt.Trees; t++ {
 		m := s.mass[t*h.nodes : (t+1)*h.nodes]
 		node := 0
 		for depth := 0; ; depth++ {
-			m[node].l++
+			m[node][0]++
 			if depth == h.opt.Height {
 				break
 			}
@@ -832,16 +920,33 @@ func naiveLearn(h *HalfSpaceTrees, s *HSTState, x []float64) {
 		}
 	}
 	s.counter++
-	if int(s.counter) == h.opt.WindowSize {
+	if s.counter == h.opt.WindowSize {
 		for i := range s.mass {
-			s.mass[i].r, s.mass[i].l = s.mass[i].l, 0
+			s.mass[i] = [2]uint32{0, s.mass[i][0]}
 		}
 		s.counter, s.warm = 0, true
 	}
 }
 
+// naiveEqual reports whether s holds exactly the naive model's masses, counter and flag.
+func naiveEqual(h *HalfSpaceTrees, n *naiveState, s *HSTState) bool {
+	if int(s.counter) != n.counter || s.warm != n.warm {
+		return false
+	}
+	m := make([][2]uint32, h.nodes)
+	for t := 0; t < h.opt.Trees; t++ {
+		h.treeMasses(s, t, m)
+		if !slices.Equal(m, n.mass[t*h.nodes:(t+1)*h.nodes]) {
+			return false
+		}
+	}
+	return true
+}
+
 // TestHSTWalksMatchNaiveRiver drives every walk (one feature or several, with and without missing
-// values, tree counts that are and are not multiples of 4) against the literal version.
+// values, 1 to 9 trees) against the literal version; then
+// heights around the 4-level blocks of the layout (1 to 13 levels of branches) and windows either
+// side of 255, where the masses change from 8 to 16 bits.
 func TestHSTWalksMatchNaiveRiver(t *testing.T) {
 	for _, features := range [][]string{{"a"}, {"a", "b"}, {"a", "b", "c"}} {
 		for trees := 1; trees <= 9; trees++ {
@@ -849,35 +954,68 @@ func TestHSTWalksMatchNaiveRiver(t *testing.T) {
 				name := fmt.Sprintf("features=%d/trees=%d/nan=%v", len(features), trees, nanRate > 0)
 				t.Run(name, func(t *testing.T) {
 					h := newHST(t, features, HalfSpaceTreesOptions{Trees: trees, Height: 4 + trees%4, WindowSize: 3 + trees, Seed: int64(trees)})
-					ref, sep, comb := h.NewState(), h.NewState(), h.NewState()
-					x := make([]float64, len(features))
-					v := uint64(trees)*0x9e3779b97f4a7c15 + uint64(len(features))
-					for i := 0; i < 300; i++ {
-						for j := range x {
-							v ^= v << 13
-							v ^= v >> 7
-							v ^= v << 17
-							x[j] = float64(v%1000) / 1000
-							if nanRate > 0 && v%nanRate == 0 {
-								x[j] = math.NaN()
-							}
-						}
-						want := naiveScore(h, ref, x)
-						naiveLearn(h, ref, x)
-						got := h.Score(sep, x)
-						h.Learn(sep, x)
-						if !hstSameBits(got, want) {
-							t.Fatalf("record %d %v: Score %v, literal River %v", i, x, got, want)
-						}
-						if got := h.ScoreLearn(comb, x); !hstSameBits(got, want) {
-							t.Fatalf("record %d %v: ScoreLearn %v, literal River %v", i, x, got, want)
-						}
-					}
-					if !hstStateEqual(ref, sep) || !hstStateEqual(ref, comb) {
-						t.Fatal("states differ from the literal River walk")
-					}
+					naiveCompare(t, h, 300, nanRate, uint64(trees)*0x9e3779b97f4a7c15+uint64(len(features)))
 				})
 			}
 		}
+	}
+	for _, tt := range []struct{ trees, height, window, records int }{
+		{3, 1, 4, 100},
+		{3, 2, 9, 100},
+		{5, 3, 255, 800},
+		{5, 3, 256, 800},
+		{10, 4, 30, 300},
+		{10, 5, 17, 300},
+		{17, 8, 250, 700}, // more trees than the dense walks take side by side (hstBlock)
+		{10, 8, 300, 700},
+		{2, 9, 40, 200},
+		{3, 12, 1000, 2100},
+		{1, 13, 7, 100},
+	} {
+		for _, features := range [][]string{{"a"}, {"a", "b", "c"}} {
+			for _, nanRate := range []uint64{0, 7} {
+				name := fmt.Sprintf("trees=%d/height=%d/window=%d/features=%d/nan=%v", tt.trees, tt.height, tt.window, len(features), nanRate > 0)
+				t.Run(name, func(t *testing.T) {
+					h := newHST(t, features, HalfSpaceTreesOptions{Trees: tt.trees, Height: tt.height, WindowSize: tt.window, Seed: int64(tt.height)})
+					naiveCompare(t, h, tt.records, nanRate, uint64(tt.window)*0x9e3779b97f4a7c15+uint64(len(features)))
+				})
+			}
+		}
+	}
+}
+
+// naiveCompare feeds records (values in [0, 1), NaN at about one in nanRate if nanRate > 0)
+// to the literal River model and to Score+Learn and ScoreLearn, checking every score's bits and
+// every mass at the end.
+func naiveCompare(t *testing.T, h *HalfSpaceTrees, records int, nanRate, v uint64) {
+	t.Helper()
+	ref, sep, comb := newNaiveState(h), h.NewState(), h.NewState()
+	x := make([]float64, len(h.features))
+	for i := 0; i < records; i++ {
+		for j := range x {
+			v ^= v << 13
+			v ^= v >> 7
+			v ^= v << 17
+			x[j] = float64(v%1000) / 1000
+			if nanRate > 0 && v%nanRate == 0 {
+				x[j] = math.NaN()
+			}
+		}
+		want := naiveScore(h, ref, x)
+		naiveLearn(h, ref, x)
+		got := h.Score(sep, x)
+		h.Learn(sep, x)
+		if !hstSameBits(got, want) {
+			t.Fatalf("record %d %v: Score %v, literal River %v", i, x, got, want)
+		}
+		if got := h.ScoreLearn(comb, x); !hstSameBits(got, want) {
+			t.Fatalf("record %d %v: ScoreLearn %v, literal River %v", i, x, got, want)
+		}
+	}
+	if !naiveEqual(h, ref, sep) || !naiveEqual(h, ref, comb) {
+		t.Fatal("states differ from the literal River walk")
+	}
+	if !ref.warm {
+		t.Fatal("the first window never completed; scores were all 0 and prove little")
 	}
 }
