@@ -59,11 +59,11 @@ type card struct {
 }
 
 type presetTable struct {
-	Name         string
-	Rows         []presetRow
-	Total        presetRow
-	FalseAlarms  string
-	ThresholdStr string
+	Name        string
+	Rows        []presetRow
+	Total       presetRow
+	FalseAlarms string
+	Threshold   string // the score from which the preset flags
 }
 
 type presetRow struct {
@@ -151,7 +151,7 @@ func (d *Result) lead() string {
 }
 
 func newPresetTable(e evaluation) *presetTable {
-	t := &presetTable{Name: e.s.name, FalseAlarms: orNone(reasonList(e.falseReasons)), ThresholdStr: fmt.Sprint(e.s.threshold)}
+	t := &presetTable{Name: e.s.name, FalseAlarms: orNone(reasonList(e.falseReasons)), Threshold: fmt.Sprint(e.s.threshold)}
 	for _, k := range e.kinds {
 		t.Rows = append(t.Rows, presetRow{string(k.kind), faultColors[k.kind], fmt.Sprint(k.episodes), fmt.Sprint(k.readings),
 			fmt.Sprintf("%d/%d", k.detected, k.episodes), pct(k.recall()), pct(k.reasonPrecision()), pct(k.reasonShare()),
