@@ -5,14 +5,18 @@ package main
 
 import (
 	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
+	"time"
 
 	sdkbuild "github.com/grafana/grafana-plugin-sdk-go/build"
 	"github.com/magefile/mage/mg"
@@ -259,4 +263,198 @@ func packageVersion() (string, error) {
 		return "", fmt.Errorf("reading the version from %s/package.json: %w", pluginDir, err)
 	}
 	return strings.TrimSpace(out), nil
+}
+
+// store is a time-series database the stores' end-to-end tests (e2e/stores_test.go) run instead of
+// Prometheus. Each is built from a small module of ours under tools/stores that pins it (go.mod and
+// go.sum), so its dependency tree stays out of our go.mod.
+type store struct {
+	name   string // binary name, in bin/ and in the cache
+	dir    string // its tools module
+	module string // the store's module, whose version keys the cache
+	pkg    string // the main package built
+	tags   string
+	// ldflags stamps the version the store reports (/api/v1/status/buildinfo, the datasource's health
+	// message), which a module build leaves empty; %s is the module version.
+	ldflags string
+}
+
+var stores = []store{
+	{name: "victoria-metrics", dir: "tools/stores/victoriametrics", module: "github.com/VictoriaMetrics/VictoriaMetrics",
+		pkg: "github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics",
+		// VictoriaMetrics's own version string: app name, then the tag.
+		ldflags: "-X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-metrics-%s"},
+	// Thanos's release build uses these tags; without slicelabels the receiver panics on its first write.
+	{name: "thanos", dir: "tools/stores/thanos", module: "github.com/thanos-io/thanos",
+		pkg: "github.com/thanos-io/thanos/cmd/thanos", tags: "slicelabels,netgo",
+		ldflags: "-X github.com/prometheus/common/version.Version=%s"},
+}
+
+// Stores builds the stores the scaling tests run, VictoriaMetrics single node and Thanos, into
+// bin/victoria-metrics and bin/thanos (static, CGO_ENABLED=0). Each binary is kept in the cache
+// directory ($HAZEWATCH_CACHE, default ~/.cache/hazewatch) under stores/<name>-<version>-<key>, the
+// key hashing its tools module's go.mod and go.sum, the tags, the Go version and the platform: a
+// second run copies it from there in a second; a changed pin builds afresh.
+func Stores() error {
+	for _, s := range stores {
+		if err := s.install(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// StoresE2E runs only the scaling end-to-end tests (VictoriaMetrics, the Thanos receive hashring)
+// with the stores Stores builds and the Telegraf the other tests use.
+func StoresE2E() error {
+	mg.SerialDeps(Telegraf, Stores)
+	tg, err := filepath.Abs(filepath.Join("bin", "telegraf"))
+	if err != nil {
+		return err
+	}
+	return sh.RunWithV(map[string]string{"HAZEWATCH_TELEGRAF": tg},
+		"go", "test", "-count=1", "-run", "^TestStores", "-v", "-timeout", "20m", "./e2e")
+}
+
+// StoresLoad measures the scaling figures (README, Scaling): the batch alert query over 1,000
+// simulated sensors through one Prometheus, VictoriaMetrics and a Thanos querier over three receivers
+// (latency, plugin peak RSS), and Telegraf's sustained remote-write rate into Thanos receive with
+// nothing lost. Bounded (one simulated hour of 1,000 sensors per store), loopback only; not part of
+// `mage test`. Figures go to report/stores/stores-load.json.
+func StoresLoad() error {
+	mg.SerialDeps(Telegraf, Stores)
+	tg, err := filepath.Abs(filepath.Join("bin", "telegraf"))
+	if err != nil {
+		return err
+	}
+	out, err := filepath.Abs(filepath.Join("report", "stores"))
+	if err != nil {
+		return err
+	}
+	return sh.RunWithV(map[string]string{"HAZEWATCH_TELEGRAF": tg, "HAZEWATCH_STORES_LOAD": "1", "HAZEWATCH_E2E_OUT": out},
+		"go", "test", "-count=1", "-run", "^TestStoresLoad$", "-v", "-timeout", "30m", "./e2e")
+}
+
+// install puts bin/<name> in place from the cache, building it into the cache first when missing.
+func (s store) install() error {
+	cached, err := s.cachePath()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(cached); err != nil {
+		if err := s.build(cached); err != nil {
+			return err
+		}
+	} else {
+		fmt.Printf("%s: cached %s\n", s.name, cached)
+	}
+	if err := os.MkdirAll("bin", 0o755); err != nil {
+		return err
+	}
+	return copyExecutable(cached, filepath.Join("bin", s.name))
+}
+
+// version is the store's module version pinned in its tools module's go.mod.
+func (s store) version() (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?` + regexp.QuoteMeta(s.module) + `\s+(v\S+)`).FindSubmatch(b)
+	if m == nil {
+		return "", fmt.Errorf("%s/go.mod does not require %s", s.dir, s.module)
+	}
+	return string(m[1]), nil
+}
+
+func (s store) cachePath() (string, error) {
+	root := os.Getenv("HAZEWATCH_CACHE")
+	if root == "" {
+		ucd, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache directory (set $HAZEWATCH_CACHE): %w", err)
+		}
+		root = filepath.Join(ucd, "hazewatch")
+	}
+	version, err := s.version()
+	if err != nil {
+		return "", err
+	}
+	goVersion, err := sh.Output("go", "env", "GOVERSION")
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(s.dir, f))
+		if err != nil {
+			return "", err
+		}
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s/%s", s.tags, s.ldflags, goVersion, runtime.GOOS, runtime.GOARCH)
+	key := hex.EncodeToString(h.Sum(nil)[:6])
+	return filepath.Join(root, "stores", s.name+"-"+version+"-"+key, s.name), nil
+}
+
+// build compiles the store into a temporary file beside cached and renames it into place, so that a
+// build cut short never leaves a binary that looks complete.
+func (s store) build(cached string) error {
+	version, err := s.version()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+		return err
+	}
+	tmp := cached + ".building"
+	defer os.Remove(tmp)
+	abs, err := filepath.Abs(tmp)
+	if err != nil {
+		return err
+	}
+	args := []string{"build", "-mod=readonly", "-trimpath", "-ldflags", fmt.Sprintf(s.ldflags, version), "-o", abs}
+	if s.tags != "" {
+		args = append(args, "-tags", s.tags)
+	}
+	args = append(args, s.pkg)
+	start := time.Now()
+	c := exec.Command("go", args...)
+	c.Dir = s.dir
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	fmt.Printf("exec (in %s): go %s\n", s.dir, strings.Join(args, " "))
+	if err := c.Run(); err != nil {
+		return err
+	}
+	fmt.Printf("%s %s: built in %s\n", s.name, version, time.Since(start).Round(time.Second))
+	return os.Rename(tmp, cached)
+}
+
+// copyExecutable copies src to dst through a temporary file and a rename (a test may be running the
+// old dst).
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
 }
