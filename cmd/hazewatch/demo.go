@@ -19,21 +19,7 @@ var demoFlags = map[string]string{
 	"Profile": "-profile", "SmokeEpisodes": "-smoke-episodes", "Contamination": "-contamination",
 }
 
-func runDemo(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	opt := demo.DefaultOptions()
-	fs.IntVar(&opt.Sensors, "sensors", opt.Sensors, "number of simulated sensors")
-	fs.Float64Var(&opt.Hours, "hours", opt.Hours, "simulated hours of history")
-	fs.DurationVar(&opt.Step, "step", opt.Step, "simulated time between readings (PurpleAir's real-time cadence is 2m)")
-	fs.Int64Var(&opt.Seed, "seed", opt.Seed, "simulator seed: the same seed gives the same fleet, scores and report")
-	fs.Float64Var(&opt.FaultRate, "fault-rate", opt.FaultRate, "long-run share of faulty readings the simulator injects, in (0, 1)")
-	fs.StringVar(&opt.Profile, "profile", opt.Profile, "simulator profile: realistic (faults shaped like real sensors' documented failures, smoke episodes) or basic (the original simulator)")
-	fs.IntVar(&opt.SmokeEpisodes, "smoke-episodes", opt.SmokeEpisodes, "realistic profile: smoke episodes within the run, each over a third of the fleet (0 = none)")
-	outDir := fs.String("o", "report", "directory the HTML report is written to (as index.html)")
-	contamination := fs.String("contamination", contaminationFlag(opt.Contamination), "Isolation Forest contamination of the batch strategies: a share in (0, 0.5] (0.01: each forest flags about 1% of its rows) or auto (scores above 0.5, as the dashboard's panels; the provisioned alert rule instead pages on scores above 0.88)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `Usage: hazewatch demo [flags]
+const demoUsage = `Usage: hazewatch demo [flags]
 
 Simulates a PurpleAir fleet with labelled faults (and, in the realistic profile, a smoke episode
 that is the air, not a fault) and runs it through Hazewatch's detectors:
@@ -49,7 +35,23 @@ Prints what each flagged against the injected faults (per kind: episodes caught,
 preset also the reasons it gave and what it made of the smoke), and writes a report with charts to
 DIR/index.html. No network, no Docker, no API key.
 
-Flags:`)
+Flags:`
+
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opt := demo.DefaultOptions()
+	fs.IntVar(&opt.Sensors, "sensors", opt.Sensors, "number of simulated sensors")
+	fs.Float64Var(&opt.Hours, "hours", opt.Hours, "simulated hours of history")
+	fs.DurationVar(&opt.Step, "step", opt.Step, "simulated time between readings (PurpleAir's real-time cadence is 2m)")
+	fs.Int64Var(&opt.Seed, "seed", opt.Seed, "simulator seed: the same seed gives the same fleet, scores and report")
+	fs.Float64Var(&opt.FaultRate, "fault-rate", opt.FaultRate, "long-run share of faulty readings the simulator injects, in (0, 1)")
+	fs.StringVar(&opt.Profile, "profile", opt.Profile, "simulator profile: realistic (faults shaped like real sensors' documented failures, smoke episodes) or basic (the original simulator)")
+	fs.IntVar(&opt.SmokeEpisodes, "smoke-episodes", opt.SmokeEpisodes, "realistic profile: smoke episodes within the run, each over a third of the fleet (0 = none)")
+	outDir := fs.String("o", "report", "directory the HTML report is written to (as index.html)")
+	contamination := fs.String("contamination", contaminationFlag(opt.Contamination), "Isolation Forest contamination of the batch strategies: a share in (0, 0.5] (0.01: each forest flags about 1% of its rows) or auto (scores above 0.5, as the dashboard's panels; the provisioned alert rule instead pages on scores above 0.88)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), demoUsage)
 		fs.PrintDefaults()
 	}
 	if err := parseNoArgs(fs, args, ""); err != nil {
@@ -65,7 +67,11 @@ Flags:`)
 
 	res, err := demo.Run(context.Background(), opt)
 	if oe := (*demo.OptionError)(nil); errors.As(err, &oe) {
-		return usageError{demoFlags[oe.Option] + ": " + oe.Msg}
+		name, ok := demoFlags[oe.Option]
+		if !ok {
+			name = oe.Option // an option without a flag: the demo's own name for it is all there is
+		}
+		return usageError{name + ": " + oe.Msg}
 	}
 	if err != nil {
 		return err

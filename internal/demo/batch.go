@@ -43,7 +43,7 @@ func (d *Result) batchQuery(mode string) ([]byte, error) {
 	q := map[string]any{
 		"schemaVersion": 1, "mode": mode, "features": fs, "entity": []string{"sensor_index"},
 		"training":        map[string]any{"range": models.TrainingPanel, "step": model.Duration(d.opt.Step).String()},
-		"isolationForest": map[string]any{"trees": ForestTrees, "maxSamples": "auto", "contamination": contaminationString(d.opt.Contamination), "seed": forestSeed},
+		"isolationForest": map[string]any{"trees": forestTrees, "maxSamples": "auto", "contamination": contaminationString(d.opt.Contamination), "seed": forestSeed},
 		"imputation":      map[string]any{"method": models.ImputeKNN, "k": knnNeighbors},
 		"output":          []string{models.OutputScore, models.OutputAnomaly, models.OutputDecision},
 	}

@@ -404,9 +404,9 @@ func (c *closeUp) scorePanel(st *strategy, colour string, y0 float64) {
 		key.add(thresholdColor, thresholdDash, label)
 	}
 	if st.name == "batch fleet" {
-		y := yS(RuleThreshold)
+		y := yS(ruleThreshold)
 		s.line(c.left, y, c.left+c.plotW, y, ruleColor, ruleDash)
-		key.add(ruleColor, ruleDash, fmt.Sprintf("alert rule > %g", RuleThreshold))
+		key.add(ruleColor, ruleDash, fmt.Sprintf("alert rule > %g", ruleThreshold))
 	}
 	s.path(c.series(st.score, yS), colour, 1.3, "")
 	for t := ex.from; t < ex.to; t++ {

@@ -225,7 +225,7 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 	for _, f := range features {
 		limits[f] = [2]float64{0, 1000}
 	}
-	hst, err := anomaly.NewHalfSpaceTrees(features, anomaly.HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: StreamWindow, Limits: limits, Seed: streamSeed})
+	hst, err := anomaly.NewHalfSpaceTrees(features, anomaly.HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: streamWindow, Limits: limits, Seed: streamSeed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 				t.Fatalf("sensor %d step %d: scored %v during warm-up", s, step, got)
 			case warm && got != score:
 				t.Fatalf("sensor %d step %d: processor score %v, core %v", s, step, got, score)
-			case warm && stream.flag[i] != (score > StreamThreshold):
+			case warm && stream.flag[i] != (score > streamThreshold):
 				t.Fatalf("sensor %d step %d: flag %v for score %v", s, step, stream.flag[i], score)
 			}
 			if warm {
@@ -264,7 +264,7 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 			}
 		}
 	}
-	if want := d.opt.Sensors * (d.steps - StreamWindow); scored != want {
+	if want := d.opt.Sensors * (d.steps - streamWindow); scored != want {
 		t.Errorf("%d readings scored, want %d (all but each sensor's warm-up)", scored, want)
 	}
 	if flagged == 0 {
@@ -304,7 +304,7 @@ func TestBatchSeriesIsKNNThenIsolationForest(t *testing.T) {
 		}
 		scores := make([]float64, len(steps))
 		forest, err := anomaly.FitScoreIsolationForest(context.Background(), xi, cols,
-			anomaly.IsolationForestOptions{NEstimators: ForestTrees, Seed: forestSeed, Workers: 1, Contamination: d.opt.Contamination}, scores)
+			anomaly.IsolationForestOptions{NEstimators: forestTrees, Seed: forestSeed, Workers: 1, Contamination: d.opt.Contamination}, scores)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,7 +439,7 @@ func TestDemoDetectsFaultsAboveFloors(t *testing.T) {
 func TestRuleFiring(t *testing.T) {
 	d := &Result{opt: Options{Sensors: 2}, steps: 6}
 	n := math.NaN()
-	hi, at := RuleThreshold+0.01, RuleThreshold
+	hi, at := ruleThreshold+0.01, ruleThreshold
 	score := []float64{hi, hi, hi, n, hi, hi /* sensor 1: */, hi, at, hi, 0, hi, 0}
 	want := []bool{false, true, true, false, false, true, false, false, false, false, false, false}
 	if got := d.ruleFiring(score); !slices.Equal(got, want) {
@@ -466,8 +466,8 @@ func TestRuleIsTheProvisionedOne(t *testing.T) {
 		}
 		if _, evaluator, v, ok := q.Threshold(); ok && q.RefID == r.Condition {
 			conditions++
-			if evaluator != "gt" || v != RuleThreshold {
-				t.Errorf("rule condition %s %v, the demo models > %g", evaluator, v, RuleThreshold)
+			if evaluator != "gt" || v != ruleThreshold {
+				t.Errorf("rule condition %s %v, the demo models > %g", evaluator, v, ruleThreshold)
 			}
 		}
 	}

@@ -255,13 +255,13 @@ func (d *Result) sensorsWhere(is func(i int) bool) int {
 }
 
 // ruleFiring marks the readings at which the batch alert rule fires: the sensor's score was above
-// RuleThreshold at this step and the ruleSteps−1 before it.
+// ruleThreshold at this step and the ruleSteps−1 before it.
 func (d *Result) ruleFiring(score []float64) []bool {
 	firing := make([]bool, len(score))
 	for s := 0; s < d.opt.Sensors; s++ {
 		run := 0
 		for t := 0; t < d.steps; t++ {
-			if v := score[d.at(s, t)]; v > RuleThreshold { // NaN (not scored) breaks the run
+			if v := score[d.at(s, t)]; v > ruleThreshold { // NaN (not scored) breaks the run
 				run++
 			} else {
 				run = 0

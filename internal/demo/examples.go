@@ -178,8 +178,8 @@ func exampleCaption(d *Result, ex example) string {
 			fmt.Fprintf(&c, "; PM2.5 missing in %d of them (grey marks)", missing)
 		}
 	}
-	if ex.from < StreamWindow {
-		fmt.Fprintf(&c, ". The streaming detector scores nothing during each sensor's first %d readings (its warm-up window)", StreamWindow)
+	if ex.from < streamWindow {
+		fmt.Fprintf(&c, ". The streaming detector scores nothing during each sensor's first %d readings (its warm-up window)", streamWindow)
 	}
 	c.WriteString(".")
 	return c.String()

@@ -13,20 +13,20 @@ import (
 // configures it, and the Isolation Forest queries of the provisioned dashboard
 // (provisioning/dashboards/hazewatch/purpleair-anomalies.json) and alert rules.
 const (
-	StreamWindow    = 60 // readings: 2 hours at the simulator's 2-minute step
-	StreamThreshold = 0.7
+	streamWindow    = 60 // readings: 2 hours at the simulator's 2-minute step
+	streamThreshold = 0.7
 	streamSeed      = 42
-	ForestTrees     = 100
+	forestTrees     = 100
 	forestSeed      = 42
 	knnNeighbors    = 5
 
 	// The provisioned batch alert rule (provisioning/alerting/rules.yaml): the fleet-mode score above
-	// RuleThreshold at ruleSteps consecutive steps ("for: 2m" on 2-minute readings).
-	RuleThreshold = 0.88
+	// ruleThreshold at ruleSteps consecutive steps ("for: 2m" on 2-minute readings).
+	ruleThreshold = 0.88
 	ruleSteps     = 2
 
-	// MaxReadings bounds sensors × steps: about 150 bytes per reading are kept for the report.
-	MaxReadings = 10_000_000
+	// maxReadings bounds sensors × steps: about 150 bytes per reading are kept for the report.
+	maxReadings = 10_000_000
 )
 
 // features are the fields both paths score: the factory-calibrated particle readings, one per
@@ -83,13 +83,13 @@ func (o Options) validate() error {
 	if _, err := purpleair.ParseProfile(o.Profile); err != nil {
 		return &OptionError{"Profile", err.Error()}
 	}
-	if steps := o.steps(); steps < 2*StreamWindow {
+	if steps := o.steps(); steps < 2*streamWindow {
 		return bad("Hours", "%v at a %s step is %d readings per sensor; the streaming detector needs at least %d (its first %d are warm-up)",
-			o.Hours, o.Step, steps, 2*StreamWindow, StreamWindow)
+			o.Hours, o.Step, steps, 2*streamWindow, streamWindow)
 	}
-	if n := o.steps() * o.Sensors; n > MaxReadings {
+	if n := o.steps() * o.Sensors; n > maxReadings {
 		return bad("Sensors", "%d sensors × %v h at a %s step is %d readings; the demo keeps them all in memory and takes at most %d",
-			o.Sensors, o.Hours, o.Step, n, MaxReadings)
+			o.Sensors, o.Hours, o.Step, n, maxReadings)
 	}
 	return nil
 }

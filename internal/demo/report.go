@@ -188,7 +188,7 @@ func (d *Result) scoreTable() (scoreTable, ruleSummary) {
 	if fleet := d.strategy("batch fleet"); fleet != nil {
 		re := d.evaluateStrategy(&strategy{name: "alert rule", flag: d.ruleFiring(fleet.score)})
 		all, stuck := d.ruleScore(fleet)
-		rule = ruleSummary{RuleThreshold, ruleSteps, all.flagged, all.caught, all.falseFlags, stuck.detected, stuck.episodes, true}
+		rule = ruleSummary{ruleThreshold, ruleSteps, all.flagged, all.caught, all.falseFlags, stuck.detected, stuck.episodes, true}
 		evals = append(evals[:len(evals):len(evals)], re)
 		t.Groups = append(t.Groups, swatch{"alert rule", ruleColor})
 	}
@@ -214,6 +214,6 @@ func (d *Result) howMade() howMade {
 		Contamination: contaminationString(o.Contamination),
 		Cmd: fmt.Sprintf("hazewatch demo -sensors %d -hours %g -step %s -seed %d -fault-rate %g -profile %s -smoke-episodes %d -contamination %s",
 			o.Sensors, o.Hours, o.Step, o.Seed, o.FaultRate, o.Profile, o.SmokeEpisodes, contaminationString(o.Contamination)),
-		Window: StreamWindow, StreamThreshold: StreamThreshold, StreamSeed: streamSeed, Trees: ForestTrees, ForestSeed: forestSeed, KNN: knnNeighbors,
+		Window: streamWindow, StreamThreshold: streamThreshold, StreamSeed: streamSeed, Trees: forestTrees, ForestSeed: forestSeed, KNN: knnNeighbors,
 	}
 }

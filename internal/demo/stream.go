@@ -38,8 +38,8 @@ func newProcessor() (telegraf.StreamingProcessor, error) {
 	}
 	p.Fields = append([]string(nil), features...)
 	p.KeyTags = []string{"sensor_index"}
-	p.WindowSize = StreamWindow
-	p.Threshold = StreamThreshold
+	p.WindowSize = streamWindow
+	p.Threshold = streamThreshold
 	p.Seed = streamSeed
 	p.ImputeDefault = "mean"
 	p.EmitImputed = false
@@ -62,9 +62,9 @@ func newStreamStrategy(d *Result) (*streamStrategy, error) {
 	n := d.readings()
 	s := &strategy{
 		name:      "streaming",
-		title:     fmt.Sprintf("Telegraf processor: Half-Space Trees per sensor (window %d, threshold %g)", StreamWindow, StreamThreshold),
+		title:     fmt.Sprintf("Telegraf processor: Half-Space Trees per sensor (window %d, threshold %g)", streamWindow, streamThreshold),
 		scoreName: "anomaly_score",
-		threshold: StreamThreshold,
+		threshold: streamThreshold,
 		score:     make([]float64, n),
 		flag:      make([]bool, n),
 	}

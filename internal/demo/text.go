@@ -144,7 +144,7 @@ func (d *Result) ruleScore(fleet *strategy) (all, stuck kindScore) {
 
 func (d *Result) printAlertRule(w io.Writer, fleet *strategy) {
 	all, stuck := d.ruleScore(fleet)
-	fmt.Fprintf(w, "\nThe batch alert rule (fleet score > %g at %d steps running, provisioning/alerting/rules.yaml) would be\n", RuleThreshold, ruleSteps)
+	fmt.Fprintf(w, "\nThe batch alert rule (fleet score > %g at %d steps running, provisioning/alerting/rules.yaml) would be\n", ruleThreshold, ruleSteps)
 	fmt.Fprintf(w, "firing at %d readings: %d on faulty readings, %d on clean ones; it caught %d of %d stuck_high episodes\n",
 		all.flagged, all.caught, all.falseFlags, stuck.detected, stuck.episodes)
 	fmt.Fprintln(w, "(it pages on gross faults only, and a threshold measured for this fleet size: see the README).")
