@@ -231,11 +231,12 @@ func (e *Engine) fetchAligned(ctx context.Context, q *models.Query, plan *models
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, ws, err := e.up.Fetch(context.WithValue(ctx, fetchScopeKey{}, scopes[i]), f.Name, plan.Exprs[i], w)
+			fctx := context.WithValue(ctx, fetchScopeKey{}, scopes[i])
+			m, ws, err := e.up.Fetch(fctx, f.Name, plan.Exprs[i], w)
 			if err == nil {
 				// A fetcher that does not count as it decodes (the demo's)
 				// is charged for what it returned.
-				err = ChargePoints(context.WithValue(ctx, fetchScopeKey{}, scopes[i]), matrixPoints(m)-int(scopes[i].charged.Load()))
+				err = ChargePoints(fctx, matrixPoints(m)-int(scopes[i].charged.Load()))
 			}
 			if err != nil {
 				mu.Lock()

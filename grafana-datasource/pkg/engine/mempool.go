@@ -9,12 +9,14 @@ import (
 // per-query bound alone leaves the process unbounded: twenty panels each
 // under the budget held twice the budget between them. Queries charge it as
 // they go (budget.go) and give everything back when they end; a charge that
-// does not fit waits, first come first served, until enough is given back.
+// does not fit first has cached forests evicted for it (they count against
+// the same budget), then waits, first come first served, until enough is
+// given back.
 //
 // Charges are incremental, so a waiting query may already hold memory, and
 // if every query holding memory waits for more, none will ever give any
 // back. The pool then grants the oldest waiter anyway, beyond the limit
-// (Overcommits counts it): the query finishes and releases, and the bound
+// (overcommits counts it): the query finishes and releases, and the bound
 // is exceeded only by one charge, only in that case, and never by a query
 // that alone exceeds the budget — those are refused before they wait.
 type memPool struct {
@@ -55,32 +57,19 @@ func (p *memPool) acquire(ctx context.Context, b *queryBudget, need int64) error
 		p.mu.Unlock()
 		return nil
 	}
-	if short := p.used + need - p.limit; short > 0 && len(p.queue) == 0 && p.reclaim != nil && p.cached > 0 {
-		// The cache takes its own lock and reports back through
-		// cacheResized: call it without holding the pool's.
-		p.mu.Unlock()
-		p.reclaim(short)
-		p.mu.Lock()
-		if len(p.queue) == 0 && p.used+need <= p.limit {
-			p.take(b, need)
-			p.mu.Unlock()
-			return nil
-		}
-	}
 	w := &poolWaiter{b: b, need: need, ready: make(chan struct{})}
 	p.queue = append(p.queue, w)
 	b.waiting++
-	p.grantWaiters()
-	p.unstick()
 	p.mu.Unlock()
+	p.settle()
 
 	select {
 	case <-w.ready:
 		return nil
 	case <-ctx.Done():
 		p.mu.Lock()
-		defer p.mu.Unlock()
 		if w.granted {
+			p.mu.Unlock()
 			return nil // granted as ctx ended: kept, and returned when the query ends
 		}
 		for i, x := range p.queue {
@@ -90,13 +79,24 @@ func (p *memPool) acquire(ctx context.Context, b *queryBudget, need int64) error
 			}
 		}
 		b.waiting--
-		p.grantWaiters()
-		p.unstick()
+		p.mu.Unlock()
+		p.settle() // the next in line may fit now, or be the last one able to progress
 		return ctx.Err()
 	}
 }
 
-// cacheResized accounts for forests entering (delta > 0) or leaving the cache.
+// release gives back everything b's query holds.
+func (p *memPool) release(b *queryBudget) {
+	p.mu.Lock()
+	p.used -= p.held[b]
+	delete(p.held, b)
+	p.mu.Unlock()
+	p.settle()
+}
+
+// cacheResized accounts for forests entering (delta > 0) or leaving the
+// cache. It is called with the cache's lock held, so it must not call back
+// into the cache: it only serves waiters that now fit.
 func (p *memPool) cacheResized(delta int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -107,14 +107,41 @@ func (p *memPool) cacheResized(delta int64) {
 	}
 }
 
-// release gives back everything b's query holds.
-func (p *memPool) release(b *queryBudget) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.used -= p.held[b]
-	delete(p.held, b)
-	p.grantWaiters()
-	p.unstick()
+// settle serves the queue after a change, oldest first: while the head
+// fits; by evicting cached forests for it; and beyond the limit when no
+// query holding memory can make progress. It is called without p.mu held,
+// because eviction takes the cache's lock, which reports back here.
+func (p *memPool) settle() {
+	for {
+		p.mu.Lock()
+		p.grantWaiters()
+		if len(p.queue) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		short := p.used + p.queue[0].need - p.limit
+		if p.cached > 0 && p.reclaim != nil {
+			p.mu.Unlock()
+			if p.reclaim(short) > 0 {
+				continue
+			}
+			p.mu.Lock()
+		}
+		stuck := true
+		for b := range p.held {
+			if b.waiting == 0 {
+				stuck = false // it will finish and release
+				break
+			}
+		}
+		if !stuck {
+			p.mu.Unlock()
+			return
+		}
+		p.overcommits++
+		p.grant(p.queue[0])
+		p.mu.Unlock()
+	}
 }
 
 func (p *memPool) take(b *queryBudget, need int64) {
@@ -133,20 +160,6 @@ func (p *memPool) grant(w *poolWaiter) {
 // grantWaiters serves the queue in order while the head fits.
 func (p *memPool) grantWaiters() {
 	for len(p.queue) > 0 && p.used+p.queue[0].need <= p.limit {
-		p.grant(p.queue[0])
-	}
-}
-
-// unstick grants the head of the queue beyond the limit when no query
-// holding memory can make progress (each has a goroutine waiting here).
-func (p *memPool) unstick() {
-	for len(p.queue) > 0 {
-		for b := range p.held {
-			if b.waiting == 0 {
-				return // it will finish and release
-			}
-		}
-		p.overcommits++
 		p.grant(p.queue[0])
 	}
 }
