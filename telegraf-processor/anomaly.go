@@ -70,6 +70,9 @@ type Anomaly struct {
 	observed []bool    // scratch: which features came from the metric (vs. imputed)
 	keyBuf   []byte    // scratch: series key
 	dirty    bool      // models changed since the last state write
+	// restoredAt is when the installed saved state was written (Unix ns), 0 if none was: with both
+	// Telegraf's statefile and state_file, the newer wins.
+	restoredAt int64
 	limiter  rateLimiter
 
 	saveMu     sync.Mutex // serialises SaveState

@@ -72,16 +72,8 @@ func (p *Anomaly) validatePreset() (settings, error) {
 		return s, fmt.Errorf("%s: not used with preset = %q (its detector reads fixed PurpleAir fields, has its own learned model and imputes nothing); remove %s",
 			strings.Join(unused, ", "), PresetPurpleAir, itOrThem(unused))
 	}
-	var state []string
-	if p.StateFile != "" {
-		state = append(state, "state_file")
-	}
-	if p.StateInterval != def.StateInterval {
-		state = append(state, "state_interval")
-	}
-	if len(state) > 0 {
-		return s, fmt.Errorf("%s: not supported with preset = %q: its detector's state cannot be saved yet (it starts afresh at every start); remove %s",
-			strings.Join(state, ", "), PresetPurpleAir, itOrThem(state))
+	if p.StateFile != "" && time.Duration(p.StateInterval) < time.Second {
+		return s, fmt.Errorf("state_interval must be at least 1s, got %s", time.Duration(p.StateInterval))
 	}
 
 	if err := p.validateSeriesAndMode(); err != nil {
@@ -169,6 +161,7 @@ func (p *Anomaly) initPreset() error {
 	if p.Log == nil {
 		p.Log = discardLogger{}
 	}
+	p.stateFP = p.stateFingerprint()
 	p.table.init(p.MaxSeries)
 	p.limiter.init(p.Log, p.now, 10*time.Second)
 	return nil
@@ -249,6 +242,7 @@ func (p *Anomaly) processPreset(m telegraf.Metric) bool {
 	}
 
 	res := p.qa.Observe(s.key, r)
+	p.dirty = true
 
 	m.AddField(p.ScoreField, res.Score)
 	m.AddField(p.AnomalyField, res.Anomaly)

@@ -11,33 +11,58 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
-// State file layout (all integers little endian, lengths as unsigned varints):
+// State layout (all integers little endian, lengths as unsigned varints), the same in state_file and in
+// Telegraf's own statefile (where GetState's bytes are stored base64-encoded in Telegraf's JSON):
 //
-//	magic "HZANOMST" | version uint16 | config fingerprint uint64 | written at (Unix ns) uint64 | series count
-//	per series, most recently seen first:
+//	magic "HZANOMST" | version uint16 | config fingerprint uint64 | written at (Unix ns) uint64 |
+//	flow byte (version 2 on: 0 = Half-Space Trees, 1 = preset "purpleair") | series count
+//	Half-Space Trees, per series, most recently seen first:
 //	  key length, key | last seen (Unix ns, varint) | tree state length, tree state (pkg/anomaly's format)
 //	  per field: 0 (no imputer) or 1, imputer length, imputer state
+//	preset, per series, most recently seen first:
+//	  key length, key | last seen (Unix ns, varint) | last metric time (Unix ns, varint) | carried fields (uvarint)
+//	  then once: detector length, detector (qa's MarshalBinary: versioned and checksummed itself)
 //	CRC-32C of everything before it, uint32
 //
-// The fingerprint covers every option the saved models depend on (tree options, fields, imputers,
-// key_tags); a file with another fingerprint is incompatible, not corrupt. The time of writing lets a
-// load leave the downtime out of series_ttl: a restart after a long stop does not forget every series.
+// Version 1 (written before the preset could be saved) has no flow byte and is read as Half-Space
+// Trees. The fingerprint covers every option the saved models depend on (tree options, fields,
+// imputers, key_tags; with the preset, window_size and key_tags); a state with another fingerprint is
+// incompatible, not corrupt. The time of writing lets a load leave the downtime out of series_ttl (a
+// restart after a long stop does not forget every series), and tells which of state_file and
+// Telegraf's statefile is the newer when both are set.
 const (
 	stateMagic   = "HZANOMST"
-	stateVersion = 1
+	stateVersion = 2
+)
+
+// flows, as the state's flow byte.
+const (
+	flowTrees  = 0
+	flowPreset = 1
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// errIncompatible marks a state file that is intact but was written for another configuration.
+// errIncompatible marks a state that is intact but was written for another configuration.
 var errIncompatible = errors.New("incompatible state")
 
 // stateFingerprint hashes the configuration a saved state is only valid for.
 func (p *Anomaly) stateFingerprint() uint64 {
 	h := fnv.New64a()
 	var b [8]byte
+	if p.qa != nil {
+		// The detector's learned model depends on window_size only (qa checks it again on load);
+		// threshold and epa_correction change what is reported, not what is kept.
+		h.Write([]byte("preset\x00" + PresetPurpleAir + "\x00"))
+		binary.LittleEndian.PutUint64(b[:], uint64(p.qa.Options().WindowSize))
+		h.Write(b[:])
+		h.Write([]byte(strings.Join(p.KeyTags, "\x00")))
+		return h.Sum64()
+	}
 	binary.LittleEndian.PutUint64(b[:], p.hst.Fingerprint())
 	h.Write(b[:])
 	h.Write([]byte(strings.Join(p.Fields, "\x00")))
@@ -62,6 +87,10 @@ func (p *Anomaly) encodeState() ([]byte, error) {
 	buf = binary.LittleEndian.AppendUint16(buf, stateVersion)
 	buf = binary.LittleEndian.AppendUint64(buf, p.stateFP)
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(p.now().UnixNano()))
+	if p.qa != nil {
+		return p.encodePreset(buf)
+	}
+	buf = append(buf, flowTrees)
 	n := p.table.len()
 	if p.table.global != nil {
 		n = 1
@@ -99,6 +128,26 @@ func (p *Anomaly) encodeState() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable)), nil
+}
+
+// encodePreset appends the preset's series and its detector to the header in buf.
+func (p *Anomaly) encodePreset(buf []byte) ([]byte, error) {
+	buf = append(buf, flowPreset)
+	buf = binary.AppendUvarint(buf, uint64(p.table.len()))
+	p.table.each(func(s *series) {
+		buf = binary.AppendUvarint(buf, uint64(len(s.key)))
+		buf = append(buf, s.key...)
+		buf = binary.AppendVarint(buf, s.lastSeen)
+		buf = binary.AppendVarint(buf, s.lastTime)
+		buf = binary.AppendUvarint(buf, uint64(s.carried))
+	})
+	det, err := p.qa.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("preset detector: %w", err)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(det)))
+	buf = append(buf, det...)
 	return binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, crcTable)), nil
 }
 
@@ -155,25 +204,65 @@ func (r *stateReader) byte() byte {
 	return b[0]
 }
 
-// decodeState parses b into series, newest first. Errors wrapping errIncompatible mean "intact but for
-// another configuration"; any other error means the file is damaged.
-func (p *Anomaly) decodeState(b []byte) (_ []*series, writtenAt int64, _ error) {
+// savedState is a decoded state, ready to install.
+type savedState struct {
+	series    []*series // newest first
+	writtenAt int64     // Unix ns
+	detector  *qa.Detector
+}
+
+// decodeState parses b. Errors wrapping errIncompatible mean "intact but for another configuration";
+// any other error means the state is damaged. Nothing of p changes.
+func (p *Anomaly) decodeState(b []byte) (*savedState, error) {
 	const header = len(stateMagic) + 2 + 8 + 8
 	if len(b) < header+4 || string(b[:len(stateMagic)]) != stateMagic {
-		return nil, 0, errors.New("not an anomaly state file (bad header)")
+		return nil, errors.New("not an anomaly state file (bad header)")
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
-		return nil, 0, errors.New("checksum mismatch")
+		return nil, errors.New("checksum mismatch")
 	}
-	if v := binary.LittleEndian.Uint16(b[len(stateMagic):]); v != stateVersion {
-		return nil, 0, fmt.Errorf("%w: state format version %d, this build reads %d", errIncompatible, v, stateVersion)
+	version := binary.LittleEndian.Uint16(b[len(stateMagic):])
+	if version != 1 && version != stateVersion {
+		return nil, fmt.Errorf("%w: state format version %d, this build reads 1 and %d", errIncompatible, version, stateVersion)
 	}
 	if fp := binary.LittleEndian.Uint64(b[len(stateMagic)+2:]); fp != p.stateFP {
-		return nil, 0, fmt.Errorf("%w: written for another configuration of fields, limits, trees, height, window_size, seed, impute or key_tags", errIncompatible)
+		if p.qa != nil {
+			return nil, fmt.Errorf("%w: written for another configuration (another preset or none, window_size or key_tags)", errIncompatible)
+		}
+		return nil, fmt.Errorf("%w: written for another configuration of fields, limits, trees, height, window_size, seed, impute or key_tags", errIncompatible)
 	}
-	writtenAt = int64(binary.LittleEndian.Uint64(b[len(stateMagic)+2+8:]))
+	st := &savedState{writtenAt: int64(binary.LittleEndian.Uint64(b[len(stateMagic)+2+8:]))}
 	r := &stateReader{b: body[header:]}
+	flow := byte(flowTrees)
+	if version >= 2 {
+		flow = r.byte()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	wantFlow := byte(flowTrees)
+	if p.qa != nil {
+		wantFlow = flowPreset
+	}
+	if flow != wantFlow {
+		// The fingerprints of the two flows differ, so an intact state cannot get here.
+		return nil, fmt.Errorf("flow %d where the fingerprint says %d", flow, wantFlow)
+	}
+	var err error
+	if flow == flowPreset {
+		err = p.decodePreset(r, st)
+	} else {
+		err = p.decodeTrees(r, st)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// decodeTrees reads the Half-Space Trees flow's series into st.
+func (p *Anomaly) decodeTrees(r *stateReader, st *savedState) error {
 	n := r.uvarint()
 	if r.err == nil && n > uint64(len(r.b)) { // each series takes several bytes; guards the allocation
 		r.err = fmt.Errorf("claims %d series in %d bytes", n, len(r.b))
@@ -187,11 +276,11 @@ func (p *Anomaly) decodeState(b []byte) (_ []*series, writtenAt int64, _ error) 
 		if r.err != nil {
 			break
 		}
-		st, err := p.hst.UnmarshalState(treeState)
+		hs, err := p.hst.UnmarshalState(treeState)
 		if err != nil {
-			return nil, 0, fmt.Errorf("series %d (%q): tree state: %w", i, s.key, err)
+			return fmt.Errorf("series %d (%q): tree state: %w", i, s.key, err)
 		}
-		s.state = st
+		s.state = hs
 		for f := range p.Fields {
 			switch r.byte() {
 			case 0:
@@ -222,31 +311,111 @@ func (p *Anomaly) decodeState(b []byte) (_ []*series, writtenAt int64, _ error) 
 		out = append(out, s)
 	}
 	if r.err != nil {
-		return nil, 0, r.err
+		return r.err
 	}
 	if len(r.b) != 0 {
-		return nil, 0, fmt.Errorf("%d unexpected bytes after the last series", len(r.b))
+		return fmt.Errorf("%d unexpected bytes after the last series", len(r.b))
 	}
 	if len(p.KeyTags) == 0 && (len(out) > 1 || len(out) == 1 && out[0].key != "") {
-		return nil, 0, errors.New("global model state holds keyed series")
+		return errors.New("global model state holds keyed series")
 	}
-	return out, writtenAt, nil
+	st.series = out
+	return nil
 }
 
-// loadState reads state_file into the (empty) models. It never fails Start: a missing file starts
-// fresh, an incompatible one starts fresh with a warning, a damaged one is moved aside with an error.
-// Caller holds p.mu.
+// decodePreset reads the preset's series and detector into st.
+func (p *Anomaly) decodePreset(r *stateReader, st *savedState) error {
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("claims %d series in %d bytes", n, len(r.b))
+	}
+	out := make([]*series, 0, min(n, 1<<20))
+	seen := make(map[string]bool, min(n, 1<<20))
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		s := &series{}
+		s.key = string(r.bytes(r.uvarint()))
+		s.lastSeen = r.varint()
+		s.lastTime = r.varint()
+		s.carried = qa.Fields(r.uvarint())
+		if r.err == nil && seen[s.key] {
+			r.err = fmt.Errorf("series %q saved twice", s.key)
+		}
+		seen[s.key] = true
+		out = append(out, s)
+	}
+	blob := r.bytes(r.uvarint())
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("%d unexpected bytes after the detector", len(r.b))
+	}
+	d, err := qa.New(p.settings.qaOptions)
+	if err != nil {
+		return err // validated in Init
+	}
+	if err := d.UnmarshalBinary(blob); err != nil {
+		if errors.Is(err, qa.ErrStateVersion) || errors.Is(err, qa.ErrStateOptions) {
+			return fmt.Errorf("%w: preset detector: %v", errIncompatible, err)
+		}
+		return fmt.Errorf("preset detector: %w", err)
+	}
+	st.series, st.detector = out, d
+	return nil
+}
+
+// install replaces the models with st's. Caller holds p.mu.
+func (p *Anomaly) install(st *savedState) {
+	p.table.init(p.MaxSeries)
+	if st.detector != nil {
+		p.qa = st.detector
+	}
+	// The time the processor was down does not count towards series_ttl.
+	if downtime := p.now().UnixNano() - st.writtenAt; downtime > 0 {
+		for _, s := range st.series {
+			s.lastSeen += downtime
+		}
+	}
+	if len(p.KeyTags) == 0 {
+		if len(st.series) == 1 {
+			p.table.global = st.series[0]
+		}
+	} else {
+		dropped := 0
+		for _, s := range st.series {
+			if p.table.len() >= p.MaxSeries {
+				dropped++
+				p.forget(s)
+				continue
+			}
+			p.table.append(s)
+		}
+		if dropped > 0 {
+			p.Log.Infof("the saved state holds %d series, more than max_series = %d: kept the %d most recently seen", len(st.series), p.MaxSeries, p.MaxSeries)
+		}
+	}
+	p.restoredAt = st.writtenAt
+	p.dirty = false
+}
+
+// loadState reads state_file into the models. It never fails Start: a missing file starts fresh (or
+// keeps what Telegraf's statefile restored), an incompatible one starts fresh with a warning, a
+// damaged one is moved aside with an error. When SetState restored a state from Telegraf's statefile
+// too, the newer of the two is kept: state_file is written every state_interval, Telegraf's statefile
+// only when Telegraf stops cleanly. Caller holds p.mu.
 func (p *Anomaly) loadState() {
 	b, err := os.ReadFile(p.StateFile)
 	if errors.Is(err, os.ErrNotExist) {
-		p.Log.Infof("no state file %s yet: starting with fresh models", p.StateFile)
+		if p.restoredAt == 0 {
+			p.Log.Infof("no state file %s yet: starting with fresh models", p.StateFile)
+		}
 		return
 	}
 	if err != nil {
 		p.Log.Errorf("reading state file: %v; starting with fresh models", err)
 		return
 	}
-	loaded, writtenAt, err := p.decodeState(b)
+	st, err := p.decodeState(b)
 	if errors.Is(err, errIncompatible) {
 		p.Log.Warnf("state file %s: %v; starting with fresh models (the file is replaced at the next state write)", p.StateFile, err)
 		return
@@ -260,30 +429,58 @@ func (p *Anomaly) loadState() {
 		p.Log.Errorf("state file %s is corrupt (%v); moved it to %s and starting with fresh models", p.StateFile, err, aside)
 		return
 	}
-	// The time the processor was down does not count towards series_ttl.
-	if downtime := p.now().UnixNano() - writtenAt; downtime > 0 {
-		for _, s := range loaded {
-			s.lastSeen += downtime
-		}
+	if p.restoredAt != 0 && st.writtenAt <= p.restoredAt {
+		p.Log.Infof("state file %s is older than the state restored from Telegraf's statefile: kept the latter", p.StateFile)
+		p.dirty = true // bring state_file up to date at the next write
+		return
 	}
-	if len(p.KeyTags) == 0 {
-		if len(loaded) == 1 {
-			p.table.global = loaded[0]
-		}
-	} else {
-		dropped := 0
-		for _, s := range loaded {
-			if p.table.len() >= p.MaxSeries {
-				dropped++
-				continue
-			}
-			p.table.append(s)
-		}
-		if dropped > 0 {
-			p.Log.Infof("state file holds %d series, more than max_series = %d: kept the %d most recently seen", len(loaded), p.MaxSeries, p.MaxSeries)
-		}
+	p.install(st)
+	p.Log.Debugf("loaded %d series from %s", len(st.series), p.StateFile)
+}
+
+// GetState implements telegraf.StatefulPlugin: Telegraf's agent calls it when it stops (with statefile
+// set in [agent]) and keeps the bytes in its statefile. They are the state_file format. Telegraf cannot
+// take an error here: a state that cannot be encoded is logged and saved as nothing.
+func (p *Anomaly) GetState() any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, err := p.encodeState()
+	if err != nil {
+		p.Log.Errorf("saving the state for Telegraf's statefile: %v; the models will start afresh", err)
+		return []byte(nil)
 	}
-	p.Log.Debugf("loaded %d series from %s", len(loaded), p.StateFile)
+	return b
+}
+
+// SetState implements telegraf.StatefulPlugin: Telegraf's agent calls it after Init and before Start
+// with what GetState returned in the previous run. Like loadState it never stops Telegraf: an
+// incompatible state starts fresh with a warning, a damaged one with an error (it cannot be moved aside:
+// Telegraf's statefile holds every plugin's state, and ours is replaced when Telegraf next stops).
+func (p *Anomaly) SetState(state any) error {
+	b, ok := state.([]byte)
+	if !ok {
+		return fmt.Errorf("state of type %T, want []byte", state)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if p.hst == nil && p.qa == nil {
+		return errors.New("processor not initialised: Init must run before SetState")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, err := p.decodeState(b)
+	if errors.Is(err, errIncompatible) {
+		p.Log.Warnf("state in Telegraf's statefile: %v; starting with fresh models", err)
+		return nil
+	}
+	if err != nil {
+		p.Log.Errorf("state in Telegraf's statefile is corrupt (%v); starting with fresh models", err)
+		return nil
+	}
+	p.install(st)
+	p.Log.Debugf("restored %d series from Telegraf's statefile", len(st.series))
+	return nil
 }
 
 // SaveState writes the models to state_file now if they changed since the last write (temp file +
