@@ -73,7 +73,7 @@ type Anomaly struct {
 	// restoredAt is when the installed saved state was written (Unix ns), 0 if none was: with both
 	// Telegraf's statefile and state_file, the newer wins.
 	restoredAt int64
-	limiter  rateLimiter
+	limiter    rateLimiter
 
 	saveMu     sync.Mutex // serialises SaveState
 	stopWriter chan struct{}
