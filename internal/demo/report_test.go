@@ -120,10 +120,10 @@ func checkReport(t *testing.T, report []byte) {
 	}
 }
 
-// smallReport runs smallDemo(seed) and renders its report.
-func smallReport(t *testing.T, seed int64) (*Result, string) {
+// runReport runs the demo with opt and renders its report.
+func runReport(t *testing.T, opt Options) (*Result, string) {
 	t.Helper()
-	d, err := Run(context.Background(), smallDemo(seed))
+	d, err := Run(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func smallReport(t *testing.T, seed int64) (*Result, string) {
 }
 
 func TestReportShowsEveryInjectedKind(t *testing.T) {
-	d, report := smallReport(t, 11)
+	d, report := runReport(t, smallDemo(11))
 	checkReport(t, []byte(report))
 	// One close-up per kind that occurred, and none for a kind that did not.
 	present := map[purpleair.FaultKind]bool{}
@@ -221,7 +221,7 @@ func svgAfter(t *testing.T, report, marker string) string {
 // line with a key naming them, its PM axis has no 0, and the fleet overview labels every sensor
 // and names it on hover.
 func TestReportLinesAndLabels(t *testing.T) {
-	d, report := smallReport(t, 11)
+	d, report := runReport(t, smallDemo(11))
 
 	for _, ex := range pickExamples(d) {
 		heading := "<h3>Sensor " + d.sensors[ex.sensor] + " "
@@ -330,5 +330,23 @@ func TestLogTicks(t *testing.T) {
 		if got := logLabel(v); got != want {
 			t.Errorf("logLabel(%v) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestReportWithoutSmoke: a run without smoke has no smoke table and sends no one looking for it.
+func TestReportWithoutSmoke(t *testing.T) {
+	opt := smallDemo(11)
+	opt.SmokeEpisodes = 0
+	d, report := runReport(t, opt)
+	if slices.Contains(d.smoke, true) {
+		t.Fatal("smoke in a run without smoke episodes")
+	}
+	for _, unwanted := range []string{"smoke table", "<h2>Smoke", "smoke (the air)"} {
+		if strings.Contains(report, unwanted) {
+			t.Errorf("report without smoke has %q", unwanted)
+		}
+	}
+	if n := strings.Count(report, "<table>"); n != 2 {
+		t.Errorf("%d tables, want 2 (the preset's, every strategy's)", n)
 	}
 }
