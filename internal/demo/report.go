@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -179,18 +180,15 @@ func (d *Result) smokeRows() []smokeRow {
 // scoreTable lays out every strategy per fault kind and, where there is a fleet strategy, the
 // provisioned alert rule on its scores as one more column group.
 func (d *Result) scoreTable() (scoreTable, ruleSummary) {
-	evals := d.evals
-	var rule ruleSummary
 	var t scoreTable
-	for i, e := range evals {
+	for i, e := range d.evals {
 		t.Groups = append(t.Groups, swatch{e.s.name, strategyColor(i)})
 	}
-	if fleet := d.strategy("batch fleet"); fleet != nil {
-		re := d.evaluateStrategy(&strategy{name: "alert rule", flag: d.ruleFiring(fleet.score)})
-		all, stuck := d.ruleScore(fleet)
-		rule = ruleSummary{ruleThreshold, ruleSteps, all.flagged, all.caught, all.falseFlags, stuck.detected, stuck.episodes, true}
-		evals = append(evals[:len(evals):len(evals)], re)
-		t.Groups = append(t.Groups, swatch{"alert rule", ruleColor})
+	evals := d.evals
+	rule, summary := d.alertRule()
+	if rule != nil {
+		evals = append(slices.Clip(evals), *rule) // a column of the table, not a strategy of the run
+		t.Groups = append(t.Groups, swatch{rule.s.name, ruleColor})
 	}
 	for _, row := range d.kindRows() {
 		k0 := row.get(evals[0])
@@ -204,7 +202,19 @@ func (d *Result) scoreTable() (scoreTable, ruleSummary) {
 	for _, e := range evals {
 		t.Precision = append(t.Precision, pct(e.all.precision()))
 	}
-	return t, rule
+	return t, summary
+}
+
+// alertRule evaluates the provisioned batch alert rule on the fleet strategy's scores as if it were
+// one more strategy; nil without a fleet strategy.
+func (d *Result) alertRule() (*evaluation, ruleSummary) {
+	fleet := d.strategy("batch fleet")
+	if fleet == nil {
+		return nil, ruleSummary{}
+	}
+	e := d.evaluateStrategy(&strategy{name: "alert rule", flag: d.ruleFiring(fleet.score)})
+	all, stuck := d.ruleScore(fleet)
+	return &e, ruleSummary{ruleThreshold, ruleSteps, all.flagged, all.caught, all.falseFlags, stuck.detected, stuck.episodes, true}
 }
 
 func (d *Result) howMade() howMade {
