@@ -297,14 +297,23 @@ func sensorChart(d *Result, ex example) template.HTML {
 	return c.s.html()
 }
 
-// shadeEpisodes shades the episodes through all panels, each labelled with its kind.
+// shadeEpisodes shades the episodes through all panels, each labelled with its kind; a label that
+// would run into the one before it goes a line lower.
 func (c *closeUp) shadeEpisodes() {
+	const lineH, charW = 12.0, 6.6 // 11-unit bold text
 	stepW := c.plotW / float64(c.ex.to-c.ex.from)
+	var ends []float64 // per label line, where its last label ends
 	for _, sp := range c.ex.episodesInRange {
 		x0, x1 := c.x(sp.from)-stepW/2, c.x(sp.to-1)+stepW/2
 		colour := kindColor(purpleair.FaultKind(sp.key))
 		c.s.rect(x0, c.top, math.Max(x1-x0, 2), c.bottom-c.top, colour, ` opacity="0.16"`, "")
-		c.s.text(x0+3, c.top+12, attr(`font-size="11" font-weight="600" fill="%s"`, colour), sp.key)
+		line := slices.IndexFunc(ends, func(end float64) bool { return end < x0+3 })
+		if line < 0 {
+			line = len(ends)
+			ends = append(ends, 0)
+		}
+		ends[line] = x0 + 3 + charW*float64(len(sp.key)) + 4
+		c.s.text(x0+3, c.top+12+lineH*float64(line), attr(`font-size="11" font-weight="600" fill="%s"`, colour), sp.key)
 	}
 }
 
