@@ -1,15 +1,20 @@
 // Package provisioningtest reads the Grafana alert rules the repository provisions
-// (provisioning/alerting/rules.yaml) into one typed model, for the tests that hold the rules to the code:
+// (provisioning/alerting/rules.yaml) into one typed model, hazewatch queries included (read by the
+// datasource's own query model, the PurpleAir preset too), for the tests that hold the rules to the code:
 // the provisioning checks, the end-to-end run that evaluates them, and the demo that reports what the
 // batch rule would page on.
 package provisioningtest
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
@@ -112,4 +117,98 @@ func (q AlertQuery) Threshold() (reads, evaluator string, value float64, ok bool
 	}
 	reads, _ = q.Model["expression"].(string)
 	return reads, evaluator, value, true
+}
+
+// grafanaKeys are the keys Grafana adds to every datasource query of an alert rule; the rest of a
+// hazewatch model is the datasource's query model.
+var grafanaKeys = []string{"refId", "datasource", "intervalMs", "maxDataPoints", "hide", "queryType", "key"}
+
+// HazewatchQuery reads the model of a query to the hazewatch datasource with the backend's own parser
+// (models.ParseQuery: defaults, validation, the PurpleAir preset), after refusing any key that is neither
+// Grafana's nor the query model's: the backend ignores unknown keys, so a misspelt "purplair" or
+// "fleetat" would silently run the default instead.
+func (q AlertQuery) HazewatchQuery() (*models.Query, error) {
+	raw, err := json.Marshal(q.Model)
+	if err != nil {
+		return nil, err
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		return nil, err
+	}
+	for _, k := range grafanaKeys {
+		delete(keys, k)
+	}
+	model, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(model))
+	dec.DisallowUnknownFields()
+	var strict models.Query
+	if err := dec.Decode(&strict); err != nil {
+		return nil, fmt.Errorf("refId %s: not the datasource's query model: %w", q.RefID, err)
+	}
+	return models.ParseQuery(model)
+}
+
+var mathRef = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z0-9_]+)`)
+
+// Refs returns the refIds an expression reads: a math expression's $A and ${A}, or the single refId
+// of a reduce, resample or threshold expression. Empty for a datasource query.
+func (q AlertQuery) Refs() []string {
+	if q.DatasourceUID != "__expr__" {
+		return nil
+	}
+	e, _ := q.Model["expression"].(string)
+	if q.Model["type"] != "math" {
+		if e == "" {
+			return nil
+		}
+		return []string{e}
+	}
+	var out []string
+	for _, m := range mathRef.FindAllStringSubmatch(e, -1) {
+		out = append(out, m[1]+m[2])
+	}
+	return out
+}
+
+// kindSelector is the constant series a preset rule multiplies its answer with: one series, value 1,
+// whose only label is kind="…" (see rules.yaml).
+var kindSelector = regexp.MustCompile(`^label_replace\(vector\(1\), "kind", "([a-z_]+)", "", ""\)$`)
+
+// KindFilter reads how a rule keeps one kind of the PurpleAir preset's verdicts: a math expression
+// "$P * $K" (either order) where P is a hazewatch query with the preset and K a Prometheus query of
+// the constant series labelled kind="<kind>". ok is false when the rule has no such pair.
+func (r *AlertRule) KindFilter() (preset, math *AlertQuery, kind string, ok bool) {
+	byRef := map[string]*AlertQuery{}
+	for i := range r.Data {
+		byRef[r.Data[i].RefID] = &r.Data[i]
+	}
+	for i := range r.Data {
+		m := &r.Data[i]
+		refs := m.Refs()
+		if m.Model["type"] != "math" || len(refs) != 2 {
+			continue
+		}
+		if e, _ := m.Model["expression"].(string); e != "$"+refs[0]+" * $"+refs[1] {
+			continue
+		}
+		for _, pair := range [][2]string{{refs[0], refs[1]}, {refs[1], refs[0]}} {
+			p, k := byRef[pair[0]], byRef[pair[1]]
+			if p == nil || k == nil || p.DatasourceUID != "hazewatch" || k.DatasourceUID != "prometheus" {
+				continue
+			}
+			hq, err := p.HazewatchQuery()
+			if err != nil || hq.Preset != models.PresetPurpleAir {
+				continue
+			}
+			expr, _ := k.Model["expr"].(string)
+			if sub := kindSelector.FindStringSubmatch(expr); sub != nil {
+				return p, m, sub[1], true
+			}
+		}
+	}
+	return nil, nil, "", false
 }

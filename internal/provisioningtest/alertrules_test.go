@@ -1,6 +1,7 @@
 package provisioningtest
 
 import (
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -47,5 +48,81 @@ func TestLoadAlertRules(t *testing.T) {
 	}
 	if n < 2 || f.Rule("no-such-rule") != nil {
 		t.Errorf("%d rules; Rule of an unknown uid = %v", n, f.Rule("no-such-rule"))
+	}
+}
+
+func readQuery(t *testing.T, y string) AlertQuery {
+	t.Helper()
+	var q AlertQuery
+	if err := yaml.Unmarshal([]byte(y), &q); err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// A preset query reads into the datasource's model with its defaults; a key the model does not have is
+// refused even though the backend would ignore it (and run something else than the rule says).
+func TestHazewatchQuery(t *testing.T) {
+	q, err := readQuery(t, `{refId: A, datasourceUid: hazewatch, model: {refId: A, datasource: {uid: hazewatch}, intervalMs: 120000, maxDataPoints: 43200,
+		schemaVersion: 2, preset: purpleair, mode: fleet, fleetAt: last, training: {range: 1d, step: 2m}, output: [anomaly]}}`).HazewatchQuery()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Preset != "purpleair" || q.PurpleAir.Threshold != 0.7 || q.Calibration != "tail" || q.Training.Range != "1d" || len(q.Output) != 1 {
+		t.Errorf("preset query read as %+v", q)
+	}
+	for name, y := range map[string]string{
+		"misspelt preset options": `{refId: A, model: {schemaVersion: 2, preset: purpleair, purplair: {threshold: 0.9}}}`,
+		"unknown preset option":   `{refId: A, model: {schemaVersion: 2, preset: purpleair, purpleair: {treshold: 0.9}}}`,
+		"unknown preset":          `{refId: A, model: {schemaVersion: 2, preset: purpleare}}`,
+		"forest output":           `{refId: A, model: {schemaVersion: 2, preset: purpleair, output: [decision]}}`,
+		"newer schema":            `{refId: A, model: {schemaVersion: 3, preset: purpleair}}`,
+	} {
+		if q, err := readQuery(t, y).HazewatchQuery(); err == nil {
+			t.Errorf("%s: read as %+v, want an error", name, q)
+		}
+	}
+}
+
+func TestRefs(t *testing.T) {
+	for y, want := range map[string]string{
+		`{datasourceUid: __expr__, model: {type: math, expression: "$A * ${B} + $A1"}}`: "A B A1",
+		`{datasourceUid: __expr__, model: {type: threshold, expression: C}}`:          "C",
+		`{datasourceUid: prometheus, model: {expr: "up"}}`:                            "",
+	} {
+		if got := strings.Join(readQuery(t, y).Refs(), " "); got != want {
+			t.Errorf("%s: Refs() = %q, want %q", y, got, want)
+		}
+	}
+}
+
+// KindFilter finds the preset × kind-selector pair in either order, and nothing when one side is not
+// what the filter needs (a forest query, another constant, a sum instead of a product).
+func TestKindFilter(t *testing.T) {
+	const preset = `{refId: A, datasourceUid: hazewatch, model: {schemaVersion: 2, preset: purpleair, mode: fleet, output: [anomaly]}}`
+	const forest = `{refId: A, datasourceUid: hazewatch, model: {mode: fleet, features: [{name: pm, expr: up}]}}`
+	const sensor = `{refId: B, datasourceUid: prometheus, model: {expr: 'label_replace(vector(1), "kind", "sensor", "", "")'}}`
+	const other = `{refId: B, datasourceUid: prometheus, model: {expr: 'label_replace(vector(2), "kind", "sensor", "", "")'}}`
+	mathOf := func(e string) string { return `{refId: C, datasourceUid: __expr__, model: {type: math, expression: "` + e + `"}}` }
+	cases := []struct {
+		name string
+		data []string
+		kind string
+	}{
+		{"A × B", []string{preset, sensor, mathOf("$A * $B")}, "sensor"},
+		{"B × A", []string{sensor, preset, mathOf("$B * $A")}, "sensor"},
+		{"forest query", []string{forest, sensor, mathOf("$A * $B")}, ""},
+		{"another constant", []string{preset, other, mathOf("$A * $B")}, ""},
+		{"a sum", []string{preset, sensor, mathOf("$A + $B")}, ""},
+	}
+	for _, c := range cases {
+		r := AlertRule{}
+		for _, y := range c.data {
+			r.Data = append(r.Data, readQuery(t, y))
+		}
+		p, m, kind, ok := r.KindFilter()
+		if kind != c.kind || ok != (c.kind != "") || (ok && (p.RefID != "A" || m.RefID != "C")) {
+			t.Errorf("%s: KindFilter() = %v, %v, %q, %v", c.name, p, m, kind, ok)
+		}
 	}
 }
