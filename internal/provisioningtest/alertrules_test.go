@@ -87,8 +87,8 @@ func TestHazewatchQuery(t *testing.T) {
 func TestRefs(t *testing.T) {
 	for y, want := range map[string]string{
 		`{datasourceUid: __expr__, model: {type: math, expression: "$A * ${B} + $A1"}}`: "A B A1",
-		`{datasourceUid: __expr__, model: {type: threshold, expression: C}}`:          "C",
-		`{datasourceUid: prometheus, model: {expr: "up"}}`:                            "",
+		`{datasourceUid: __expr__, model: {type: threshold, expression: C}}`:            "C",
+		`{datasourceUid: prometheus, model: {expr: "up"}}`:                              "",
 	} {
 		if got := strings.Join(readQuery(t, y).Refs(), " "); got != want {
 			t.Errorf("%s: Refs() = %q, want %q", y, got, want)
@@ -103,7 +103,9 @@ func TestKindFilter(t *testing.T) {
 	const forest = `{refId: A, datasourceUid: hazewatch, model: {mode: fleet, features: [{name: pm, expr: up}]}}`
 	const sensor = `{refId: B, datasourceUid: prometheus, model: {expr: 'label_replace(vector(1), "kind", "sensor", "", "")'}}`
 	const other = `{refId: B, datasourceUid: prometheus, model: {expr: 'label_replace(vector(2), "kind", "sensor", "", "")'}}`
-	mathOf := func(e string) string { return `{refId: C, datasourceUid: __expr__, model: {type: math, expression: "` + e + `"}}` }
+	mathOf := func(e string) string {
+		return `{refId: C, datasourceUid: __expr__, model: {type: math, expression: "` + e + `"}}`
+	}
 	cases := []struct {
 		name string
 		data []string
