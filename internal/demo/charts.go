@@ -26,8 +26,10 @@ var faultColors = map[purpleair.FaultKind]string{
 	purpleair.FaultDisconnect:   "#1e293b",
 }
 
-// smokeColor shades smoke (the air, not a fault); airColor marks the preset's air flags;
-// thresholdColor draws each strategy's flag boundary and ruleColor the provisioned alert rule's.
+// smokeColor shades smoke (the air, not a fault) in grey, apart from every fault's colour; the
+// preset's air verdicts are amber beside the red of flags. Thresholds share the flags' red: a dot
+// above the dashed line is a flag. The alert rule's line is black, so as not to read as a threshold
+// of its own panel's detector.
 const (
 	smokeColor     = "#94a3b8"
 	airColor       = "#f59e0b"
