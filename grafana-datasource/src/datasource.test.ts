@@ -55,6 +55,16 @@ describe('DataSource.filterQuery', () => {
     ['a query with no expression yet is dropped', { ...base, features: [{ name: 'pm25', expr: '  ' }] }, false],
     ['a query without features is dropped', { refId: 'A' }, false],
     [
+      'a PurpleAir preset query has no features and is sent',
+      { refId: 'A', schemaVersion: 2, preset: 'purpleair' },
+      true,
+    ],
+    [
+      'an invalid PurpleAir preset query is dropped',
+      { refId: 'A', schemaVersion: 2, preset: 'purpleair', output: ['decision'] },
+      false,
+    ],
+    [
       'an invalid query is dropped',
       { ...base, isolationForest: { trees: 0, maxSamples: 'auto', contamination: 'auto', maxFeatures: '', seed: 1 } },
       false,
@@ -114,7 +124,32 @@ describe('DataSource.applyTemplateVariables', () => {
       features: undefined,
       entity: undefined,
       training: undefined,
+      purpleair: undefined,
       isolationForest: undefined,
+    });
+  });
+
+  it("resolves the preset's selector and sensors", () => {
+    const out = ds.applyTemplateVariables(
+      {
+        refId: 'A',
+        preset: 'purpleair',
+        purpleair: {
+          selector: 'site="$one"',
+          sensor: '$sensor',
+          threshold: 0.7,
+          correction: 'us_wide',
+          detailLabel: false,
+        },
+      },
+      {}
+    );
+    expect(out.purpleair).toEqual({
+      selector: 'site="a.b"',
+      sensor: '(131075|2\\.5)',
+      threshold: 0.7,
+      correction: 'us_wide',
+      detailLabel: false,
     });
   });
 });

@@ -76,6 +76,12 @@ export class DataSource extends DataSourceWithBackend<AnomalyQuery, AnomalyDataS
         range: replace(query.training.range) ?? 'panel',
         step: replace(query.training.step) ?? '',
       },
+      purpleair: query.purpleair && {
+        ...query.purpleair,
+        selector: this.templateSrv.replace(query.purpleair.selector ?? '', scopedVars, formatPromQLVariable),
+        // A multi-value $sensor becomes an alternation, which is what the backend's anchored regexp wants.
+        sensor: this.templateSrv.replace(query.purpleair.sensor ?? '', scopedVars, formatPromQLVariable),
+      },
       isolationForest: query.isolationForest && {
         ...query.isolationForest,
         maxSamples: replace(String(query.isolationForest.maxSamples ?? 'auto')) ?? 'auto',
@@ -90,7 +96,8 @@ export class DataSource extends DataSourceWithBackend<AnomalyQuery, AnomalyDataS
     if (query.hide) {
       return false;
     }
-    if (!hasExpression(query)) {
+    // The preset reads fixed metrics: it has no expression to wait for.
+    if (query.preset !== 'purpleair' && !hasExpression(query)) {
       return false;
     }
     return Object.keys(validateQuery(query)).length === 0;

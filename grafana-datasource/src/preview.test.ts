@@ -18,7 +18,7 @@ describe('describeQuery', () => {
       "training: the panel's time range",
       'isolation forest: 100 trees, max_samples auto, contamination auto, seed 42',
       'missing values: KNN imputation, k = 5',
-      'output: anomaly score (0..1, higher = more anomalous)',
+      'output: calibrated score (1 − the share of training scores this high; 0.99999 = 1 in 100,000)',
     ]);
   });
 
@@ -37,7 +37,8 @@ describe('describeQuery', () => {
     expect(lines).toEqual([
       'pm25 = query_range(x, step 2m)',
       'fleet: every sensor_index compared with all others at the last step only',
-      "training: the 7d before the panel's range",
+      // A version-1 fleet query has raw scores: the backend reads no training range for it.
+      "training: each step's fleet alone (no training range)",
       'isolation forest: 50 trees, max_samples 0.5, contamination 0.01, max_features 2, seed 7',
       'missing values: incomplete points dropped',
       'output: anomaly flag (1 = anomaly, 0 = normal); decision value (below 0 = anomaly); the feature values used (imputed cells flagged)',
@@ -50,6 +51,7 @@ describe('queryJSON', () => {
     const parsed = JSON.parse(queryJSON({ refId: 'B', hide: false, features: [{ name: 'a', expr: 'x' }] }));
     expect(parsed).toEqual({
       schemaVersion: 1,
+      calibration: 'none',
       mode: 'series',
       features: [{ name: 'a', expr: 'x' }],
       entity: ['sensor_index'],

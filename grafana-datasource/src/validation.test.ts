@@ -1,4 +1,4 @@
-import { DEFAULT_QUERY } from './types';
+import { AnomalyQuery, DEFAULT_QUERY } from './types';
 import {
   validateVariables,
   variablesFromRows,
@@ -138,9 +138,9 @@ describe('validateQuery', () => {
     ['repeated output', { output: ['score', 'score'] }, 'output', 'an output is listed twice'],
     [
       'newer schema',
-      { schemaVersion: 2 },
+      { schemaVersion: 3 },
       'schemaVersion',
-      'schemaVersion 2 is newer than this editor understands (1)',
+      'schemaVersion 3 is newer than this editor understands (2)',
     ],
   ])('%s', (_, patch, key, message) => {
     const errors = validateQuery({ ...valid, ...patch } as never);
@@ -208,5 +208,58 @@ describe('variables', () => {
         { name: ' zone ', value: '' },
       ])
     ).toEqual({ site: 'oakland', zone: '' });
+  });
+});
+
+describe('validateQuery with the PurpleAir preset', () => {
+  const preset = { refId: 'A', schemaVersion: 2, preset: 'purpleair' as const };
+  it('needs no features', () => {
+    expect(validateQuery(preset)).toEqual({});
+  });
+  it.each([
+    [
+      { purpleair: { selector: '', sensor: '', threshold: 0, correction: 'us_wide', detailLabel: false } },
+      'purpleair.threshold',
+    ],
+    [
+      { purpleair: { selector: '', sensor: '', threshold: 0.7, correction: 'lrapa', detailLabel: false } },
+      'purpleair.correction',
+    ],
+    [
+      { purpleair: { selector: '{site="x"}', sensor: '', threshold: 0.7, correction: 'us_wide', detailLabel: false } },
+      'purpleair.selector',
+    ],
+    [
+      { purpleair: { selector: 'site="x', sensor: '', threshold: 0.7, correction: 'us_wide', detailLabel: false } },
+      'purpleair.selector',
+    ],
+    [
+      { purpleair: { selector: '', sensor: '(13', threshold: 0.7, correction: 'us_wide', detailLabel: false } },
+      'purpleair.sensor',
+    ],
+    [{ output: ['decision'] }, 'output'],
+    [{ output: [] }, 'output'],
+    [{ training: { range: 'a week', step: '' } }, 'training.range'],
+  ])('names the field of %j', (patch, field) => {
+    const errors = validateQuery({ ...preset, ...(patch as object) } as AnomalyQuery);
+    expect(Object.keys(errors)).toEqual([field]);
+  });
+  it('accepts a template variable as the sensors', () => {
+    const q = {
+      ...preset,
+      purpleair: {
+        selector: '',
+        sensor: '$sensor',
+        threshold: 0.7,
+        correction: 'us_wide' as const,
+        detailLabel: false,
+      },
+    };
+    expect(validateQuery(q)).toEqual({});
+  });
+  it('refuses preset outputs without the preset', () => {
+    expect(validateQuery({ refId: 'A', features: [{ name: 'a', expr: 'x' }], output: ['kind'] })).toEqual({
+      output: 'unknown output "kind"',
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { AnomalyQuery, Output, SCHEMA_VERSION, withDefaults } from './types';
+import { AnomalyQuery, CompleteQuery, Output, SCHEMA_VERSION, withDefaults } from './types';
 
 // Checks the editor runs before a query reaches the backend. The backend repeats every one of them (alert rules
 // never pass through the browser); these exist so a person sees the problem next to the field they typed it in.
@@ -17,6 +17,7 @@ export const MAX_FEATURES = 32;
 export const MAX_TREES = 10000;
 export const MAX_KNN_NEIGHBOURS = 100;
 const OUTPUTS: Output[] = ['score', 'decision', 'anomaly'];
+export const PRESET_OUTPUTS: Output[] = ['score', 'anomaly', 'kind', 'reason', 'detail', 'since', 'pm2.5_epa'];
 
 export function isTemplateVariable(s: string): boolean {
   return TEMPLATE_VARIABLE.test(s.trim());
@@ -174,6 +175,19 @@ export function validateQuery(query: AnomalyQuery): ValidationErrors {
       `schemaVersion ${q.schemaVersion} is newer than this editor understands (${SCHEMA_VERSION})`;
   }
 
+  if (q.preset !== '' && q.preset !== 'purpleair') {
+    errors['preset'] = `unknown preset "${q.preset}"`;
+    return errors;
+  }
+  if (q.preset === 'purpleair') {
+    validateModeAndTraining(q, errors);
+    validatePurpleAir(q, errors);
+    return errors;
+  }
+  if (q.calibration !== 'tail' && q.calibration !== 'none') {
+    errors['calibration'] = `unknown calibration "${q.calibration}"`;
+  }
+
   if (q.features.length === 0) {
     errors['features'] = 'add at least one feature';
   } else if (q.features.length > MAX_FEATURES) {
@@ -213,30 +227,10 @@ export function validateQuery(query: AnomalyQuery): ValidationErrors {
     }
   }
 
-  if (q.mode !== 'series' && q.mode !== 'fleet') {
-    errors['mode'] = `unknown mode "${q.mode}"`;
-  }
   if (q.forest !== 'per_entity' && q.forest !== 'shared') {
     errors['forest'] = `unknown forest scope "${q.forest}"`;
   }
-  if (q.fleetAt !== 'last' && q.fleetAt !== 'each') {
-    errors['fleetAt'] = `unknown fleet output "${q.fleetAt}"`;
-  }
-
-  const range = q.training.range.trim();
-  if (range !== 'panel' && range !== '') {
-    const e = checkDurationField(range, 'training range', false, 0);
-    if (e) {
-      errors['training.range'] = `${e}, or "panel"`;
-    }
-  }
-  const step = q.training.step.trim();
-  if (step !== 'auto') {
-    const stepError = checkDurationField(step, 'step', true, 1000);
-    if (stepError) {
-      errors['training.step'] = stepError;
-    }
-  }
+  validateModeAndTraining(q, errors);
 
   const forest = q.isolationForest;
   const trees = checkInteger(forest.trees, 1, MAX_TREES, 'trees');
@@ -280,6 +274,67 @@ export function validateQuery(query: AnomalyQuery): ValidationErrors {
     }
   }
   return errors;
+}
+
+function validateModeAndTraining(q: CompleteQuery, errors: ValidationErrors) {
+  if (q.mode !== 'series' && q.mode !== 'fleet') {
+    errors['mode'] = `unknown mode "${q.mode}"`;
+  }
+  if (q.fleetAt !== 'last' && q.fleetAt !== 'each') {
+    errors['fleetAt'] = `unknown fleet output "${q.fleetAt}"`;
+  }
+  const range = q.training.range.trim();
+  if (range !== 'panel' && range !== '') {
+    const e = checkDurationField(range, 'training range', false, 0);
+    if (e) {
+      errors['training.range'] = `${e}, or "panel"`;
+    }
+  }
+  const step = q.training.step.trim();
+  if (step !== 'auto') {
+    const stepError = checkDurationField(step, 'step', true, 1000);
+    if (stepError) {
+      errors['training.step'] = stepError;
+    }
+  }
+}
+
+function validatePurpleAir(q: CompleteQuery, errors: ValidationErrors) {
+  const p = q.purpleair;
+  if (typeof p.threshold !== 'number' || !(p.threshold > 0 && p.threshold <= 1)) {
+    errors['purpleair.threshold'] = 'threshold must be above 0 and at most 1';
+  }
+  if (p.correction !== 'us_wide' && p.correction !== 'extended') {
+    errors['purpleair.correction'] = `unknown EPA correction "${p.correction}"`;
+  }
+  if (/[{}]/.test(p.selector)) {
+    errors['purpleair.selector'] = 'label matchers without braces, e.g. location_type="outside"';
+  } else if (p.selector.trim() !== '') {
+    const bracket = checkPromQLBrackets(`{${p.selector}}`);
+    if (bracket) {
+      errors['purpleair.selector'] = `selector: ${bracket}`;
+    }
+  }
+  if (p.sensor.trim() !== '' && !p.sensor.includes('$')) {
+    try {
+      new RegExp(`^(?:${p.sensor})$`);
+    } catch {
+      errors['purpleair.sensor'] = 'not a regular expression';
+    }
+  }
+  if (q.output.length === 0) {
+    errors['output'] = 'choose at least one output';
+  } else {
+    const unknown = q.output.find((o) => !PRESET_OUTPUTS.includes(o));
+    if (unknown !== undefined) {
+      errors['output'] =
+        unknown === 'decision'
+          ? "decision is the Isolation Forest's output, not the preset's"
+          : `unknown output "${unknown}"`;
+    } else if (new Set(q.output).size !== q.output.length) {
+      errors['output'] = 'an output is listed twice';
+    }
+  }
 }
 
 /** True when at least one feature has an expression, i.e. the user has started writing a query. */

@@ -281,11 +281,89 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalledTimes(2);
   });
 
+  it('hides the training range where the backend ignores it: fleet mode with raw scores', async () => {
+    const { last } = renderEditor({ ...filled, training: { range: '7d', step: '2m' } });
+    expect(screen.getByLabelText('Training range')).toHaveValue('7d');
+    await user.click(screen.getByRole('radio', { name: 'Fleet' }));
+    // Calibrated fleet scores are measured against the fleet over that range: it is used, under its own name.
+    expect(screen.getByLabelText('Calibration range')).toHaveValue('7d');
+    expect(screen.getByLabelText('Query preview')).toHaveTextContent(
+      "calibration: the fleet's scores over the 7d before the panel's range"
+    );
+    await user.click(screen.getByRole('radio', { name: 'Raw' }));
+    expect(last().calibration).toBe('none');
+    expect(screen.queryByLabelText('Calibration range')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Training range')).not.toBeInTheDocument();
+    expect(screen.getByLabelText('Query preview')).toHaveTextContent(
+      "training: each step's fleet alone (no training range)"
+    );
+    expect(screen.getByLabelText('Query preview')).not.toHaveTextContent('7d before');
+  });
+
+  it('selects the PurpleAir preset, hiding what it does not read', async () => {
+    const { last, onRunQuery } = renderEditor(filled);
+    await user.click(screen.getByRole('radio', { name: 'PurpleAir QA' }));
+    expect(last().preset).toBe('purpleair');
+    expect(last().output).toEqual(['score', 'anomaly', 'kind', 'reason']);
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    for (const gone of ['Feature 1 name', 'Entity labels', 'Trees', 'Include features', 'Max samples']) {
+      expect(screen.queryByLabelText(gone)).not.toBeInTheDocument();
+    }
+    expect(screen.queryByRole('radio', { name: 'Shared' })).not.toBeInTheDocument();
+    expect(screen.getByLabelText('Warm-up range')).toBeInTheDocument();
+    // Series mode returns the chosen sensors; fleet mode every sensor, with the detail label on offer.
+    await user.type(screen.getByLabelText('Sensors'), '131075');
+    await user.tab();
+    expect(last().purpleair?.sensor).toBe('131075');
+    expect(screen.queryByLabelText('Detail label')).not.toBeInTheDocument();
+    await user.click(screen.getByRole('radio', { name: 'Fleet' }));
+    expect(screen.queryByLabelText('Sensors')).not.toBeInTheDocument();
+    await user.click(screen.getByLabelText('Detail label'));
+    expect(last().purpleair?.detailLabel).toBe(true);
+    await user.click(screen.getByRole('checkbox', { name: /^Detail/ }));
+    expect(last().output).toEqual(['score', 'anomaly', 'kind', 'reason', 'detail']);
+    expect(screen.getByLabelText('Query preview')).toHaveTextContent(
+      'fleet: every sensor at the last step, reasons as labels'
+    );
+
+    // A threshold that is not one is refused next to the field, and not run.
+    onRunQuery.mockClear();
+    await user.clear(screen.getByLabelText('Threshold'));
+    await user.type(screen.getByLabelText('Threshold'), '1.5');
+    await user.tab();
+    expect(screen.getByText('threshold must be above 0 and at most 1')).toBeInTheDocument();
+    expect(onRunQuery).not.toHaveBeenCalled();
+    await user.clear(screen.getByLabelText('Threshold'));
+    await user.type(screen.getByLabelText('Threshold'), '0.8');
+    await user.tab();
+    expect(last().purpleair?.threshold).toBe(0.8);
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+
+    await user.click(screen.getByRole('button', { name: /Query JSON/ }));
+    const json = JSON.parse(screen.getByLabelText('Query JSON').textContent ?? '');
+    expect(json).toMatchObject({ schemaVersion: 2, preset: 'purpleair', mode: 'fleet', fleetAt: 'last' });
+    expect(json.features).toBeUndefined();
+
+    // Back to the forest: the features are still there.
+    await user.click(screen.getByRole('radio', { name: 'Isolation Forest' }));
+    expect(screen.getByLabelText('Feature 1 name')).toHaveValue('pm25');
+    expect(last().output).toEqual(['score']);
+  });
+
+  it('keeps a version-1 query raw when it switches to the preset and back', async () => {
+    const { last } = renderEditor({ ...filled, schemaVersion: 1, calibration: undefined });
+    expect(screen.getByRole('radio', { name: 'Raw' })).toBeChecked();
+    await user.click(screen.getByRole('radio', { name: 'PurpleAir QA' }));
+    expect(last().schemaVersion).toBe(2);
+    expect(last().calibration).toBe('none');
+  });
+
   it('shows the exact JSON the backend receives', async () => {
     renderEditor(filled);
     await user.click(screen.getByRole('button', { name: /Query JSON/ }));
     const json = JSON.parse(screen.getByLabelText('Query JSON').textContent ?? '');
-    expect(json.schemaVersion).toBe(1);
+    expect(json.schemaVersion).toBe(2);
+    expect(json.calibration).toBe('tail');
     expect(json.features).toEqual(filled.features);
     expect(json.isolationForest).toEqual({
       trees: 100,

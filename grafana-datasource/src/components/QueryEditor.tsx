@@ -17,17 +17,23 @@ import {
 } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
-import { describeQuery, queryJSON } from '../preview';
+import { describeQuery, queryJSON, usesTrainingRange } from '../preview';
 import {
   AnomalyDataSourceOptions,
   AnomalyQuery,
+  Calibration,
   CompleteQuery,
+  DEFAULT_PRESET_OUTPUT,
+  EPACorrection,
   Feature,
   FleetAt,
   ForestScope,
   ImputeMethod,
   Mode,
   Output,
+  Preset,
+  PurpleAirParams,
+  SCHEMA_VERSION,
   withDefaults,
 } from '../types';
 import { MAX_FEATURES, validateQuery, validateVariables, VariableRow, variablesFromRows } from '../validation';
@@ -48,6 +54,50 @@ const MODE_OPTIONS: Array<{ label: string; value: Mode; explanation: string }> =
     value: 'fleet',
     explanation: 'Sensors against each other at each step: flags the sensors that read unlike the rest of the fleet.',
   },
+];
+
+const PRESET_OPTIONS: Array<{ label: string; value: Preset; description: string }> = [
+  { label: 'Isolation Forest', value: '', description: 'Your own features (PromQL), scored by an Isolation Forest' },
+  {
+    label: 'PurpleAir QA',
+    value: 'purpleair',
+    description: "PurpleAir's stored channels judged by the QA detector: broken sensor or unusual air, and why",
+  },
+];
+
+const PRESET_MODE_EXPLANATION: Record<Mode, string> = {
+  series:
+    'The chosen sensors over the range, with kind, reason and detail at each step. The detector still sees the whole fleet.',
+  fleet: 'Every sensor. At the last step, kind and reason are labels of each sensor’s frame, for alert rules.',
+};
+
+const CALIBRATION_OPTIONS: Array<{ label: string; value: Calibration; description: string }> = [
+  {
+    label: 'Calibrated',
+    value: 'tail',
+    description:
+      '1 − the share of training scores this high: a threshold of 0.99999 fires on 1 ordinary reading in 100,000',
+  },
+  {
+    label: 'Raw',
+    value: 'none',
+    description: "The paper's score (scikit-learn's −score_samples); its range moves with the fleet",
+  },
+];
+
+const CORRECTION_OPTIONS: Array<{ label: string; value: EPACorrection; description: string }> = [
+  { label: 'US-wide', value: 'us_wide', description: 'Barkjohn et al. 2021, from channels A and B' },
+  { label: 'Extended', value: 'extended', description: 'Barkjohn et al. 2022, for smoke (from pm2.5_atm)' },
+];
+
+const PRESET_OUTPUT_OPTIONS: Array<{ label: string; value: Output; description: string }> = [
+  { label: 'Score', value: 'score', description: '0 to 1; at or above the threshold = anomaly' },
+  { label: 'Anomaly', value: 'anomaly', description: '1 = anomaly, 0 = normal' },
+  { label: 'Kind', value: 'kind', description: 'sensor (send someone) or air (tell the public)' },
+  { label: 'Reason', value: 'reason', description: 'One word: ab_divergence, stale, …' },
+  { label: 'Detail', value: 'detail', description: 'A sentence: "channel A reads 3.4× channel B for 46 min"' },
+  { label: 'Since', value: 'since', description: 'When the episode began' },
+  { label: 'PM2.5 EPA', value: 'pm2.5_epa', description: 'EPA-corrected PM2.5' },
 ];
 
 const FOREST_OPTIONS: Array<{ label: string; value: ForestScope; description: string }> = [
@@ -145,6 +195,53 @@ function IntInput({
   );
 }
 
+const DECIMAL = /^\d*\.?\d+$/;
+
+/** A decimal field that keeps what was typed while it is not a number, and says so. */
+function FloatInput({
+  label,
+  value,
+  onChange,
+  onBlur,
+  onParseError,
+  error,
+  tooltip,
+  width = 10,
+  labelWidth,
+}: IntInputProps) {
+  const [draft, setDraft] = useState<string | undefined>();
+  const text = draft ?? String(value);
+  const parseError =
+    draft !== undefined && !DECIMAL.test(draft.trim()) ? `${label.toLowerCase()} must be a number` : undefined;
+  const shown = parseError ?? error;
+  return (
+    <InlineField label={label} labelWidth={labelWidth} tooltip={tooltip} invalid={Boolean(shown)} error={shown}>
+      <Input
+        aria-label={label}
+        value={text}
+        width={width}
+        inputMode="decimal"
+        onChange={(e: ChangeEvent<HTMLInputElement>) => {
+          const t = e.currentTarget.value;
+          setDraft(t);
+          if (DECIMAL.test(t.trim())) {
+            onParseError(undefined);
+            onChange(Number(t.trim()));
+          } else {
+            onParseError(`${label.toLowerCase()} must be a number`);
+          }
+        }}
+        onBlur={() => {
+          if (draft !== undefined && DECIMAL.test(draft.trim())) {
+            setDraft(undefined);
+          }
+          onBlur();
+        }}
+      />
+    </InlineField>
+  );
+}
+
 export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
   const styles = useStyles2(getStyles);
   const q: CompleteQuery = useMemo(() => withDefaults(query), [query]);
@@ -207,102 +304,137 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   const loadLabelNames = () => datasource.getLabelNames();
 
   const mode = MODE_OPTIONS.find((m) => m.value === q.mode);
+  const preset = q.preset === 'purpleair';
+  const explanation = preset ? PRESET_MODE_EXPLANATION[q.mode] : mode?.explanation;
+  const setPurpleAir = (patch: Partial<PurpleAirParams>) => update({ purpleair: { ...q.purpleair, ...patch } });
+  // The preset and the forest have different outputs; a switch starts from the other's defaults. Features and
+  // forest settings stay in the query (the backend does not read them with the preset), so a switch back keeps
+  // them. The calibration is written out so that a version-1 query keeps its raw scores under version 2.
+  const switchPreset = (next: Preset) => {
+    if (parseErrors['purpleair.threshold'] && next !== 'purpleair') {
+      parseErrorSetter('purpleair.threshold')(undefined);
+    }
+    updateAndRun({
+      preset: next,
+      schemaVersion: Math.max(q.schemaVersion, SCHEMA_VERSION),
+      calibration: q.calibration,
+      output: next === 'purpleair' ? DEFAULT_PRESET_OUTPUT : ['score'],
+    });
+  };
+  const rangeLabel = preset ? 'Warm-up range' : q.mode === 'fleet' ? 'Calibration range' : 'Training range';
+  const rangeTooltip = preset
+    ? 'What the detector observes before the panel\'s range to learn each sensor (its usual ratio of the channels, its usual level): a duration like 1d, or "panel" for none.'
+    : q.mode === 'fleet'
+      ? 'The fleet\'s scores over this range are what a calibrated score is measured against: a duration like 1d before the panel, or "panel" = the panel\'s own range.'
+      : '"panel" = learn from the panel\'s own range; a duration like 7d = learn from the 7 days before it.';
 
   return (
     <div className={styles.editor} data-testid="hazewatch-query-editor">
       <div className={styles.section}>
-        <Text element="h6">Features</Text>
-        {q.features.map((f, i) => (
-          <InlineFieldRow key={i} className={styles.featureRow}>
-            <InlineField
-              label={`Feature ${i + 1}`}
-              labelWidth={LABEL_WIDTH}
-              tooltip="Name of the feature column; letters, digits and _."
-              invalid={Boolean(errors[`features.${i}.name`])}
-              error={errors[`features.${i}.name`]}
-            >
-              <Input
-                aria-label={`Feature ${i + 1} name`}
-                value={f.name}
-                width={14}
-                placeholder="pm25"
-                onChange={(e: ChangeEvent<HTMLInputElement>) => setFeature(i, { name: e.currentTarget.value })}
-                onBlur={run}
-              />
-            </InlineField>
-            <InlineField
-              label="PromQL"
-              grow
-              invalid={Boolean(errors[`features.${i}.expr`])}
-              error={errors[`features.${i}.expr`]}
-              tooltip="Any PromQL expression; its series are joined with the other features on the entity labels."
-            >
-              <PromQLInput
-                ariaLabel={`Feature ${i + 1} PromQL`}
-                value={f.expr}
-                placeholder="purpleair_pm2_5_cf_1"
-                loadMetricNames={loadMetricNames}
-                onChange={(expr) => setFeature(i, { expr })}
-                onBlur={run}
-              />
-            </InlineField>
-            <IconButton
-              name="trash-alt"
-              tooltip={`Remove feature ${f.name || i + 1}`}
-              disabled={q.features.length <= 1}
-              onClick={() => removeFeature(i)}
-              className={styles.remove}
-            />
-          </InlineFieldRow>
-        ))}
-        {errors['features'] && (
-          <Text color="error" element="p">
-            {errors['features']}
-          </Text>
-        )}
-        <Button
-          variant="secondary"
-          size="sm"
-          icon="plus"
-          onClick={addFeature}
-          disabled={q.features.length >= MAX_FEATURES}
-          className={styles.add}
-        >
-          Add feature
-        </Button>
-      </div>
-
-      <div className={styles.section}>
         <InlineFieldRow>
-          <InlineField
-            label="Entity labels"
-            labelWidth={LABEL_WIDTH}
-            tooltip="The label(s) that identify one sensor; features are joined on them. Comma-separated; names are completed from the upstream's labels."
-            invalid={Boolean(errors['entity'])}
-            error={errors['entity']}
-          >
-            <LabelNamesInput
-              ariaLabel="Entity labels"
-              value={entityText ?? q.entity.join(', ')}
-              width={30}
-              placeholder="sensor_index"
-              loadLabelNames={loadLabelNames}
-              onChange={(text) => {
-                setEntityText(text);
-                update({
-                  entity: text
-                    .split(',')
-                    .map((s) => s.trim())
-                    .filter((s) => s !== ''),
-                });
-              }}
-              onBlur={() => {
-                setEntityText(undefined);
-                run();
-              }}
-            />
+          <InlineField label="Detector" labelWidth={LABEL_WIDTH} tooltip="What judges the readings.">
+            <RadioButtonGroup<Preset> options={PRESET_OPTIONS} value={q.preset} onChange={switchPreset} />
           </InlineField>
         </InlineFieldRow>
+      </div>
+
+      {!preset && (
+        <div className={styles.section}>
+          <Text element="h6">Features</Text>
+          {q.features.map((f, i) => (
+            <InlineFieldRow key={i} className={styles.featureRow}>
+              <InlineField
+                label={`Feature ${i + 1}`}
+                labelWidth={LABEL_WIDTH}
+                tooltip="Name of the feature column; letters, digits and _."
+                invalid={Boolean(errors[`features.${i}.name`])}
+                error={errors[`features.${i}.name`]}
+              >
+                <Input
+                  aria-label={`Feature ${i + 1} name`}
+                  value={f.name}
+                  width={14}
+                  placeholder="pm25"
+                  onChange={(e: ChangeEvent<HTMLInputElement>) => setFeature(i, { name: e.currentTarget.value })}
+                  onBlur={run}
+                />
+              </InlineField>
+              <InlineField
+                label="PromQL"
+                grow
+                invalid={Boolean(errors[`features.${i}.expr`])}
+                error={errors[`features.${i}.expr`]}
+                tooltip="Any PromQL expression; its series are joined with the other features on the entity labels."
+              >
+                <PromQLInput
+                  ariaLabel={`Feature ${i + 1} PromQL`}
+                  value={f.expr}
+                  placeholder="purpleair_pm2_5_cf_1"
+                  loadMetricNames={loadMetricNames}
+                  onChange={(expr) => setFeature(i, { expr })}
+                  onBlur={run}
+                />
+              </InlineField>
+              <IconButton
+                name="trash-alt"
+                tooltip={`Remove feature ${f.name || i + 1}`}
+                disabled={q.features.length <= 1}
+                onClick={() => removeFeature(i)}
+                className={styles.remove}
+              />
+            </InlineFieldRow>
+          ))}
+          {errors['features'] && (
+            <Text color="error" element="p">
+              {errors['features']}
+            </Text>
+          )}
+          <Button
+            variant="secondary"
+            size="sm"
+            icon="plus"
+            onClick={addFeature}
+            disabled={q.features.length >= MAX_FEATURES}
+            className={styles.add}
+          >
+            Add feature
+          </Button>
+        </div>
+      )}
+
+      <div className={styles.section}>
+        {!preset && (
+          <InlineFieldRow>
+            <InlineField
+              label="Entity labels"
+              labelWidth={LABEL_WIDTH}
+              tooltip="The label(s) that identify one sensor; features are joined on them. Comma-separated; names are completed from the upstream's labels."
+              invalid={Boolean(errors['entity'])}
+              error={errors['entity']}
+            >
+              <LabelNamesInput
+                ariaLabel="Entity labels"
+                value={entityText ?? q.entity.join(', ')}
+                width={30}
+                placeholder="sensor_index"
+                loadLabelNames={loadLabelNames}
+                onChange={(text) => {
+                  setEntityText(text);
+                  update({
+                    entity: text
+                      .split(',')
+                      .map((s) => s.trim())
+                      .filter((s) => s !== ''),
+                  });
+                }}
+                onBlur={() => {
+                  setEntityText(undefined);
+                  run();
+                }}
+              />
+            </InlineField>
+          </InlineFieldRow>
+        )}
         <InlineFieldRow>
           <InlineField
             label="Mode"
@@ -315,7 +447,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
               onChange={(m) => updateAndRun({ mode: m })}
             />
           </InlineField>
-          {q.mode === 'series' && (
+          {q.mode === 'series' && !preset && (
             <InlineField
               label="Forest"
               tooltip="One forest per sensor, or one forest learning from all sensors together."
@@ -340,35 +472,38 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             </InlineField>
           )}
         </InlineFieldRow>
-        {mode && (
+        {explanation && (
           <div className={styles.explanation} data-testid="mode-explanation">
-            {mode.explanation}
+            {explanation}
           </div>
         )}
       </div>
 
       <div className={styles.section}>
         <InlineFieldRow>
-          <InlineField
-            label="Training range"
-            labelWidth={LABEL_WIDTH}
-            tooltip='"panel" = learn from the panel&apos;s own range; a duration like 7d = learn from the 7 days before it.'
-            invalid={Boolean(errors['training.range'])}
-            error={errors['training.range']}
-          >
-            <Input
-              aria-label="Training range"
-              value={q.training.range}
-              width={12}
-              placeholder="panel"
-              onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                update({ training: { ...q.training, range: e.currentTarget.value } })
-              }
-              onBlur={run}
-            />
-          </InlineField>
+          {usesTrainingRange(q) && (
+            <InlineField
+              label={rangeLabel}
+              labelWidth={LABEL_WIDTH}
+              tooltip={rangeTooltip}
+              invalid={Boolean(errors['training.range'])}
+              error={errors['training.range']}
+            >
+              <Input
+                aria-label={rangeLabel}
+                value={q.training.range}
+                width={12}
+                placeholder="panel"
+                onChange={(e: ChangeEvent<HTMLInputElement>) =>
+                  update({ training: { ...q.training, range: e.currentTarget.value } })
+                }
+                onBlur={run}
+              />
+            </InlineField>
+          )}
           <InlineField
             label="Step"
+            labelWidth={usesTrainingRange(q) ? undefined : LABEL_WIDTH}
             tooltip="Resolution of the rows, for training and scoring alike. Empty = the panel's interval."
             invalid={Boolean(errors['training.step'])}
             error={errors['training.step']}
@@ -387,149 +522,265 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
         </InlineFieldRow>
       </div>
 
-      <div className={styles.section}>
-        <Text element="h6">Isolation Forest</Text>
-        <InlineFieldRow>
-          <IntInput
-            label="Trees"
-            labelWidth={LABEL_WIDTH}
-            value={q.isolationForest.trees}
-            error={errors['isolationForest.trees']}
-            onParseError={parseErrorSetter('isolationForest.trees')}
-            tooltip="Number of trees (n_estimators). More trees = steadier scores, slower training. Default 100."
-            onChange={(trees) => update({ isolationForest: { ...q.isolationForest, trees } })}
-            onBlur={run}
-          />
-          <InlineField
-            label="Max samples"
-            tooltip='Rows each tree sees: "auto" = min(256, rows), a count, or a fraction such as 0.5.'
-            invalid={Boolean(errors['isolationForest.maxSamples'])}
-            error={errors['isolationForest.maxSamples']}
-          >
-            <Input
-              aria-label="Max samples"
-              value={q.isolationForest.maxSamples}
-              width={10}
-              placeholder="auto"
-              onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                update({ isolationForest: { ...q.isolationForest, maxSamples: e.currentTarget.value } })
-              }
-              onBlur={run}
-            />
-          </InlineField>
-          <InlineField
-            label="Max features"
-            tooltip="Features each tree splits on: empty = all, a count, or a fraction such as 0.5."
-            invalid={Boolean(errors['isolationForest.maxFeatures'])}
-            error={errors['isolationForest.maxFeatures']}
-          >
-            <Input
-              aria-label="Max features"
-              value={q.isolationForest.maxFeatures}
-              width={10}
-              placeholder="all"
-              onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                update({ isolationForest: { ...q.isolationForest, maxFeatures: e.currentTarget.value } })
-              }
-              onBlur={run}
-            />
-          </InlineField>
-        </InlineFieldRow>
-        <InlineFieldRow>
-          <InlineField
-            label="Contamination"
-            labelWidth={LABEL_WIDTH}
-            tooltip='Expected share of anomalies; sets the threshold of "decision" and "anomaly". "auto" or a fraction up to 0.5.'
-            invalid={Boolean(errors['isolationForest.contamination'])}
-            error={errors['isolationForest.contamination']}
-          >
-            <Input
-              aria-label="Contamination"
-              value={q.isolationForest.contamination}
-              width={10}
-              placeholder="auto"
-              onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                update({ isolationForest: { ...q.isolationForest, contamination: e.currentTarget.value } })
-              }
-              onBlur={run}
-            />
-          </InlineField>
-          <IntInput
-            label="Seed"
-            value={q.isolationForest.seed}
-            error={errors['isolationForest.seed']}
-            onParseError={parseErrorSetter('isolationForest.seed')}
-            tooltip="Same data + same seed = same scores, so alert rules do not flap."
-            onChange={(seed) => update({ isolationForest: { ...q.isolationForest, seed } })}
-            onBlur={run}
-          />
-        </InlineFieldRow>
-        <InlineFieldRow>
-          <InlineField
-            label="Missing values"
-            labelWidth={LABEL_WIDTH}
-            tooltip="What happens to a point where a feature has no sample."
-          >
-            <RadioButtonGroup<ImputeMethod>
-              options={IMPUTE_OPTIONS}
-              value={q.imputation.method}
-              onChange={(method) => updateAndRun({ imputation: { ...q.imputation, method } })}
-            />
-          </InlineField>
-          {q.imputation.method === 'knn' && (
-            <IntInput
-              label="k"
-              value={q.imputation.k}
-              error={errors['imputation.k']}
-              onParseError={parseErrorSetter('imputation.k')}
-              tooltip="Neighbours a missing cell is averaged from (scikit-learn KNNImputer). Default 5."
-              width={8}
-              onChange={(k) => update({ imputation: { ...q.imputation, k } })}
-              onBlur={run}
-            />
-          )}
-        </InlineFieldRow>
-        <InlineFieldRow>
-          <InlineField
-            label="Output"
-            labelWidth={LABEL_WIDTH}
-            tooltip="Each chosen output is a field of the returned series."
-            invalid={Boolean(errors['output'])}
-            error={errors['output']}
-          >
-            <Choices>
-              {OUTPUT_OPTIONS.map((o) => (
-                <Checkbox
-                  key={o.value}
-                  label={o.label}
-                  description={o.description}
-                  value={q.output.includes(o.value)}
-                  onChange={(e) => {
-                    const on = e.currentTarget.checked;
-                    const output = OUTPUT_OPTIONS.map((x) => x.value).filter((v) =>
-                      v === o.value ? on : q.output.includes(v)
-                    );
-                    updateAndRun({ output });
-                  }}
+      {preset && (
+        <div className={styles.section}>
+          <Text element="h6">PurpleAir QA</Text>
+          <InlineFieldRow>
+            <InlineField
+              label="Selector"
+              labelWidth={LABEL_WIDTH}
+              grow
+              tooltip='Label matchers added to every metric the detector reads, without braces: location_type="outside". Empty = every sensor.'
+              invalid={Boolean(errors['purpleair.selector'])}
+              error={errors['purpleair.selector']}
+            >
+              <Input
+                aria-label="Selector"
+                value={q.purpleair.selector}
+                placeholder='location_type="outside"'
+                onChange={(e: ChangeEvent<HTMLInputElement>) => setPurpleAir({ selector: e.currentTarget.value })}
+                onBlur={run}
+              />
+            </InlineField>
+            {q.mode === 'series' && (
+              <InlineField
+                label="Sensors"
+                tooltip="sensor_index values to return, as a regular expression (131075|131076, or $sensor). Empty = all."
+                invalid={Boolean(errors['purpleair.sensor'])}
+                error={errors['purpleair.sensor']}
+              >
+                <Input
+                  aria-label="Sensors"
+                  value={q.purpleair.sensor}
+                  width={20}
+                  placeholder="all"
+                  onChange={(e: ChangeEvent<HTMLInputElement>) => setPurpleAir({ sensor: e.currentTarget.value })}
+                  onBlur={run}
                 />
-              ))}
-            </Choices>
-          </InlineField>
-        </InlineFieldRow>
-        <InlineFieldRow>
-          <InlineField
-            label="Include features"
-            labelWidth={LABEL_WIDTH}
-            tooltip="Also return the feature values the forest saw, with imputed cells flagged."
-          >
-            <InlineSwitch
-              aria-label="Include features"
-              value={q.includeFeatures}
-              onChange={(e) => updateAndRun({ includeFeatures: e.currentTarget.checked })}
+              </InlineField>
+            )}
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <FloatInput
+              label="Threshold"
+              labelWidth={LABEL_WIDTH}
+              value={q.purpleair.threshold}
+              error={errors['purpleair.threshold']}
+              onParseError={parseErrorSetter('purpleair.threshold')}
+              tooltip="A reading scoring at least this is an anomaly. The processor's and the CLI's default: 0.7."
+              onChange={(threshold) => setPurpleAir({ threshold })}
+              onBlur={run}
             />
-          </InlineField>
-        </InlineFieldRow>
-      </div>
+            <InlineField label="EPA correction" tooltip="How pm2.5_epa is computed.">
+              <RadioButtonGroup<EPACorrection>
+                options={CORRECTION_OPTIONS}
+                value={q.purpleair.correction}
+                onChange={(correction) => updateAndRun({ purpleair: { ...q.purpleair, correction } })}
+              />
+            </InlineField>
+            {q.mode === 'fleet' && q.fleetAt === 'last' && (
+              <InlineField
+                label="Detail label"
+                tooltip="Also put the detail sentence in a label. It changes as an episode goes on, and a changing label starts a new alert instance at each evaluation."
+              >
+                <InlineSwitch
+                  aria-label="Detail label"
+                  value={q.purpleair.detailLabel}
+                  onChange={(e) =>
+                    updateAndRun({ purpleair: { ...q.purpleair, detailLabel: e.currentTarget.checked } })
+                  }
+                />
+              </InlineField>
+            )}
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Output"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Each chosen output is a field of the returned frames; at the last step of fleet mode, kind, reason and since are labels."
+              invalid={Boolean(errors['output'])}
+              error={errors['output']}
+            >
+              <Choices>
+                {PRESET_OUTPUT_OPTIONS.map((o) => (
+                  <Checkbox
+                    key={o.value}
+                    label={o.label}
+                    description={o.description}
+                    value={q.output.includes(o.value)}
+                    onChange={(e) => {
+                      const on = e.currentTarget.checked;
+                      const output = PRESET_OUTPUT_OPTIONS.map((x) => x.value).filter((v) =>
+                        v === o.value ? on : q.output.includes(v)
+                      );
+                      updateAndRun({ output });
+                    }}
+                  />
+                ))}
+              </Choices>
+            </InlineField>
+          </InlineFieldRow>
+        </div>
+      )}
+
+      {!preset && (
+        <div className={styles.section}>
+          <Text element="h6">Isolation Forest</Text>
+          <InlineFieldRow>
+            <IntInput
+              label="Trees"
+              labelWidth={LABEL_WIDTH}
+              value={q.isolationForest.trees}
+              error={errors['isolationForest.trees']}
+              onParseError={parseErrorSetter('isolationForest.trees')}
+              tooltip="Number of trees (n_estimators). More trees = steadier scores, slower training. Default 100."
+              onChange={(trees) => update({ isolationForest: { ...q.isolationForest, trees } })}
+              onBlur={run}
+            />
+            <InlineField
+              label="Max samples"
+              tooltip='Rows each tree sees: "auto" = min(256, rows), a count, or a fraction such as 0.5.'
+              invalid={Boolean(errors['isolationForest.maxSamples'])}
+              error={errors['isolationForest.maxSamples']}
+            >
+              <Input
+                aria-label="Max samples"
+                value={q.isolationForest.maxSamples}
+                width={10}
+                placeholder="auto"
+                onChange={(e: ChangeEvent<HTMLInputElement>) =>
+                  update({ isolationForest: { ...q.isolationForest, maxSamples: e.currentTarget.value } })
+                }
+                onBlur={run}
+              />
+            </InlineField>
+            <InlineField
+              label="Max features"
+              tooltip="Features each tree splits on: empty = all, a count, or a fraction such as 0.5."
+              invalid={Boolean(errors['isolationForest.maxFeatures'])}
+              error={errors['isolationForest.maxFeatures']}
+            >
+              <Input
+                aria-label="Max features"
+                value={q.isolationForest.maxFeatures}
+                width={10}
+                placeholder="all"
+                onChange={(e: ChangeEvent<HTMLInputElement>) =>
+                  update({ isolationForest: { ...q.isolationForest, maxFeatures: e.currentTarget.value } })
+                }
+                onBlur={run}
+              />
+            </InlineField>
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Contamination"
+              labelWidth={LABEL_WIDTH}
+              tooltip='Expected share of anomalies; sets the threshold of "decision" and "anomaly". "auto" or a fraction up to 0.5.'
+              invalid={Boolean(errors['isolationForest.contamination'])}
+              error={errors['isolationForest.contamination']}
+            >
+              <Input
+                aria-label="Contamination"
+                value={q.isolationForest.contamination}
+                width={10}
+                placeholder="auto"
+                onChange={(e: ChangeEvent<HTMLInputElement>) =>
+                  update({ isolationForest: { ...q.isolationForest, contamination: e.currentTarget.value } })
+                }
+                onBlur={run}
+              />
+            </InlineField>
+            <IntInput
+              label="Seed"
+              value={q.isolationForest.seed}
+              error={errors['isolationForest.seed']}
+              onParseError={parseErrorSetter('isolationForest.seed')}
+              tooltip="Same data + same seed = same scores, so alert rules do not flap."
+              onChange={(seed) => update({ isolationForest: { ...q.isolationForest, seed } })}
+              onBlur={run}
+            />
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Missing values"
+              labelWidth={LABEL_WIDTH}
+              tooltip="What happens to a point where a feature has no sample."
+            >
+              <RadioButtonGroup<ImputeMethod>
+                options={IMPUTE_OPTIONS}
+                value={q.imputation.method}
+                onChange={(method) => updateAndRun({ imputation: { ...q.imputation, method } })}
+              />
+            </InlineField>
+            {q.imputation.method === 'knn' && (
+              <IntInput
+                label="k"
+                value={q.imputation.k}
+                error={errors['imputation.k']}
+                onParseError={parseErrorSetter('imputation.k')}
+                tooltip="Neighbours a missing cell is averaged from (scikit-learn KNNImputer). Default 5."
+                width={8}
+                onChange={(k) => update({ imputation: { ...q.imputation, k } })}
+                onBlur={run}
+              />
+            )}
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Output"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Each chosen output is a field of the returned series."
+              invalid={Boolean(errors['output'])}
+              error={errors['output']}
+            >
+              <Choices>
+                {OUTPUT_OPTIONS.map((o) => (
+                  <Checkbox
+                    key={o.value}
+                    label={o.label}
+                    description={o.description}
+                    value={q.output.includes(o.value)}
+                    onChange={(e) => {
+                      const on = e.currentTarget.checked;
+                      const output = OUTPUT_OPTIONS.map((x) => x.value).filter((v) =>
+                        v === o.value ? on : q.output.includes(v)
+                      );
+                      updateAndRun({ output });
+                    }}
+                  />
+                ))}
+              </Choices>
+            </InlineField>
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Score"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Calibrated: the same threshold means the same false-alarm rate at any fleet size or window. Raw: the paper's score, as version 1 queries have it."
+            >
+              <RadioButtonGroup<Calibration>
+                options={CALIBRATION_OPTIONS}
+                value={q.calibration}
+                onChange={(calibration) => updateAndRun({ calibration })}
+              />
+            </InlineField>
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Include features"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Also return the feature values the forest saw, with imputed cells flagged."
+            >
+              <InlineSwitch
+                aria-label="Include features"
+                value={q.includeFeatures}
+                onChange={(e) => updateAndRun({ includeFeatures: e.currentTarget.checked })}
+              />
+            </InlineField>
+          </InlineFieldRow>
+        </div>
+      )}
 
       <div className={styles.section}>
         <Text element="h6">Variables for alert rules</Text>
