@@ -5,6 +5,7 @@ package main
 
 import (
 	"archive/zip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
+	"github.com/hazewatch/hazewatch/internal/teldist"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
@@ -30,9 +32,9 @@ var Default = Build
 
 const pluginDir = "grafana-datasource"
 
-// pluginTargets are the platforms the datasource backend is shipped for (Grafana's catalog wants
-// linux/amd64 at least; these four cover Grafana's official images and desktops).
-var pluginTargets = [][2]string{{"linux", "amd64"}, {"linux", "arm64"}, {"darwin", "arm64"}, {"windows", "amd64"}}
+// pluginTargets are the platforms the datasource backend is shipped for: the six the SDK's BuildAll
+// builds (Grafana's official images and desktops, Intel Macs, and 32-bit ARM such as a Raspberry Pi).
+var pluginTargets = [][2]string{{"linux", "amd64"}, {"linux", "arm64"}, {"linux", "arm"}, {"darwin", "amd64"}, {"darwin", "arm64"}, {"windows", "amd64"}}
 
 // Build builds everything the stack needs: the command-line tool, both Telegraf plugins, and the
 // Grafana plugin (backend for every shipped platform, frontend, zip).
@@ -104,12 +106,13 @@ func Plugin() error {
 }
 
 // Test runs every test: Go (unit, integration against a real Prometheus, end to end through a real
-// Telegraf, the plugin binary over Grafana's plugin protocol, the built plugin package) and the
-// frontend's (type check, lint, jest, the editors in headless Chromium).
+// Telegraf and through our distribution, the plugin binary over Grafana's plugin protocol, the built
+// plugin package) and the frontend's (type check, lint, jest, the editors in headless Chromium).
 func Test() error {
-	mg.SerialDeps(SystemDeps, Telegraf, Plugin)
+	mg.SerialDeps(SystemDeps, Telegraf, HazewatchTelegraf, Plugin)
 	tg, _ := filepath.Abs(filepath.Join("bin", "telegraf"))
-	env := map[string]string{"HAZEWATCH_TELEGRAF": tg}
+	dist, _ := filepath.Abs(filepath.Join("bin", teldist.Name))
+	env := map[string]string{"HAZEWATCH_TELEGRAF": tg, teldist.EnvBinary: dist}
 	if err := sh.RunWithV(env, "go", "test", "-count=1", "-timeout", "40m", "./..."); err != nil {
 		return err
 	}
@@ -151,12 +154,17 @@ func SystemDeps() error {
 	return sh.RunWithV(env, "apt-get", append([]string{"install", "-y", "-q", "--no-install-recommends"}, missing...)...)
 }
 
-// E2E runs the stack end to end without Docker (package e2e): Debian's Prometheus, the real Telegraf
-// with our input and processor, and the datasource over Grafana's plugin protocol. Precision, recall
-// and timings go to report/e2e/e2e-results.json.
+// E2E runs the stack end to end without Docker (package e2e): Debian's Prometheus, Telegraf with our
+// input and processor (our distribution, as compose runs it, then a stock Telegraf through execd), and
+// the datasource over Grafana's plugin protocol. Precision, recall and timings go to
+// report/e2e/e2e-results.json (and e2e-results-execd.json).
 func E2E() error {
-	mg.Deps(Telegraf)
+	mg.SerialDeps(Telegraf, HazewatchTelegraf)
 	tg, err := filepath.Abs(filepath.Join("bin", "telegraf"))
+	if err != nil {
+		return err
+	}
+	dist, err := filepath.Abs(filepath.Join("bin", teldist.Name))
 	if err != nil {
 		return err
 	}
@@ -164,8 +172,102 @@ func E2E() error {
 	if err != nil {
 		return err
 	}
-	return sh.RunWithV(map[string]string{"HAZEWATCH_TELEGRAF": tg, "HAZEWATCH_E2E_OUT": out},
-		"go", "test", "-count=1", "-run", "^TestStackEndToEnd$", "-v", "-timeout", "10m", "./e2e")
+	return sh.RunWithV(map[string]string{"HAZEWATCH_TELEGRAF": tg, teldist.EnvBinary: dist, "HAZEWATCH_E2E_OUT": out},
+		"go", "test", "-count=1", "-run", "^(TestStackEndToEnd|TestStackEndToEndExecd|TestNativeStatefile)$", "-v", "-timeout", "25m", "./e2e")
+}
+
+// HazewatchTelegraf builds bin/hazewatch-telegraf, our Telegraf distribution: Telegraf's own main at
+// the version go.mod pins, with inputs.purpleair and processors.anomaly compiled in and the stock
+// plugins a PurpleAir stack needs (internal/teldist; static). Nothing of Telegraf's is kept in the
+// repository: its cmd/telegraf is copied from the module cache into a temporary module at build time.
+func HazewatchTelegraf() error {
+	return teldist.Build(context.Background(), teldist.Options{Root: ".", Out: filepath.Join("bin", teldist.Name), Stdout: os.Stdout})
+}
+
+// releasePlatform is a platform of the release binaries.
+type releasePlatform struct{ goos, goarch, goarm string }
+
+func (p releasePlatform) String() string {
+	if p.goarm != "" {
+		return p.goos + "_" + p.goarch + "v" + p.goarm
+	}
+	return p.goos + "_" + p.goarch
+}
+
+// releasePlatforms: 64-bit servers and Raspberry Pi OS 64-bit, and 32-bit ARM for the Raspberry Pis
+// that many PurpleAir-adjacent stations run. GOARM=6 runs on every Raspberry Pi (the Zero and 1 are
+// ARMv6; ARMv7 boards run ARMv6 code too).
+var releasePlatforms = []releasePlatform{{"linux", "amd64", ""}, {"linux", "arm64", ""}, {"linux", "arm", "6"}}
+
+// releaseCommands are the release's commands besides the distribution.
+var releaseCommands = map[string]string{
+	"hazewatch":          "./cmd/hazewatch",
+	"telegraf-anomaly":   "./telegraf-processor/cmd/telegraf-anomaly",
+	"telegraf-purpleair": "./telegraf-input/cmd/telegraf-purpleair",
+}
+
+// Release builds static release binaries (CGO_ENABLED=0) of hazewatch, telegraf-anomaly,
+// telegraf-purpleair and hazewatch-telegraf for linux/amd64, linux/arm64 and linux/arm (ARMv6) into
+// dist/release/<os>_<arch>/, with dist/release/SHA256SUMS. HAZEWATCH_RELEASE_PLATFORMS (e.g.
+// "linux_armv6,linux_arm64") builds only those. Cross-compiling the distribution takes minutes per
+// platform.
+func Release() error {
+	only := map[string]bool{}
+	for _, p := range strings.Split(os.Getenv("HAZEWATCH_RELEASE_PLATFORMS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			only[p] = true
+		}
+	}
+	root := filepath.Join("dist", "release")
+	built := 0
+	for _, p := range releasePlatforms {
+		if len(only) > 0 && !only[p.String()] {
+			continue
+		}
+		dir := filepath.Join(root, p.String())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		env := map[string]string{"CGO_ENABLED": "0", "GOOS": p.goos, "GOARCH": p.goarch, "GOARM": p.goarm}
+		for name, pkg := range releaseCommands {
+			if err := sh.RunWithV(env, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, name), pkg); err != nil {
+				return fmt.Errorf("%s %s: %w", p, name, err)
+			}
+		}
+		start := time.Now()
+		if err := teldist.Build(context.Background(), teldist.Options{Root: ".", Out: filepath.Join(dir, teldist.Name),
+			GOOS: p.goos, GOARCH: p.goarch, GOARM: p.goarm}); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		fmt.Printf("%s: %s built in %s\n", p, teldist.Name, time.Since(start).Round(time.Second))
+		built++
+	}
+	if built == 0 {
+		return fmt.Errorf("HAZEWATCH_RELEASE_PLATFORMS names none of %v", releasePlatforms)
+	}
+	return writeChecksums(root)
+}
+
+// writeChecksums writes root/SHA256SUMS over every file below root, in sha256sum's format.
+func writeChecksums(root string) error {
+	var lines []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "SHA256SUMS" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		sum := sha256.Sum256(b)
+		lines = append(lines, hex.EncodeToString(sum[:])+"  "+filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, "SHA256SUMS"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
 // Bench runs the Go benchmarks that carry the figures each part promises.
