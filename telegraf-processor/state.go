@@ -441,7 +441,13 @@ func (p *Anomaly) loadState() {
 // GetState implements telegraf.StatefulPlugin: Telegraf's agent calls it when it stops (with statefile
 // set in [agent]) and keeps the bytes in its statefile. They are the state_file format. Telegraf cannot
 // take an error here: a state that cannot be encoded is logged and saved as nothing.
+//
+// Telegraf also registers the copy of every processor it keeps for after the aggregators, which it
+// never initialises when skip_processors_after_aggregators is set: such a copy has no state.
 func (p *Anomaly) GetState() any {
+	if p.hst == nil && p.qa == nil {
+		return []byte(nil)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b, err := p.encodeState()
@@ -465,7 +471,8 @@ func (p *Anomaly) SetState(state any) error {
 		return nil
 	}
 	if p.hst == nil && p.qa == nil {
-		return errors.New("processor not initialised: Init must run before SetState")
+		// A copy Telegraf never initialised (see GetState); failing would stop Telegraf.
+		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -673,3 +673,18 @@ func TestStateVersion1Loads(t *testing.T) {
 		t.Errorf("%d series loaded from version 1, want 3", q.table.len())
 	}
 }
+
+// Telegraf's agent registers with its persister the copy of each processor kept for after the
+// aggregators, and never initialises it when skip_processors_after_aggregators is set (as our configs
+// do): asking that copy for its state must not crash Telegraf at stop, nor giving it one at start.
+func TestStateOfAnUninitialisedCopy(t *testing.T) {
+	p := newDefault()
+	b, ok := p.GetState().([]byte)
+	if !ok || len(b) != 0 {
+		t.Fatalf("GetState of an uninitialised processor: %T of %d bytes, want empty []byte", p.GetState(), len(b))
+	}
+	q, _ := newUnstarted(t, newDefault())
+	if err := newDefault().SetState(q.GetState()); err != nil {
+		t.Errorf("SetState on an uninitialised processor: %v (Telegraf would not start)", err)
+	}
+}
