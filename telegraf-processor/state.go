@@ -444,16 +444,19 @@ func (p *Anomaly) loadState() {
 //
 // Telegraf also registers the copy of every processor it keeps for after the aggregators, which it
 // never initialises when skip_processors_after_aggregators is set: such a copy has no state.
+//
+// "No state" is an empty, non-nil slice: nil would be JSON null, which Telegraf's persister decodes
+// into a nil interface and then panics on at the next start (persister.Load, v1.37.2).
 func (p *Anomaly) GetState() any {
 	if p.hst == nil && p.qa == nil {
-		return []byte(nil)
+		return []byte{}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b, err := p.encodeState()
 	if err != nil {
 		p.Log.Errorf("saving the state for Telegraf's statefile: %v; the models will start afresh", err)
-		return []byte(nil)
+		return []byte{}
 	}
 	return b
 }

@@ -687,4 +687,10 @@ func TestStateOfAnUninitialisedCopy(t *testing.T) {
 	if err := newDefault().SetState(q.GetState()); err != nil {
 		t.Errorf("SetState on an uninitialised processor: %v (Telegraf would not start)", err)
 	}
+	// Through Telegraf's persister's own JSON steps, both ways: a JSON null here made Telegraf panic
+	// at its next start.
+	persisterRoundTrip(t, newDefault(), newDefault())
+	r, _ := newUnstarted(t, newDefault())
+	persisterRoundTrip(t, newDefault(), r)
+	persisterRoundTrip(t, r, newDefault())
 }
