@@ -175,6 +175,22 @@ type panel struct {
 	Targets    []json.RawMessage        `json:"targets"`
 	GridPos    struct{ H, W, X, Y int } `json:"gridPos"`
 	Panels     []panel                  `json:"panels"` // collapsed rows
+	// FieldConfig is the part of the panel's field defaults the threshold checks read.
+	FieldConfig struct {
+		Defaults struct {
+			Thresholds struct {
+				Steps []struct {
+					Color string   `json:"color"`
+					Value *float64 `json:"value"`
+				} `json:"steps"`
+			} `json:"thresholds"`
+			Custom struct {
+				ThresholdsStyle struct {
+					Mode string `json:"mode"`
+				} `json:"thresholdsStyle"`
+			} `json:"custom"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
 }
 
 type target struct {
@@ -282,7 +298,9 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("no panel shows the batch score in %s mode", mode)
 		}
 	}
-	for _, want := range []string{"PM2.5 per sensor", "Streaming anomaly score", "Most anomalous sensors now", "Share of imputed readings"} {
+	// The panels an operator uses every day (issue 13) and the reference ones.
+	for _, want := range []string{"Sensors needing attention now", "Channel A vs B", "EPA-corrected PM2.5", "AQI category",
+		"Stale sensors", "Streaming opinion", "Batch opinion", "PM2.5 per sensor", "Most anomalous sensors now", "Share of imputed readings"} {
 		if !slices.ContainsFunc(d.allPanels(), func(p panel) bool { return strings.HasPrefix(p.Title, want) }) {
 			t.Errorf("no panel %q", want)
 		}
@@ -411,8 +429,13 @@ func TestAlertRules(t *testing.T) {
 				}
 				switch q.DatasourceUID {
 				case "__expr__":
-					if e, _ := q.Model["expression"].(string); !refs[e] {
-						t.Errorf("%s/%s: expression refers to %q, not a refId of the rule", where, q.RefID, e)
+					if len(q.Refs()) == 0 {
+						t.Errorf("%s/%s: expression %v reads no refId", where, q.RefID, q.Model["expression"])
+					}
+					for _, e := range q.Refs() {
+						if !refs[e] || e == q.RefID {
+							t.Errorf("%s/%s: expression refers to %q, not another refId of the rule", where, q.RefID, e)
+						}
 					}
 					if _, _, v, ok := q.Threshold(); ok && r.Labels["pipeline"] == "streaming" {
 						streamingThreshold = strconv.FormatFloat(v, 'f', -1, 64)
@@ -430,7 +453,12 @@ func TestAlertRules(t *testing.T) {
 					}
 					// Alert rules run in the backend with no dashboard: no variables to substitute.
 					for _, hq := range checkHazewatchTarget(t, where, raw, nil) {
-						checkBatchRuleOutput(t, where, hq, condition)
+						if hq.Preset == "" {
+							checkBatchRuleOutput(t, where, hq, condition)
+						}
+					}
+					if _, err := q.HazewatchQuery(); err != nil {
+						t.Errorf("%s/%s: %v", where, q.RefID, err)
 					}
 				}
 			}
@@ -637,7 +665,8 @@ func TestBatchQueriesStep(t *testing.T) {
 		if q.Training.FixedStep != step {
 			t.Errorf("%s: training.step %q, want the readings' step %s (purpleair.conf)", where[i], q.Training.Step, model.Duration(step))
 		}
-		if q.Mode == models.ModeFleet && q.Training.Range != models.TrainingPanel {
+		// The preset reads training.range in fleet mode too: the detector warms up over it.
+		if q.Mode == models.ModeFleet && q.Preset == "" && q.Training.Range != models.TrainingPanel {
 			t.Errorf("%s: fleet query with training.range %q, which fleet mode ignores (with a warning on every refresh)", where[i], q.Training.Range)
 		}
 		// The dashboard's default range as Grafana sends it (6 h in ~1000 px: a 20 s interval), and a
@@ -686,5 +715,143 @@ func checkBatchRuleOutput(t testing.TB, where string, q *models.Query, condition
 	}
 	if evaluator != "gt" || th <= 0.5 || th >= 1 {
 		t.Errorf("%s: threshold %s %v on the score, want gt with a value in (0.5, 1): 0.5 and below flag a healthy fleet", where, evaluator, th)
+	}
+}
+
+// ruleThresholds lists the values at which the provisioned rules page: every threshold expression's
+// value, and the PurpleAir preset's score threshold (a preset rule pages on anomaly, i.e. score ≥ it).
+func ruleThresholds(t testing.TB) map[float64][]string {
+	t.Helper()
+	out := map[float64][]string{}
+	for _, g := range provisioningtest.LoadAlertRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, q := range r.Data {
+				if reads, _, v, ok := q.Threshold(); ok && q.RefID == r.Condition {
+					out[v] = append(out[v], r.UID+" ("+reads+")")
+				}
+				if q.DatasourceUID == "hazewatch" {
+					if hq, err := q.HazewatchQuery(); err == nil && hq.Preset == models.PresetPurpleAir {
+						out[hq.PurpleAir.Threshold] = append(out[hq.PurpleAir.Threshold], r.UID+" (preset score)")
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestThresholdLines: a graph that draws a threshold line draws one, at a value where a provisioned rule
+// pages (issue 13: the fleet panel painted red at 0.6 while its rule fired at 0.88). Bands (mode "area",
+// the AQI categories) are not lines and are not held to a rule.
+func TestThresholdLines(t *testing.T) {
+	rules := ruleThresholds(t)
+	lines := 0
+	for _, p := range loadDashboard(t).allPanels() {
+		mode := p.FieldConfig.Defaults.Custom.ThresholdsStyle.Mode
+		if p.Type != "timeseries" || (mode != "line" && mode != "line+area" && mode != "dashed" && mode != "line+dashed") {
+			continue
+		}
+		var values []float64
+		for _, st := range p.FieldConfig.Defaults.Thresholds.Steps {
+			if st.Value != nil {
+				values = append(values, *st.Value)
+			}
+		}
+		if len(values) != 1 {
+			t.Errorf("panel %d %q draws %d threshold lines %v, want one", p.ID, p.Title, len(values), values)
+			continue
+		}
+		if len(rules[values[0]]) == 0 {
+			t.Errorf("panel %d %q: threshold line at %v, where no rule pages (rules page at %v)", p.ID, p.Title, values[0], rules)
+			continue
+		}
+		t.Logf("panel %d %q: line at %v = %v", p.ID, p.Title, values[0], rules[values[0]])
+		lines++
+	}
+	if lines < 3 {
+		t.Errorf("%d panels draw a rule's threshold, want the streaming, batch and preset scores'", lines)
+	}
+}
+
+// TestPresetRules holds the PurpleAir preset's rules to what makes them work in Grafana (issue 13):
+//   - a sensor-fault and an unusual-air rule, each keeping its kind with the label join of rules.yaml
+//     (Grafana's expressions cannot filter on a label) over a fleet query scored at the last step with
+//     the anomaly output — the numeric frames that carry kind, reason and since as labels;
+//   - no detail label on them: its text grows with the episode ("for 46 min", "for 48 min"), and a label
+//     that changes starts a new alert instance at every evaluation, so `for` would never be reached;
+//   - notifications that say what is wrong from the labels the frames carry;
+//   - a stale rule per sensor, and a pipeline rule that pages on no data at all (noDataState Alerting).
+func TestPresetRules(t *testing.T) {
+	f := provisioningtest.LoadAlertRules(t)
+	kinds := map[string]string{}
+	var silent, stale []string
+	for _, g := range f.Groups {
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if r.NoDataState == "Alerting" {
+				silent = append(silent, r.UID)
+			}
+			for _, q := range r.Data {
+				if expr, _ := q.Model["expr"].(string); strings.Contains(expr, "purpleair_last_seen") && strings.Contains(expr, "by (sensor_index)") {
+					stale = append(stale, r.UID)
+				}
+			}
+			p, m, kind, ok := r.KindFilter()
+			if !ok {
+				for _, q := range r.Data {
+					if hq, err := q.HazewatchQuery(); err == nil && hq.Preset != "" {
+						t.Errorf("rule %s: a preset query without the kind filter pages on every kind", r.UID)
+					}
+				}
+				continue
+			}
+			where := "rule " + r.UID
+			if other, dup := kinds[kind]; dup {
+				t.Errorf("%s and %s both page on kind %s", where, other, kind)
+			}
+			kinds[kind] = r.UID
+			hq, err := p.HazewatchQuery()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hq.Mode != models.ModeFleet || hq.FleetAt != models.FleetAtLast || !slices.Equal(hq.Output, []string{models.OutputAnomaly}) {
+				t.Errorf("%s: preset query mode %s at %s, output %v; want fleet at last with output [anomaly]", where, hq.Mode, hq.FleetAt, hq.Output)
+			}
+			if hq.PurpleAir.DetailLabel {
+				t.Errorf("%s: purpleair.detailLabel makes a new alert instance at every evaluation", where)
+			}
+			if hq.Training.Lookback < 6*time.Hour {
+				t.Errorf("%s: training.range %q: the detector needs hours of warm-up for a sensor's usual ratio and level", where, hq.Training.Range)
+			}
+			reads, evaluator, v, ok := r.Condition, "", 0.0, false
+			for _, q := range r.Data {
+				if q.RefID == r.Condition {
+					reads, evaluator, v, ok = q.Threshold()
+				}
+			}
+			if !ok || reads != m.RefID || evaluator != "gt" || v != 0 {
+				t.Errorf("%s: condition %s reads %q %s %v; want the kind filter %s > 0", where, r.Condition, reads, evaluator, v, m.RefID)
+			}
+			if r.NoDataState != "OK" {
+				t.Errorf("%s: noDataState %s; no flagged sensor is the normal state (the pipeline rule reports silence)", where, r.NoDataState)
+			}
+			if !strings.Contains(r.Annotations["summary"], "$labels.sensor_index") || !strings.Contains(r.Annotations["summary"], "$labels.since") {
+				t.Errorf("%s: summary %q does not name the sensor and since when", where, r.Annotations["summary"])
+			}
+		}
+	}
+	if kinds["sensor"] == "" || kinds["air"] == "" {
+		t.Errorf("kind filters %v, want a rule for sensor and one for air", kinds)
+	}
+	if r := f.Rule(kinds["sensor"]); r != nil && !strings.Contains(r.Annotations["summary"], "$labels.reason") {
+		t.Errorf("rule %s: summary %q does not say why", r.UID, r.Annotations["summary"])
+	}
+	if len(stale) == 0 {
+		t.Error("no rule watches each sensor's last report (purpleair_last_seen by sensor_index)")
+	}
+	if len(silent) != 1 {
+		t.Errorf("rules with noDataState Alerting: %v, want the pipeline rule alone", silent)
+	} else if r := f.Rule(silent[0]); r.ExecErrState != "Alerting" {
+		t.Errorf("rule %s: execErrState %s; Prometheus down is the pipeline silent too", r.UID, r.ExecErrState)
 	}
 }
