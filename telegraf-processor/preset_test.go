@@ -169,9 +169,14 @@ func TestPresetReasons(t *testing.T) {
 			with(c(n), map[string]any{"pm2.5_cf_1_a": nil, "pm2.5_cf_1_b": nil, "pm2.5_cf_1": nil, "pm2.5_atm": nil,
 				"humidity": nil, "temperature": nil, "pressure": nil}),
 		}, "sensor", "missing", "both laser channels and the environment sensor"},
-		{"spike", []map[string]any{
+		{"one channel spikes", []map[string]any{
+			with(c(n), map[string]any{"pm2.5_cf_1_a": 300.0, "pm2.5_cf_1_b": 9.0, "pm2.5_cf_1": 154.5}),
+		}, "sensor", "spike", "one channel jumped"},
+		// Alone (no neighbours in the stream), a sensor whose channels jump together may be seeing
+		// a puff of smoke: air, not a fault.
+		{"both channels jump, no neighbours", []map[string]any{
 			with(c(n), map[string]any{"pm2.5_cf_1_a": 90.0, "pm2.5_cf_1_b": 92.0, "pm2.5_cf_1": 91.0}),
-		}, "sensor", "spike", "jumped"},
+		}, "air", "air", "this sensor's usual"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
