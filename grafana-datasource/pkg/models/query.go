@@ -3,13 +3,15 @@
 // query's JSON, how it is validated, defaulted and resolved against the
 // panel's time range, and how template macros are expanded in the backend.
 //
-// # Query model, schemaVersion 1
+// # Query model, schemaVersion 2
 //
 // The user-facing reference (with examples) is QUERY_MODEL.md next to this
 // file; this comment is the authoritative summary.
 //
 //	{
-//	  "schemaVersion": 1,                       // optional; absent = 1; >1 is refused
+//	  "schemaVersion": 2,                       // optional; absent = 1; >2 is refused
+//	  "preset": "",                             // "" = Isolation Forest over features | "purpleair" (below)
+//	  "calibration": "tail",                    // "tail" (default from version 2) | "none" (raw; version 1's default)
 //	  "mode": "series",                         // "series" (default) | "fleet"
 //	  "features": [                             // 1..32 named PromQL expressions
 //	    {"name": "pm25", "expr": "purpleair_pm2_5_cf_1"},
@@ -39,6 +41,19 @@
 // cross-section of all entities at that step (what the reference batch did on
 // one snapshot), and each entity is scored against the fleet; "fleetAt": "last"
 // returns only the last step of the panel range.
+//
+// Calibration "tail" reports score as 1 − its tail probability under the
+// training scores (engine/calibrate.go), so that one threshold is one
+// false-alarm rate at any fleet size.
+//
+// The "purpleair" preset runs the PurpleAir QA detector (pkg/purpleair/qa)
+// over the channels Telegraf stores, one detector over the whole fleet;
+// features, forest, isolationForest and imputation are not read:
+//
+//	{"schemaVersion": 2, "preset": "purpleair", "mode": "fleet", "fleetAt": "last",
+//	 "purpleair": {"selector": "", "sensor": "", "threshold": 0.7, "correction": "us_wide", "detailLabel": false},
+//	 "training": {"range": "6d", "step": "2m"},          // range: the detector's warm-up
+//	 "output": ["score", "anomaly", "kind", "reason"]}  // also "detail", "since", "pm2.5_epa"
 //
 // Macros resolved in every expression (also for alert rules): $__interval,
 // $__interval_ms (the step), $__rate_interval (max(step + scrape interval,
