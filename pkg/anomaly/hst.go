@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"math/bits"
 	"slices"
 	"sort"
 	"unsafe"
@@ -219,9 +218,10 @@ func NewHalfSpaceTrees(features []string, opt HalfSpaceTreesOptions) (*HalfSpace
 	}
 	h.on = make([]uint16, h.slots)
 	h.at = make([]float64, h.slots)
+	slots := make([]int, h.branches)
 	for t := 0; t < opt.Trees; t++ {
-		for i := 0; i < h.branches; i++ {
-			slot := h.branchSlot(t, i)
+		h.treeSlots(t, slots)
+		for i, slot := range slots {
 			h.on[slot] = on[t*h.branches+i]
 			h.at[slot] = at[t*h.branches+i]
 		}
@@ -368,18 +368,6 @@ func (h *HalfSpaceTrees) next(d, i, right int) int {
 	return (i+i&lv.lm+right)*lv.mul + lv.add
 }
 
-// branchSlot is the slot of tree t's branch i in River's implicit order (node i's children are
-// 2i+1 and 2i+2): the walk down the path that the bits of i+1 after its leading one spell out.
-// Not for walks, which step from slot to slot.
-func (h *HalfSpaceTrees) branchSlot(t, i int) int {
-	d := bits.Len(uint(i+1)) - 1 // level of node i
-	slot := t * h.topSlots
-	for k := 0; k < d; k++ {
-		slot = h.next(k, slot, (i+1)>>(d-1-k)&1)
-	}
-	return slot
-}
-
 // hstMass is the integer type of a state's masses, the narrowest the window allows.
 type hstMass interface{ ~uint8 | ~uint16 }
 
@@ -452,13 +440,26 @@ func (h *HalfSpaceTrees) rootMasses(s *HSTState) (l, r uint32) {
 	return s.counter, r
 }
 
-// treeMasses writes tree t's (l_mass, r_mass) per node in River's implicit order (node i's
-// children are 2i+1 and 2i+2) into dst, h.nodes long. For serialization and tests, not for walks.
-func (h *HalfSpaceTrees) treeMasses(s *HSTState, t int, dst [][2]uint32) {
+// treeSlots writes the slots of tree t's branches in River's implicit order (node i's children
+// are 2i+1 and 2i+2) into dst, h.branches long: the slot walk of every path at once.
+func (h *HalfSpaceTrees) treeSlots(t int, dst []int) {
+	dst[0] = t * h.topSlots
+	for i, d := 0, 0; 2*i+2 < len(dst); i++ {
+		if i+1 == 2<<d { // i+1 a power of two: the first node of the next level
+			d++
+		}
+		dst[2*i+1] = h.next(d, dst[i], 0)
+		dst[2*i+2] = h.next(d, dst[i], 1)
+	}
+}
+
+// treeMasses writes tree t's (l_mass, r_mass) per node in River's implicit order into dst,
+// h.nodes long, given slots from treeSlots(t, slots). For serialization and tests, not for walks.
+func (h *HalfSpaceTrees) treeMasses(s *HSTState, slots []int, dst [][2]uint32) {
 	l, r := h.rootMasses(s)
 	dst[0] = [2]uint32{l, r}
-	for i := 0; i < h.branches; i++ {
-		l, r := s.pair(h.branchSlot(t, i))
+	for i, slot := range slots {
+		l, r := s.pair(slot)
 		dst[2*i+1] = [2]uint32{l, r}
 		dst[2*i+2] = [2]uint32{dst[i][0] - l, dst[i][1] - r}
 	}

@@ -79,3 +79,43 @@ func BenchmarkHSTScoreLearnSeries(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHSTMarshalState: saving and loading one warm state at the defaults (10 trees, height 8,
+// window 250), what a state file costs per series (records/… here count states).
+func BenchmarkHSTMarshalState(b *testing.B) {
+	h := newHST(b, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11})
+	s := h.NewState()
+	x := []float64{0}
+	v := uint64(88172645463325252)
+	for range 400 {
+		v ^= v << 13
+		v ^= v >> 7
+		v ^= v << 17
+		x[0] = float64(v%3000) / 10
+		h.Learn(s, x)
+	}
+	b.Run("marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := startThreadCPU()
+		for b.Loop() {
+			if _, err := h.MarshalState(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRecordRates(b, cpu)
+	})
+	saved, err := h.MarshalState(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := startThreadCPU()
+		for b.Loop() {
+			if _, err := h.UnmarshalState(saved); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRecordRates(b, cpu)
+	})
+}

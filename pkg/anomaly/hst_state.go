@@ -53,10 +53,12 @@ func (h *HalfSpaceTrees) MarshalState(s *HSTState) ([]byte, error) {
 	// The state stores no leaf as such (see the layout in hst.go): rebuild each tree's node masses
 	// once, keeping its leaves' for the two lists.
 	leaves := h.branches + 1
+	slots := make([]int, h.branches)
 	nodes := make([][2]uint32, h.nodes)
 	leafMass := make([][2]uint32, h.trees()*leaves)
 	for t := 0; t < h.trees(); t++ {
-		h.treeMasses(s, t, nodes)
+		h.treeSlots(t, slots)
+		h.treeMasses(s, slots, nodes)
 		copy(leafMass[t*leaves:], nodes[h.branches:])
 	}
 	for side := range 2 { // l_mass, then r_mass
@@ -134,8 +136,10 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 	leaves := h.branches + 1
 	window := uint32(h.opt.WindowSize)
 	level := make([][2]uint32, leaves) // masses of one level's nodes, leaves first
-	var next [2]int                    // next entry of each list
+	slots := make([]int, h.branches)
+	var next [2]int // next entry of each list
 	for t := 0; t < h.trees(); t++ {
+		h.treeSlots(t, slots)
 		clear(level)
 		for side, list := range lists {
 			for ; next[side] < len(list) && int(list[next[side]].pos)/leaves == t; next[side]++ {
@@ -150,7 +154,7 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 				if sum[0] > window || sum[1] > window {
 					return nil, fmt.Errorf("%w: tree %d masses exceed the window", ErrHSTStateCorrupt, t)
 				}
-				s.setPair(h.branchSlot(t, 1<<d-1+i), left[0], left[1])
+				s.setPair(slots[1<<d-1+i], left[0], left[1])
 				level[i] = sum
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"os"
 	"runtime"
 	"slices"
@@ -213,8 +214,7 @@ func TestHSTMissingGoesToHeavierChild(t *testing.T) {
 			s.setPair(h.branchSlot(0, 0), uint32(tt.left), 0) // the root's left child; the right one holds the rest
 			s.counter = uint32(tt.left + tt.right)
 			h.Learn(s, []float64{math.NaN()})
-			m := make([][2]uint32, h.nodes)
-			h.treeMasses(s, 0, m)
+			m := hstTreeMasses(h, s, 0)
 			left, right := uint16(m[1][0])-tt.left, uint16(m[2][0])-tt.right
 			if got := map[bool]int{true: 1, false: 2}[left == 1]; got != tt.wantLeaf || left+right != 1 {
 				t.Fatalf("missing value went to leaf %d (l_mass deltas %d, %d), want %d", got, left, right, tt.wantLeaf)
@@ -238,8 +238,7 @@ func TestHSTValueAtThresholdGoesRight(t *testing.T) {
 			x[h.on[root]] = h.at[root]
 			s := h.NewState()
 			h.Learn(s, x)
-			m := make([][2]uint32, h.nodes)
-			h.treeMasses(s, tree, m)
+			m := hstTreeMasses(h, s, tree)
 			if m[1][0] != 0 || m[2][0] != 1 {
 				t.Errorf("%d features, tree %d: value == root threshold went left; River sends it right", len(features), tree)
 			}
@@ -452,6 +451,27 @@ func TestHSTStateLoadsSavedFormat(t *testing.T) {
 	}
 }
 
+// branchSlot is the slot of tree t's branch i in River's implicit order (node i's children are
+// 2i+1 and 2i+2): the walk down the path that the bits of i+1 after its leading one spell out.
+// Independent of treeSlots, so the tests check one against the other.
+func (h *HalfSpaceTrees) branchSlot(t, i int) int {
+	d := bits.Len(uint(i+1)) - 1 // level of node i
+	slot := t * h.topSlots
+	for k := 0; k < d; k++ {
+		slot = h.next(k, slot, (i+1)>>(d-1-k)&1)
+	}
+	return slot
+}
+
+// hstTreeMasses is tree t's (l_mass, r_mass) per node in River's implicit order.
+func hstTreeMasses(h *HalfSpaceTrees, s *HSTState, t int) [][2]uint32 {
+	slots := make([]int, h.branches)
+	h.treeSlots(t, slots)
+	m := make([][2]uint32, h.nodes)
+	h.treeMasses(s, slots, m)
+	return m
+}
+
 func hstReseal(b []byte) []byte {
 	body := b[:len(b)-4]
 	return binary.LittleEndian.AppendUint32(bytes.Clone(body), crc32.ChecksumIEEE(body))
@@ -594,9 +614,8 @@ func TestHSTStateSize(t *testing.T) {
 			if !s.Warm() {
 				t.Fatal("not warm after a full window")
 			}
-			m := make([][2]uint32, h.nodes)
 			for tree := 0; tree < h.opt.Trees; tree++ {
-				h.treeMasses(s, tree, m)
+				m := hstTreeMasses(h, s, tree)
 				full := 0
 				for _, nm := range m {
 					if nm[1] == uint32(tt.window) {
@@ -933,10 +952,8 @@ func naiveEqual(h *HalfSpaceTrees, n *naiveState, s *HSTState) bool {
 	if int(s.counter) != n.counter || s.warm != n.warm {
 		return false
 	}
-	m := make([][2]uint32, h.nodes)
 	for t := 0; t < h.opt.Trees; t++ {
-		h.treeMasses(s, t, m)
-		if !slices.Equal(m, n.mass[t*h.nodes:(t+1)*h.nodes]) {
+		if !slices.Equal(hstTreeMasses(h, s, t), n.mass[t*h.nodes:(t+1)*h.nodes]) {
 			return false
 		}
 	}
