@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
+	"github.com/hazewatch/hazewatch/internal/teldist"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
 )
@@ -98,11 +99,18 @@ type restartResult struct {
 	MeanScore      jsonFloat `json:"mean_score_after_restart"`
 }
 
-// TestStackEndToEnd runs the stack as docker-compose.yml would, on this machine: Prometheus, Telegraf
-// with our input (simulating a fleet with labelled faults at accelerated time) and our processor, and
-// our datasource over Grafana's plugin protocol; then it measures detection on both paths, checks
-// that Prometheus holds exactly what Telegraf sent, and that the processor's state survives a restart.
-func TestStackEndToEnd(t *testing.T) {
+// TestStackEndToEnd runs the stack as docker-compose.yml would, on this machine: Prometheus, our
+// Telegraf distribution (hazewatch-telegraf, deploy/telegraf/native) with our input (simulating a fleet
+// with labelled faults at accelerated time) and our processor compiled in, and our datasource over
+// Grafana's plugin protocol; then it measures detection on both paths, checks that Prometheus holds
+// exactly what Telegraf sent, and that the processor's state survives a restart.
+func TestStackEndToEnd(t *testing.T) { stackEndToEnd(t, true) }
+
+// TestStackEndToEndExecd is the same through the execd route: a stock Telegraf (internal/telegraftest)
+// with deploy/telegraf/telegraf.conf running our two external binaries.
+func TestStackEndToEndExecd(t *testing.T) { stackEndToEnd(t, false) }
+
+func stackEndToEnd(t *testing.T, native bool) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end stack takes a few minutes")
 	}
@@ -118,6 +126,7 @@ func TestStackEndToEnd(t *testing.T) {
 
 	dir := t.TempDir()
 	stack := &telegrafStack{
+		native:   native,
 		dir:      dir,
 		binDir:   filepath.Join(dir, "bin"),
 		confDir:  filepath.Join(dir, "etc-telegraf"),
@@ -131,7 +140,12 @@ func TestStackEndToEnd(t *testing.T) {
 
 	// --- build what the containers would hold -------------------------------------------------------
 	mark := time.Now()
-	stack.bin = telegraftest.Binary(t)
+	if native {
+		stack.bin = teldist.Binary(t, repotest.Root(t))
+	} else {
+		stack.bin = telegraftest.Binary(t)
+	}
+	// telegraf-anomaly also runs the restart's control (checkRestartControl) on the native route.
 	repotest.GoBuild(t, stack.binDir, map[string]string{
 		"telegraf-purpleair":    "./telegraf-input/cmd/telegraf-purpleair",
 		"telegraf-anomaly":      "./telegraf-processor/cmd/telegraf-anomaly",
@@ -273,7 +287,11 @@ func TestStackEndToEnd(t *testing.T) {
 	lap("compare_all", mark)
 	res.Seconds["total"] = math.Round(time.Since(began).Seconds()*10) / 10
 
-	writeResults(t, dir, res)
+	name := "e2e-results.json"
+	if !native {
+		name = "e2e-results-execd.json"
+	}
+	writeResults(t, dir, name, res)
 	assertFloors(t, res)
 }
 
@@ -948,7 +966,7 @@ func checkRestartControl(t testing.TB, ctx context.Context, stack *telegrafStack
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(cctx, filepath.Join(stack.binDir, "telegraf-anomaly"), "-config", filepath.Join(stack.confDir, "anomaly.conf"))
+		cmd := exec.CommandContext(cctx, filepath.Join(stack.binDir, "telegraf-anomaly"), "-config", stack.controlConfig(t))
 		cmd.Env = minimalEnv(map[string]string{"HAZEWATCH_STATE_DIR": stateDir})
 		cmd.Stdin = bytes.NewReader(input.Bytes())
 		var stdout, stderr bytes.Buffer
@@ -990,7 +1008,7 @@ func checkRestartControl(t testing.TB, ctx context.Context, stack *telegrafStack
 	t.Logf("control: the saved state reproduces all %d post-restart scores (%d differ); without it all %d are warm-up", len(after), differ, warm)
 }
 
-func writeResults(t testing.TB, dir string, res *results) {
+func writeResults(t testing.TB, dir, name string, res *results) {
 	t.Helper()
 	if d := os.Getenv(resultsEnv); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -1002,7 +1020,7 @@ func writeResults(t testing.TB, dir string, res *results) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "e2e-results.json")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

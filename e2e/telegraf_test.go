@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
+	"github.com/hazewatch/hazewatch/internal/teldist"
 )
 
 // overrideSettings sets `key = value` lines of a single-table TOML plugin config: a setting already
@@ -45,9 +46,12 @@ func overrideSettings(conf string, set map[string]string) string {
 
 func escapeReplacement(s string) string { return strings.ReplaceAll(s, "$", "$$") }
 
-// telegrafStack is the Telegraf part of the compose stack laid out on this machine.
+// telegrafStack is the Telegraf part of the compose stack laid out on this machine: our distribution
+// running deploy/telegraf/native as the compose service does (native), or a stock Telegraf running our
+// external binaries with deploy/telegraf/telegraf.conf (the execd route).
 type telegrafStack struct {
-	bin      string // Telegraf
+	native   bool
+	bin      string // Telegraf: hazewatch-telegraf when native
 	dir      string // the test's directory for this stack
 	binDir   string // HAZEWATCH_BIN_DIR: telegraf-purpleair, telegraf-anomaly
 	confDir  string // HAZEWATCH_CONF_DIR: purpleair.conf (test overrides), anomaly.conf (as shipped)
@@ -58,32 +62,57 @@ type telegrafStack struct {
 // stateFile is where deploy/telegraf/anomaly.conf puts the processor's state.
 func (s *telegrafStack) stateFile() string { return filepath.Join(s.stateDir, "anomaly-state.bin") }
 
-// installProcessorConfig copies deploy/telegraf/anomaly.conf, as shipped, into confDir.
+// deployDir is where the route's configuration is in the repository.
+func (s *telegrafStack) deployDir() string {
+	if s.native {
+		return "deploy/telegraf/native"
+	}
+	return "deploy/telegraf"
+}
+
+// installProcessorConfig copies the route's anomaly.conf, as shipped, into confDir.
 func (s *telegrafStack) installProcessorConfig(t testing.TB) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(s.confDir, "anomaly.conf"), repotest.ReadFile(t, "deploy/telegraf/anomaly.conf"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.confDir, "anomaly.conf"), repotest.ReadFile(t, s.deployDir()+"/anomaly.conf"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// writeInputConfig writes confDir/purpleair.conf: the shipped deploy/telegraf/purpleair.conf with the
-// given settings overridden.
+// controlConfig is the configuration telegraf-anomaly runs the restart's control with: the execd
+// route's anomaly.conf, which sets the same models as the native one (TestNativeConfigsMatchExecd).
+func (s *telegrafStack) controlConfig(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(s.confDir, "anomaly-execd.conf")
+	if err := os.WriteFile(path, repotest.ReadFile(t, "deploy/telegraf/anomaly.conf"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeInputConfig writes confDir/purpleair.conf: the route's shipped purpleair.conf with the given
+// settings overridden.
 func (s *telegrafStack) writeInputConfig(t testing.TB, set map[string]string) {
 	t.Helper()
-	conf := overrideSettings(string(repotest.ReadFile(t, "deploy/telegraf/purpleair.conf")), set)
+	conf := overrideSettings(string(repotest.ReadFile(t, s.deployDir()+"/purpleair.conf")), set)
 	if err := os.WriteFile(filepath.Join(s.confDir, "purpleair.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// run starts Telegraf the way the compose service does (its command, the repository's telegraf.conf,
-// the service's environment with compose defaults) plus one more config file with an outputs.file
-// copy of every metric into outFile. The plugin configs come from confDir.
+// run starts Telegraf the way the compose service does (natively its command, with the repository's
+// telegraf.conf; on the execd route the execd telegraf.conf under the same flags; the service's
+// environment with compose defaults) plus one more config file with an outputs.file copy of every
+// metric into outFile. The plugin configs come from confDir.
 func (s *telegrafStack) run(t testing.TB, name, outFile string) *process {
 	t.Helper()
 	svc := loadComposeService(t, "telegraf")
-	if len(svc.Command) == 0 || svc.Command[0] != "telegraf" {
-		t.Fatalf("compose telegraf command %q does not start telegraf", svc.Command)
+	if len(svc.Command) == 0 || svc.Command[0] != teldist.Name {
+		t.Fatalf("compose telegraf command %q does not start %s", svc.Command, teldist.Name)
+	}
+	command := svc.Command[1:]
+	if !s.native {
+		// What the compose service ran before it ran the distribution, and what a stock Telegraf runs.
+		command = []string{"--strict-env-handling", "--config", repotest.Path(t, "deploy/telegraf/telegraf.conf")}
 	}
 	extra := filepath.Join(s.dir, name+"-outputs-file.conf")
 	conf := fmt.Sprintf(`# End-to-end test only: a copy of every metric Telegraf sends to Prometheus, to count and to
@@ -96,8 +125,11 @@ func (s *telegrafStack) run(t testing.TB, name, outFile string) *process {
 		t.Fatal(err)
 	}
 	var args []string
-	for _, a := range svc.Command[1:] {
-		if strings.HasPrefix(a, "/") {
+	for _, a := range command {
+		switch {
+		case s.native && (a == "/etc/telegraf/purpleair.conf" || a == "/etc/telegraf/anomaly.conf"):
+			a = filepath.Join(s.confDir, filepath.Base(a)) // the test's copies, with its overrides
+		case s.native && strings.HasPrefix(a, "/"):
 			a = hostPathOf(t, svc, a)
 		}
 		args = append(args, a)

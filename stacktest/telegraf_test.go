@@ -19,36 +19,23 @@ import (
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
-// telegrafProcess describes how the compose stack starts Telegraf, translated to this machine: the
-// telegraf service's command with container paths replaced by the repository files mounted there, and
-// the service's environment (after compose interpolation of composeEnv) plus overrides.
+// telegrafProcess describes how the compose stack's Telegraf runs on the execd route, translated to
+// this machine. The compose service runs our distribution (deploy/telegraf/native, checked by the
+// end-to-end tests in e2e/, TestComposeRunsTheDistribution among them); these tests drive the execd
+// route a stock Telegraf takes, deploy/telegraf/telegraf.conf under that route's flags, with the
+// service's environment (after compose interpolation of composeEnv) plus overrides.
 type telegrafProcess struct {
 	args    []string // after the binary
 	env     []string
-	confDir string // the host directory mounted as /etc/telegraf
+	confDir string // the directory of the execd route's configs (HAZEWATCH_CONF_DIR)
 }
 
 func telegrafFromCompose(t testing.TB, composeEnv, overrides map[string]string) telegrafProcess {
 	t.Helper()
 	s := service(t, loadCompose(t, composeEnv), "telegraf")
-	if len(s.Command) == 0 || s.Command[0] != "telegraf" {
-		t.Fatalf("telegraf service command %q does not start telegraf", s.Command)
-	}
 	var p telegrafProcess
-	for _, a := range s.Command[1:] {
-		if strings.HasPrefix(a, "/") {
-			a = hostPath(t, s, a)
-		}
-		p.args = append(p.args, a)
-	}
-	// telegraf.conf finds the plugin configs through HAZEWATCH_CONF_DIR (default /etc/telegraf): all
-	// three files must come from one host directory for that to hold.
-	p.confDir = filepath.Dir(hostPath(t, s, "/etc/telegraf/telegraf.conf"))
-	for _, f := range []string{"purpleair.conf", "anomaly.conf"} {
-		if got := filepath.Dir(hostPath(t, s, "/etc/telegraf/"+f)); got != p.confDir {
-			t.Fatalf("/etc/telegraf/%s comes from %s, telegraf.conf from %s", f, got, p.confDir)
-		}
-	}
+	p.confDir = repotest.Path(t, "deploy/telegraf")
+	p.args = []string{"--strict-env-handling", "--config", filepath.Join(p.confDir, "telegraf.conf")}
 	env := map[string]string{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"), "HAZEWATCH_CONF_DIR": p.confDir}
 	for k, v := range s.Environment {
 		if v != nil {
