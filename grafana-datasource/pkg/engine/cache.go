@@ -27,6 +27,10 @@ type modelCache struct {
 	// onResize, when set, is told of every change of bytes, with mu held:
 	// the memory budget counts the cache's forests as held memory.
 	onResize func(delta int64)
+	// room, when set, says whether the memory budget has room for size more
+	// bytes (called with mu held): entries are evicted until it does, and a
+	// value is not cached if it never does.
+	room func(size int64) bool
 }
 
 type cacheEntry struct {
@@ -72,6 +76,17 @@ func (c *modelCache) Put(key string, value any, size int64) {
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
 		c.remove(el)
+	}
+	if c.room != nil {
+		if !c.room(size - c.bytes) {
+			return // not even an empty cache would make room: keep what is cached
+		}
+		for !c.room(size) {
+			if c.ll.Len() == 0 {
+				return // the running queries need the memory more
+			}
+			c.remove(c.ll.Back())
+		}
 	}
 	el := c.ll.PushFront(&cacheEntry{key: key, value: value, size: size, expires: c.now().Add(c.ttl)})
 	c.items[key] = el

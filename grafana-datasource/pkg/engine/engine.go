@@ -88,7 +88,7 @@ func New(up Fetcher, opt Options) *Engine {
 	}
 	cache, pool := newModelCache(opt.CacheMaxBytes, opt.CacheTTL), newMemPool(opt.MemoryBudget)
 	if pool != nil {
-		cache.onResize, pool.reclaim = pool.cacheResized, cache.shrink
+		cache.onResize, cache.room, pool.reclaim = pool.cacheResized, pool.room, cache.shrink
 	}
 	return &Engine{
 		up:       up,

@@ -26,8 +26,9 @@ type memPool struct {
 	used  int64
 	held  map[*queryBudget]int64
 	queue []*poolWaiter
-	// overcommits counts grants beyond the limit (see above).
-	overcommits int
+	// overcommits counts grants beyond the limit (see above); waits, the
+	// charges that had to wait.
+	overcommits, waits int
 	// The forest cache lives inside the same budget: its bytes count as
 	// used (cached, reported by cacheResized), and a charge that does not
 	// fit first has the cache evict (reclaim) before it waits.
@@ -59,6 +60,7 @@ func (p *memPool) acquire(ctx context.Context, b *queryBudget, need int64) error
 	}
 	w := &poolWaiter{b: b, need: need, ready: make(chan struct{})}
 	p.queue = append(p.queue, w)
+	p.waits++
 	b.waiting++
 	p.mu.Unlock()
 	p.settle()
@@ -105,6 +107,14 @@ func (p *memPool) cacheResized(delta int64) {
 	if delta < 0 {
 		p.grantWaiters()
 	}
+}
+
+// room reports whether size more bytes fit beside what is held, for the
+// cache (see modelCache.room); waiting queries come first.
+func (p *memPool) room(size int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue) == 0 && p.used+size <= p.limit
 }
 
 // settle serves the queue after a change, oldest first: while the head
@@ -179,4 +189,15 @@ func (e *Engine) BudgetStats() (used int64, waiting, overcommits int) {
 		return 0, 0, 0
 	}
 	return e.pool.stats()
+}
+
+// BudgetWaits is how many charges have had to wait for room in the shared
+// memory budget.
+func (e *Engine) BudgetWaits() int {
+	if e.pool == nil {
+		return 0
+	}
+	e.pool.mu.Lock()
+	defer e.pool.mu.Unlock()
+	return e.pool.waits
 }

@@ -118,3 +118,29 @@ func TestMemPoolEvictsTheCacheForQueries(t *testing.T) {
 	}
 	q.done()
 }
+
+// The cache grows only into room the queries leave: a forest that does not
+// fit beside them evicts older entries, or is not cached.
+func TestMemPoolCacheStaysWithinTheBudget(t *testing.T) {
+	e := New(nil, Options{MemoryBudget: 100, CacheMaxBytes: 1000, CacheTTL: time.Hour})
+	q := &queryBudget{limit: 100, pool: e.pool}
+	if err := q.charge(context.Background(), 50, "q", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.cache.Put("a", 1, 30)
+	e.cache.Put("b", 2, 30) // 50 + 30 + 30 > 100: "a" makes room
+	if _, ok := e.cache.Get("a"); ok {
+		t.Error(`"a" is still cached beside "b" and the query`)
+	}
+	e.cache.Put("c", 3, 60) // does not fit beside the query even alone
+	if _, ok := e.cache.Get("c"); ok {
+		t.Error(`"c" was cached over the budget`)
+	}
+	if _, ok := e.cache.Get("b"); !ok {
+		t.Error(`"b" was evicted for "c", which could not be cached anyway`)
+	}
+	if used, _, _ := e.BudgetStats(); used > 100 {
+		t.Errorf("the pool holds %d, over its limit of 100", used)
+	}
+	q.done()
+}

@@ -3,8 +3,11 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +194,26 @@ func TestPointsCapAndOffGridNotices(t *testing.T) {
 		if f.Rows() != 61 {
 			t.Errorf("%s: %d rows, want the 61 steps", f.Fields[1].Labels, f.Rows())
 		}
+	}
+}
+
+// Each instance's budget is added to the process's soft memory limit while
+// it lives, so that the collector keeps garbage within the budgets too.
+func TestInstanceBudgetSetsTheMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT is set: the operator's limit wins")
+	}
+	before := debug.SetMemoryLimit(-1)
+	ds := newTestInstance(t, "http://127.0.0.1:1", `{"memoryBudgetMiB":300}`, nil)
+	during := debug.SetMemoryLimit(-1)
+	ds.Dispose()
+	ds.Dispose() // idempotent
+	after := debug.SetMemoryLimit(-1)
+	wantDuring := int64(300 << 20)
+	if before != math.MaxInt64 {
+		wantDuring += before // instances of earlier tests still count
+	}
+	if during != wantDuring || after != before {
+		t.Errorf("memory limit %d before, %d with the instance, %d after it; want %d with it and %d after", before, during, after, wantDuring, before)
 	}
 }

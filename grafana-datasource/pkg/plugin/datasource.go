@@ -48,6 +48,9 @@ type Datasource struct {
 	logger   log.Logger
 	// secrets scrubs every string the instance hands back (see scrub.go).
 	secrets secrets
+	// releaseMemoryLimit takes the instance's budget back out of the
+	// process's soft memory limit (memlimit.go).
+	releaseMemoryLimit func()
 	// settingsErr is a configuration error reported on every call instead of
 	// failing instance creation, so that "Save & test" can show it.
 	settingsErr error
@@ -72,7 +75,8 @@ func NewDatasource(ctx context.Context, ds backend.DataSourceInstanceSettings) (
 		return &Datasource{settingsErr: err, logger: logger, secrets: sec}, nil
 	}
 	logger.Debug("datasource instance created", "uid", ds.UID, "settings", s.String())
-	return &Datasource{settings: s, up: up, eng: newEngine(up, s, nil), logger: logger, secrets: sec}, nil
+	return &Datasource{settings: s, up: up, eng: newEngine(up, s, nil), logger: logger, secrets: sec,
+		releaseMemoryLimit: reserveMemoryLimit(s.MemoryBudget)}, nil
 }
 
 // httpOptions are the SDK's HTTP client options of the instance (basic auth,
@@ -121,6 +125,9 @@ func newEngine(up fetcher, s *models.Settings, observer func(phase string, d tim
 func (d *Datasource) Dispose() {
 	if d.up != nil {
 		d.up.http.CloseIdleConnections()
+	}
+	if d.releaseMemoryLimit != nil {
+		d.releaseMemoryLimit()
 	}
 }
 

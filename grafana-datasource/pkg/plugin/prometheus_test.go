@@ -57,6 +57,10 @@ func newTestInstance(t *testing.T, url, jsonData string, secure map[string]strin
 		t.Fatal(err)
 	}
 	ds := inst.(*Datasource)
+	// Disposed as Grafana would, so that its budget leaves the process's
+	// memory limit (a test instance with a tiny budget must not throttle
+	// the tests after it).
+	t.Cleanup(ds.Dispose)
 	if ds.settingsErr != nil {
 		t.Fatal(ds.settingsErr)
 	}

@@ -42,7 +42,16 @@ func TestStress(t *testing.T) {
 		duration = d
 	}
 	srv := plantedServer(t)
-	const budgetMiB = models.DefaultMemoryBudgetMiB
+	// HAZEWATCH_STRESS_BUDGET_MIB runs the same load under a tighter budget,
+	// where queries wait for each other and the cache gives way.
+	budgetMiB := models.DefaultMemoryBudgetMiB
+	if v := os.Getenv("HAZEWATCH_STRESS_BUDGET_MIB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("HAZEWATCH_STRESS_BUDGET_MIB %q: want a positive number", v)
+		}
+		budgetMiB = n
+	}
 	// Under the race detector the same work takes several times the CPU:
 	// the query timeout is scaled with it, so that what is measured is the
 	// plugin's behaviour, not the instrumentation's cost.
@@ -201,8 +210,8 @@ func TestStress(t *testing.T) {
 	}
 	_, _, overcommits := ds.eng.BudgetStats()
 	_, cacheBytes, _, _ := ds.eng.CacheStats()
-	t.Logf("shared budget: peak charged %d MiB, %d waits broken by going over it; peak Go heap %d MiB; forest cache %d MiB at the end",
-		peakCharged.Load()>>20, overcommits, peakHeap.Load()>>20, cacheBytes>>20)
+	t.Logf("shared budget: peak charged %d MiB, %d waits broken by going over it, %d charges waited; peak Go heap %d MiB; forest cache %d MiB at the end",
+		peakCharged.Load()>>20, overcommits, ds.eng.BudgetWaits(), peakHeap.Load()>>20, cacheBytes>>20)
 	budget := int64(budgetMiB) << 20
 	peak := max(hwm, peakRSS.Load())
 	t.Logf("%s, 20 panels + 5 alert rules: peak RSS %d MiB (VmHWM %d MiB, sampled VmRSS %d MiB), budget %d MiB; %d oversized queries refused",
