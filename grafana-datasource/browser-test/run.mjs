@@ -256,8 +256,9 @@ async function main() {
       const runsBefore = await query.getByTestId('runs').innerText();
       await query.getByLabel('Contamination', { exact: true }).fill('0.7');
       await query.getByLabel('Contamination', { exact: true }).blur();
-      await query.getByLabel('Training range').fill('7days');
-      await query.getByLabel('Training range').blur();
+      // Fleet mode with calibrated scores: the range is what the scores are calibrated against.
+      await query.getByLabel('Calibration range').fill('7days');
+      await query.getByLabel('Calibration range').blur();
       assert(await query.getByText('contamination must be in (0, 0.5], got 0.7').isVisible(), 'contamination error');
       assert(await query.getByText(/training range must be a duration/).isVisible(), 'training range error');
       assert(await query.getByText('2 problems to fix before it runs').isVisible(), 'problem count');
@@ -267,8 +268,8 @@ async function main() {
 
     // Fix the problems again for a clean screenshot of a ready query with suggestions open.
     await query.getByLabel('Contamination', { exact: true }).fill('0.01');
-    await query.getByLabel('Training range').fill('7d');
-    await query.getByLabel('Training range').blur();
+    await query.getByLabel('Calibration range').fill('7d');
+    await query.getByLabel('Calibration range').blur();
     await check('query: fixing the fields makes the query ready again', async () => {
       await query.getByText('ready to run').waitFor();
       const q = await query.evaluate(() => window.currentQuery);
@@ -277,6 +278,20 @@ async function main() {
         JSON.stringify(q)
       );
     });
+    await check('query: the PurpleAir preset hides what it does not read', async () => {
+      await query.getByRole('radio', { name: 'PurpleAir QA' }).click();
+      await query.getByLabel('Warm-up range').waitFor();
+      assert((await query.getByLabel('Feature 1 name').count()) === 0, 'features shown with the preset');
+      assert((await query.getByLabel('Trees').count()) === 0, 'forest shown with the preset');
+      const q = await query.evaluate(() => window.currentQuery);
+      assert(q.preset === 'purpleair' && q.mode === 'fleet', JSON.stringify(q));
+      const preview = await query.getByLabel('Query preview').innerText();
+      assert(preview.includes('fleet: every sensor at the last step, reasons as labels'), preview);
+    });
+    await query.screenshot({ path: join(outDir, 'query-editor-purpleair.png'), fullPage: true });
+    await query.getByRole('radio', { name: 'Isolation Forest' }).click();
+    await query.getByLabel('Feature 1 name').waitFor();
+
     const expr1 = query.getByLabel('Feature 1 PromQL');
     await expr1.fill('');
     await expr1.pressSequentially('pm2', { delay: 20 });

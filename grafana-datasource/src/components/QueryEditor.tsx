@@ -142,7 +142,7 @@ const WHOLE_NUMBER = /^-?\d+$/;
 /** The output checkboxes as one child of their InlineField (which hands its child an `invalid` prop). */
 function Choices({ children }: { children: ReactNode; invalid?: boolean }) {
   return (
-    <Stack direction="row" gap={2} alignItems="center">
+    <Stack direction="row" gap={2} alignItems="center" wrap="wrap">
       {children}
     </Stack>
   );
