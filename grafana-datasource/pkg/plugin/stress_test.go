@@ -210,8 +210,10 @@ func TestStress(t *testing.T) {
 	}
 	_, _, overcommits := ds.eng.BudgetStats()
 	_, cacheBytes, _, _ := ds.eng.CacheStats()
-	t.Logf("shared budget: peak charged %d MiB, %d waits broken by going over it, %d charges waited; peak Go heap %d MiB; forest cache %d MiB at the end",
-		peakCharged.Load()>>20, overcommits, ds.eng.BudgetWaits(), peakHeap.Load()>>20, cacheBytes>>20)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("shared budget: peak charged %d MiB, %d waits broken by going over it, %d charges waited; peak Go heap %d MiB (%d collections, %.1f%% of CPU in GC); forest cache %d MiB at the end",
+		peakCharged.Load()>>20, overcommits, ds.eng.BudgetWaits(), peakHeap.Load()>>20, ms.NumGC, 100*ms.GCCPUFraction, cacheBytes>>20)
 	budget := int64(budgetMiB) << 20
 	peak := max(hwm, peakRSS.Load())
 	t.Logf("%s, 20 panels + 5 alert rules: peak RSS %d MiB (VmHWM %d MiB, sampled VmRSS %d MiB), budget %d MiB; %d oversized queries refused",
