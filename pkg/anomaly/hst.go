@@ -550,20 +550,16 @@ func (h *HalfSpaceTrees) walk(s *HSTState, x []float64, score, learn bool) uint6
 		}
 	}
 	// Without missing values the dense walk always computes the sum (cheaper than testing score)
-	// and adds inc, 0 or 1, to the l_mass of every left child it goes to.
-	inc := 0
-	if learn {
-		inc = 1
-	}
+	// and, when learning, adds one to the l_mass of every left child it goes to.
 	switch {
 	case len(x) == 1 && s.m8 != nil:
-		return hstWalkDense1(h, s.m8, x[0], rootR, inc)
+		return hstWalkDense1(h, s.m8, x[0], rootR, learn)
 	case len(x) == 1:
-		return hstWalkDense1(h, s.m16, x[0], rootR, inc)
+		return hstWalkDense1(h, s.m16, x[0], rootR, learn)
 	case s.m8 != nil:
-		return hstWalkDense(h, s.m8, x, rootR, inc)
+		return hstWalkDense(h, s.m8, x, rootR, learn)
 	}
-	return hstWalkDense(h, s.m16, x, rootR, inc)
+	return hstWalkDense(h, s.m16, x, rootR, learn)
 }
 
 // hstBlock trees are walked side by side by hstWalkDense: their walks are independent, so the
@@ -576,11 +572,16 @@ const hstBlock = 16
 // (parent − left) and the scoring cut-off compile to conditional moves, not branches the CPU would
 // mispredict on about every other level. root is the roots' r_mass.
 //
+// Measured alternatives (10 trees, height 8, CPU time): four trees at a time in registers, as a
+// cache-resident state prefers, is ~15 % faster on one hot state but ~25 % slower over 10,000
+// states, where each group of four waits for its own misses; finding all paths first from the
+// thresholds and then touching the masses was slower on both.
+//
 // River's score counts a path's nodes down to the first whose r_mass is below the cut-off. r_mass
 // never grows down a path (a child holds part of its parent's records), so a node is counted iff
 // its parent's r_mass is not below the cut-off: no per-tree "still scoring" state is needed, and a
 // walk that goes on to the leaf (as learning must) adds zeros past the cut-off.
-func hstWalkDense[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, root uint32, inc int) uint64 {
+func hstWalkDense[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, root uint32, learn bool) uint64 {
 	var (
 		slot [hstBlock]int    // each tree's current branch
 		r    [hstBlock]uint32 // r_mass of each tree's current node
@@ -608,8 +609,11 @@ func hstWalkDense[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, ro
 				if rr := pr - cr; right != 0 {
 					cr = rr
 				}
-				// Learning adds to the left child only: the right one's mass is derived.
-				c.l += T(inc &^ right)
+				// Learning adds to the left child only: the right one's mass is derived. Score
+				// alone writes nothing, so it leaves the state's cache lines clean.
+				if learn {
+					c.l += T(1 &^ right)
+				}
 				add := uint64(cr) * w
 				if pr < stop {
 					add = 0
@@ -625,7 +629,7 @@ func hstWalkDense[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, ro
 
 // hstWalkDense1 is hstWalkDense for one feature (the reference flow), with no split feature to
 // look up: fewer live values, so the loop keeps more of them in registers.
-func hstWalkDense1[T hstMass](h *HalfSpaceTrees, m []massPair[T], v float64, root uint32, inc int) uint64 {
+func hstWalkDense1[T hstMass](h *HalfSpaceTrees, m []massPair[T], v float64, root uint32, learn bool) uint64 {
 	var (
 		slot [hstBlock]int
 		r    [hstBlock]uint32
@@ -653,7 +657,9 @@ func hstWalkDense1[T hstMass](h *HalfSpaceTrees, m []massPair[T], v float64, roo
 				if rr := pr - cr; right != 0 {
 					cr = rr
 				}
-				c.l += T(inc &^ right)
+				if learn {
+					c.l += T(1 &^ right)
+				}
 				add := uint64(cr) * w
 				if pr < stop {
 					add = 0

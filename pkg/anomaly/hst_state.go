@@ -55,11 +55,13 @@ func (h *HalfSpaceTrees) MarshalState(s *HSTState) ([]byte, error) {
 	leaves := h.branches + 1
 	slots := make([]int, h.branches)
 	nodes := make([][2]uint32, h.nodes)
-	leafMass := make([][2]uint32, h.trees()*leaves)
+	leafMass := make([][2]uint16, h.trees()*leaves) // masses are at most 65535
 	for t := 0; t < h.trees(); t++ {
 		h.treeSlots(t, slots)
 		h.treeMasses(s, slots, nodes)
-		copy(leafMass[t*leaves:], nodes[h.branches:])
+		for i, m := range nodes[h.branches:] {
+			leafMass[t*leaves+i] = [2]uint16{uint16(m[0]), uint16(m[1])}
+		}
 	}
 	for side := range 2 { // l_mass, then r_mass
 		b = appendLeaves(b, leafMass, side)
@@ -68,7 +70,7 @@ func (h *HalfSpaceTrees) MarshalState(s *HSTState) ([]byte, error) {
 }
 
 // appendLeaves appends one leaf list: side 0 is l_mass, 1 r_mass.
-func appendLeaves(b []byte, leafMass [][2]uint32, side int) []byte {
+func appendLeaves(b []byte, leafMass [][2]uint16, side int) []byte {
 	nonZero := 0
 	for _, m := range leafMass {
 		if m[side] != 0 {
@@ -112,9 +114,11 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 	}
 	r := stateReader{b: body[header:]}
 	counter := r.uvarint()
-	var lists [2][]hstLeaf // non-zero leaves: l_mass, then r_mass
-	for side := range lists {
-		lists[side] = h.readLeaves(&r)
+	// The leaves as written, l_mass and r_mass per leaf (tree-major): masses are at most 65535.
+	leaves := h.branches + 1
+	leafMass := make([][2]uint16, h.trees()*leaves)
+	for side := range 2 {
+		h.readLeaves(&r, leafMass, side)
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -130,22 +134,16 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 	s.counter = uint32(counter)
 	wantL, wantR := h.rootMasses(s)
 
-	// Per tree: its leaves, then the branch masses bottom-up (a branch's mass is the sum of its
-	// children's), storing each branch's left child; each tree must have seen exactly the records
-	// the counter and the flag say, which bounds every node by the window.
-	leaves := h.branches + 1
+	// Per tree: the branch masses bottom-up (a branch's mass is the sum of its children's),
+	// storing each branch's left child; each tree must have seen exactly the records the counter
+	// and the flag say, which bounds every node by the window.
 	window := uint32(h.opt.WindowSize)
 	level := make([][2]uint32, leaves) // masses of one level's nodes, leaves first
 	slots := make([]int, h.branches)
-	var next [2]int // next entry of each list
 	for t := 0; t < h.trees(); t++ {
 		h.treeSlots(t, slots)
-		clear(level)
-		for side, list := range lists {
-			for ; next[side] < len(list) && int(list[next[side]].pos)/leaves == t; next[side]++ {
-				e := list[next[side]]
-				level[int(e.pos)%leaves][side] = e.mass
-			}
+		for i, m := range leafMass[t*leaves : (t+1)*leaves] {
+			level[i] = [2]uint32{uint32(m[0]), uint32(m[1])}
 		}
 		for d := h.opt.Height - 1; d >= 0; d-- {
 			for i := 0; i < 1<<d; i++ {
@@ -166,44 +164,32 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 	return s, nil
 }
 
-// hstLeaf is a non-zero leaf mass read from a serialized state: pos counts leaves tree-major.
-type hstLeaf struct{ pos, mass uint32 }
-
-// readLeaves reads one leaf list. Each tree's leaves hold at most one window's records, so a
-// valid list has at most n_trees · window_size entries, which bounds what a corrupt one allocates.
-func (h *HalfSpaceTrees) readLeaves(r *stateReader) []hstLeaf {
-	total := h.trees() * (h.branches + 1)
+// readLeaves reads one leaf list into side (0 l_mass, 1 r_mass) of leafMass.
+func (h *HalfSpaceTrees) readLeaves(r *stateReader, leafMass [][2]uint16, side int) {
+	total := len(leafMass)
 	n := r.uvarint()
 	if r.err == nil && n > uint64(total) {
 		r.fail("%d non-zero leaves, model has %d leaves", n, total)
 	}
-	if r.err == nil && n > uint64(h.trees())*uint64(h.opt.WindowSize) {
-		r.fail("%d non-zero leaves, more than %d trees × window size %d records", n, h.trees(), h.opt.WindowSize)
-	}
-	if r.err != nil {
-		return nil
-	}
-	list := make([]hstLeaf, 0, n)
 	pos := 0
 	for k := uint64(0); k < n && r.err == nil; k++ {
 		gap := r.uvarint()
 		v := r.uvarint()
 		if r.err != nil {
-			return nil
+			return
 		}
 		if gap >= uint64(total-pos) {
 			r.fail("leaf index past the last leaf")
-			return nil
+			return
 		}
 		pos += int(gap)
 		if v == 0 || v > uint64(h.opt.WindowSize) {
 			r.fail("leaf mass %d outside [1, window size %d]", v, h.opt.WindowSize)
-			return nil
+			return
 		}
-		list = append(list, hstLeaf{uint32(pos), uint32(v)})
+		leafMass[pos][side] = uint16(v)
 		pos++
 	}
-	return list
 }
 
 type stateReader struct {
