@@ -9,6 +9,7 @@ package purpleair
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
+	httpconfig "github.com/influxdata/telegraf/plugins/common/http"
+	commontls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/hazewatch/hazewatch/internal/ctxtime"
@@ -67,8 +70,11 @@ type PurpleAir struct {
 	BoundingBox  []float64       `toml:"bounding_box"`
 	ShowOnly     []int64         `toml:"show_only"`
 	Incremental  bool            `toml:"incremental"`
-	Timeout      config.Duration `toml:"timeout"`
 	MaxRetries   int             `toml:"max_retries"`
+	// Telegraf's common HTTP client options, as other HTTP inputs take them: timeout (per request),
+	// the transport's timeouts and idle connections, proxy and TLS. Its OAuth2 and cookie options are
+	// refused (see refusedHTTPOptions): the API authenticates with the key.
+	httpconfig.HTTPClientConfig
 
 	Path       string  `toml:"path"`
 	ReplayRate float64 `toml:"replay_rate"`
@@ -108,13 +114,18 @@ func New() *PurpleAir {
 		BaseURL:      pa.DefaultBaseURL,
 		PollInterval: config.Duration(5 * time.Minute),
 		Incremental:  true,
-		Timeout:      config.Duration(60 * time.Second),
 		MaxRetries:   4,
-		Sensors:      50,
-		Seed:         1,
-		FaultRate:    0.01,
-		Step:         config.Duration(2 * time.Minute),
-		Speedup:      1,
+		HTTPClientConfig: httpconfig.HTTPClientConfig{
+			Timeout: config.Duration(60 * time.Second),
+			TransportConfig: httpconfig.TransportConfig{
+				ClientConfig: commontls.ClientConfig{RenegotiationMethod: "never"},
+			},
+		},
+		Sensors:   50,
+		Seed:      1,
+		FaultRate: 0.01,
+		Step:      config.Duration(2 * time.Minute),
+		Speedup:   1,
 	}
 }
 
@@ -187,6 +198,9 @@ func (p *PurpleAir) initAPI() error {
 	if p.MaxRetries < 0 {
 		return fmt.Errorf("max_retries must be 0 or more, got %d", p.MaxRetries)
 	}
+	if err := p.checkHTTPOptions(); err != nil {
+		return err
+	}
 	fields := p.Fields
 	if len(fields) == 0 {
 		fields = DefaultFields
@@ -244,10 +258,16 @@ func (p *PurpleAir) initAPI() error {
 	if retries == 0 {
 		retries = -1 // the client's 0 means "default"
 	}
+	hc, err := p.CreateClient(context.Background(), p.Log)
+	if err != nil {
+		// The errors name the option (tls_ca, tls_key, tls_min_version, ...) and never a key or password.
+		return fmt.Errorf("HTTP client: %w", err)
+	}
+	p.applyLoneTLSOptions(hc)
 	p.client = &pa.Client{
 		BaseURL:     p.BaseURL,
 		APIKey:      key,
-		HTTP:        &http.Client{Timeout: time.Duration(p.Timeout)},
+		HTTP:        hc,
 		MaxRetries:  retries,
 		SkipBadRows: true,
 		Logf: func(format string, args ...any) {
@@ -255,6 +275,105 @@ func (p *PurpleAir) initAPI() error {
 		},
 	}
 	return nil
+}
+
+// refusedHTTPOptions are the options of Telegraf's HTTP client configuration that the input embeds but
+// refuses: the API authenticates with the X-API-Key header, not with OAuth2 or a login cookie.
+var refusedHTTPOptions = []string{
+	"client_id", "client_secret", "token_url", "audience", "scopes",
+	"cookie_auth_url", "cookie_auth_method", "cookie_auth_headers", "cookie_auth_username",
+	"cookie_auth_password", "cookie_auth_body", "cookie_auth_renewal",
+}
+
+// checkHTTPOptions validates the HTTP client options that Telegraf's CreateClient would accept, or
+// report with their values (a proxy URL may carry a password).
+func (p *PurpleAir) checkHTTPOptions() error {
+	o, c := p.OAuth2Config, &p.CookieAuthConfig
+	set := map[string]bool{
+		"client_id": o.ClientID != "", "client_secret": o.ClientSecret != "", "token_url": o.TokenURL != "",
+		"audience": o.Audience != "", "scopes": len(o.Scopes) > 0,
+		"cookie_auth_url": c.URL != "", "cookie_auth_method": c.Method != "", "cookie_auth_headers": len(c.Headers) > 0,
+		"cookie_auth_username": c.Username != "", "cookie_auth_password": c.Password != "",
+		"cookie_auth_body": c.Body != "", "cookie_auth_renewal": c.Renewal != 0,
+	}
+	for _, name := range refusedHTTPOptions {
+		if set[name] {
+			return fmt.Errorf("%s is not supported: the PurpleAir API authenticates with api_key (sent as the X-API-Key header), not with OAuth2 or a login cookie", name)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    config.Duration
+	}{{"idle_conn_timeout", p.IdleConnTimeout}, {"response_timeout", p.ResponseHeaderTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s must not be negative, got %s", d.name, time.Duration(d.v))
+		}
+	}
+	if p.MaxIdleConns < 0 {
+		return fmt.Errorf("max_idle_conn must be 0 or more, got %d", p.MaxIdleConns)
+	}
+	if p.MaxIdleConnsPerHost < 0 {
+		return fmt.Errorf("max_idle_conn_per_host must be 0 or more, got %d", p.MaxIdleConnsPerHost)
+	}
+	if (p.TLSCert == "") != (p.TLSKey == "") {
+		// Telegraf would silently present no client certificate.
+		return errors.New("tls_cert and tls_key go together: set both or neither")
+	}
+	if p.TLSMinVersion != "" {
+		if _, err := commontls.ParseTLSVersion(p.TLSMinVersion); err != nil {
+			return fmt.Errorf("tls_min_version: %w", err)
+		}
+	}
+	if len(p.TLSCipherSuites) > 0 {
+		if _, err := commontls.ParseCiphers(p.TLSCipherSuites); err != nil {
+			return fmt.Errorf("tls_cipher_suites: %w", err)
+		}
+	}
+	if _, err := p.TLSConfig(); err != nil {
+		// Telegraf's message names the file or the value (the key's password never).
+		return fmt.Errorf("TLS options: %w", err)
+	}
+	if p.HTTPProxyURL != "" {
+		if p.UseSystemProxy {
+			return errors.New("http_proxy_url and use_system_proxy = true exclude each other (Telegraf would ignore http_proxy_url)")
+		}
+		u, err := url.Parse(p.HTTPProxyURL)
+		if err != nil {
+			// url.Parse's error quotes the URL, password included.
+			return errors.New("http_proxy_url is not a URL")
+		}
+		switch u.Scheme {
+		case "http", "https", "socks5", "socks5h":
+		default:
+			return fmt.Errorf("http_proxy_url must be an http, https, socks5 or socks5h URL, got %q", u.Redacted())
+		}
+		if u.Host == "" {
+			return fmt.Errorf("http_proxy_url has no host: %q", u.Redacted())
+		}
+	}
+	return nil
+}
+
+// applyLoneTLSOptions applies tls_min_version and tls_cipher_suites when they are the only TLS options
+// set: Telegraf's TLS configuration counts them only beside another TLS option (tls_ca, a client
+// certificate, ...) and would otherwise leave Go's defaults in place silently. Init has parsed both.
+func (p *PurpleAir) applyLoneTLSOptions(hc *http.Client) {
+	if p.TLSMinVersion == "" && len(p.TLSCipherSuites) == 0 || p.Enable != nil && !*p.Enable {
+		return
+	}
+	tr, ok := hc.Transport.(*http.Transport)
+	if !ok {
+		return
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: commontls.TLSMinVersionDefault}
+	}
+	if p.TLSMinVersion != "" {
+		tr.TLSClientConfig.MinVersion, _ = commontls.ParseTLSVersion(p.TLSMinVersion)
+	}
+	if len(p.TLSCipherSuites) > 0 {
+		tr.TLSClientConfig.CipherSuites, _ = commontls.ParseCiphers(p.TLSCipherSuites)
+	}
 }
 
 // apiKey reads api_key, or the environment variable named by api_key_env.
