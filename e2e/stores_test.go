@@ -236,12 +236,16 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// batchRuleQuery is the provisioned batch alert rule's datasource query as Grafana's alerting sends it
-// when it evaluates the rule at eval (its relative range, model, interval and max data points).
+// batchRuleUID is the provisioned batch alert rule: the Isolation Forest fleet score over every
+// sensor at the last step, the alert query the stores are measured with.
+const batchRuleUID = "hazewatch-batch-fleet-anomaly"
+
+// batchRuleQuery is the batch alert rule's datasource query as Grafana's alerting sends it when it
+// evaluates the rule at eval (its relative range, model, interval and max data points).
 func batchRuleQuery(t testing.TB, eval time.Time) (alertQuery, grafanaQuery) {
 	t.Helper()
 	for _, q := range loadAlertQueries(t) {
-		if q.DatasourceUID != "hazewatch" {
+		if q.RuleUID != batchRuleUID || q.DatasourceUID != "hazewatch" {
 			continue
 		}
 		raw, err := json.Marshal(q.Model)
@@ -258,7 +262,7 @@ func batchRuleQuery(t testing.TB, eval time.Time) (alertQuery, grafanaQuery) {
 		}
 		return q, grafanaQuery{RefID: q.RefID, JSON: raw, From: eval.Add(-q.From), To: eval.Add(-q.To), Interval: iv, MaxDataPoints: mdp}
 	}
-	t.Fatalf("%s: no rule queries the hazewatch datasource", alertRulesFile)
+	t.Fatalf("%s: no rule %s querying the hazewatch datasource", alertRulesFile, batchRuleUID)
 	return alertQuery{}, grafanaQuery{}
 }
 
