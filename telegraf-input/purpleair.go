@@ -260,7 +260,8 @@ func (p *PurpleAir) initAPI() error {
 	}
 	hc, err := p.CreateClient(context.Background(), p.Log)
 	if err != nil {
-		// The errors name the option (tls_ca, tls_key, tls_min_version, ...) and never a key or password.
+		// checkHTTPOptions has validated the options CreateClient reads; its errors name files and
+		// values, never a key or a password.
 		return fmt.Errorf("HTTP client: %w", err)
 	}
 	p.applyLoneTLSOptions(hc)
