@@ -326,6 +326,14 @@ describe('QueryEditor', () => {
       'fleet: every sensor at the last step, reasons as labels'
     );
 
+    // Back to the forest: the features are still there.
+    await user.click(screen.getByRole('radio', { name: 'Isolation Forest' }));
+    expect(screen.getByLabelText('Feature 1 name')).toHaveValue('pm25');
+    expect(last().output).toEqual(['score']);
+  });
+
+  it("checks the preset's threshold and writes the preset's JSON", async () => {
+    const { last, onRunQuery } = renderEditor({ ...filled, preset: 'purpleair', mode: 'fleet' });
     // A threshold that is not one is refused next to the field, and not run.
     onRunQuery.mockClear();
     await user.clear(screen.getByLabelText('Threshold'));
@@ -343,11 +351,6 @@ describe('QueryEditor', () => {
     const json = JSON.parse(screen.getByLabelText('Query JSON').textContent ?? '');
     expect(json).toMatchObject({ schemaVersion: 2, preset: 'purpleair', mode: 'fleet', fleetAt: 'last' });
     expect(json.features).toBeUndefined();
-
-    // Back to the forest: the features are still there.
-    await user.click(screen.getByRole('radio', { name: 'Isolation Forest' }));
-    expect(screen.getByLabelText('Feature 1 name')).toHaveValue('pm25');
-    expect(last().output).toEqual(['score']);
   });
 
   it('keeps a version-1 query raw when it switches to the preset and back', async () => {
