@@ -83,11 +83,19 @@ const (
 	sharedFleetShare = 0.1
 )
 
+// Logarithms of the factors above, computed once.
+var (
+	logAirFactor      = math.Log(airFactor)
+	logAirFactorAlone = math.Log(airFactorAlone)
+)
+
 // chans is a reading's particle channels after the range checks.
 type chans struct {
 	a, b     float64 // NaN when missing, not carried or out of range
 	haveAB   bool    // both channels valid
 	level    float64 // PM2.5 (CF=1) the reading stands for: channel average, one valid channel, or pm2.5_cf_1
+	logLevel float64 // ln(1 + level)
+	logRatio float64 // ln((A+c)/(B+c)) when haveAB
 	agree    bool    // EPA's A/B rule passes (true when the channels are not carried)
 	absDiff  float64
 	relDiff  float64

@@ -95,7 +95,7 @@ func (d *Detector) sensor(key string, r *Reading) *sensor {
 	s, ok := d.sensors[key]
 	if !ok {
 		s = &sensor{key: key, hst: d.hst.NewState()}
-		s.LastLevel = math.NaN()
+		s.LastLevel, s.LastLogLevel = math.NaN(), math.NaN()
 		d.sensors[key] = s
 	}
 	if !s.Placed && !math.IsNaN(r.Lat) && !math.IsNaN(r.Lon) {
@@ -139,14 +139,14 @@ func (d *Detector) Observe(key string, r Reading) Result {
 	// The learned score, on the sensor's features.
 	level := math.NaN()
 	if !math.IsNaN(c.level) {
-		level = math.Log1p(c.level)
+		level = c.logLevel
 	}
 	d.x[0], d.x[1], d.x[2] = math.NaN(), level, math.NaN()
 	if !math.IsNaN(level) && !math.IsNaN(s.LastLevel) {
-		d.x[0] = level - math.Log1p(s.LastLevel)
+		d.x[0] = level - s.LastLogLevel
 	}
 	if c.haveAB {
-		d.x[2] = math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.RatioBase
+		d.x[2] = c.logRatio - s.RatioBase
 	}
 	// Score, then learn from what is sound, in one walk of the trees (the checks above do not read
 	// the learned score).
@@ -202,8 +202,12 @@ func (d *Detector) Observe(key string, r Reading) Result {
 		s.learnRatio(&c, dt)
 		if !math.IsNaN(level) {
 			s.LevelN++
-			s.LevelBase += alphaFor(dt, baselineTau, s.LevelN) * (level - s.LevelBase)
-			s.LastLevel = c.level
+			a := s.alpha.base(dt)
+			if 1/s.LevelN > a {
+				a = 1 / s.LevelN // the first readings set the level
+			}
+			s.LevelBase += a * (level - s.LevelBase)
+			s.LastLevel, s.LastLogLevel = c.level, c.logLevel
 		}
 	}
 	// A both-channel jump counts as high air for the neighbours even while it is called a spike:
@@ -279,8 +283,8 @@ func (d *Detector) air(s *sensor, r *Reading, c *chans, learned float64) *findin
 	if math.IsNaN(c.level) || s.LevelN == 0 {
 		return nil
 	}
-	rise := math.Log1p(c.level) - s.LevelBase
-	high := c.level >= airMin && rise >= math.Log(airFactor)
+	rise := c.logLevel - s.LevelBase
+	high := c.level >= airMin && rise >= logAirFactor
 	if !high {
 		return nil
 	}
@@ -295,7 +299,7 @@ func (d *Detector) air(s *sensor, r *Reading, c *chans, learned float64) *findin
 			return fmt.Sprintf("PM2.5 jumped to %.0f µg/m³ from %.1f; neighbours did not", to, from)
 		}}
 	}
-	if !(learned >= d.opt.Threshold && s.hst.Warm()) && rise < math.Log(airFactorAlone) {
+	if !(learned >= d.opt.Threshold && s.hst.Warm()) && rise < logAirFactorAlone {
 		return nil
 	}
 	level := c.level
@@ -363,7 +367,7 @@ func (d *Detector) Attribute(key string, x [3]float64) (string, float64) {
 func (d *Detector) setHigh(s *sensor, r *Reading, c *chans, sound bool) {
 	high := false
 	if sound && !math.IsNaN(c.level) && s.LevelN > 0 {
-		high = c.level >= airMin && math.Log1p(c.level)-s.LevelBase >= math.Log(airFactor)
+		high = c.level >= airMin && c.logLevel-s.LevelBase >= logAirFactor
 	}
 	if high != s.AirHigh {
 		if high {

@@ -14,6 +14,7 @@ type sensor struct {
 	key        string
 	neighbours []*sensor
 	hst        *anomaly.HSTState
+	alpha      alphas
 }
 
 // sensorState is the part of a sensor's state that is saved (MarshalBinary) as it is.
@@ -50,6 +51,7 @@ type sensorState struct {
 	// level
 	LevelBase, LevelN float64 // ln(1+PM) smoothed over baselineTau
 	LastLevel         float64 // last accepted PM2.5, NaN when none
+	LastLogLevel      float64 // ln(1 + LastLevel)
 	SpikeRun          int
 	SpikeStart        time.Time
 	AirHigh           bool // this sensor's air is high now (for its neighbours)
@@ -72,6 +74,21 @@ type finding struct {
 	since  time.Time
 	detail func() string // built only for a flagged reading
 }
+
+// alphas caches the smoothing weights of the last report interval: a sensor reports at a steady
+// cadence, so the exponentials are computed once, not at every reading.
+type alphas struct {
+	dt, slowA, baseA float64
+}
+
+func (a *alphas) at(dt float64) {
+	if dt != a.dt {
+		a.dt, a.slowA, a.baseA = dt, alphaFor(dt, slowTau, 0), alphaFor(dt, baselineTau, 0)
+	}
+}
+
+func (a *alphas) slow(dt float64) float64 { a.at(dt); return a.slowA }
+func (a *alphas) base(dt float64) float64 { a.at(dt); return a.baseA }
 
 // alphaFor is the smoothing weight of a reading dt after the previous one for time constant tau,
 // never less than 1/n so that the first readings set the level.
@@ -116,6 +133,7 @@ func (s *sensor) channels(r *Reading) (c chans, bad *finding) {
 	case !math.IsNaN(c.a) && !math.IsNaN(c.b):
 		c.haveAB = true
 		c.level = (c.a + c.b) / 2
+		c.logRatio = math.Log((c.a + ratioOffset) / (c.b + ratioOffset))
 		c.agree, c.absDiff, c.relDiff = epaAgree(c.a, c.b)
 		if c.agree {
 			c.epaInput = c.level
@@ -136,6 +154,7 @@ func (s *sensor) channels(r *Reading) (c chans, bad *finding) {
 			c.level, c.epaInput = r.CF1, r.CF1
 		}
 	}
+	c.logLevel = math.Log1p(c.level) // NaN stays NaN
 	return c, bad
 }
 
@@ -294,7 +313,7 @@ func (s *sensor) flatline(r *Reading) *finding {
 // ratio updates the channel-ratio statistics and reports a divergence or drift; c has both
 // channels valid.
 func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
-	z := math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.RatioBase
+	z := c.logRatio - s.RatioBase
 	if c.level < ratioMinLevel {
 		// In clean air the channels' counts are a few particles: their ratio is noise. EPA's rule
 		// (5 µg/m³ apart at least) still speaks.
@@ -308,7 +327,7 @@ func (s *sensor) ratio(r *Reading, c *chans, dt float64) *finding {
 			s.ZFast, s.ZSlow = z, z
 		} else {
 			s.ZFast += fastAlpha * (z - s.ZFast)
-			s.ZSlow += alphaFor(dt, slowTau, 0) * (z - s.ZSlow)
+			s.ZSlow += s.alpha.slow(dt) * (z - s.ZSlow)
 		}
 		s.RatioReadings++
 	}
@@ -380,13 +399,13 @@ func (s *sensor) learnRatio(c *chans, dt float64) {
 	if !c.haveAB || !c.agree || c.level < ratioMinLevel {
 		return
 	}
-	z := math.Log((c.a+ratioOffset)/(c.b+ratioOffset)) - s.RatioBase
+	z := c.logRatio - s.RatioBase
 	if s.RatioLearned < ratioLearn {
 		s.RatioLearned++
 		s.RatioBase += z / float64(s.RatioLearned)
 	} else if math.Abs(z) <= 2*cusumK && math.Abs(s.ZSlow) <= cusumK || math.Abs(z+s.RatioBase) <= cusumK {
 		// (or, whatever the smoothed ratio, when the channels agree with each other)
-		s.RatioBase += alphaFor(dt, baselineTau, 0) * z
+		s.RatioBase += s.alpha.base(dt) * z
 	}
 	s.RatioBase = max(-ratioBaseMax, min(ratioBaseMax, s.RatioBase))
 }
