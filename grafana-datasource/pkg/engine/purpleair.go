@@ -87,6 +87,7 @@ type paChunk struct {
 	w       models.Window
 	sensors []*paSensor // in key order
 	carried qa.Fields
+	notices []Notice // upstream warnings and what the fetch dropped
 	err     error
 }
 
@@ -153,8 +154,15 @@ func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models
 	sensors := map[string]int64{}
 	var marks []qa.Mark
 	var keys []string // keys[Mark.Sensor]
+	seenNotice := map[string]bool{}
 	observe := func(c *paChunk, record bool) {
 		carried |= c.carried
+		for _, n := range c.notices {
+			if !seenNotice[n.Text] { // the same warning for every chunk says nothing more
+				seenNotice[n.Text] = true
+				res.Notices = append(res.Notices, n)
+			}
+		}
 		for i := 0; i < c.w.Points(); i++ {
 			t := c.w.At(i)
 			for _, s := range c.sensors {
@@ -336,8 +344,10 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 		budget = &queryBudget{limit: e.limits.MemoryBudget}
 	}
 	type answer struct {
-		m   model.Matrix
-		err error
+		m     model.Matrix
+		warns []string
+		sc    *fetchScope
+		err   error
 	}
 	exprs := make([]string, 0, nChannels+2)
 	for _, ch := range paChannels {
@@ -361,11 +371,11 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 				fw = pos
 			}
 			sc := &fetchScope{feature: name, budget: budget}
-			m, _, err := e.up.Fetch(context.WithValue(ctx, fetchScopeKey{}, sc), name, expr, fw)
+			m, ws, err := e.up.Fetch(context.WithValue(ctx, fetchScopeKey{}, sc), name, expr, fw)
 			if err != nil {
 				cancel()
 			}
-			answers[i] = answer{m, err}
+			answers[i] = answer{m, ws, sc, err}
 		}()
 	}
 	wg.Wait()
@@ -380,6 +390,13 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 			c.err = a.err
 			return c
 		}
+	}
+
+	for i, a := range answers {
+		for _, w := range a.warns {
+			c.notices = append(c.notices, Notice{Severity: SeverityWarning, Text: fmt.Sprintf("upstream warning for %s: %s", paName(i), w)})
+		}
+		c.notices = append(c.notices, a.sc.notices...)
 	}
 
 	byKey := map[string]*paSensor{}

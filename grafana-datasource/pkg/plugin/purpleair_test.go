@@ -197,3 +197,20 @@ func TestPurpleAirPresetWarmCache(t *testing.T) {
 		t.Errorf("cold %v, warm %v: want ab_divergence both times", cold[bad].labels, warm[bad].labels)
 	}
 }
+
+// TestPurpleAirPresetInvalid: a bad preset option fails its query alone, as
+// a 400 naming the option as the query spells it.
+func TestPurpleAirPresetInvalid(t *testing.T) {
+	ds := newTestInstance(t, "http://127.0.0.1:1", `{}`, nil)
+	at := promtest.PAEnd
+	for opt, q := range map[string]map[string]any{
+		"purpleair.threshold":  {"purpleair": map[string]any{"threshold": 1.5}},
+		"purpleair.correction": {"purpleair": map[string]any{"correction": "lrapa"}},
+		`output "decision"`:    {"output": []string{"decision"}},
+	} {
+		r := queryOne(t, ds, presetQuery(at.Add(-time.Hour), at, q))
+		if r.Error == nil || r.Status != backend.StatusBadRequest || !strings.Contains(r.Error.Error(), opt) {
+			t.Errorf("%v: status %v, error %v; want 400 naming %s", q, r.Status, r.Error, opt)
+		}
+	}
+}
