@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"strconv"
@@ -139,6 +140,16 @@ func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models
 	res.Executed = paExecuted(q, plan)
 
 	key := e.paCacheKey(q, plan)
+	// Evaluations of one query at once (an alert rule and a dashboard, or
+	// panels sharing it) warm up once: the others wait, then restore.
+	lock := paWarmLock(e, key)
+	lock.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			lock.Unlock()
+		}
+	}()
 	from := warmFrom
 	var carried qa.Fields
 	if v, ok := e.cache.Get(key); ok {
@@ -205,6 +216,8 @@ func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models
 		e.cache.Put(key, &paState{saved: saved, next: score.Start, carried: carried}, int64(len(saved))+64)
 	}
 	e.observe("warmup", start)
+	lock.Unlock()
+	locked = false
 
 	start = time.Now()
 	if err := e.paStream(ctx, q, score, func(c *paChunk) { observe(c, true) }); err != nil {
@@ -469,4 +482,14 @@ func paName(i int) string {
 
 func isCanceled(err error) bool {
 	return err == context.Canceled || strings.Contains(err.Error(), context.Canceled.Error())
+}
+
+// paWarmLocks serialize the warm-up of one preset query per engine; striped,
+// so that they never grow.
+var paWarmLocks [64]sync.Mutex
+
+func paWarmLock(e *Engine, key string) *sync.Mutex {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%p/%s", e, key)
+	return &paWarmLocks[h.Sum32()%uint32(len(paWarmLocks))]
 }

@@ -250,3 +250,75 @@ func BenchmarkPurpleAirFleetAlertCold(b *testing.B) { paBench(b, false, "6d") }
 // BenchmarkPurpleAirFleetAlertCold12h is the cold evaluation with a 12-hour
 // warm-up, which covers the learned model's window (250 readings ≈ 8 h).
 func BenchmarkPurpleAirFleetAlertCold12h(b *testing.B) { paBench(b, false, "12h") }
+
+// countingFleet counts the fetches that reach before the scored range.
+type countingFleet struct {
+	*paFleet
+	before time.Time
+	warm   atomic.Int64
+}
+
+func (c *countingFleet) Fetch(ctx context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error) {
+	if feature == MetricA && w.Start.Before(c.before) {
+		c.warm.Add(1)
+	}
+	return c.paFleet.Fetch(ctx, feature, expr, w)
+}
+
+// TestPurpleAirConcurrentWarmUpOnce: evaluations of one preset query at once
+// warm the detector up once; the others restore it and judge the same.
+func TestPurpleAirConcurrentWarmUpOnce(t *testing.T) {
+	end := time.Date(2024, 4, 13, 0, 0, 0, 0, time.UTC)
+	f := &countingFleet{paFleet: newPAFleet(t, 12, 26*time.Hour, end), before: end.Add(-time.Hour)}
+	e := New(f, Options{MaxSeries: 1000, CacheMaxBytes: 64 << 20, CacheTTL: time.Hour})
+	q, p := func() (*models.Query, *models.Plan) {
+		q, err := models.ParseQuery([]byte(`{"schemaVersion":2,"preset":"purpleair","mode":"fleet","fleetAt":"last","training":{"range":"1d","step":"2m"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := models.Resolve(q, models.TimeContext{From: end.Add(-time.Hour), To: end, Interval: simStep, MaxDataPoints: 11000}, models.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q, p
+	}()
+	const n = 4
+	results := make([]*Result, n)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := e.Run(context.Background(), q, p)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	// A day in chunks of 180 steps is 4 fetches of channel A before the hour.
+	if got := f.warm.Load(); got != 4 {
+		t.Errorf("%d warm-up fetches of channel A for %d evaluations at once, want one warm-up (4 chunks)", got, n)
+	}
+	hits := 0
+	for _, r := range results {
+		if r == nil {
+			t.FailNow()
+		}
+		if r.CacheHit {
+			hits++
+		}
+		if len(r.Entities) != 12 {
+			t.Errorf("%d sensors, want 12", len(r.Entities))
+		}
+		for i, er := range r.Entities {
+			if last := len(er.Score) - 1; er.Score[last] != results[0].Entities[i].Score[last] {
+				t.Errorf("sensor %s: score %g, and %g in the first evaluation", er.Labels["sensor_index"], er.Score[last], results[0].Entities[i].Score[last])
+			}
+		}
+	}
+	if hits != n-1 {
+		t.Errorf("%d of %d evaluations restored the saved detector, want %d", hits, n, n-1)
+	}
+}
