@@ -59,6 +59,9 @@ const (
 	nChannels
 )
 
+// paMaxWarmup bounds the warm-up before the scored range.
+const paMaxWarmup = 24 * time.Hour
+
 // paChunkPoints is how many steps are fetched at once while the detector warms
 // up: six hours at the API's 2-minute cadence, so that a week of a large
 // fleet is never held at once (1,000 sensors × 8 channels × 180 steps is
@@ -136,6 +139,12 @@ func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models
 	warmFrom := score.Start
 	if !plan.TrainIsScore {
 		warmFrom = plan.Train.Start
+	}
+	// The detector forgets what lies further back than a day (its typical level and ratio are
+	// smoothed over 24 h, its learned model over 250 readings, 8 h at the API's cadence): a longer
+	// training range would cost time and change nothing worth it.
+	if limit := score.Start.Add(-paMaxWarmup); warmFrom.Before(limit) {
+		warmFrom = limit
 	}
 	res.Executed = paExecuted(q, plan)
 
