@@ -100,7 +100,7 @@ type storeFleet struct {
 	sensors  int
 	out      string    // Telegraf's outputs.file copy of what it sent
 	readings []reading // parsed from out
-	log      string    // the tail of Telegraf's log
+	log      string    // Telegraf's whole log
 }
 
 // newStoreStack lays out the Telegraf part of the stack in dir (as TestStackEndToEnd does) and builds
@@ -163,14 +163,18 @@ func replay(t testing.TB, stack *telegrafStack, name, remoteURL string, sensors 
 	if err := tg.stop(max(90*time.Second, within)); err != nil {
 		t.Errorf("%v\n%s", err, tg.log())
 	}
-	if p := logProblems(tg.log()); len(p) > 0 && during == nil {
+	logText, err := os.ReadFile(tg.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := logProblems(string(logText)); len(p) > 0 && during == nil {
 		t.Errorf("Telegraf logged problems:\n%s", strings.Join(p, "\n"))
 	}
 	rs, err := readReadings(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &storeFleet{stack: stack, start: start, last: last, steps: steps, sensors: sensors, out: out, readings: rs, log: tg.log()}
+	return &storeFleet{stack: stack, start: start, last: last, steps: steps, sensors: sensors, out: out, readings: rs, log: string(logText)}
 }
 
 // compareCounts checks that the store returns, for every metric name and series Telegraf wrote, as
