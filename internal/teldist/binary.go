@@ -77,6 +77,7 @@ func Binary(t testing.TB, root string) string {
 			t.Fatal(err)
 		}
 		t.Logf("teldist: built in %s", time.Since(start).Round(time.Second))
+		pruneCache(cache, filepath.Dir(final))
 	}
 	binPath = final
 	return final
@@ -125,4 +126,16 @@ func sourceKey(root string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// pruneCache removes the builds of other keys (each a 30 MB binary) last built more than a day ago:
+// every change of the sources makes a new key, and a test process running now has its own key's build
+// from today.
+func pruneCache(cache, keep string) {
+	old, _ := filepath.Glob(filepath.Join(cache, Name+"-*"))
+	for _, d := range old {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && d != keep && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.RemoveAll(d)
+		}
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -124,7 +125,7 @@ require (
 )
 
 replace %s => %s
-`, goVersion, telegrafModule, telegrafVersion, ourModule, ourModule, root)
+`, goVersion, telegrafModule, telegrafVersion, ourModule, ourModule, strconv.Quote(root)) // quoted: a path may hold spaces
 }
 
 // goDirective reads the go version of our go.mod.

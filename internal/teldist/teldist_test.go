@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,7 +42,7 @@ func TestPrepare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"replace " + ourModule + " => " + root, "\t" + telegrafModule + " " + version} {
+	for _, want := range []string{"replace " + ourModule + " => " + strconv.Quote(root), "\t" + telegrafModule + " " + version} {
 		if !strings.Contains(string(mod), want) {
 			t.Errorf("go.mod lacks %q:\n%s", want, mod)
 		}
