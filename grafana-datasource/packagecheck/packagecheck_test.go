@@ -366,7 +366,7 @@ func TestRealDist(t *testing.T) {
 }
 
 // shippedTargets are the backend builds the repository's Magefile produces.
-var shippedTargets = []string{"linux_amd64", "linux_arm64", "darwin_arm64", "windows_amd64.exe"}
+var shippedTargets = []string{"linux_amd64", "linux_arm64", "linux_arm", "darwin_amd64", "darwin_arm64", "windows_amd64.exe"}
 
 func TestRealZip(t *testing.T) {
 	root := pluginRoot(t)
