@@ -313,6 +313,11 @@ func TestStoresThanos(t *testing.T) {
 	if hasNoticeContaining(full.Notices, data.NoticeSeverityWarning, "") {
 		t.Errorf("alert rule with every receiver up: warning notices %v", full.Notices)
 	}
+	// The query editor's completion and a series-mode query, through the querier as through
+	// VictoriaMetrics (stores_vm_test.go).
+	checkCompletion(t, ctx, host, fleet)
+	checkSeriesQuery(t, ctx, host, fleet)
+
 	// The first simulated hour was written before the outage: each sensor's series there is on
 	// thanosReplication receivers, which the querier shows apart without deduplication.
 	expr := fmt.Sprintf("count(count by (sensor_index, %s) (count_over_time(%s[1h])))", thanosReplicaLabel, pm25)
