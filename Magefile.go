@@ -421,7 +421,7 @@ func StoresE2E() error {
 // StoresLoad measures the scaling figures (README, Scaling): the batch alert query over 1,000
 // simulated sensors through one Prometheus, VictoriaMetrics and a Thanos querier over three receivers
 // (latency, plugin peak RSS), and Telegraf's sustained remote-write rate into Thanos receive with
-// nothing lost. Bounded (one simulated hour of 1,000 sensors per store), loopback only; not part of
+// nothing lost. Bounded (70 simulated minutes of 1,000 sensors per store), loopback only; not part of
 // `mage test`. Figures go to report/stores/stores-load.json.
 func StoresLoad() error {
 	mg.SerialDeps(Telegraf, Stores)
