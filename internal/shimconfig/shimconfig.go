@@ -13,6 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/plugins/processors"
 )
@@ -106,4 +107,17 @@ func newPlugin(kind, name string) any {
 		}
 	}
 	return nil
+}
+
+// Load reads an external plugin's configuration file as the shim does, then Checks it; it returns the
+// one plugin the file configures (an input or a processor). The errors name the file.
+func Load(path string) (telegraf.Input, telegraf.StreamingProcessor, error) {
+	loaded, err := shim.LoadConfig(&path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading %q: %w", path, err)
+	}
+	if err := Check(path); err != nil {
+		return nil, nil, fmt.Errorf("configuration %q: %w", path, err)
+	}
+	return loaded.Input, loaded.Processor, nil
 }

@@ -28,7 +28,6 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
-	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/hazewatch/hazewatch/internal/execdlog"
@@ -96,22 +95,18 @@ func load(configFile string, logger telegraf.Logger) (telegraf.Input, int) {
 		// Not through the shim's loader, which announces the defaults on stderr without a level.
 		return inputs.Inputs["purpleair"](), 0
 	}
-	loaded, err := shim.LoadConfig(&configFile)
+	// The shim's loader alone would ignore options the input does not have (Telegraf refuses them)
+	// and every block after the first.
+	input, _, err := shimconfig.Load(configFile)
 	if err != nil {
-		logger.Errorf("loading %q: %v", configFile, err)
+		logger.Errorf("%v", err)
 		return nil, 1
 	}
-	// Telegraf refuses options a plugin does not have, and the shim's loader ignores every block after
-	// the first.
-	if err := shimconfig.Check(configFile); err != nil {
-		logger.Errorf("configuration %q: %v", configFile, err)
-		return nil, 1
-	}
-	if loaded.Input == nil {
+	if input == nil {
 		logger.Errorf("%q holds no [[inputs.purpleair]] block", configFile)
 		return nil, 1
 	}
-	return loaded.Input, 0
+	return input, 0
 }
 
 // errorsToLog starts the input with an accumulator whose AddError writes the error alone through our

@@ -24,7 +24,6 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
-	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/processors"
 
 	"github.com/hazewatch/hazewatch/internal/execdlog"
@@ -98,19 +97,16 @@ func load(configFile string, logger telegraf.Logger) (telegraf.StreamingProcesso
 		// Not through the shim's loader, which announces the defaults on stderr without a level.
 		return processors.Processors["anomaly"](), 0
 	}
-	loaded, err := shim.LoadConfig(&configFile)
+	// The shim's loader alone would ignore options the processor does not have and every block after
+	// the first.
+	_, processor, err := shimconfig.Load(configFile)
 	if err != nil {
-		logger.Errorf("loading %s: %v", configFile, err)
+		logger.Errorf("%v", err)
 		return nil, 1
 	}
-	// The shim's loader ignores options the plugin does not have and every block after the first.
-	if err := shimconfig.Check(configFile); err != nil {
-		logger.Errorf("configuration %s: %v", configFile, err)
+	if processor == nil {
+		logger.Errorf("%q holds no [[processors.anomaly]] block", configFile)
 		return nil, 1
 	}
-	if loaded.Processor == nil {
-		logger.Errorf("%s holds no [[processors.anomaly]] block", configFile)
-		return nil, 1
-	}
-	return loaded.Processor, 0
+	return processor, 0
 }
