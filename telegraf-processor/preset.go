@@ -180,27 +180,15 @@ func (p *Anomaly) processPreset(m telegraf.Metric) bool {
 	var present qa.Fields
 	for _, f := range m.FieldList() {
 		var dst *float64
-		var bit qa.Fields
-		switch f.Key {
-		case "pm2.5_cf_1_a":
-			dst, bit = &r.A, qa.FieldA
-		case "pm2.5_cf_1_b":
-			dst, bit = &r.B, qa.FieldB
-		case "pm2.5_cf_1":
-			dst, bit = &r.CF1, qa.FieldCF1
-		case "pm2.5_atm":
-			dst, bit = &r.ATM, qa.FieldATM
-		case "humidity":
-			dst, bit = &r.Humidity, qa.FieldHumidity
-		case "temperature":
-			dst, bit = &r.Temperature, qa.FieldTemperature
-		case "pressure":
-			dst, bit = &r.Pressure, qa.FieldPressure
-		case "latitude":
+		bit, measured := qa.FieldByName(f.Key)
+		switch {
+		case measured:
+			dst = r.Value(bit)
+		case f.Key == "latitude":
 			dst = &r.Lat
-		case "longitude":
+		case f.Key == "longitude":
 			dst = &r.Lon
-		case "last_seen":
+		case f.Key == "last_seen":
 			dst = &lastSeen
 		default:
 			continue

@@ -22,17 +22,6 @@ const PresetPurpleAir = "purpleair"
 // since and detail.
 var presetColumns = []string{"sensor_index", "score", "anomaly", "kind", "reason", "pm2.5_epa"}
 
-// presetInputs are the input columns the preset reads (any may be absent or empty), with the field
-// each fills.
-var presetInputs = []struct {
-	name  string
-	field qa.Fields
-}{
-	{"pm2.5_cf_1_a", qa.FieldA}, {"pm2.5_cf_1_b", qa.FieldB}, {"pm2.5_cf_1", qa.FieldCF1},
-	{"pm2.5_atm", qa.FieldATM}, {"humidity", qa.FieldHumidity}, {"temperature", qa.FieldTemperature},
-	{"pressure", qa.FieldPressure},
-}
-
 // presetRequested reports whether args ask for a preset (-preset NAME or -preset=NAME), so that
 // stream and batch hand over to runPreset before parsing their own flags.
 func presetRequested(args []string) bool {
@@ -139,7 +128,8 @@ type presetInput struct {
 	rr                         rowReader
 	row                        []float64
 	id, tm, lastSeen, lat, lon int
-	cols                       []int // per presetInputs
+	cols                       []int       // per qa.FieldNames
+	fields                     []qa.Fields // the field of each of cols
 	carried                    qa.Fields
 	line                       int // data rows read
 	prev                       map[int64]time.Time
@@ -151,11 +141,14 @@ func newPresetInput(rr rowReader) (*presetInput, error) {
 	in.lastSeen = rr.UseTime("last_seen")
 	idx := rr.Use("sensor_index", "latitude", "longitude")
 	in.id, in.lat, in.lon = idx[0], idx[1], idx[2]
-	in.cols = make([]int, len(presetInputs))
-	for i, c := range presetInputs {
-		in.cols[i] = rr.Use(c.name)[0]
+	names := qa.FieldNames()
+	in.cols = make([]int, len(names))
+	in.fields = make([]qa.Fields, len(names))
+	for i, name := range names {
+		in.fields[i], _ = qa.FieldByName(name)
+		in.cols[i] = rr.Use(name)[0]
 		if in.cols[i] >= 0 {
-			in.carried |= c.field
+			in.carried |= in.fields[i]
 		}
 	}
 	if in.carried&(qa.FieldA|qa.FieldB|qa.FieldCF1) == 0 {
@@ -202,24 +195,8 @@ func (in *presetInput) next() (id int64, r qa.Reading, err error) {
 		r.LastSeen = unix(v)
 	}
 	r.Carried = in.carried
-	for i, c := range presetInputs {
-		v := at(in.cols[i])
-		switch c.field {
-		case qa.FieldA:
-			r.A = v
-		case qa.FieldB:
-			r.B = v
-		case qa.FieldCF1:
-			r.CF1 = v
-		case qa.FieldATM:
-			r.ATM = v
-		case qa.FieldHumidity:
-			r.Humidity = v
-		case qa.FieldTemperature:
-			r.Temperature = v
-		case qa.FieldPressure:
-			r.Pressure = v
-		}
+	for i, f := range in.fields {
+		*r.Value(f) = at(in.cols[i])
 	}
 	r.Lat, r.Lon = at(in.lat), at(in.lon)
 	return id, r, nil

@@ -530,3 +530,22 @@ func TestLoneSensorJumpIsAir(t *testing.T) {
 		t.Fatalf("got %+v, want air", r)
 	}
 }
+
+func TestFieldNames(t *testing.T) {
+	r := NewReading(t0)
+	for i, name := range FieldNames() {
+		f, ok := FieldByName(name)
+		if !ok || r.Value(f) == nil {
+			t.Fatalf("%s: field %v, %v", name, f, ok)
+		}
+		*r.Value(f) = float64(i)
+	}
+	want := Reading{A: 0, B: 1, CF1: 2, ATM: 3, Humidity: 4, Temperature: 5, Pressure: 6}
+	if r.A != want.A || r.B != want.B || r.CF1 != want.CF1 || r.ATM != want.ATM || r.Humidity != want.Humidity ||
+		r.Temperature != want.Temperature || r.Pressure != want.Pressure {
+		t.Fatalf("%+v", r)
+	}
+	if _, ok := FieldByName("pm2.5"); ok || r.Value(AllFields) != nil {
+		t.Fatal("a name or set that is not one measurement field was taken for one")
+	}
+}

@@ -115,3 +115,53 @@ type Result struct {
 	// Warmup is true while the sensor's learned model has seen fewer readings than its window.
 	Warmup bool
 }
+
+// measured pairs each measurement field with its name in the PurpleAir API.
+var measured = []struct {
+	field Fields
+	name  string
+}{
+	{FieldA, "pm2.5_cf_1_a"}, {FieldB, "pm2.5_cf_1_b"}, {FieldCF1, "pm2.5_cf_1"}, {FieldATM, "pm2.5_atm"},
+	{FieldHumidity, "humidity"}, {FieldTemperature, "temperature"}, {FieldPressure, "pressure"},
+}
+
+// FieldByName returns the measurement field an API field name stands for.
+func FieldByName(name string) (Fields, bool) {
+	for _, m := range measured {
+		if m.name == name {
+			return m.field, true
+		}
+	}
+	return 0, false
+}
+
+// FieldNames returns the API names of the measurement fields, one per field.
+func FieldNames() []string {
+	names := make([]string, len(measured))
+	for i, m := range measured {
+		names[i] = m.name
+	}
+	return names
+}
+
+// Value points at the value of one measurement field f in r (nil for anything else), so that a
+// source can fill a reading from its named fields.
+func (r *Reading) Value(f Fields) *float64 {
+	switch f {
+	case FieldA:
+		return &r.A
+	case FieldB:
+		return &r.B
+	case FieldCF1:
+		return &r.CF1
+	case FieldATM:
+		return &r.ATM
+	case FieldHumidity:
+		return &r.Humidity
+	case FieldTemperature:
+		return &r.Temperature
+	case FieldPressure:
+		return &r.Pressure
+	}
+	return nil
+}
