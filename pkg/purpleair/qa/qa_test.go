@@ -545,6 +545,11 @@ func TestFieldNames(t *testing.T) {
 		r.Temperature != want.Temperature || r.Pressure != want.Pressure {
 		t.Fatalf("%+v", r)
 	}
+	for _, m := range measured {
+		if f, _ := FieldByName(m.name); f != m.field {
+			t.Errorf("FieldByName(%q) = %v, want %v", m.name, f, m.field)
+		}
+	}
 	if _, ok := FieldByName("pm2.5"); ok || r.Value(AllFields) != nil {
 		t.Fatal("a name or set that is not one measurement field was taken for one")
 	}

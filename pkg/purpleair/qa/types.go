@@ -125,12 +125,24 @@ var measured = []struct {
 	{FieldHumidity, "humidity"}, {FieldTemperature, "temperature"}, {FieldPressure, "pressure"},
 }
 
-// FieldByName returns the measurement field an API field name stands for.
+// FieldByName returns the measurement field an API field name stands for. A switch, not a loop
+// over measured: the processor asks for every field of every metric.
 func FieldByName(name string) (Fields, bool) {
-	for _, m := range measured {
-		if m.name == name {
-			return m.field, true
-		}
+	switch name {
+	case "pm2.5_cf_1_a":
+		return FieldA, true
+	case "pm2.5_cf_1_b":
+		return FieldB, true
+	case "pm2.5_cf_1":
+		return FieldCF1, true
+	case "pm2.5_atm":
+		return FieldATM, true
+	case "humidity":
+		return FieldHumidity, true
+	case "temperature":
+		return FieldTemperature, true
+	case "pressure":
+		return FieldPressure, true
 	}
 	return 0, false
 }
