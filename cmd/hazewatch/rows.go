@@ -45,9 +45,11 @@ import (
 // features). An API response whose field holds both numbers and text is an error whether the
 // field is used or not, as a column of the wrong type in a response is a broken response.
 //
-// The whole of an API response is decoded before its first row is returned (pkg/purpleair decodes
-// whole documents), so a single-document response is held in memory, decoded, while it is read
-// (about 32 bytes a value); a stream of documents holds one document at a time, and CSV one row.
+// An API response is decoded as it is read and its rows are handed over in chunks of up to
+// purpleair.ChunkRows (when "fields" and "data_time_stamp" come before "data", as in the API's
+// responses), so memory holds a few chunks whatever the size of a response, and CSV one row. As the
+// columns of an API response are checked a chunk at a time, an error about a field (text among
+// numbers) may come after rows of the same response have been returned.
 type rowReader interface {
 	// Header is the input's column names, in input order (CSV names trimmed of spaces). Names are
 	// unique: a file that repeats one is refused by openRows.
@@ -83,16 +85,12 @@ var utf8BOM = []byte("\ufeff")
 func openRows(path string, stdin io.Reader) (rowReader, error) {
 	var src io.Reader = stdin
 	var closer io.Closer = io.NopCloser(nil)
-	size := int64(-1) // unknown
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
 		src, closer = f, f
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
-		}
 	}
 	br := bufio.NewReaderSize(src, rowBufferSize)
 	// Spreadsheet programs write a byte-order mark before a CSV header; left in, it becomes part of
@@ -105,7 +103,7 @@ func openRows(path string, stdin io.Reader) (rowReader, error) {
 		err error
 	)
 	if startsJSON(br) {
-		rr, err = openAPIRows(path, br, closer, size)
+		rr, err = openAPIRows(path, br, closer)
 	} else {
 		rr, err = openCSVRows(path, br, closer)
 	}
@@ -257,20 +255,40 @@ func (c *csvRows) Next(row []float64) error {
 	return nil
 }
 
-// apiRows reads API responses a document at a time and returns their rows one at a time.
+// apiRows reads API responses chunk by chunk and returns their rows one at a time. A producer
+// goroutine decodes the input (purpleair.Decoder.DecodeFunc, document after document) and sends
+// copies of the chunks' rows over a channel of one chunk, so that memory is a few chunks: the one
+// Next returns rows of, the one in the channel and the one being decoded.
 type apiRows struct {
 	path   string
-	docs   *apiDocuments
 	closer io.Closer
 	header []string
 	cols   []columnUse
 	text   []apiText
 
-	doc     *purpleair.Response
-	docN    int  // documents decoded, doc included
-	checked bool // doc's columns have been checked against their use
-	next    int  // row of doc that Next returns next
-	base    int  // rows of the documents before doc
+	chunks <-chan apiChunk
+	free   chan []purpleair.Value // cells of chunks read, for the producer to reuse
+	done   chan struct{}          // closed by Close: the producer stops
+	exited chan struct{}          // closed by the producer when it returns
+
+	cur     *apiChunk // chunk Next returns rows of; nil before the first and between chunks
+	pending *apiChunk // chunk read by openAPIRows for the header, not yet taken
+	next    int       // row of cur that Next returns next
+	base    int       // rows of the chunks before cur, in every document
+	doc     int       // document of the last chunk taken, whose fields have been checked
+	stamp   int64     // data_time_stamp of the document of the last row returned
+	err     error     // the error Next returned, returned again
+	closed  bool
+}
+
+// apiChunk is consecutive rows of one document, or the end of the input (err).
+type apiChunk struct {
+	doc    int // 0-based, as purpleair's errors count documents
+	fields []string
+	stamp  int64
+	cells  []purpleair.Value // rows × len(fields), row after row
+	rows   int
+	err    error // io.EOF after the last document; the decoding error otherwise
 }
 
 // apiText is the first string in an API field, for the error that names it.
@@ -279,17 +297,28 @@ type apiText struct {
 	str string
 }
 
-func openAPIRows(path string, src io.Reader, closer io.Closer, size int64) (*apiRows, error) {
-	a := &apiRows{path: path, docs: newAPIDocuments(src, size), closer: closer}
-	doc, err := a.docs.next()
-	if err != nil {
-		if errors.Is(err, io.EOF) { // only white space, or a byte-order mark and white space
+// errRowsClosed stops DecodeFunc when Close has been called.
+var errRowsClosed = errors.New("row reader closed")
+
+func openAPIRows(path string, src io.Reader, closer io.Closer) (*apiRows, error) {
+	chunks := make(chan apiChunk, 1)
+	a := &apiRows{
+		path: path, closer: closer, chunks: chunks, doc: -1,
+		free: make(chan []purpleair.Value, 4), done: make(chan struct{}), exited: make(chan struct{}),
+	}
+	go a.produce(purpleair.NewDecoder(src), chunks)
+	first := <-chunks
+	if first.err != nil {
+		// The producer's last act was to send the error: it is returning.
+		a.stop()
+		<-a.exited
+		if errors.Is(first.err, io.EOF) { // only white space, or a byte-order mark and white space
 			return nil, fmt.Errorf("%s: empty file: want a CSV header or a PurpleAir API response", path)
 		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, first.err)
 	}
-	a.doc, a.docN = doc, 1
-	a.header = doc.Fields
+	a.pending, a.stamp = &first, first.stamp
+	a.header = first.fields
 	a.cols = make([]columnUse, len(a.header))
 	a.text = make([]apiText, len(a.header))
 	for c := range a.text {
@@ -298,33 +327,126 @@ func openAPIRows(path string, src io.Reader, closer io.Closer, size int64) (*api
 	return a, nil
 }
 
+// produce decodes document after document and sends their rows a chunk at a time, a document
+// without rows as an empty chunk (for its fields), and then the end of the input or the error that
+// stopped it. It returns once Close has been called.
+func (a *apiRows) produce(dec *purpleair.Decoder, out chan<- apiChunk) {
+	defer close(a.exited)
+	send := func(c apiChunk) bool {
+		select {
+		case out <- c:
+			return true
+		case <-a.done:
+			return false
+		}
+	}
+	for doc := 0; ; doc++ {
+		sent := false
+		resp, err := dec.DecodeFunc(func(chunk *purpleair.Response) error {
+			nf := len(chunk.Fields)
+			var cells []purpleair.Value
+			select {
+			case cells = <-a.free:
+			default:
+			}
+			if n := len(chunk.Data) * nf; cap(cells) < n {
+				cells = make([]purpleair.Value, 0, max(n, purpleair.ChunkRows*nf))
+			}
+			cells = cells[:0]
+			for _, row := range chunk.Data { // valid only until this function returns: copied
+				cells = append(cells, row...)
+			}
+			sent = true
+			if !send(apiChunk{doc: doc, fields: chunk.Fields, stamp: chunk.DataTimeStamp, cells: cells, rows: len(chunk.Data)}) {
+				return errRowsClosed
+			}
+			return nil
+		})
+		if errors.Is(err, errRowsClosed) {
+			return
+		}
+		if err != nil {
+			send(apiChunk{doc: doc, err: err})
+			return
+		}
+		if !sent && !send(apiChunk{doc: doc, fields: resp.Fields, stamp: resp.DataTimeStamp}) {
+			return
+		}
+	}
+}
+
+// stop tells the producer to stop: it returns at its next chunk, or at once when it is waiting to
+// send one.
+func (a *apiRows) stop() {
+	if !a.closed {
+		a.closed = true
+		close(a.done)
+	}
+}
+
 func (a *apiRows) Header() []string        { return a.header }
 func (a *apiRows) UseTime(name string) int { return a.Use(name)[0] }
 func (a *apiRows) Stamp() float64 {
-	if a.doc == nil || a.doc.DataTimeStamp == 0 {
+	if a.stamp == 0 {
 		return math.NaN()
 	}
-	return float64(a.doc.DataTimeStamp)
+	return float64(a.stamp)
 }
 func (a *apiRows) Use(names ...string) []int { return useColumns(a.header, a.cols, names) }
 func (a *apiRows) Text() []textColumn        { return textColumns(a.header, a.cols) }
-func (a *apiRows) Close() error              { return a.closer.Close() }
 
-// check goes through the columns of a newly decoded document before any of its rows is returned,
-// so that a field of the wrong type fails the read before the output shows any of the document.
-func (a *apiRows) check() error {
-	for c, name := range a.header {
-		u, txt := &a.cols[c], &a.text[c]
-		for r, row := range a.doc.Data {
-			switch row[c].Kind {
+// Close stops the producer and closes the file. It waits for the producer to return when it reads
+// a file, whose reads end once the file is closed (a pipe's too); standard input is not closed and
+// its read may block until its writer writes or closes it, so the producer returns after that.
+func (a *apiRows) Close() error {
+	err := a.closer.Close() // first: a producer blocked reading the file returns
+	a.stop()
+	if a.path != "-" {
+		<-a.exited
+	}
+	return err
+}
+
+// take checks a chunk before any of its rows is returned: the end of the input or an error, a
+// document whose fields are not the first's, a field of the wrong type.
+func (a *apiRows) take(c *apiChunk) error {
+	if c.err != nil {
+		if errors.Is(c.err, io.EOF) {
+			return io.EOF
+		}
+		var se *purpleair.SyntaxError
+		if c.doc > 0 && !errors.As(c.err, &se) { // a syntax error says its document
+			return fmt.Errorf("%s: document %d: %w", a.path, c.doc, c.err)
+		}
+		return fmt.Errorf("%s: %w", a.path, c.err)
+	}
+	if c.doc != a.doc {
+		if !slices.Equal(c.fields, a.header) {
+			return fmt.Errorf("%s: document %d has fields %v, the first has %v: a stream must keep its fields", a.path, c.doc, c.fields, a.header)
+		}
+		a.doc = c.doc
+	}
+	return a.check(c)
+}
+
+// check goes through the columns of a chunk before any of its rows is returned, so that a field of
+// the wrong type fails the read before the output shows any of the chunk.
+func (a *apiRows) check(c *apiChunk) error {
+	nf := len(a.header)
+	for r := range c.rows {
+		for col, v := range c.cells[r*nf : (r+1)*nf] {
+			switch v.Kind {
 			case purpleair.KindNumber:
-				u.numbers = true
+				a.cols[col].numbers = true
 			case purpleair.KindString:
-				if txt.row < 0 {
-					txt.row, txt.str = a.base+r, row[c].Str
+				if txt := &a.text[col]; txt.row < 0 {
+					txt.row, txt.str = a.base+r, v.Str
 				}
 			}
 		}
+	}
+	for col, name := range a.header {
+		u, txt := &a.cols[col], &a.text[col]
 		if txt.row < 0 {
 			continue
 		}
@@ -335,181 +457,51 @@ func (a *apiRows) check() error {
 		if u.used {
 			return bad
 		}
-		u.bad = bad
+		if u.bad == nil {
+			u.bad = bad
+		}
 	}
 	return nil
 }
 
 func (a *apiRows) Next(row []float64) error {
-	for a.doc == nil || a.next == len(a.doc.Data) {
-		if a.doc != nil {
-			a.base += len(a.doc.Data)
-			a.doc = nil // let the decoded document go before the next one is decoded
-		}
-		doc, err := a.docs.next()
-		if errors.Is(err, io.EOF) {
-			return io.EOF
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", a.path, err)
-		}
-		if !slices.Equal(doc.Fields, a.header) {
-			return fmt.Errorf("%s: document %d has fields %v, the first has %v: a stream must keep its fields", a.path, a.docN, doc.Fields, a.header)
-		}
-		a.doc, a.docN, a.next, a.checked = doc, a.docN+1, 0, false
+	if a.err != nil {
+		return a.err
 	}
-	if !a.checked {
-		if err := a.check(); err != nil {
+	for a.cur == nil || a.next == a.cur.rows {
+		if a.cur != nil {
+			a.base += a.cur.rows
+			if a.cur.cells != nil {
+				select { // for the producer to reuse; dropped when it has enough
+				case a.free <- a.cur.cells:
+				default:
+				}
+			}
+			a.cur = nil
+		}
+		c := a.pending
+		if c != nil {
+			a.pending = nil
+		} else {
+			cc := <-a.chunks
+			c = &cc
+		}
+		if err := a.take(c); err != nil {
+			a.err = err
+			a.stop()
 			return err
 		}
-		a.checked = true
+		a.cur, a.next = c, 0
 	}
-	for c, v := range a.doc.Data[a.next] {
+	nf := len(a.header)
+	for col, v := range a.cur.cells[a.next*nf : (a.next+1)*nf] {
 		if v.Kind == purpleair.KindNumber {
-			row[c] = v.Num
+			row[col] = v.Num
 		} else {
-			row[c] = math.NaN() // null, or a string in a text field (check has recorded it)
+			row[col] = math.NaN() // null, or a string in a text field (check has recorded it)
 		}
 	}
+	a.stamp = a.cur.stamp
 	a.next++
 	return nil
-}
-
-// apiDocuments splits a stream of API documents into one document's bytes at a time for
-// purpleair.DecodeBytes, which holds them once: purpleair.Decoder, through encoding/json's decoder,
-// holds a document three times (its growing read buffer and a copy), which for a single large
-// response was a third of what reading it took.
-type apiDocuments struct {
-	src    io.Reader
-	remain int64  // bytes of src not yet read, when known (a regular file); −1 when not
-	buf    []byte // buf[:end]: bytes read and not yet returned as a document
-	end    int
-	eof    bool
-	n      int   // documents returned
-	offset int64 // of buf[0] in the input after the byte-order mark
-}
-
-// apiDocumentsBuffer is the smallest read buffer; the buffer grows to hold the largest document, and
-// is kept for the next one up to apiDocumentsKept.
-const (
-	apiDocumentsBuffer = 1 << 16
-	apiDocumentsKept   = 1 << 22
-)
-
-func newAPIDocuments(src io.Reader, size int64) *apiDocuments {
-	return &apiDocuments{src: src, remain: size, buf: make([]byte, apiDocumentsBuffer)}
-}
-
-// fill reads more of the input into buf, growing it when it is full: by doubling, but never past
-// what is left of a file of known size, so that a file of one document is held in one buffer of its
-// size.
-func (d *apiDocuments) fill() error {
-	if d.end == len(d.buf) {
-		grow := len(d.buf)
-		if d.remain >= 0 && d.remain < int64(grow) {
-			grow = int(max(d.remain, 1)) // 1: to see the end of a file that grew since its size was taken
-		}
-		d.buf = append(d.buf[:d.end], make([]byte, grow)...)
-		d.buf = d.buf[:cap(d.buf)]
-	}
-	n, err := d.src.Read(d.buf[d.end:])
-	d.end += n
-	if d.remain >= 0 {
-		d.remain = max(d.remain-int64(n), 0)
-	}
-	if errors.Is(err, io.EOF) {
-		d.eof = true
-		return nil
-	}
-	return err
-}
-
-// next returns the next document, decoded, or io.EOF when only white space is left. The document's
-// end is found by counting brackets outside strings; purpleair.DecodeBytes then checks everything
-// else, so a malformed document is its error, with its offset.
-func (d *apiDocuments) next() (*purpleair.Response, error) {
-	start, i, depth, inString, escaped := -1, 0, 0, false, false
-	for {
-		for ; i < d.end; i++ {
-			c := d.buf[i]
-			switch {
-			case start < 0:
-				switch c {
-				case ' ', '\t', '\r', '\n':
-					continue
-				}
-				start = i
-				if c != '{' {
-					return nil, d.decodeError(start)
-				}
-				depth = 1
-			case inString:
-				switch {
-				case escaped:
-					escaped = false
-				case c == '\\':
-					escaped = true
-				case c == '"':
-					inString = false
-				}
-			case c == '"':
-				inString = true
-			case c == '{' || c == '[':
-				depth++
-			case c == '}' || c == ']':
-				if depth--; depth == 0 {
-					return d.decode(start, i+1)
-				}
-			}
-		}
-		if d.eof {
-			if start < 0 {
-				return nil, io.EOF
-			}
-			return nil, d.decodeError(start) // cut short
-		}
-		if start < 0 { // white space only so far: no need to keep it
-			d.offset += int64(d.end)
-			d.end, i = 0, 0
-		}
-		if err := d.fill(); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// decode decodes buf[start:end] and keeps what follows it for the next document.
-func (d *apiDocuments) decode(start, end int) (*purpleair.Response, error) {
-	resp, err := purpleair.DecodeBytes(d.buf[start:end], false)
-	if err != nil {
-		return nil, d.wrap(err, start)
-	}
-	d.n++
-	rest := d.buf[end:d.end]
-	if len(d.buf) > apiDocumentsKept {
-		// A large document's buffer is not kept while its rows are read: the next document may be
-		// small (one response per step) or absent.
-		d.buf = make([]byte, max(apiDocumentsBuffer, len(rest)))
-	}
-	d.end = copy(d.buf, rest)
-	d.offset += int64(end)
-	return resp, nil
-}
-
-// decodeError is DecodeBytes's error for the bytes from start that do not make a document.
-func (d *apiDocuments) decodeError(start int) error {
-	_, err := purpleair.DecodeBytes(d.buf[start:d.end], false)
-	if err == nil { // not reached: the bytes are not a whole document
-		err = errors.New("incomplete document")
-	}
-	return d.wrap(err, start)
-}
-
-// wrap says which document an error is in when there is more than one: its offsets count from the
-// document's start.
-func (d *apiDocuments) wrap(err error, start int) error {
-	if d.n == 0 {
-		return err
-	}
-	return fmt.Errorf("document %d (from byte %d): %w", d.n, d.offset+int64(start), err)
 }

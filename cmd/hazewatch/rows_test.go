@@ -6,9 +6,13 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 // readAllRows reads every row through rr, as the commands do.
@@ -177,11 +181,10 @@ func TestReadColumnsKeepsOnlyWhatItIsAsked(t *testing.T) {
 	}
 }
 
-// TestAPIDocumentsSplit: documents are split where their outermost object closes, whatever their
-// strings hold and however the input arrives (one byte per read from a pipe, or a file read into a
-// buffer of its size); what does not make a document is purpleair's error, with the document's
-// number when it is not the first.
-func TestAPIDocumentsSplit(t *testing.T) {
+// TestAPIDocumentsRead: documents follow each other, whatever their strings hold and however the
+// input arrives (one byte per read from a pipe, or a file); what does not make a document is
+// purpleair's error, with the document's number (0-based) when it is not the first.
+func TestAPIDocumentsRead(t *testing.T) {
 	doc := func(names ...string) string {
 		var b strings.Builder
 		b.WriteString(`{"description_of_nothing": {"a": [1, {"b": "}]"}]}, "fields": ["sensor_index", "name", "pm"], "data": [`)
@@ -207,8 +210,9 @@ func TestAPIDocumentsSplit(t *testing.T) {
 		{"strings with brackets and escapes", doc(tricky...), len(tricky), ""},
 		{"documents back to back", doc(tricky...) + doc("a") + "\n\n" + doc("b", "c") + " \n", len(tricky) + 3, ""},
 		{"a document larger than the buffer", doc(large...) + "\n" + doc(large...), 2 * len(large), ""},
-		{"garbage after a document", doc("a") + "\nnot json", 1, `document 1 (from byte`},
-		{"second document cut short", doc("a") + "\n" + doc("b", "c")[:60], 1, "document 1 (from byte "},
+		{"garbage after a document", doc("a") + "\nnot json", 1, `document 1: expected '{'`},
+		{"second document cut short", doc("a") + "\n" + doc("b", "c")[:60], 1, "document 1 (after byte "},
+		{"second document not a response", doc("a") + `{"data": []}`, 1, `document 1: purpleair: response member "fields": missing`},
 		{"first document cut short", doc("a", "b")[:70], 0, "truncated response"},
 		{"an array", doc("a") + "[1]", 1, "expected '{'"},
 	}
@@ -241,5 +245,140 @@ func TestAPIDocumentsSplit(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// apiDoc is a document as the API writes it: "fields" and "data_time_stamp" before "data", so that
+// its rows are decoded a chunk at a time; row i holds i and i/2 (the text "x" at row bad).
+func apiDoc(stamp int64, first, rows, bad int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"api_version": "V1", "data_time_stamp": %d, "fields": ["sensor_index", "pm"], "data": [`, stamp)
+	for i := first; i < first+rows; i++ {
+		if i > first {
+			b.WriteString(",")
+		}
+		if i == bad {
+			fmt.Fprintf(&b, `[%d, "x"]`, i)
+		} else {
+			fmt.Fprintf(&b, "[%d, %g]", i, float64(i)/2)
+		}
+	}
+	b.WriteString("]}\n")
+	return b.String()
+}
+
+// TestAPIRowsChunked: documents of several chunks read row for row in order, Stamp is the
+// data_time_stamp of the row's document, and what goes wrong in a later chunk comes after the rows
+// before it, with the wording of a whole document's error.
+func TestAPIRowsChunked(t *testing.T) {
+	n := 3*purpleair.ChunkRows + 17
+	cases := []struct {
+		name, content string
+		wantRows      int
+		wantErr       string
+	}{
+		{"two documents", apiDoc(100, 0, n, -1) + apiDoc(200, n, n, -1), 2 * n, ""},
+		{"an empty document between", apiDoc(100, 0, n, -1) + apiDoc(150, n, 0, -1) + apiDoc(200, n, n, -1), 2 * n, ""},
+		{"text in a later chunk", apiDoc(100, 0, n, 2*purpleair.ChunkRows+5), 2 * purpleair.ChunkRows,
+			fmt.Sprintf(`data row %d, field "pm": "x" where the other rows hold numbers`, 2*purpleair.ChunkRows+5)},
+		{"cut short", apiDoc(100, 0, n, -1)[:len(apiDoc(100, 0, n, -1))-40], -1, "truncated response"},
+		{"second document's fields differ", apiDoc(100, 0, n, -1) + `{"data_time_stamp": 200, "fields": ["pm", "sensor_index"], "data": [[1, 2]]}`, n,
+			"document 1 has fields [pm sensor_index], the first has [sensor_index pm]: a stream must keep its fields"},
+	}
+	for _, c := range cases {
+		for _, via := range []string{"file", "one byte per read"} {
+			t.Run(c.name+", "+via, func(t *testing.T) {
+				path, stdin := writeFile(t, "a.json", c.content), io.Reader(nil)
+				if via != "file" {
+					path, stdin = "-", iotest.OneByteReader(strings.NewReader(c.content))
+				}
+				rr, err := openRows(path, stdin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rr.Close()
+				rr.Use("pm")
+				var rows int
+				for ; ; rows++ {
+					row := make([]float64, 2)
+					err = rr.Next(row)
+					if err != nil {
+						break
+					}
+					if want := []float64{float64(rows), float64(rows) / 2}; !reflect.DeepEqual(row, want) {
+						t.Fatalf("row %d = %v, want %v", rows, row, want)
+					}
+					if want := float64(100 + 100*(rows/n)); rr.Stamp() != want {
+						t.Fatalf("row %d: Stamp %v, want %v", rows, rr.Stamp(), want)
+					}
+				}
+				if c.wantErr == "" && !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+				if c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+					t.Fatalf("error %v, want %q", err, c.wantErr)
+				}
+				if c.wantRows < 0 { // cut short: every complete row before the error
+					c.wantRows = strings.Count(c.content, "]") - 1
+				}
+				if rows != c.wantRows {
+					t.Errorf("%d rows, want %d", rows, c.wantRows)
+				}
+				if err2 := rr.Next(make([]float64, 2)); err2 != err && !(errors.Is(err, io.EOF) && errors.Is(err2, io.EOF)) {
+					t.Errorf("Next after %v: %v", err, err2)
+				}
+			})
+		}
+	}
+}
+
+// TestAPIRowsCloseStopsReading: Close, before the last row or after an error, stops the goroutine
+// that decodes the input.
+func TestAPIRowsCloseStopsReading(t *testing.T) {
+	content := apiDoc(100, 0, 5*purpleair.ChunkRows, -1)
+	before := runtime.NumGoroutine()
+	for i, read := range []int{0, 1, purpleair.ChunkRows + 1, 5 * purpleair.ChunkRows, 5*purpleair.ChunkRows + 1} {
+		for _, via := range []string{"file", "stdin"} {
+			path, stdin := writeFile(t, fmt.Sprintf("a%d.json", i), content), io.Reader(nil)
+			if via != "file" {
+				path, stdin = "-", strings.NewReader(content)
+			}
+			rr, err := openRows(path, stdin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := make([]float64, 2)
+			for range read {
+				if err := rr.Next(row); err != nil && !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+			}
+			if err := rr.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Closing a file waits for the goroutine; standard input's returns on its own, at once here.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestAPIRowsOpenStopsOnError: a file refused by openRows leaves no goroutine behind.
+func TestAPIRowsOpenStopsOnError(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, content := range []string{"{ ", `{"fields": ["a", "a"], "data": []}`, `{"fields": ["a"], "data": [[1],`} {
+		if rr, err := openRows(writeFile(t, "a.json", content), nil); err == nil {
+			rr.Close()
+			t.Fatalf("%q opened", content)
+		}
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after refusing, %d before", n, before)
 	}
 }
