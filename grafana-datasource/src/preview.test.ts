@@ -2,6 +2,18 @@ import { describeQuery, queryJSON } from './preview';
 import { DEFAULT_QUERY } from './types';
 
 describe('describeQuery', () => {
+  it('says the preset warms up over at most the last 24 h of the range', () => {
+    const lines = describeQuery({
+      ...DEFAULT_QUERY,
+      refId: 'A',
+      preset: 'purpleair',
+      training: { ...DEFAULT_QUERY.training!, range: '6d' },
+    });
+    expect(lines).toContain(
+      "warm-up: the 6d before the panel's range, at most its last 24 h (what lies further back changes nothing)"
+    );
+  });
+
   it('says what a series query will run', () => {
     const lines = describeQuery({
       ...DEFAULT_QUERY,

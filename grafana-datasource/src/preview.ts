@@ -49,7 +49,7 @@ function describePreset(q: ReturnType<typeof withDefaults>, step: string): strin
   lines.push(
     range === 'panel' || range === ''
       ? "warm-up: none before the panel's range (the detector learns as it goes)"
-      : `warm-up: the ${range} before the panel's range`
+      : `warm-up: the ${range} before the panel's range, at most its last 24 h (what lies further back changes nothing)`
   );
   lines.push(`output: ${q.output.map((o) => PRESET_OUTPUT_TEXT[o] ?? o).join('; ') || 'nothing'}`);
   return lines;

@@ -323,7 +323,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   };
   const rangeLabel = preset ? 'Warm-up range' : q.mode === 'fleet' ? 'Calibration range' : 'Training range';
   const rangeTooltip = preset
-    ? 'What the detector observes before the panel\'s range to learn each sensor (its usual ratio of the channels, its usual level): a duration like 1d, or "panel" for none.'
+    ? 'What the detector observes before the panel\'s range to learn each sensor (its usual ratio of the channels, its usual level): a duration like 1d, or "panel" for none. At most the last 24 h of it is used: the detector forgets what lies further back.'
     : q.mode === 'fleet'
       ? 'The fleet\'s scores over this range are what a calibrated score is measured against: a duration like 1d before the panel, or "panel" = the panel\'s own range.'
       : '"panel" = learn from the panel\'s own range; a duration like 7d = learn from the 7 days before it.';
