@@ -301,7 +301,11 @@ func paExecuted(q *models.Query, plan *models.Plan) string {
 		paExpr(MetricLatitude, q.PurpleAir.Selector), paExpr(MetricLongitude, q.PurpleAir.Selector))
 	fmt.Fprintf(&b, "score range: %s\n", plan.Score)
 	if !plan.TrainIsScore {
-		fmt.Fprintf(&b, "warm-up range: %s\n", plan.Train)
+		warm := plan.Train
+		if limit := plan.Score.Start.Add(-paMaxWarmup); warm.Start.Before(limit) {
+			warm.Start = limit
+		}
+		fmt.Fprintf(&b, "warm-up range: %s (of %s: at most the last %s)\n", warm, plan.Train, paMaxWarmup)
 	}
 	fmt.Fprintf(&b, "mode: %s", q.Mode)
 	if q.Mode == models.ModeFleet {

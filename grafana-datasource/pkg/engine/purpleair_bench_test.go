@@ -322,3 +322,41 @@ func TestPurpleAirConcurrentWarmUpOnce(t *testing.T) {
 		t.Errorf("%d of %d evaluations restored the saved detector, want %d", hits, n, n-1)
 	}
 }
+
+// earliestFleet records the earliest step the preset asks the store for.
+type earliestFleet struct {
+	*paFleet
+	mu       sync.Mutex
+	earliest time.Time
+}
+
+func (f *earliestFleet) Fetch(ctx context.Context, feature, expr string, w models.Window) (model.Matrix, []string, error) {
+	f.mu.Lock()
+	if f.earliest.IsZero() || w.Start.Before(f.earliest) {
+		f.earliest = w.Start
+	}
+	f.mu.Unlock()
+	return f.paFleet.Fetch(ctx, feature, expr, w)
+}
+
+// The warm-up reads at most the last 24 hours of a longer training range: the detector forgets
+// what lies further back, and six days of a fleet would cost six times the time.
+func TestPurpleAirWarmupIsBounded(t *testing.T) {
+	end := paBenchEnd.Add(-time.Hour)
+	f := &earliestFleet{paFleet: newPAFleet(t, 5, 3*24*time.Hour+2*time.Hour, paBenchEnd)}
+	e := New(f, Options{MaxSeries: 30000, CacheMaxBytes: 1 << 20, CacheTTL: time.Hour, MemoryBudget: 1 << 30})
+	q, p := paBenchQuery(t, end, "3d")
+	res, err := e.Run(context.Background(), q, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := p.Score.Start.Add(-paMaxWarmup); f.earliest.Before(limit) {
+		t.Errorf("the warm-up read from %s, before %s (24 h before the scored range)", f.earliest, limit)
+	}
+	if f.earliest.After(p.Score.Start.Add(-paMaxWarmup + time.Hour)) {
+		t.Errorf("the warm-up read only from %s: the 24 h it should have read were not", f.earliest)
+	}
+	if !strings.Contains(res.Executed, "at most the last 24h0m0s") {
+		t.Errorf("the executed query does not say the warm-up is bounded: %q", res.Executed)
+	}
+}
