@@ -43,13 +43,9 @@ func ReadmeLinter(t testing.TB) string {
 	if linterBuilt != "" {
 		return linterBuilt
 	}
-	root := os.Getenv(EnvCache)
-	if root == "" {
-		ucd, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatalf("telegraftest: no cache directory (set $%s): %v", EnvCache, err)
-		}
-		root = filepath.Join(ucd, "hazewatch")
+	root, err := cacheRoot()
+	if err != nil {
+		t.Fatalf("telegraftest: %v", err)
 	}
 	dir := filepath.Join(root, "readme_linter-"+Version+"-"+runtime.GOOS+"-"+runtime.GOARCH)
 	path, err := goInstall(dir, readmeLinterPackage+"@"+Version, "readme_linter", t.Logf)

@@ -73,16 +73,24 @@ func Binary(t testing.TB) string {
 // cacheDir is where binaries are kept: one subdirectory per (Version, Tags, GOOS/GOARCH) so that changing
 // any of them builds afresh instead of reusing a binary with the wrong plugins.
 func cacheDir() (string, error) {
-	root := os.Getenv(EnvCache)
-	if root == "" {
-		ucd, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache directory (set $%s): %w", EnvCache, err)
-		}
-		root = filepath.Join(ucd, "hazewatch")
+	root, err := cacheRoot()
+	if err != nil {
+		return "", err
 	}
 	sum := sha256.Sum256([]byte(Version + "\x00" + Tags + "\x00" + runtime.GOOS + "/" + runtime.GOARCH))
 	return filepath.Join(root, "telegraf-"+Version+"-"+hex.EncodeToString(sum[:6])), nil
+}
+
+// cacheRoot holds every build of this package: $HAZEWATCH_CACHE, or hazewatch in the user's cache.
+func cacheRoot() (string, error) {
+	if root := os.Getenv(EnvCache); root != "" {
+		return root, nil
+	}
+	ucd, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory (set $%s): %w", EnvCache, err)
+	}
+	return filepath.Join(ucd, "hazewatch"), nil
 }
 
 func exeName() string {
