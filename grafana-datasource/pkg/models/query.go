@@ -307,7 +307,42 @@ func jsonErrorText(err error) string {
 	return err.Error()
 }
 
+// normalize applies the defaults and checks every key in the order a reader
+// of the query would; the first problem found is the error.
 func (q *Query) normalize() error {
+	if err := runChecks(q.normalizeVersion, q.normalizeMode, q.normalizeCalibration); err != nil {
+		return err
+	}
+	switch q.Preset = strings.TrimSpace(q.Preset); q.Preset {
+	case PresetNone:
+		return runChecks(q.normalizeFeatures, q.normalizeEntity, q.normalizeForest, q.normalizeFleetAt, q.normalizeTraining,
+			q.IsolationForest.normalize, q.Imputation.normalize, q.normalizeOutputs, q.checkVariables)
+	case PresetPurpleAir:
+		return q.normalizePurpleAir()
+	default:
+		return queryErrorf("preset %q is unknown (want %q, or none)", q.Preset, PresetPurpleAir)
+	}
+}
+
+// normalizePurpleAir checks a query of the PurpleAir preset: the detector
+// builds its own features, so features, forest, isolationForest, imputation
+// and includeFeatures are not read (the editor keeps them for a switch back).
+func (q *Query) normalizePurpleAir() error {
+	return runChecks(q.normalizeFleetAt, q.normalizePresetEntity, q.checkVariables, q.normalizeTraining,
+		func() error { return q.PurpleAir.normalize(q.Variables) }, q.normalizePresetOutputs)
+}
+
+// runChecks runs each check in turn and stops at the first error.
+func runChecks(checks ...func() error) error {
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q *Query) normalizeVersion() error {
 	switch {
 	case q.SchemaVersion == 0:
 		q.SchemaVersion = 1
@@ -316,7 +351,10 @@ func (q *Query) normalize() error {
 	case q.SchemaVersion < 0:
 		return queryErrorf("schemaVersion %d is invalid", q.SchemaVersion)
 	}
+	return nil
+}
 
+func (q *Query) normalizeMode() error {
 	switch q.Mode {
 	case "":
 		q.Mode = ModeSeries
@@ -324,7 +362,12 @@ func (q *Query) normalize() error {
 	default:
 		return queryErrorf("unknown mode %q (want %q or %q)", q.Mode, ModeSeries, ModeFleet)
 	}
+	return nil
+}
 
+// normalizeCalibration defaults calibration by schema version: version 1
+// queries keep the raw score they always had.
+func (q *Query) normalizeCalibration() error {
 	switch q.Calibration = strings.TrimSpace(q.Calibration); q.Calibration {
 	case "":
 		q.Calibration = CalibrationNone
@@ -335,15 +378,10 @@ func (q *Query) normalize() error {
 	default:
 		return queryErrorf("calibration %q is unknown (want %q or %q)", q.Calibration, CalibrationTail, CalibrationNone)
 	}
+	return nil
+}
 
-	switch q.Preset = strings.TrimSpace(q.Preset); q.Preset {
-	case PresetNone:
-	case PresetPurpleAir:
-		return q.normalizePurpleAir()
-	default:
-		return queryErrorf("preset %q is unknown (want %q, or none)", q.Preset, PresetPurpleAir)
-	}
-
+func (q *Query) normalizeFeatures() error {
 	if len(q.Features) == 0 {
 		return queryErrorf("no features: add at least one named PromQL expression, e.g. {\"name\":\"pm25\",\"expr\":\"purpleair_pm2_5_cf_1\"}")
 	}
@@ -369,7 +407,10 @@ func (q *Query) normalize() error {
 			return queryErrorf("feature %q has an empty PromQL expression", f.Name)
 		}
 	}
+	return nil
+}
 
+func (q *Query) normalizeEntity() error {
 	if len(q.Entity) == 0 {
 		q.Entity = EntityLabels{DefaultEntity}
 	}
@@ -378,7 +419,22 @@ func (q *Query) normalize() error {
 			return queryErrorf("entity label %q is not a valid label name", l)
 		}
 	}
+	return nil
+}
 
+// normalizePresetEntity allows sensor_index only: the detector keeps one
+// state per sensor.
+func (q *Query) normalizePresetEntity() error {
+	if len(q.Entity) == 0 {
+		q.Entity = EntityLabels{DefaultEntity}
+	}
+	if len(q.Entity) != 1 || q.Entity[0] != DefaultEntity {
+		return queryErrorf("entity must be %q with preset %q (the detector keeps one state per sensor), got %q", DefaultEntity, PresetPurpleAir, strings.Join(q.Entity, ","))
+	}
+	return nil
+}
+
+func (q *Query) normalizeForest() error {
 	switch q.Forest {
 	case "":
 		q.Forest = ForestPerEntity
@@ -386,6 +442,10 @@ func (q *Query) normalize() error {
 	default:
 		return queryErrorf("forest %q is unknown (want %q or %q)", q.Forest, ForestPerEntity, ForestShared)
 	}
+	return nil
+}
+
+func (q *Query) normalizeFleetAt() error {
 	switch q.FleetAt {
 	case "":
 		q.FleetAt = FleetAtLast
@@ -393,9 +453,13 @@ func (q *Query) normalize() error {
 	default:
 		return queryErrorf("fleetAt %q is unknown (want %q or %q)", q.FleetAt, FleetAtLast, FleetAtEach)
 	}
+	return nil
+}
 
-	// Durations may name a variable (alert rules carry their values in
-	// "variables"); $__interval as the step means the panel's own interval.
+// normalizeTraining resolves variables in the training durations first:
+// alert rules carry their values in "variables", and $__interval as the step
+// means the panel's own interval.
+func (q *Query) normalizeTraining() error {
 	for _, d := range []*string{&q.Training.Range, &q.Training.Step} {
 		switch v := strings.TrimSpace(*d); v {
 		case "$__interval", "${__interval}", "[[__interval]]":
@@ -404,45 +468,74 @@ func (q *Query) normalize() error {
 			*d = Interpolate(v, q.Variables)
 		}
 	}
-	if err := q.Training.normalize(); err != nil {
-		return err
-	}
-	if err := q.IsolationForest.normalize(); err != nil {
-		return err
-	}
+	return q.Training.normalize()
+}
 
-	switch q.Imputation.Method {
+func (m *Imputation) normalize() error {
+	switch m.Method {
 	case "":
-		q.Imputation.Method = ImputeKNN
+		m.Method = ImputeKNN
 	case ImputeKNN, ImputeNone:
 	default:
-		return queryErrorf("imputation.method %q is unknown (want %q or %q)", q.Imputation.Method, ImputeKNN, ImputeNone)
+		return queryErrorf("imputation.method %q is unknown (want %q or %q)", m.Method, ImputeKNN, ImputeNone)
 	}
-	if q.Imputation.K == 0 {
-		q.Imputation.K = DefaultK
+	if m.K == 0 {
+		m.K = DefaultK
 	}
-	if q.Imputation.K < 1 || q.Imputation.K > MaxKNNNeighbors {
-		return queryErrorf("imputation.k must be in 1..%d, got %d", MaxKNNNeighbors, q.Imputation.K)
+	if m.K < 1 || m.K > MaxKNNNeighbors {
+		return queryErrorf("imputation.k must be in 1..%d, got %d", MaxKNNNeighbors, m.K)
 	}
+	return nil
+}
 
+// normalizeOutputs checks the Isolation Forest's outputs; the preset's own
+// are refused by name, so that the error says what would allow them.
+func (q *Query) normalizeOutputs() error {
 	if len(q.Output) == 0 {
 		q.Output = []string{OutputScore}
 	}
-	outSeen := map[string]bool{}
-	for _, o := range q.Output {
-		switch o {
-		case OutputScore, OutputDecision, OutputAnomaly:
-		default:
-			if presetOutputs[o] {
-				return queryErrorf("output %q needs preset %q", o, PresetPurpleAir)
-			}
-			return queryErrorf("output %q is unknown (want score, decision or anomaly)", o)
+	return checkOutputs(q.Output, func(o string) error {
+		switch {
+		case o == OutputScore, o == OutputDecision, o == OutputAnomaly:
+			return nil
+		case presetOutputs[o]:
+			return queryErrorf("output %q needs preset %q", o, PresetPurpleAir)
 		}
-		if outSeen[o] {
+		return queryErrorf("output %q is unknown (want score, decision or anomaly)", o)
+	})
+}
+
+func (q *Query) normalizePresetOutputs() error {
+	if len(q.Output) == 0 {
+		q.Output = []string{OutputScore, OutputAnomaly, OutputKind, OutputReason}
+	}
+	return checkOutputs(q.Output, func(o string) error {
+		switch {
+		case o == OutputScore, o == OutputAnomaly, presetOutputs[o]:
+			return nil
+		case o == OutputDecision:
+			return queryErrorf("output %q is the Isolation Forest's; preset %q has score, anomaly, kind, reason, detail, since and pm2.5_epa", o, PresetPurpleAir)
+		}
+		return queryErrorf("output %q is unknown (want score, anomaly, kind, reason, detail, since or pm2.5_epa)", o)
+	})
+}
+
+// checkOutputs refuses an output that known refuses, or one listed twice.
+func checkOutputs(outputs []string, known func(string) error) error {
+	seen := map[string]bool{}
+	for _, o := range outputs {
+		if err := known(o); err != nil {
+			return err
+		}
+		if seen[o] {
 			return queryErrorf("output %q is listed twice", o)
 		}
-		outSeen[o] = true
+		seen[o] = true
 	}
+	return nil
+}
+
+func (q *Query) checkVariables() error {
 	for name := range q.Variables {
 		if !featureNameRE.MatchString(name) || strings.HasPrefix(name, "__") {
 			return queryErrorf("variable name %q must be letters, digits and _ and must not start with __", name)
@@ -451,45 +544,14 @@ func (q *Query) normalize() error {
 	return nil
 }
 
-// normalizePurpleAir checks a query of the PurpleAir preset: the detector
-// builds its own features, so features, forest, isolationForest, imputation
-// and includeFeatures are not read (the editor keeps them for a switch back).
-func (q *Query) normalizePurpleAir() error {
-	switch q.FleetAt {
-	case "":
-		q.FleetAt = FleetAtLast
-	case FleetAtLast, FleetAtEach:
-	default:
-		return queryErrorf("fleetAt %q is unknown (want %q or %q)", q.FleetAt, FleetAtLast, FleetAtEach)
-	}
-	if len(q.Entity) == 0 {
-		q.Entity = EntityLabels{DefaultEntity}
-	}
-	if len(q.Entity) != 1 || q.Entity[0] != DefaultEntity {
-		return queryErrorf("entity must be %q with preset %q (the detector keeps one state per sensor), got %q", DefaultEntity, PresetPurpleAir, strings.Join(q.Entity, ","))
-	}
-	for name := range q.Variables {
-		if !featureNameRE.MatchString(name) || strings.HasPrefix(name, "__") {
-			return queryErrorf("variable name %q must be letters, digits and _ and must not start with __", name)
-		}
-	}
-	for _, d := range []*string{&q.Training.Range, &q.Training.Step} {
-		switch v := strings.TrimSpace(*d); v {
-		case "$__interval", "${__interval}", "[[__interval]]":
-			*d = ""
-		default:
-			*d = Interpolate(v, q.Variables)
-		}
-	}
-	if err := q.Training.normalize(); err != nil {
-		return err
-	}
-	p := &q.PurpleAir
-	p.Selector = strings.TrimSpace(Interpolate(p.Selector, q.Variables))
+// normalize checks the preset's own keys; vars resolve $name in the
+// selector and the sensor expression.
+func (p *PurpleAir) normalize(vars map[string]string) error {
+	p.Selector = strings.TrimSpace(Interpolate(p.Selector, vars))
 	if strings.ContainsAny(p.Selector, "{}") {
 		return queryErrorf("purpleair.selector %q: give label matchers without braces, e.g. location_type=\"outside\"", p.Selector)
 	}
-	p.Sensor = strings.TrimSpace(Interpolate(p.Sensor, q.Variables))
+	p.Sensor = strings.TrimSpace(Interpolate(p.Sensor, vars))
 	if p.Sensor != "" {
 		re, err := regexp.Compile("^(?:" + p.Sensor + ")$")
 		if err != nil {
@@ -509,23 +571,6 @@ func (q *Query) normalizePurpleAir() error {
 	case "us_wide", "extended":
 	default:
 		return queryErrorf("purpleair.correction %q is unknown (want \"us_wide\" or \"extended\")", p.Correction)
-	}
-	if len(q.Output) == 0 {
-		q.Output = []string{OutputScore, OutputAnomaly, OutputKind, OutputReason}
-	}
-	seen := map[string]bool{}
-	for _, o := range q.Output {
-		switch {
-		case o == OutputScore, o == OutputAnomaly, presetOutputs[o]:
-		case o == OutputDecision:
-			return queryErrorf("output %q is the Isolation Forest's; preset %q has score, anomaly, kind, reason, detail, since and pm2.5_epa", o, PresetPurpleAir)
-		default:
-			return queryErrorf("output %q is unknown (want score, anomaly, kind, reason, detail, since or pm2.5_epa)", o)
-		}
-		if seen[o] {
-			return queryErrorf("output %q is listed twice", o)
-		}
-		seen[o] = true
 	}
 	return nil
 }
