@@ -410,11 +410,14 @@ var composeSourceCases = []struct {
 	simStart      string // the simulator's start and speedup in the end
 	simSpeedup    string
 }{
-	{"no key: simulate", nil, "", "simulate", "", "1.0"},
-	{"key: api", map[string]string{"PURPLEAIR_API_KEY": "k3y"}, "api", "api", "", "1.0"},
-	{"key, simulate forced", map[string]string{"PURPLEAIR_API_KEY": "k3y", "PURPLEAIR_SOURCE": "simulate"}, "simulate", "simulate", "", "1.0"},
-	{"file forced", map[string]string{"PURPLEAIR_SOURCE": "file"}, "file", "file", "", "1.0"},
-	{"simulated backfill", map[string]string{"PURPLEAIR_SIM_START": "-6h", "PURPLEAIR_SIM_SPEEDUP": "0"}, "", "simulate", "-6h", "0"},
+	// With nothing set, the simulator replays its last 6 hours at once (the first start fills the
+	// dashboard: TestFirstStartFillsDashboard).
+	{"no key: simulate", nil, "", "simulate", "-6h", "0"},
+	{"key: api", map[string]string{"PURPLEAIR_API_KEY": "k3y"}, "api", "api", "-6h", "0"},
+	{"key, simulate forced", map[string]string{"PURPLEAIR_API_KEY": "k3y", "PURPLEAIR_SOURCE": "simulate"}, "simulate", "simulate", "-6h", "0"},
+	{"file forced", map[string]string{"PURPLEAIR_SOURCE": "file"}, "file", "file", "-6h", "0"},
+	{"longer backfill, paced", map[string]string{"PURPLEAIR_SIM_START": "-24h", "PURPLEAIR_SIM_SPEEDUP": "60"}, "", "simulate", "-24h", "60"},
+	{"real time from now", map[string]string{"PURPLEAIR_SIM_START": "-0s"}, "", "simulate", "-0s", "0"},
 }
 
 // TestComposeTelegrafWritesToPrometheusService checks that the URL Telegraf writes to names the
