@@ -46,6 +46,8 @@ type Datasource struct {
 	up       *upstream
 	eng      *engine.Engine
 	logger   log.Logger
+	// resources serves CallResource (resources.go).
+	resources backend.CallResourceHandler
 	// secrets scrubs every string the instance hands back (see scrub.go).
 	secrets secrets
 	// releaseMemoryLimit takes the instance's budget back out of the
@@ -60,23 +62,29 @@ type Datasource struct {
 func NewDatasource(ctx context.Context, ds backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	sec := newSecrets(ds)
 	logger := newScrubLogger(log.DefaultLogger.FromContext(ctx), sec)
+	d := &Datasource{logger: logger, secrets: sec}
+	d.resources = d.newResourceHandler()
 	s, err := models.LoadSettings(models.Instance{URL: ds.URL, JSONData: ds.JSONData, BasicAuthEnabled: ds.BasicAuthEnabled,
 		BasicAuthUser: ds.BasicAuthUser, DecryptedSecureJSONData: ds.DecryptedSecureJSONData})
 	if err != nil {
 		logger.Warn("invalid datasource settings", "uid", ds.UID, "error", err)
-		return &Datasource{settingsErr: err, logger: logger, secrets: sec}, nil
+		d.settingsErr = err
+		return d, nil
 	}
 	opts, err := httpOptions(ctx, ds, s)
 	if err != nil {
-		return &Datasource{settingsErr: err, logger: logger, secrets: sec}, nil
+		d.settingsErr = err
+		return d, nil
 	}
 	up, err := newUpstream(s, opts, sec)
 	if err != nil {
-		return &Datasource{settingsErr: err, logger: logger, secrets: sec}, nil
+		d.settingsErr = err
+		return d, nil
 	}
 	logger.Debug("datasource instance created", "uid", ds.UID, "settings", s.String())
-	return &Datasource{settings: s, up: up, eng: newEngine(up, s, nil), logger: logger, secrets: sec,
-		releaseMemoryLimit: reserveMemoryLimit(s.MemoryBudget)}, nil
+	d.settings, d.up, d.eng = s, up, newEngine(up, s, nil)
+	d.releaseMemoryLimit = reserveMemoryLimit(s.MemoryBudget)
+	return d, nil
 }
 
 // httpOptions are the SDK's HTTP client options of the instance (basic auth,

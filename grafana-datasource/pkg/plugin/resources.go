@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 	"github.com/prometheus/common/model"
 )
 
@@ -77,63 +79,99 @@ func healthHint(base string, err error) string {
 // Optional start and end (Unix seconds or RFC 3339) bound the lookup; the
 // default is the last 6 hours, which keeps the upstream cheap.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
-	if d.settingsErr != nil {
-		return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
-	}
-	if req.Method != http.MethodGet && req.Method != "" {
-		return d.sendJSON(sender, http.StatusMethodNotAllowed, map[string]string{"error": "only GET is supported"})
-	}
-	u, err := url.Parse(req.URL)
-	if err != nil {
+	// The adapter returns a bare error for a URL it cannot parse, which
+	// Grafana shows as a 500 without a reason; the editor gets a 400 instead.
+	if _, err := url.Parse(req.URL); err != nil {
 		return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": "bad resource URL"})
 	}
-	qv := u.Query()
-	start, end, err := resourceRange(qv)
-	if err != nil {
-		return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": err.Error()})
-	}
-	// Series selectors: match[] as Prometheus spells it.
-	matches := qv["match[]"]
-	ctx, cancel := context.WithTimeout(ctx, min(d.settings.QueryTimeout, 30*time.Second))
-	defer cancel()
+	return d.resources.CallResource(ctx, req, sender)
+}
 
-	var values []string
-	switch strings.Trim(req.Path, "/") {
-	case "metrics":
-		var lv model.LabelValues
-		lv, _, err = d.up.api.LabelValues(ctx, model.MetricNameLabel, matches, start, end)
-		values = filterNames(labelValuesStrings(lv), qv.Get("match"), maxMetricNames)
-	case "labels":
-		var ln model.LabelNames
-		ln, _, err = d.up.api.LabelNames(ctx, matches, start, end)
-		for _, n := range ln {
-			values = append(values, string(n))
+// newResourceHandler routes resource calls; it is built once per instance.
+func (d *Datasource) newResourceHandler() backend.CallResourceHandler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", d.labelLookup(func(ctx context.Context, qv url.Values, matches []string, start, end time.Time) ([]string, error) {
+		lv, _, err := d.up.api.LabelValues(ctx, model.MetricNameLabel, matches, start, end)
+		return filterNames(labelValuesStrings(lv), qv.Get("match"), maxMetricNames), err
+	}))
+	mux.HandleFunc("GET /labels", d.labelLookup(func(ctx context.Context, _ url.Values, matches []string, start, end time.Time) ([]string, error) {
+		ln, _, err := d.up.api.LabelNames(ctx, matches, start, end)
+		values := make([]string, len(ln))
+		for i, n := range ln {
+			values[i] = string(n)
 		}
-	case "label-values":
+		return values, err
+	}))
+	mux.HandleFunc("GET /label-values", d.labelLookup(func(ctx context.Context, qv url.Values, matches []string, start, end time.Time) ([]string, error) {
 		label := qv.Get("label")
 		if !model.LabelName(label).IsValidLegacy() {
-			return d.sendJSON(sender, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("label %q is not a valid label name", label)})
+			return nil, badResourceRequest(fmt.Sprintf("label %q is not a valid label name", label))
 		}
-		var lv model.LabelValues
-		lv, _, err = d.up.api.LabelValues(ctx, label, matches, start, end)
-		values = labelValuesStrings(lv)
-	default:
-		return d.sendJSON(sender, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("unknown resource %q (want metrics, labels or label-values)", req.Path)})
-	}
-	if err != nil {
-		cerr := d.up.classify(ctx, "", err)
-		status := http.StatusBadGateway
-		var ue *UpstreamError
-		if errors.As(cerr, &ue) && ue.Kind == KindPromQL {
-			status = http.StatusBadRequest
+		lv, _, err := d.up.api.LabelValues(ctx, label, matches, start, end)
+		return labelValuesStrings(lv), err
+	}))
+	// The mux's own 404 and 405 answers are plain text; the editor reads
+	// {"error": …}, so anything no route takes is answered here.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			d.writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "only GET is supported"})
+			return
 		}
-		return d.sendJSON(sender, status, map[string]string{"error": cerr.Error()})
+		d.writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("unknown resource %q (want metrics, labels or label-values)", strings.TrimPrefix(r.URL.Path, "/"))})
+	})
+	return httpadapter.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d.settingsErr != nil {
+			d.writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
+			return
+		}
+		// Grafana passes the path as the editor wrote it ("metrics/" too);
+		// cleaned here, the mux routes it instead of answering with a redirect.
+		r.URL.Path, r.URL.RawPath = path.Clean(r.URL.Path), ""
+		mux.ServeHTTP(w, r)
+	}))
+}
+
+// badResourceRequest is a lookup refused before it reaches the upstream.
+type badResourceRequest string
+
+func (e badResourceRequest) Error() string { return string(e) }
+
+// labelLookup is the handler shared by the resources: parse the range and
+// the series selectors (match[] as Prometheus spells it), run lookup under
+// the resource timeout, and answer the sorted names or the error.
+func (d *Datasource) labelLookup(lookup func(ctx context.Context, qv url.Values, matches []string, start, end time.Time) ([]string, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		qv := r.URL.Query()
+		start, end, err := resourceRange(qv)
+		if err != nil {
+			d.writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), min(d.settings.QueryTimeout, 30*time.Second))
+		defer cancel()
+		values, err := lookup(ctx, qv, qv["match[]"], start, end)
+		var bad badResourceRequest
+		switch {
+		case errors.As(err, &bad):
+			d.writeJSON(w, http.StatusBadRequest, map[string]string{"error": bad.Error()})
+			return
+		case err != nil:
+			cerr := d.up.classify(ctx, "", err)
+			status := http.StatusBadGateway
+			var ue *UpstreamError
+			if errors.As(cerr, &ue) && ue.Kind == KindPromQL {
+				status = http.StatusBadRequest
+			}
+			d.writeJSON(w, status, map[string]string{"error": cerr.Error()})
+			return
+		}
+		if values == nil {
+			values = []string{}
+		}
+		sort.Strings(values)
+		d.writeJSON(w, http.StatusOK, values)
 	}
-	if values == nil {
-		values = []string{}
-	}
-	sort.Strings(values)
-	return d.sendJSON(sender, http.StatusOK, values)
 }
 
 // maxMetricNames bounds the metrics answer: an autocomplete list longer than
@@ -194,13 +232,26 @@ func resourceRange(qv url.Values) (time.Time, time.Time, error) {
 
 // sendJSON answers a resource call; what it says passes the scrubber.
 func (d *Datasource) sendJSON(sender backend.CallResourceResponseSender, status int, v any) error {
-	body, err := json.Marshal(d.secrets.scrubJSONValue(v))
+	body, err := d.scrubbedJSON(v)
 	if err != nil {
 		return err
 	}
-	return sender.Send(&backend.CallResourceResponse{
-		Status:  status,
-		Headers: map[string][]string{"Content-Type": {"application/json"}},
-		Body:    body,
-	})
+	return sender.Send(&backend.CallResourceResponse{Status: status, Headers: map[string][]string{"Content-Type": {"application/json"}}, Body: body})
+}
+
+// writeJSON is sendJSON for the resource handlers behind the adapter.
+func (d *Datasource) writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := d.scrubbedJSON(v)
+	if err != nil {
+		// Only a []string or map[string]string reaches here; neither fails to encode.
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func (d *Datasource) scrubbedJSON(v any) ([]byte, error) {
+	return json.Marshal(d.secrets.scrubJSONValue(v))
 }
