@@ -382,19 +382,12 @@ func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 
 	// Training data is fetched by whoever fits, alongside the scored range.
 	var (
-		train    *alignment
-		trainRes = &Result{}
-		trainErr error
-		trainWG  sync.WaitGroup
+		train   *trainingData
+		trainWG sync.WaitGroup
 	)
-	fetchTrain := func() {
-		if train, trainErr = e.fetchAligned(ctx, q, plan, plan.Train, trainRes); trainErr == nil {
-			trainErr = e.prepare(ctx, q, train, trainRes, "training range")
-		}
-	}
 	if leader && !plan.TrainIsScore {
 		trainWG.Add(1)
-		go func() { defer trainWG.Done(); fetchTrain() }()
+		go func() { defer trainWG.Done(); train = e.fetchTraining(ctx, q, plan) }()
 	}
 	score, err := e.fetchAligned(ctx, q, plan, plan.Score, res)
 	if err == nil {
@@ -410,7 +403,7 @@ func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 		case <-fl.done:
 			sm = fl.sm // nil if the leader failed: then fit here
 			if sm == nil && !plan.TrainIsScore {
-				fetchTrain()
+				train = e.fetchTraining(ctx, q, plan)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
@@ -419,42 +412,69 @@ func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 	if sm != nil {
 		res.CacheHit = true
 		res.Notices = append(res.Notices, sm.Notices...)
-	} else {
-		// Notices of the training data and the fit are kept with the model,
-		// so that cache hits repeat them.
-		mark := len(res.Notices)
-		if plan.TrainIsScore {
-			train = score
-		} else {
-			if trainErr != nil {
-				return trainErr
-			}
-			res.Notices = append(res.Notices, trainRes.Notices...)
-		}
-		if err := e.chargeSeriesForests(ctx, q, train); err != nil {
-			return err
-		}
-		fitted, err := e.fitSeries(ctx, q, train, res)
-		if err != nil {
-			return err
-		}
-		fitted.Notices = append([]Notice(nil), res.Notices[mark:]...)
-		e.cache.Put(key, fitted, fitted.Size)
-		sm = fitted
+	} else if sm, err = e.fitAndCacheSeries(ctx, q, key, score, train, res); err != nil {
+		return err
 	}
+	return e.scoreSeries(ctx, q, sm, score, res)
+}
 
+// trainingData is the training range, aligned and prepared, with the
+// notices that doing so produced.
+type trainingData struct {
+	rows *alignment
+	res  Result
+	err  error
+}
+
+func (e *Engine) fetchTraining(ctx context.Context, q *models.Query, plan *models.Plan) *trainingData {
+	t := &trainingData{}
+	if t.rows, t.err = e.fetchAligned(ctx, q, plan, plan.Train, &t.res); t.err == nil {
+		t.err = e.prepare(ctx, q, t.rows, &t.res, "training range")
+	}
+	return t
+}
+
+// fitAndCacheSeries fits the forests on train (nil: on the scored range
+// itself) and caches them under key. The notices of the training data and
+// the fit are kept with the model, so that cache hits repeat them.
+func (e *Engine) fitAndCacheSeries(ctx context.Context, q *models.Query, key string, score *alignment, train *trainingData, res *Result) (*seriesModel, error) {
+	mark := len(res.Notices)
+	rows := score
+	if train != nil {
+		if train.err != nil {
+			return nil, train.err
+		}
+		rows = train.rows
+		res.Notices = append(res.Notices, train.res.Notices...)
+	}
+	if err := e.chargeSeriesForests(ctx, q, rows); err != nil {
+		return nil, err
+	}
+	sm, err := e.fitSeries(ctx, q, rows, res)
+	if err != nil {
+		return nil, err
+	}
+	sm.Notices = append([]Notice(nil), res.Notices[mark:]...)
+	e.cache.Put(key, sm, sm.Size)
+	return sm, nil
+}
+
+// scoreSeries scores every entity of the scored range with its forest (or
+// the shared one); entities without a forest are named in a notice.
+func (e *Engine) scoreSeries(ctx context.Context, q *models.Query, sm *seriesModel, score *alignment, res *Result) error {
 	start := time.Now()
 	defer e.observe("score", start)
 	var untrained []string
 	res.Entities = make([]*EntityResult, 0, len(score.Entities))
 	var mu sync.Mutex
 	out := make([]*EntityResult, len(score.Entities))
-	err = parallel(ctx, len(score.Entities), e.workers, func(i int) error {
+	err := parallel(ctx, len(score.Entities), e.workers, func(i int) error {
 		ent := score.Entities[i]
-		f := sm.Forests[""]
+		k := ""
 		if q.Forest == models.ForestPerEntity {
-			f = sm.Forests[ent.Key]
+			k = ent.Key
 		}
+		f := sm.Forests[k]
 		if f == nil {
 			mu.Lock()
 			untrained = append(untrained, ent.Key)
@@ -463,10 +483,6 @@ func (e *Engine) runSeries(ctx context.Context, q *models.Query, plan *models.Pl
 		}
 		er, err := scoreEntity(q, f, ent, score.Window, score.Cols)
 		if er != nil && sm.Calib != nil {
-			k := ""
-			if q.Forest == models.ForestPerEntity {
-				k = ent.Key
-			}
 			sm.Calib[k].calibrateScores(er.Score)
 		}
 		out[i] = er
@@ -495,46 +511,54 @@ const minTrainingRows = 8
 func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignment, res *Result) (*seriesModel, error) {
 	start := time.Now()
 	defer e.observe("fit", start)
+	if q.Forest == models.ForestShared {
+		return e.fitShared(ctx, q, train, res)
+	}
+	return e.fitPerEntity(ctx, q, train, res)
+}
+
+// fitShared fits one forest on every entity's rows, subsampled with an even
+// stride over maxTrainingRows.
+func (e *Engine) fitShared(ctx context.Context, q *models.Query, train *alignment, res *Result) (*seriesModel, error) {
 	sm := &seriesModel{Forests: map[string]detector{}}
 	limit := e.limits.MaxTrainingRows
 	total := train.totalRows()
-	if q.Forest == models.ForestShared {
-		x := make([]float64, 0, min(total, limit)*train.Cols)
-		stride := 1
-		if total > limit {
-			stride = (total + limit - 1) / limit
-			res.notice(SeverityInfo, "training subsampled: %d rows exceed maxTrainingRows %d, every %d-th row used", total, limit, stride)
-		}
-		n := 0
-		for _, ent := range train.Entities {
-			for r := 0; r < ent.Rows(); r++ {
-				if n%stride == 0 {
-					x = append(x, ent.X[r*train.Cols:(r+1)*train.Cols]...)
-				}
-				n++
+	x := make([]float64, 0, min(total, limit)*train.Cols)
+	stride := 1
+	if total > limit {
+		stride = (total + limit - 1) / limit
+		res.notice(SeverityInfo, "training subsampled: %d rows exceed maxTrainingRows %d, every %d-th row used", total, limit, stride)
+	}
+	n := 0
+	for _, ent := range train.Entities {
+		for r := 0; r < ent.Rows(); r++ {
+			if n%stride == 0 {
+				x = append(x, ent.X[r*train.Cols:(r+1)*train.Cols]...)
 			}
+			n++
 		}
-		if len(x) == 0 {
-			return sm, nil
-		}
-		f, err := e.fit(ctx, x, train.Cols, q.IsolationForest, e.workers)
-		if err != nil {
-			return nil, err
-		}
-		sm.Forests[""] = f
-		sm.Size = int64(f.SizeBytes())
-		if q.Calibration == models.CalibrationTail {
-			c, err := trainingCalib(f, x, train.Cols, forestSamples(q.IsolationForest, len(x)/train.Cols))
-			if err != nil {
-				return nil, err
-			}
-			sm.Calib = map[string]*tailCalib{"": c}
-			sm.Size += calibBytes
-		}
+	}
+	if len(x) == 0 {
 		return sm, nil
 	}
+	f, c, err := e.fitCalibrated(ctx, q, x, train.Cols, e.workers)
+	if err != nil {
+		return nil, err
+	}
+	sm.Forests[""] = f
+	sm.Size = int64(f.SizeBytes())
+	if c != nil {
+		sm.Calib = map[string]*tailCalib{"": c}
+		sm.Size += calibBytes
+	}
+	return sm, nil
+}
 
-	// Per entity: the per-entity budget is the total budget split evenly.
+// fitPerEntity fits one forest per entity with at least minTrainingRows
+// rows, each on its even share of maxTrainingRows.
+func (e *Engine) fitPerEntity(ctx context.Context, q *models.Query, train *alignment, res *Result) (*seriesModel, error) {
+	sm := &seriesModel{Forests: map[string]detector{}}
+	limit := e.limits.MaxTrainingRows
 	perEntity := limit
 	if len(train.Entities) > 0 {
 		perEntity = max(limit/len(train.Entities), 1)
@@ -559,15 +583,9 @@ func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 			subsampled++
 			mu.Unlock()
 		}
-		f, err := e.fit(ctx, x, train.Cols, q.IsolationForest, 1)
-		if err != nil {
+		var err error
+		if forests[i], calibs[i], err = e.fitCalibrated(ctx, q, x, train.Cols, 1); err != nil {
 			return fmt.Errorf("entity {%s}: %w", ent.Key, err)
-		}
-		forests[i] = f
-		if q.Calibration == models.CalibrationTail {
-			if calibs[i], err = trainingCalib(f, x, train.Cols, forestSamples(q.IsolationForest, len(x)/train.Cols)); err != nil {
-				return fmt.Errorf("entity {%s}: %w", ent.Key, err)
-			}
 		}
 		return nil
 	})
@@ -593,6 +611,20 @@ func (e *Engine) fitSeries(ctx context.Context, q *models.Query, train *alignmen
 			subsampled, perEntity, limit, len(train.Entities))
 	}
 	return sm, nil
+}
+
+// fitCalibrated fits a forest on x and, with calibration "tail", its
+// training scores' tail model (nil otherwise).
+func (e *Engine) fitCalibrated(ctx context.Context, q *models.Query, x []float64, cols, workers int) (detector, *tailCalib, error) {
+	f, err := e.fit(ctx, x, cols, q.IsolationForest, workers)
+	if err != nil || q.Calibration != models.CalibrationTail {
+		return f, nil, err
+	}
+	c, err := trainingCalib(f, x, cols, forestSamples(q.IsolationForest, len(x)/cols))
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, c, nil
 }
 
 // scoreEntity scores one entity's rows with f.

@@ -135,106 +135,140 @@ func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models
 	if err != nil {
 		return &models.QueryError{Msg: "preset purpleair: " + err.Error()}
 	}
-	score := plan.Score
-	warmFrom := score.Start
-	if !plan.TrainIsScore {
-		warmFrom = plan.Train.Start
-	}
-	// The detector forgets what lies further back than a day (its typical level and ratio are
-	// smoothed over 24 h, its learned model over 250 readings, 8 h at the API's cadence): a longer
-	// training range would cost time and change nothing worth it.
-	if limit := score.Start.Add(-paMaxWarmup); warmFrom.Before(limit) {
-		warmFrom = limit
-	}
 	res.Executed = paExecuted(q, plan)
+	run := &paRun{det: det, res: res, sensors: map[string]int64{}, seenNotice: map[string]bool{}}
+	if err := e.paWarmUp(ctx, q, plan, run); err != nil {
+		return err
+	}
 
+	start := time.Now()
+	if err := e.paStream(ctx, q, plan.Score, func(c *paChunk) { run.observe(c, true) }); err != nil {
+		return err
+	}
+	qa.Backfill(run.marks, opt.Threshold)
+	e.observe("score", start)
+
+	res.Entities = append(res.Entities, paResults(q, run.marks, run.keys)...)
+	res.Numeric = q.Mode == models.ModeFleet && q.FleetAt == models.FleetAtLast
+	if run.carried&(qa.FieldA|qa.FieldB|qa.FieldCF1) == 0 && len(run.keys) > 0 {
+		res.notice(SeverityWarning, "none of %s, %s or %s has data for these sensors: the preset judges staleness and the environment sensor only",
+			MetricA, MetricB, MetricCF1)
+	}
+	return nil
+}
+
+// paWarmStart is where the warm-up begins: the training range, but no more
+// than paMaxWarmup of it. The detector forgets what lies further back than a
+// day (its typical level and ratio are smoothed over 24 h, its learned model
+// over 250 readings, 8 h at the API's cadence): a longer training range would
+// cost time and change nothing worth it.
+func paWarmStart(plan *models.Plan) time.Time {
+	if plan.TrainIsScore {
+		return plan.Score.Start
+	}
+	if limit := plan.Score.Start.Add(-paMaxWarmup); plan.Train.Start.Before(limit) {
+		return limit
+	}
+	return plan.Train.Start
+}
+
+// paWarmUp brings run's detector to the scored range's start: restored from
+// the cache where an earlier evaluation left it, then observing the steps
+// not yet seen, and saved again for the next evaluation.
+func (e *Engine) paWarmUp(ctx context.Context, q *models.Query, plan *models.Plan, run *paRun) error {
+	score := plan.Score
+	warmFrom := paWarmStart(plan)
 	key := e.paCacheKey(q, plan)
 	// Evaluations of one query at once (an alert rule and a dashboard, or
 	// panels sharing it) warm up once: the others wait, then restore.
 	lock := paWarmLock(e, key)
 	lock.Lock()
-	locked := true
-	defer func() {
-		if locked {
-			lock.Unlock()
-		}
-	}()
+	defer lock.Unlock()
 	from := warmFrom
-	var carried qa.Fields
 	if v, ok := e.cache.Get(key); ok {
 		st := v.(*paState)
 		if !st.next.After(score.Start) && !st.next.Before(warmFrom) {
-			if err := det.UnmarshalBinary(st.saved); err == nil {
-				from, carried = st.next, st.carried
-				res.CacheHit = true
+			if err := run.det.UnmarshalBinary(st.saved); err == nil {
+				from, run.carried = st.next, st.carried
+				run.res.CacheHit = true
 			}
 		}
 	}
-
-	sensors := map[string]int64{}
-	var marks []qa.Mark
-	var keys []string // keys[Mark.Sensor]
-	seenNotice := map[string]bool{}
-	observe := func(c *paChunk, record bool) {
-		carried |= c.carried
-		for _, n := range c.notices {
-			if !seenNotice[n.Text] { // the same warning for every chunk says nothing more
-				seenNotice[n.Text] = true
-				res.Notices = append(res.Notices, n)
-			}
-		}
-		for i := 0; i < c.w.Points(); i++ {
-			t := c.w.At(i)
-			for _, s := range c.sensors {
-				if !s.present[i] {
-					continue
-				}
-				r := qa.NewReading(t)
-				r.A, r.B, r.CF1, r.ATM = s.vals[chA][i], s.vals[chB][i], s.vals[chCF1][i], s.vals[chATM][i]
-				r.Humidity, r.Temperature, r.Pressure = s.vals[chHumidity][i], s.vals[chTemperature][i], s.vals[chPressure][i]
-				if ls := s.vals[chLastSeen][i]; !math.IsNaN(ls) && ls > 0 {
-					sec, frac := math.Modf(ls)
-					r.LastSeen = time.Unix(int64(sec), int64(frac*1e9))
-				}
-				r.Carried = carried
-				r.Lat, r.Lon = s.lat, s.lon
-				out := det.Observe(s.key, r)
-				if record {
-					id, ok := sensors[s.key]
-					if !ok {
-						id = int64(len(keys))
-						sensors[s.key] = id
-						keys = append(keys, s.key)
-					}
-					marks = append(marks, qa.MarkOf(id, &r, &out, true))
-				}
-			}
-		}
-	}
-
 	start := time.Now()
 	if from.Before(score.Start) {
 		warm := models.Window{Start: from, End: score.Start.Add(-plan.Step), Step: plan.Step}
-		if err := e.paStream(ctx, q, warm, func(c *paChunk) { observe(c, false) }); err != nil {
+		if err := e.paStream(ctx, q, warm, func(c *paChunk) { run.observe(c, false) }); err != nil {
 			return err
 		}
-		saved, err := det.MarshalBinary()
+		saved, err := run.det.MarshalBinary()
 		if err != nil {
 			return err
 		}
-		e.cache.Put(key, &paState{saved: saved, next: score.Start, carried: carried}, int64(len(saved))+64)
+		e.cache.Put(key, &paState{saved: saved, next: score.Start, carried: run.carried}, int64(len(saved))+64)
 	}
 	e.observe("warmup", start)
-	lock.Unlock()
-	locked = false
+	return nil
+}
 
-	start = time.Now()
-	if err := e.paStream(ctx, q, score, func(c *paChunk) { observe(c, true) }); err != nil {
-		return err
+// paRun is one evaluation's detector and what it recorded of the scored range.
+type paRun struct {
+	det        *qa.Detector
+	res        *Result
+	carried    qa.Fields
+	sensors    map[string]int64 // sensor key → Mark.Sensor
+	keys       []string         // keys[Mark.Sensor]
+	marks      []qa.Mark
+	seenNotice map[string]bool
+}
+
+// observe feeds chunk c to the detector, step by step with the sensors in
+// key order as an API poll delivers them; record keeps the verdicts.
+func (r *paRun) observe(c *paChunk, record bool) {
+	r.carried |= c.carried
+	for _, n := range c.notices {
+		if !r.seenNotice[n.Text] { // the same warning for every chunk says nothing more
+			r.seenNotice[n.Text] = true
+			r.res.Notices = append(r.res.Notices, n)
+		}
 	}
-	qa.Backfill(marks, opt.Threshold)
-	e.observe("score", start)
+	for i := 0; i < c.w.Points(); i++ {
+		t := c.w.At(i)
+		for _, s := range c.sensors {
+			if !s.present[i] {
+				continue
+			}
+			rd := s.reading(i, t, r.carried)
+			out := r.det.Observe(s.key, rd)
+			if record {
+				id, ok := r.sensors[s.key]
+				if !ok {
+					id = int64(len(r.keys))
+					r.sensors[s.key] = id
+					r.keys = append(r.keys, s.key)
+				}
+				r.marks = append(r.marks, qa.MarkOf(id, &rd, &out, true))
+			}
+		}
+	}
+}
 
+// reading is the sensor's reading at step i (time t) of its chunk.
+func (s *paSensor) reading(i int, t time.Time, carried qa.Fields) qa.Reading {
+	r := qa.NewReading(t)
+	r.A, r.B, r.CF1, r.ATM = s.vals[chA][i], s.vals[chB][i], s.vals[chCF1][i], s.vals[chATM][i]
+	r.Humidity, r.Temperature, r.Pressure = s.vals[chHumidity][i], s.vals[chTemperature][i], s.vals[chPressure][i]
+	if ls := s.vals[chLastSeen][i]; !math.IsNaN(ls) && ls > 0 {
+		sec, frac := math.Modf(ls)
+		r.LastSeen = time.Unix(int64(sec), int64(frac*1e9))
+	}
+	r.Carried = carried
+	r.Lat, r.Lon = s.lat, s.lon
+	return r
+}
+
+// paResults turns the scored range's marks into one result per sensor, in
+// sensor order; series mode keeps the sensors purpleair.sensor selects.
+func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult {
 	ers := make([]*EntityResult, len(keys))
 	for i := range marks {
 		m := &marks[i]
@@ -258,21 +292,17 @@ func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models
 		er.Since = append(er.Since, since)
 		er.EPA = append(er.EPA, float64(m.EPA))
 	}
+	var out []*EntityResult
 	for _, er := range ers {
 		if q.Mode == models.ModeSeries && q.PurpleAir.SensorRE != nil && !q.PurpleAir.SensorRE.MatchString(er.Labels[models.DefaultEntity]) {
 			continue
 		}
-		res.Entities = append(res.Entities, er)
+		out = append(out, er)
 	}
-	slices.SortFunc(res.Entities, func(a, b *EntityResult) int {
+	slices.SortFunc(out, func(a, b *EntityResult) int {
 		return compareSensorKeys(a.Labels[models.DefaultEntity], b.Labels[models.DefaultEntity])
 	})
-	res.Numeric = q.Mode == models.ModeFleet && q.FleetAt == models.FleetAtLast
-	if carried&(qa.FieldA|qa.FieldB|qa.FieldCF1) == 0 && len(keys) > 0 {
-		res.notice(SeverityWarning, "none of %s, %s or %s has data for these sensors: the preset judges staleness and the environment sensor only",
-			MetricA, MetricB, MetricCF1)
-	}
-	return nil
+	return out
 }
 
 // compareSensorKeys orders sensor_index values as numbers where they are.
@@ -302,9 +332,7 @@ func paExecuted(q *models.Query, plan *models.Plan) string {
 	fmt.Fprintf(&b, "score range: %s\n", plan.Score)
 	if !plan.TrainIsScore {
 		warm := plan.Train
-		if limit := plan.Score.Start.Add(-paMaxWarmup); warm.Start.Before(limit) {
-			warm.Start = limit
-		}
+		warm.Start = paWarmStart(plan)
 		fmt.Fprintf(&b, "warm-up range: %s (of %s: at most the last %s)\n", warm, plan.Train, paMaxWarmup)
 	}
 	fmt.Fprintf(&b, "mode: %s", q.Mode)
@@ -360,7 +388,33 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 	start := time.Now()
 	defer e.observe("fetch", start)
 	c := &paChunk{w: w}
-	n := w.Points()
+	answers, err := e.paFetchAnswers(ctx, q, w)
+	if err != nil {
+		c.err = err
+		return c
+	}
+	for i, a := range answers {
+		for _, w := range a.warns {
+			c.notices = append(c.notices, Notice{Severity: SeverityWarning, Text: fmt.Sprintf("upstream warning for %s: %s", paName(i), w)})
+		}
+		c.notices = append(c.notices, a.sc.notices...)
+	}
+	c.sensors, c.carried = paSensors(answers, w)
+	return c
+}
+
+// paAnswer is one expression's answer; paFetchAnswers' are in paName order.
+type paAnswer struct {
+	m     model.Matrix
+	warns []string
+	sc    *fetchScope
+	err   error
+}
+
+// paFetchAnswers runs the channels' and the positions' queries at once; the
+// first failure cancels the others, and is the error rather than their
+// cancellations.
+func (e *Engine) paFetchAnswers(ctx context.Context, q *models.Query, w models.Window) ([]paAnswer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var budget *queryBudget
@@ -368,12 +422,6 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 		// Each chunk is held only while it is observed: it is charged on
 		// its own, so that a long warm-up is bounded per chunk, not in sum.
 		budget = &queryBudget{limit: e.limits.MemoryBudget}
-	}
-	type answer struct {
-		m     model.Matrix
-		warns []string
-		sc    *fetchScope
-		err   error
 	}
 	exprs := make([]string, 0, nChannels+2)
 	for _, ch := range paChannels {
@@ -385,7 +433,7 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 	pos := models.Window{Start: w.End, End: w.End, Step: w.Step}
 	exprs = append(exprs, "last_over_time("+paExpr(MetricLatitude, q.PurpleAir.Selector)+"["+span+"])",
 		"last_over_time("+paExpr(MetricLongitude, q.PurpleAir.Selector)+"["+span+"])")
-	answers := make([]answer, len(exprs))
+	answers := make([]paAnswer, len(exprs))
 	var wg sync.WaitGroup
 	for i, expr := range exprs {
 		wg.Add(1)
@@ -401,30 +449,28 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 			if err != nil {
 				cancel()
 			}
-			answers[i] = answer{m, ws, sc, err}
+			answers[i] = paAnswer{m, ws, sc, err}
 		}()
 	}
 	wg.Wait()
 	for _, a := range answers {
 		if a.err != nil && !isCanceled(a.err) {
-			c.err = a.err
-			return c
+			return nil, a.err
 		}
 	}
 	for _, a := range answers {
 		if a.err != nil {
-			c.err = a.err
-			return c
+			return nil, a.err
 		}
 	}
+	return answers, nil
+}
 
-	for i, a := range answers {
-		for _, w := range a.warns {
-			c.notices = append(c.notices, Notice{Severity: SeverityWarning, Text: fmt.Sprintf("upstream warning for %s: %s", paName(i), w)})
-		}
-		c.notices = append(c.notices, a.sc.notices...)
-	}
-
+// paSensors gathers the answers by sensor_index onto w's steps (NaN where a
+// channel has no sample), with the fields any sensor carried.
+func paSensors(answers []paAnswer, w models.Window) ([]*paSensor, qa.Fields) {
+	n := w.Points()
+	var carried qa.Fields
 	byKey := map[string]*paSensor{}
 	get := func(key string) *paSensor {
 		s := byKey[key]
@@ -443,7 +489,7 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 	for ch := 0; ch < nChannels; ch++ {
 		m := answers[ch].m
 		if len(m) > 0 {
-			c.carried |= paChannels[ch].field
+			carried |= paChannels[ch].field
 		}
 		for _, ss := range m {
 			key := string(ss.Metric[model.LabelName(models.DefaultEntity)])
@@ -475,12 +521,12 @@ func (e *Engine) paFetch(ctx context.Context, q *models.Query, w models.Window) 
 			}
 		}
 	}
-	c.sensors = make([]*paSensor, 0, len(byKey))
+	sensors := make([]*paSensor, 0, len(byKey))
 	for _, s := range byKey {
-		c.sensors = append(c.sensors, s)
+		sensors = append(sensors, s)
 	}
-	slices.SortFunc(c.sensors, func(a, b *paSensor) int { return compareSensorKeys(a.key, b.key) })
-	return c
+	slices.SortFunc(sensors, func(a, b *paSensor) int { return compareSensorKeys(a.key, b.key) })
+	return sensors, carried
 }
 
 func paName(i int) string {
