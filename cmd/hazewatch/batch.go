@@ -37,10 +37,10 @@ columns only to know which are numeric (a PurpleAir API response is decoded one 
 
 // imputed is the input's feature matrix after KNN imputation.
 type imputed struct {
-	t        *table
+	rows     int
 	features []string
-	x        []float64
-	missing  []bool
+	x        []float64 // rows × len(features), imputed in place
+	sensor   []float64 // the sensor_index column as read (NaN where missing); nil without one
 }
 
 func (b batchFlags) load(path string) (*imputed, error) {
@@ -61,39 +61,36 @@ func (b batchFlags) load(path string) (*imputed, error) {
 	if len(features) > 0 {
 		keep = append([]string{"sensor_index"}, features...)
 	}
-	t, err := readColumns(path, os.Stdin, keep)
+	f, err := readFrame(path, os.Stdin, keep)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.idColumn(); err != nil {
+	id, err := f.idColumn()
+	if err != nil {
 		return nil, err
 	}
+	if id < 0 {
+		f.sensor = nil // a sensor_index of text only: the output has no key
+	}
 	if len(features) == 0 {
-		if features, err = defaultFeatures(t); err != nil {
+		if features, err = defaultFeatures(&f.table); err != nil {
 			return nil, err
 		}
 	}
 	if len(features) == 0 {
 		return nil, fmt.Errorf("%s: no numeric column to use as a feature", path)
 	}
-	x, err := t.matrix(features)
+	x, err := f.matrix(features)
 	if err != nil {
 		return nil, err
 	}
-	// The matrix holds the features now; only the sensor_index column is read again (writeBatch).
-	for c, name := range t.names {
-		if name != "sensor_index" {
-			t.cols[c] = nil
-		}
-	}
-	out, missing, err := impute.KNNImputer{NNeighbors: *b.k, Weights: w}.Impute(context.Background(), x, len(features))
-	if err != nil {
+	if _, err := (impute.KNNImputer{NNeighbors: *b.k, Weights: w}).ImputeInPlace(context.Background(), x, len(features)); err != nil {
 		if e, ok := err.(*impute.EmptyColumnError); ok {
 			return nil, fmt.Errorf("column %q has no value at all: nothing to impute it from (leave it out with -features)", features[e.Col])
 		}
 		return nil, err
 	}
-	return &imputed{t: t, features: features, x: out, missing: missing}, nil
+	return &imputed{rows: f.rows, features: features, x: x, sensor: f.sensor}, nil
 }
 
 // defaultFeatures is the reference batch's feature set: every numeric column except date_created,
@@ -163,31 +160,25 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return writeBatch(in.t, res, *only, *raw, stdout)
+	return writeBatch(in.sensor, res, *only, *raw, stdout)
 }
 
+// batchResult is score_samples of every row; decision_function and predict are derived from it
+// and the offset where they are printed, rather than held as two more columns.
 type batchResult struct {
-	score, decision []float64
-	predict         []int
+	score  []float64
+	offset float64
 }
+
+func (r *batchResult) anomalous(i int) bool { return r.score[i]-r.offset < 0 }
 
 func scoreBatch(in *imputed, opt anomaly.IsolationForestOptions) (*batchResult, error) {
-	n := in.t.rows
-	res := &batchResult{score: make([]float64, n), decision: make([]float64, n), predict: make([]int, n)}
+	res := &batchResult{score: make([]float64, in.rows)}
 	forest, err := anomaly.FitScoreIsolationForest(context.Background(), in.x, len(in.features), opt, res.score)
 	if err != nil {
 		return nil, err
 	}
-	off := forest.Offset()
-	for i, s := range res.score {
-		// decision_function and predict are defined on score_samples; deriving them here scores
-		// each row once instead of three times.
-		res.decision[i] = s - off
-		res.predict[i] = 1
-		if res.decision[i] < 0 {
-			res.predict[i] = -1
-		}
-	}
+	res.offset = forest.Offset()
 	return res, nil
 }
 
@@ -195,51 +186,71 @@ func scoreBatch(in *imputed, opt anomaly.IsolationForestOptions) (*batchResult, 
 // anomalous first. By default score is −score_samples (the paper's s(x, n), in (0, 1], higher is
 // more anomalous) and anomaly is 1 or 0; raw prints scikit-learn's score_samples, decision_function
 // and predict (−1 or 1) instead.
-func writeBatch(t *table, res *batchResult, only, raw bool, stdout io.Writer) error {
-	sensor := t.column("sensor_index")
-	order := make([]int, 0, t.rows)
-	for i := 0; i < t.rows; i++ {
-		if !only || res.predict[i] < 0 {
-			order = append(order, i)
-		}
-	}
+//
+// Every field is a number or empty, none needs CSV quoting, so the lines are formatted straight
+// into the output buffer (what encoding/csv.Writer writes for them, byte for byte).
+func writeBatch(sensor []float64, res *batchResult, only, raw bool, stdout io.Writer) error {
+	var order []int // nil: every row in input order
 	if only {
+		for i := range res.score {
+			if res.anomalous(i) {
+				order = append(order, i)
+			}
+		}
 		// Lowest score_samples first: the highest default score first.
 		sort.SliceStable(order, func(a, b int) bool { return res.score[order[a]] < res.score[order[b]] })
 	}
-	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
-	header := []string{"score", "anomaly"}
+	bw := bufio.NewWriterSize(stdout, outputBufferSize)
+	header := "score,anomaly\n"
 	if raw {
-		header = []string{"score", "decision", "anomaly"}
+		header = "score,decision,anomaly\n"
 	}
-	if sensor >= 0 {
-		header = append([]string{"sensor_index"}, header...)
+	if sensor != nil {
+		header = "sensor_index," + header
 	}
-	if err := w.Write(header); err != nil {
+	bw.WriteString(header)
+	line := make([]byte, 0, 128)
+	row := func(i int) error {
+		line = line[:0]
+		if sensor != nil {
+			line = appendFloat(line, sensor[i])
+			line = append(line, ',')
+		}
+		s := res.score[i]
+		if raw {
+			line = strconv.AppendFloat(line, s, 'g', -1, 64)
+			line = append(line, ',')
+			line = strconv.AppendFloat(line, s-res.offset, 'g', -1, 64)
+			if res.anomalous(i) {
+				line = append(line, ",-1\n"...)
+			} else {
+				line = append(line, ",1\n"...)
+			}
+		} else {
+			line = strconv.AppendFloat(line, -s, 'g', -1, 64)
+			if res.anomalous(i) {
+				line = append(line, ",1\n"...)
+			} else {
+				line = append(line, ",0\n"...)
+			}
+		}
+		_, err := bw.Write(line)
 		return err
 	}
-	rec := make([]string, 0, len(header))
-	for _, i := range order {
-		rec = rec[:0]
-		if sensor >= 0 {
-			rec = append(rec, formatFloat(t.cols[sensor][i]))
-		}
-		if raw {
-			rec = append(rec, strconv.FormatFloat(res.score[i], 'g', -1, 64),
-				strconv.FormatFloat(res.decision[i], 'g', -1, 64), strconv.Itoa(res.predict[i]))
-		} else {
-			flag := "0"
-			if res.predict[i] < 0 {
-				flag = "1"
+	if only {
+		for _, i := range order {
+			if err := row(i); err != nil {
+				return err
 			}
-			rec = append(rec, strconv.FormatFloat(-res.score[i], 'g', -1, 64), flag)
 		}
-		if err := w.Write(rec); err != nil {
-			return err
+	} else {
+		for i := range res.score {
+			if err := row(i); err != nil {
+				return err
+			}
 		}
 	}
-	w.Flush()
-	return w.Error()
+	return bw.Flush()
 }
 
 func runImpute(args []string, stdout, stderr io.Writer) error {
@@ -263,7 +274,7 @@ func runImpute(args []string, stdout, stderr io.Writer) error {
 	}
 	cols := len(in.features)
 	rec := make([]string, cols)
-	for r := 0; r < in.t.rows; r++ {
+	for r := 0; r < in.rows; r++ {
 		for j := range rec {
 			rec[j] = formatFloat(in.x[r*cols+j])
 		}

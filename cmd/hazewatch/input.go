@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,26 +72,157 @@ func (t *table) idColumn() (int, error) {
 	return t.column("sensor_index"), nil
 }
 
-// matrix returns the named columns as a dense row-major matrix, the layout pkg/anomaly and pkg/impute take.
-func (t *table) matrix(names []string) ([]float64, error) {
-	idx := make([]int, len(names))
-	for j, n := range names {
-		var err error
-		if idx[j], err = t.numericColumn(n); err != nil {
+// frame is an input file as read for batch and impute: the typing of a table (names, text, rows;
+// cols unset) and the kept columns' values row-major, as pkg/impute and pkg/anomaly take them. Rows
+// go straight from the reader into one slice sized from the file's length, so reading holds each
+// value once, 8 bytes, without a column per name to be copied into a matrix afterwards.
+type frame struct {
+	table
+	kept []string  // the kept input columns, in input order (numeric or not)
+	x    []float64 // rows × len(kept)
+	// sensor is a copy of the sensor_index column when kept (nil otherwise): the output is keyed by
+	// the raw value, while x's may be imputed in place.
+	sensor []float64
+}
+
+// readFrame reads path as readColumns does, into a frame.
+func readFrame(path string, stdin io.Reader, keep []string) (*frame, error) {
+	rr, err := openRows(path, stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Close()
+	header := rr.Header()
+	var idx []int // kept columns' indexes in header
+	f := &frame{}
+	sensor := -1
+	for c, name := range header {
+		if keep == nil || slices.Contains(keep, name) {
+			if name == "sensor_index" {
+				sensor = len(idx)
+			}
+			idx = append(idx, c)
+			f.kept = append(f.kept, name)
+		}
+	}
+	w := len(idx)
+	size := newRowEstimate(path, rr)
+	row := make([]float64, len(header))
+	rows := 0
+	for {
+		err := rr.Next(row)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
 			return nil, err
 		}
-		if idx[j] < 0 {
-			return nil, fmt.Errorf("no numeric column %q in the input (columns: %s)", n, strings.Join(t.names, ", "))
+		if rows == estimateAfter {
+			// Enough rows to know their length: one allocation for the rest of the file, whose
+			// untouched tail costs address space, not memory, where a slice grown by append
+			// would hold the old and the new array at each growth.
+			if n := size.rows(); n > rows {
+				f.x = withRoom(f.x, (n-rows)*w)
+				if sensor >= 0 {
+					f.sensor = withRoom(f.sensor, n-rows)
+				}
+			}
+		}
+		for _, c := range idx {
+			f.x = append(f.x, row[c])
+		}
+		if sensor >= 0 {
+			f.sensor = append(f.sensor, row[idx[sensor]])
+		}
+		rows++
+	}
+	f.rows, f.text = rows, rr.Text()
+	for _, name := range header {
+		if f.notNumeric(name) == nil {
+			f.names = append(f.names, name)
 		}
 	}
-	x := make([]float64, t.rows*len(names))
-	for j, c := range idx {
-		col := t.cols[c]
-		for r := 0; r < t.rows; r++ {
-			x[r*len(names)+j] = col[r]
+	return f, nil
+}
+
+// withRoom is s in a new array with room for n more values. Not slices.Grow: it zeroes the room,
+// which makes all of it resident at once, while a fresh allocation from the system is already zero
+// and stays out of memory until written.
+func withRoom(s []float64, n int) []float64 {
+	g := make([]float64, len(s), len(s)+n)
+	copy(g, s)
+	return g
+}
+
+// estimateAfter is how many rows are read before the rest of the file is estimated from them.
+const estimateAfter = 4096
+
+// rowEstimate guesses how many rows a file holds from its length and the bytes its first rows took.
+type rowEstimate struct {
+	size   int64 // the file's length; 0 when not a regular file
+	offset func() int64
+}
+
+func newRowEstimate(path string, rr rowReader) rowEstimate {
+	o, ok := rr.(interface{ offset() int64 })
+	if !ok || path == "-" {
+		return rowEstimate{}
+	}
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return rowEstimate{}
+	}
+	return rowEstimate{size: st.Size(), offset: o.offset}
+}
+
+// rows is the estimate after estimateAfter rows, an eighth over the average so that a file whose
+// later rows are a little longer still fits; 0 when there is nothing to go by.
+func (e rowEstimate) rows() int {
+	if e.size == 0 {
+		return 0
+	}
+	read := e.offset()
+	if read <= 0 {
+		return 0
+	}
+	n := float64(e.size) / float64(read) * estimateAfter * 1.125
+	return int(min(n, math.MaxInt32))
+}
+
+// matrix returns the named columns as a dense row-major matrix, the layout pkg/anomaly and
+// pkg/impute take, in the frame's own storage when the names are no more than the kept columns:
+// row r's values move to r·len(names), never past the start of a row not yet moved. f.x is the
+// matrix's storage afterwards.
+func (f *frame) matrix(names []string) ([]float64, error) {
+	idx := make([]int, len(names))
+	for j, n := range names {
+		if err := f.notNumeric(n); err != nil {
+			return nil, err
+		}
+		if idx[j] = slices.Index(f.kept, n); idx[j] < 0 || !slices.Contains(f.names, n) {
+			return nil, fmt.Errorf("no numeric column %q in the input (columns: %s)", n, strings.Join(f.names, ", "))
 		}
 	}
-	return x, nil
+	w, nf := len(f.kept), len(names)
+	if slices.Equal(f.kept, names) {
+		return f.x, nil
+	}
+	var out []float64
+	if nf <= w {
+		out = f.x[:f.rows*nf]
+	} else {
+		out = make([]float64, f.rows*nf) // a feature named twice: wider than what was read
+	}
+	cell := make([]float64, nf)
+	for r := 0; r < f.rows; r++ {
+		src := f.x[r*w : (r+1)*w]
+		for j, c := range idx {
+			cell[j] = src[c]
+		}
+		copy(out[r*nf:], cell)
+	}
+	f.x = out
+	return out, nil
 }
 
 // readTable reads a PurpleAir API response or a CSV file with a header; "-" is standard input.
@@ -103,54 +235,41 @@ func readTable(path string, stdin io.Reader) (*table, error) {
 // for its type, so that t.names lists the numeric columns and t.text the others; cols[c] is nil for
 // a numeric column not kept.
 func readColumns(path string, stdin io.Reader, keep []string) (*table, error) {
-	rr, err := openRows(path, stdin)
+	f, err := readFrame(path, stdin, keep)
 	if err != nil {
 		return nil, err
 	}
-	defer rr.Close()
-	header := rr.Header()
-	cols := make([][]float64, len(header))
-	for c, name := range header {
-		if keep == nil || slices.Contains(keep, name) {
-			cols[c] = []float64{}
-		}
-	}
-	row := make([]float64, len(header))
-	rows := 0
-	for {
-		err := rr.Next(row)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		for c, v := range row {
-			if cols[c] != nil {
-				cols[c] = append(cols[c], v)
-			}
-		}
-		rows++
-	}
-	t := &table{rows: rows, text: rr.Text()}
-	for c, name := range header {
-		if t.notNumeric(name) != nil {
+	t := &f.table
+	t.cols = make([][]float64, len(t.names))
+	w := len(f.kept)
+	for c, name := range t.names {
+		k := slices.Index(f.kept, name)
+		if k < 0 {
 			continue
 		}
-		t.names = append(t.names, name)
-		t.cols = append(t.cols, cols[c])
+		col := make([]float64, t.rows)
+		for r := range col {
+			col[r] = f.x[r*w+k]
+		}
+		t.cols[c] = col
 	}
 	return t, nil
 }
 
 // formatFloat prints a value so that it reads back exactly: integers (sensor indexes, counts) in
-// full, everything else in the shortest form that round-trips.
+// full, everything else in the shortest form that round-trips; NaN (missing) as nothing.
 func formatFloat(v float64) string {
+	var b [32]byte
+	return string(appendFloat(b[:0], v))
+}
+
+// appendFloat is formatFloat appending to b, for output written without a string per value.
+func appendFloat(b []byte, v float64) []byte {
 	if math.IsNaN(v) {
-		return ""
+		return b
 	}
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-		return strconv.FormatFloat(v, 'f', -1, 64)
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }

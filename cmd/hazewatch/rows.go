@@ -172,8 +172,16 @@ type csvRows struct {
 	cols   []columnUse
 }
 
-// missingCSV are the spellings of a missing value in CSV input.
-var missingCSV = map[string]bool{"": true, "nan": true, "NaN": true, "NA": true, "null": true, "None": true}
+// missingCSV reports the spellings of a missing value in CSV input. A switch, not a map: it is asked
+// for every value of every row, and a number (the common answer, no) is rejected by its length or
+// first byte without hashing it.
+func missingCSV(v string) bool {
+	switch v {
+	case "", "nan", "NaN", "NA", "null", "None":
+		return true
+	}
+	return false
+}
 
 func openCSVRows(path string, src io.Reader, closer io.Closer) (*csvRows, error) {
 	r := csv.NewReader(src)
@@ -213,6 +221,9 @@ func (c *csvRows) Use(names ...string) []int { return useColumns(c.header, c.col
 func (c *csvRows) Text() []textColumn        { return textColumns(c.header, c.cols) }
 func (c *csvRows) Close() error              { return c.closer.Close() }
 
+// offset is how many bytes of the input the rows read so far took (readFrame's size estimate).
+func (c *csvRows) offset() int64 { return c.r.InputOffset() }
+
 func (c *csvRows) Next(row []float64) error {
 	rec, err := c.r.Read()
 	if errors.Is(err, io.EOF) {
@@ -223,7 +234,7 @@ func (c *csvRows) Next(row []float64) error {
 	}
 	for i, s := range rec {
 		v := strings.TrimSpace(s)
-		if missingCSV[v] {
+		if missingCSV(v) {
 			row[i] = math.NaN()
 			continue
 		}

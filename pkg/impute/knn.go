@@ -90,54 +90,108 @@ const (
 // (*EmptyColumnError, the lowest such column), and ctx.Err() when ctx is cancelled (checked
 // between chunks of receivers).
 func (k KNNImputer) Impute(ctx context.Context, x []float64, cols int) (out []float64, missing []bool, err error) {
-	nn := k.NNeighbors
+	nn, workers, err := k.check(ctx, x, cols)
+	if err != nil {
+		return nil, nil, err
+	}
+	missing = make([]bool, len(x))
+	nIncomplete, err := survey(x, cols, missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	out = slices.Clone(x)
+	if nIncomplete == 0 {
+		return out, missing, nil
+	}
+	if err := k.fill(ctx, out, missing, cols, nn, workers, nIncomplete); err != nil {
+		return nil, nil, err
+	}
+	return out, missing, nil
+}
+
+// ImputeInPlace is Impute writing the imputed values into x itself, for a caller that has no use
+// for the matrix with holes: it needs no copy of x, and no memory at all beyond x when no cell is
+// missing. It returns how many cells it filled. On an error x is unchanged: the values are
+// computed from x as it was (every distance and donor the same as Impute's) and written at the
+// end.
+func (k KNNImputer) ImputeInPlace(ctx context.Context, x []float64, cols int) (filled int, err error) {
+	nn, workers, err := k.check(ctx, x, cols)
+	if err != nil {
+		return 0, err
+	}
+	nIncomplete, err := survey(x, cols, nil)
+	if err != nil || nIncomplete == 0 {
+		return 0, err
+	}
+	missing := make([]bool, len(x))
+	survey(x, cols, missing)
+	if err := k.fill(ctx, x, missing, cols, nn, workers, nIncomplete); err != nil {
+		return 0, err
+	}
+	for _, m := range missing {
+		if m {
+			filled++
+		}
+	}
+	return filled, nil
+}
+
+// check validates the options and the matrix's shape, and returns k and the workers to use.
+func (k KNNImputer) check(ctx context.Context, x []float64, cols int) (nn, workers int, err error) {
+	nn = k.NNeighbors
 	switch {
 	case nn == 0:
 		nn = 5
 	case nn < 0:
-		return nil, nil, fmt.Errorf("impute: n_neighbors must be > 0, got %d", nn)
+		return 0, 0, fmt.Errorf("impute: n_neighbors must be > 0, got %d", nn)
 	}
 	if k.Weights != KNNUniform && k.Weights != KNNDistance {
-		return nil, nil, fmt.Errorf("impute: unknown weights %v (want KNNUniform or KNNDistance)", k.Weights)
+		return 0, 0, fmt.Errorf("impute: unknown weights %v (want KNNUniform or KNNDistance)", k.Weights)
 	}
-	workers := k.Workers
+	workers = k.Workers
 	switch {
 	case workers == 0:
 		workers = runtime.GOMAXPROCS(0)
 	case workers < 0:
-		return nil, nil, fmt.Errorf("impute: workers must be >= 0, got %d", workers)
+		return 0, 0, fmt.Errorf("impute: workers must be >= 0, got %d", workers)
 	}
 	if cols < 1 {
-		return nil, nil, fmt.Errorf("impute: cols must be >= 1, got %d", cols)
+		return 0, 0, fmt.Errorf("impute: cols must be >= 1, got %d", cols)
 	}
 	if len(x)%cols != 0 {
-		return nil, nil, fmt.Errorf("impute: matrix length %d is not a multiple of %d columns", len(x), cols)
+		return 0, 0, fmt.Errorf("impute: matrix length %d is not a multiple of %d columns", len(x), cols)
 	}
 	rows := len(x) / cols
 	if rows == 0 {
-		return nil, nil, fmt.Errorf("impute: empty matrix (0 rows)")
+		return 0, 0, fmt.Errorf("impute: empty matrix (0 rows)")
 	}
 	if rows > math.MaxInt32 {
-		return nil, nil, fmt.Errorf("impute: %d rows is more than the %d supported", rows, math.MaxInt32)
+		return 0, 0, fmt.Errorf("impute: %d rows is more than the %d supported", rows, math.MaxInt32)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return 0, 0, err
 	}
+	return nn, workers, nil
+}
 
-	missing = make([]bool, len(x))
+// survey counts the rows with a missing cell, marking the missing cells in missing when it is not
+// nil, and reports the first ±Inf in row order, then the first column without any value.
+func survey(x []float64, cols int, missing []bool) (nIncomplete int, err error) {
 	present := make([]int, cols)
-	nIncomplete := 0
+	rows := len(x) / cols
 	for r := 0; r < rows; r++ {
 		row := x[r*cols : r*cols+cols]
 		incomplete := false
 		for c, v := range row {
 			if v != v {
-				missing[r*cols+c] = true
+				if missing != nil {
+					missing[r*cols+c] = true
+				}
 				incomplete = true
 				continue
 			}
 			if math.IsInf(v, 0) {
-				return nil, nil, &NonFiniteError{Row: r, Col: c, Value: v}
+				return 0, &NonFiniteError{Row: r, Col: c, Value: v}
 			}
 			present[c]++
 		}
@@ -147,19 +201,29 @@ func (k KNNImputer) Impute(ctx context.Context, x []float64, cols int) (out []fl
 	}
 	for c, n := range present {
 		if n == 0 {
-			return nil, nil, &EmptyColumnError{Col: c}
+			return 0, &EmptyColumnError{Col: c}
 		}
 	}
-	out = slices.Clone(x)
-	if nIncomplete == 0 {
-		return out, missing, nil
-	}
+	return nIncomplete, nil
+}
 
-	p := newKNNProblem(x, missing, rows, cols, nn, k.Weights, nIncomplete)
-	if err := p.run(ctx, out, workers); err != nil {
-		return nil, nil, err
+// fill imputes the missing cells of x, reading x as it is until every value is known.
+func (k KNNImputer) fill(ctx context.Context, x []float64, missing []bool, cols, nn, workers, nIncomplete int) error {
+	p := newKNNProblem(x, missing, len(x)/cols, cols, nn, k.Weights, nIncomplete)
+	if err := p.run(ctx, workers); err != nil {
+		return err
 	}
-	return out, missing, nil
+	// Only now: a value written earlier would be read as present by a later receiver's distances.
+	i := 0
+	for _, r := range p.incomplete {
+		for c, m := range missing[int(r)*cols : int(r)*cols+cols] {
+			if m {
+				x[int(r)*cols+c] = p.fills[i]
+				i++
+			}
+		}
+	}
+	return nil
 }
 
 // knnProblem is the read-only state shared by the workers.
@@ -183,6 +247,12 @@ type knnProblem struct {
 	presence   []uint64 // per incomplete row, a bit set of present columns (words per row: maskWords)
 	maskWords  int
 	colMean    []float64 // numpy's masked mean of each column (fallback when no distance is defined)
+
+	// fills holds the imputed values, receiver after receiver (in incomplete's order), each
+	// receiver's in ascending column order from fillStart[t] to fillStart[t+1]. They are written
+	// into the matrix only after every receiver is done, as the matrix is read throughout.
+	fills     []float64
+	fillStart []int
 }
 
 func newKNNProblem(x []float64, missing []bool, rows, cols, k int, w KNNWeights, nIncomplete int) *knnProblem {
@@ -190,6 +260,7 @@ func newKNNProblem(x []float64, missing []bool, rows, cols, k int, w KNNWeights,
 	p.order = columnOrder(x, missing, rows, cols)
 	p.maskWords = (cols + 63) / 64
 	p.incomplete = make([]int32, 0, nIncomplete)
+	p.fillStart = make([]int, 1, nIncomplete+1)
 	p.presence = make([]uint64, nIncomplete*p.maskWords)
 	var completeRows []int32
 	for r := 0; r < rows; r++ {
@@ -200,13 +271,18 @@ func newKNNProblem(x []float64, missing []bool, rows, cols, k int, w KNNWeights,
 		}
 		words := p.presence[len(p.incomplete)*p.maskWords:][:p.maskWords]
 		p.incomplete = append(p.incomplete, int32(r))
+		n := p.fillStart[len(p.fillStart)-1]
 		for c, m := range miss {
 			if !m {
 				words[c/64] |= 1 << (c % 64)
+			} else {
+				n++
 			}
 		}
+		p.fillStart = append(p.fillStart, n)
 	}
 	p.completeID = completeRows
+	p.fills = make([]float64, p.fillStart[len(p.fillStart)-1])
 	p.byLead = make([]*leadIndex, cols)
 	for _, r := range p.incomplete {
 		if lead := p.leadColumn(r); lead >= 0 && p.byLead[lead] == nil {
@@ -295,7 +371,7 @@ func columnOrder(x []float64, missing []bool, rows, cols int) []int {
 	return order
 }
 
-func (p *knnProblem) run(ctx context.Context, out []float64, workers int) error {
+func (p *knnProblem) run(ctx context.Context, workers int) error {
 	nChunks := (len(p.incomplete) + receiversPerChunk - 1) / receiversPerChunk
 	workers = max(1, min(workers, nChunks))
 	var next atomic.Int64
@@ -317,7 +393,7 @@ func (p *knnProblem) run(ctx context.Context, out []float64, workers int) error 
 				}
 				lo := i * receiversPerChunk
 				hi := min(lo+receiversPerChunk, len(p.incomplete))
-				p.chunk(lo, hi, s, out)
+				p.chunk(lo, hi, s)
 			}
 		}()
 	}
@@ -447,7 +523,7 @@ type knnScratch struct {
 }
 
 // chunk imputes receivers p.incomplete[lo:hi].
-func (p *knnProblem) chunk(lo, hi int, s *knnScratch, out []float64) {
+func (p *knnProblem) chunk(lo, hi int, s *knnScratch) {
 	cols, k := p.cols, p.k
 	nRecv, nHeaps := hi-lo, 0
 	for t := lo; t < hi; t++ {
@@ -513,7 +589,7 @@ func (p *knnProblem) chunk(lo, hi int, s *knnScratch, out []float64) {
 		}
 	}
 	for i := range recv {
-		p.fill(&recv[i], s, out)
+		p.fill(&recv[i], s, p.fills[p.fillStart[lo+i]:p.fillStart[lo+i+1]])
 	}
 }
 
@@ -617,11 +693,11 @@ func (p *knnProblem) scanIncomplete(rc *knnReceiver) {
 	}
 }
 
-// fill writes the imputed values of one receiver.
+// fill writes the imputed values of one receiver into out, one per missing column in ascending
+// order.
 func (p *knnProblem) fill(rc *knnReceiver, s *knnScratch, out []float64) {
-	cols, k := p.cols, p.k
-	for _, c := range rc.missCol {
-		cell := int(rc.row)*cols + c
+	k := p.k
+	for cell, c := range rc.missCol {
 		if len(rc.present) == 0 {
 			out[cell] = p.colMean[c]
 			continue
