@@ -70,13 +70,38 @@ func (e *DuplicateEntityError) Error() string {
 // alignFeatures joins the features' series on (entity, timestamp).
 // matrices[c] is feature c's query_range result over w.
 func alignFeatures(w models.Window, entityLabels []string, names []string, matrices []model.Matrix, maxSeries int) (*alignment, error) {
-	cols := len(matrices)
-	a := &alignment{Window: w, Cols: cols}
-	type pending struct {
-		labels map[string]string
-		series []*model.SampleStream // per feature
+	a := &alignment{Window: w, Cols: len(matrices)}
+	byKey, err := joinEntities(a, entityLabels, names, matrices, maxSeries)
+	if err != nil {
+		return nil, err
 	}
-	byKey := map[string]*pending{}
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	slot := make([]int32, w.Points()) // grid index → row+1 for the current entity; 0 = absent
+	a.Entities = make([]*entityRows, 0, len(keys))
+	for _, k := range keys {
+		if e := a.rows(k, byKey[k], slot); len(e.Index) > 0 {
+			a.Entities = append(a.Entities, e)
+		}
+	}
+	return a, nil
+}
+
+// entitySeries is one entity's labels and its series, one per feature (nil
+// where the feature has none).
+type entitySeries struct {
+	labels map[string]string
+	series []*model.SampleStream
+}
+
+// joinEntities groups the series by entity key (`site="a",sensor_index="1"`);
+// series lacking an entity label are counted in a.SkippedSeries.
+func joinEntities(a *alignment, entityLabels []string, names []string, matrices []model.Matrix, maxSeries int) (map[string]*entitySeries, error) {
+	byKey := map[string]*entitySeries{}
 	var kb strings.Builder
 	for c, m := range matrices {
 		if maxSeries > 0 && len(m) > maxSeries {
@@ -110,7 +135,7 @@ func alignFeatures(w models.Window, entityLabels []string, names []string, matri
 				for _, l := range entityLabels {
 					lbl[l] = string(ss.Metric[model.LabelName(l)])
 				}
-				p = &pending{labels: lbl, series: make([]*model.SampleStream, cols)}
+				p = &entitySeries{labels: lbl, series: make([]*model.SampleStream, len(matrices))}
 				byKey[key] = p
 			}
 			if p.series[c] != nil {
@@ -122,68 +147,61 @@ func alignFeatures(w models.Window, entityLabels []string, names []string, matri
 	if maxSeries > 0 && len(byKey) > maxSeries {
 		return nil, &TooManySeriesError{Feature: "(all features joined)", Got: len(byKey), Limit: maxSeries}
 	}
+	return byKey, nil
+}
 
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-
-	points := w.Points()
-	slot := make([]int32, points) // grid index → row+1 for the current entity; 0 = absent
-	a.Entities = make([]*entityRows, 0, len(keys))
-	for _, k := range keys {
-		p := byKey[k]
-		e := &entityRows{Key: k, Labels: p.labels}
-		// Pass 1: which grid steps have any feature.
-		for _, ss := range p.series {
-			if ss == nil {
+// rows lays one entity's series out as rows: one per grid step where any
+// feature has a sample, NaN where a feature has none (or Inf); samples off
+// the grid are counted in a.OffGrid. slot is scratch of w.Points() zeros,
+// left zeroed.
+func (a *alignment) rows(key string, p *entitySeries, slot []int32) *entityRows {
+	w, cols := a.Window, a.Cols
+	e := &entityRows{Key: key, Labels: p.labels}
+	// Pass 1: which grid steps have any feature.
+	for _, ss := range p.series {
+		if ss == nil {
+			continue
+		}
+		for _, sp := range ss.Values {
+			i := w.Index(sp.Timestamp.Time())
+			if i < 0 {
+				a.OffGrid++
 				continue
 			}
-			for _, sp := range ss.Values {
-				i := w.Index(sp.Timestamp.Time())
-				if i < 0 {
-					a.OffGrid++
-					continue
-				}
-				slot[i] = 1
-			}
-		}
-		for i := range slot {
-			if slot[i] != 0 {
-				e.Index = append(e.Index, int32(i))
-				slot[i] = int32(len(e.Index))
-			}
-		}
-		e.X = make([]float64, len(e.Index)*cols)
-		for i := range e.X {
-			e.X[i] = math.NaN()
-		}
-		// Pass 2: fill cells.
-		for c, ss := range p.series {
-			if ss == nil {
-				continue
-			}
-			for _, sp := range ss.Values {
-				i := w.Index(sp.Timestamp.Time())
-				if i < 0 {
-					continue
-				}
-				v := float64(sp.Value)
-				if math.IsInf(v, 0) {
-					v = math.NaN() // Inf cannot be isolated meaningfully; treat as missing
-				}
-				e.X[int(slot[i]-1)*cols+c] = v
-			}
-		}
-		for _, i := range e.Index {
-			slot[i] = 0
-		}
-		if len(e.Index) > 0 {
-			a.Entities = append(a.Entities, e)
+			slot[i] = 1
 		}
 	}
-	return a, nil
+	for i := range slot {
+		if slot[i] != 0 {
+			e.Index = append(e.Index, int32(i))
+			slot[i] = int32(len(e.Index))
+		}
+	}
+	e.X = make([]float64, len(e.Index)*cols)
+	for i := range e.X {
+		e.X[i] = math.NaN()
+	}
+	// Pass 2: fill cells.
+	for c, ss := range p.series {
+		if ss == nil {
+			continue
+		}
+		for _, sp := range ss.Values {
+			i := w.Index(sp.Timestamp.Time())
+			if i < 0 {
+				continue
+			}
+			v := float64(sp.Value)
+			if math.IsInf(v, 0) {
+				v = math.NaN() // Inf cannot be isolated meaningfully; treat as missing
+			}
+			e.X[int(slot[i]-1)*cols+c] = v
+		}
+	}
+	for _, i := range e.Index {
+		slot[i] = 0
+	}
+	return e
 }
 
 // totalRows is the number of rows over all entities.

@@ -88,12 +88,25 @@ func (e *Engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 			return err
 		}
 	}
-	cols := a.Cols
+	ers, skipped, why := mergeFleetSteps(q, a, plan.Score, steps, results, calib)
+	for _, er := range ers {
+		if er != nil {
+			res.Entities = append(res.Entities, er)
+		}
+	}
+	if skipped > 0 {
+		res.notice(SeverityWarning, "%d steps not scored (%s)", skipped, why)
+	}
+	res.Numeric = q.FleetAt == models.FleetAtLast
+	return nil
+}
 
-	// Merge step results into per-entity series, in time order.
-	ers := make([]*EntityResult, len(a.Entities))
-	skipped := 0
-	var why string
+// mergeFleetSteps turns the step results into per-entity series in time
+// order (ers[i] is a.Entities[i]'s, nil if never scored), counting the steps
+// not scored and the last reason why.
+func mergeFleetSteps(q *models.Query, a *alignment, w models.Window, steps []fleetStep, results []fleetStepResult, calib *tailCalib) (ers []*EntityResult, skipped int, why string) {
+	cols := a.Cols
+	ers = make([]*EntityResult, len(a.Entities))
 	for si := range steps {
 		s, r := &steps[si], &results[si]
 		if r.ss == nil {
@@ -103,7 +116,7 @@ func (e *Engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 			}
 			continue
 		}
-		t := plan.Score.At(s.grid)
+		t := w.At(s.grid)
 		for j, ei := range s.ents {
 			er := ers[ei]
 			if er == nil {
@@ -129,16 +142,7 @@ func (e *Engine) runFleet(ctx context.Context, q *models.Query, plan *models.Pla
 			}
 		}
 	}
-	for _, er := range ers {
-		if er != nil {
-			res.Entities = append(res.Entities, er)
-		}
-	}
-	if skipped > 0 {
-		res.notice(SeverityWarning, "%d steps not scored (%s)", skipped, why)
-	}
-	res.Numeric = q.FleetAt == models.FleetAtLast
-	return nil
+	return ers, skipped, why
 }
 
 func countScored(rs []fleetStepResult) int {
@@ -181,7 +185,6 @@ func dropIncompleteRows(x []float64, cols int, ents, rows []int32) ([]float64, [
 // fleetSteps fits and scores every step of w's cross-sections (or takes the
 // scores from the cache).
 func (e *Engine) fleetSteps(ctx context.Context, q *models.Query, plan *models.Plan, a *alignment, w models.Window) ([]fleetStep, []fleetStepResult, int, error) {
-	cols := a.Cols
 	steps := make([]fleetStep, w.Points())
 	for i := range steps {
 		steps[i].grid = i
@@ -193,70 +196,80 @@ func (e *Engine) fleetSteps(ctx context.Context, q *models.Query, plan *models.P
 			s.rows = append(s.rows, int32(r))
 		}
 	}
-	if err := e.chargeFleet(ctx, q, steps, cols); err != nil {
+	if err := e.chargeFleet(ctx, q, steps, a.Cols); err != nil {
 		return nil, nil, 0, err
 	}
 	results := make([]fleetStepResult, len(steps))
 	var hits atomic.Int64
 	fitStart := time.Now()
 	err := parallel(ctx, len(steps), e.workers, func(si int) error {
-		s := &steps[si]
-		out := &results[si]
-		m := len(s.ents)
-		if m < 2 {
-			if m == 1 {
-				out.skipped = "only one entity"
-			}
-			return nil
-		}
-		x := make([]float64, m*cols)
-		for j := range s.ents {
-			ent := a.Entities[s.ents[j]]
-			copy(x[j*cols:(j+1)*cols], ent.X[int(s.rows[j])*cols:int(s.rows[j]+1)*cols])
-		}
-		if hasMissing(x) {
-			if q.Imputation.Method == models.ImputeNone {
-				x, s.ents, s.rows = dropIncompleteRows(x, cols, s.ents, s.rows)
-				m = len(s.ents)
-				if m < 2 {
-					out.skipped = "fewer than two complete entities"
-					return nil
-				}
-			} else {
-				xi, missing, err := e.imputer(ctx, x, cols, q.Imputation.K, 1)
-				if col, ok := emptyColumn(err); ok {
-					out.skipped = fmt.Sprintf("no entity has %s", q.Features[col].Name)
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				x, out.imputed = xi, missing
-			}
-		}
-		t := w.At(s.grid)
-		key := e.cacheKey(q, plan, models.Window{Start: t, End: t, Step: plan.Step})
-		out.ss = make([]float64, m)
-		if v, ok := e.cache.Get(key); ok && v.(*fleetModel).lookup(a, s.ents, out.ss) {
-			out.offset = v.(*fleetModel).offset
+		hit, err := e.scoreFleetStep(ctx, q, plan, a, w.At(steps[si].grid), &steps[si], &results[si])
+		if hit {
 			hits.Add(1)
-		} else {
-			f, err := e.fit(ctx, x, cols, q.IsolationForest, 1)
-			if err != nil {
-				return fmt.Errorf("step %s: %w", t.UTC().Format(time.RFC3339), err)
-			}
-			if err := f.ScoreSamples(x, cols, out.ss); err != nil {
-				return err
-			}
-			out.offset = f.Offset()
-			fm := newFleetModel(a, s.ents, out.ss, out.offset)
-			e.cache.Put(key, fm, fm.size)
 		}
-		out.x = x
-		return nil
+		return err
 	})
 	e.observe("fit+score", fitStart)
 	return steps, results, int(hits.Load()), err
+}
+
+// scoreFleetStep scores the cross-section s at time t into out: imputed (or
+// its incomplete rows dropped), then scored by the step's cached scores
+// (hit) or a forest fitted on it. A step of fewer than two entities is
+// skipped, with the reason in out.
+func (e *Engine) scoreFleetStep(ctx context.Context, q *models.Query, plan *models.Plan, a *alignment, t time.Time, s *fleetStep, out *fleetStepResult) (hit bool, err error) {
+	cols := a.Cols
+	m := len(s.ents)
+	if m < 2 {
+		if m == 1 {
+			out.skipped = "only one entity"
+		}
+		return false, nil
+	}
+	x := make([]float64, m*cols)
+	for j := range s.ents {
+		ent := a.Entities[s.ents[j]]
+		copy(x[j*cols:(j+1)*cols], ent.X[int(s.rows[j])*cols:int(s.rows[j]+1)*cols])
+	}
+	if hasMissing(x) {
+		if q.Imputation.Method == models.ImputeNone {
+			x, s.ents, s.rows = dropIncompleteRows(x, cols, s.ents, s.rows)
+			m = len(s.ents)
+			if m < 2 {
+				out.skipped = "fewer than two complete entities"
+				return false, nil
+			}
+		} else {
+			xi, missing, err := e.imputer(ctx, x, cols, q.Imputation.K, 1)
+			if col, ok := emptyColumn(err); ok {
+				out.skipped = fmt.Sprintf("no entity has %s", q.Features[col].Name)
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			x, out.imputed = xi, missing
+		}
+	}
+	key := e.cacheKey(q, plan, models.Window{Start: t, End: t, Step: plan.Step})
+	out.ss = make([]float64, m)
+	if v, ok := e.cache.Get(key); ok && v.(*fleetModel).lookup(a, s.ents, out.ss) {
+		out.offset = v.(*fleetModel).offset
+		hit = true
+	} else {
+		f, err := e.fit(ctx, x, cols, q.IsolationForest, 1)
+		if err != nil {
+			return false, fmt.Errorf("step %s: %w", t.UTC().Format(time.RFC3339), err)
+		}
+		if err := f.ScoreSamples(x, cols, out.ss); err != nil {
+			return false, err
+		}
+		out.offset = f.Offset()
+		fm := newFleetModel(a, s.ents, out.ss, out.offset)
+		e.cache.Put(key, fm, fm.size)
+	}
+	out.x = x
+	return hit, nil
 }
 
 // fleetCalibrationSteps is how many steps of the training range a calibrated
