@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hazewatch/hazewatch/internal/plugintest"
+	"github.com/hazewatch/hazewatch/internal/proctest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"math"
 	"os"
 	"os/exec"
@@ -114,7 +117,7 @@ func stackEndToEnd(t *testing.T, native bool) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end stack takes a few minutes")
 	}
-	promBin := requirePrometheus(t)
+	promBin := promtest.Binary(t)
 	began := time.Now()
 	res := &results{Sensors: simSensors, FaultRate: simFaultRate, Batch: map[string]*detection{}, Seconds: map[string]float64{}}
 	lap := func(name string, since time.Time) time.Time {
@@ -192,16 +195,16 @@ func stackEndToEnd(t *testing.T, native bool) {
 	tg1 := stack.run(t, "phase1", out1)
 	n1 := waitForLines(t, tg1, out1, simSteps*simSensors, 3*time.Minute)
 	mark = lap("phase1_ingest", mark)
-	if err := tg1.stop(90 * time.Second); err != nil {
-		t.Errorf("%v\n%s", err, tg1.log())
+	if err := tg1.Stop(90 * time.Second); err != nil {
+		t.Errorf("%v\n%s", err, tg1.Log())
 	}
 	mark = lap("phase1_stop", mark)
-	if p := logProblems(tg1.log()); len(p) > 0 {
+	if p := logProblems(tg1.Log()); len(p) > 0 {
 		t.Errorf("Telegraf logged problems in phase 1:\n%s", strings.Join(p, "\n"))
 	}
 	fi, err := os.Stat(stack.stateFile())
 	if err != nil || fi.Size() == 0 {
-		t.Fatalf("no processor state at %s after Telegraf stopped (%v)\n%s", stack.stateFile(), err, tg1.log())
+		t.Fatalf("no processor state at %s after Telegraf stopped (%v)\n%s", stack.stateFile(), err, tg1.Log())
 	}
 	res.Restart.StateFileBytes = fi.Size()
 	// Kept for the control run after the restart (phase 2 rewrites the file).
@@ -269,11 +272,11 @@ func stackEndToEnd(t *testing.T, native bool) {
 	out2 := filepath.Join(dir, "phase2.influx")
 	tg2 := stack.run(t, "phase2", out2)
 	waitForLines(t, tg2, out2, simSensors, 2*time.Minute)
-	if err := tg2.stop(90 * time.Second); err != nil {
-		t.Errorf("%v\n%s", err, tg2.log())
+	if err := tg2.Stop(90 * time.Second); err != nil {
+		t.Errorf("%v\n%s", err, tg2.Log())
 	}
 	mark = lap("phase2", mark)
-	if p := logProblems(tg2.log()); len(p) > 0 {
+	if p := logProblems(tg2.Log()); len(p) > 0 {
 		t.Errorf("Telegraf logged problems after the restart:\n%s", strings.Join(p, "\n"))
 	}
 	readings2, err := readReadings(out2)
@@ -355,7 +358,7 @@ func checkFleet(t testing.TB, rs []reading, steps int) {
 // comparePrometheus checks that Prometheus holds every sample Telegraf sent, nothing more and nothing
 // less: per metric name and series, the number of samples over the whole time range; for the streaming
 // score, every sample's timestamp and value. It returns the number of samples compared.
-func comparePrometheus(t testing.TB, ctx context.Context, prom *promServer, rs []reading) int {
+func comparePrometheus(t testing.TB, ctx context.Context, prom *promtest.Server, rs []reading) int {
 	t.Helper()
 	want, conflicts := expectedSamples(rs)
 	if conflicts > 0 {
@@ -371,7 +374,7 @@ func comparePrometheus(t testing.TB, ctx context.Context, prom *promServer, rs [
 		}
 	}
 	at := hi.Add(time.Second)
-	rng := promDuration(at.Sub(lo) + time.Second)
+	rng := promtest.Duration(at.Sub(lo) + time.Second)
 	names := make([]string, 0, len(want))
 	for n := range want {
 		names = append(names, n)
@@ -379,7 +382,7 @@ func comparePrometheus(t testing.TB, ctx context.Context, prom *promServer, rs [
 	slices.Sort(names)
 	total := 0
 	for _, name := range names {
-		got, err := prom.query(ctx, fmt.Sprintf("count_over_time(%s[%s])", name, rng), at)
+		got, err := prom.Query(ctx, fmt.Sprintf("count_over_time(%s[%s])", name, rng), at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,7 +404,7 @@ func comparePrometheus(t testing.TB, ctx context.Context, prom *promServer, rs [
 
 	// The streaming score, sample by sample: what the dashboard and the streaming rule read.
 	scoreName := promMetricName("purpleair", scoreField)
-	got, err := prom.query(ctx, fmt.Sprintf("%s[%s]", scoreName, rng), at)
+	got, err := prom.Query(ctx, fmt.Sprintf("%s[%s]", scoreName, rng), at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +428,7 @@ func comparePrometheus(t testing.TB, ctx context.Context, prom *promServer, rs [
 
 // checkStreamingRule runs the streaming alert rule's Prometheus query as Grafana would evaluate it now,
 // and compares it with what the readings say it must return.
-func checkStreamingRule(t testing.TB, ctx context.Context, prom *promServer, rs []reading) map[string]float64 {
+func checkStreamingRule(t testing.TB, ctx context.Context, prom *promtest.Server, rs []reading) map[string]float64 {
 	t.Helper()
 	var rule *alertQuery
 	for _, q := range loadAlertQueries(t) {
@@ -447,7 +450,7 @@ func checkStreamingRule(t testing.TB, ctx context.Context, prom *promServer, rs 
 		t.Fatal(err)
 	}
 	at := time.Now().Add(-rule.To).Truncate(time.Millisecond)
-	got, err := prom.query(ctx, expr, at)
+	got, err := prom.Query(ctx, expr, at)
 	if err != nil {
 		t.Fatalf("rule %s: %v", rule.RuleUID, err)
 	}
@@ -477,7 +480,7 @@ func checkStreamingRule(t testing.TB, ctx context.Context, prom *promServer, rs 
 
 // startDatasource launches the datasource binary with the provisioned settings of the hazewatch
 // datasource (its URL pointed at our Prometheus) and checks its health.
-func startDatasource(t testing.TB, ctx context.Context, binDir, promURL, dir string) *pluginHost {
+func startDatasource(t testing.TB, ctx context.Context, binDir, promURL, dir string) *plugintest.Host {
 	t.Helper()
 	ds, ok := loadDatasources(t)["hazewatch"]
 	if !ok || ds.Type != hazewatchType {
@@ -487,10 +490,10 @@ func startDatasource(t testing.TB, ctx context.Context, binDir, promURL, dir str
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := startPlugin(t, filepath.Join(binDir, "gpx_hazewatch_anomaly"), filepath.Join(dir, "gpx.log"), &pluginv2.DataSourceInstanceSettings{
+	host := plugintest.Start(t, filepath.Join(binDir, "gpx_hazewatch_anomaly"), filepath.Join(dir, "gpx.log"), &pluginv2.DataSourceInstanceSettings{
 		Id: 2, Uid: ds.UID, Name: "Hazewatch anomaly", Url: promURL, JsonData: jsonData, LastUpdatedMS: time.Now().UnixMilli(),
 	})
-	h, err := host.health(ctx)
+	h, err := host.Health(ctx)
 	if err != nil {
 		t.Fatalf("CheckHealth: %v", err)
 	}
@@ -504,7 +507,7 @@ func startDatasource(t testing.TB, ctx context.Context, binDir, promURL, dir str
 // runDashboard runs every hazewatch target of the dashboard as Grafana would for two time ranges: the
 // dashboard's default, and the whole simulated day ("Last 24 hours"), both relative to now; each
 // result is measured against the truth.
-func runDashboard(t testing.TB, ctx context.Context, host *pluginHost, truth *truthIndex, now time.Time, res *results) {
+func runDashboard(t testing.TB, ctx context.Context, host *plugintest.Host, truth *truthIndex, now time.Time, res *results) {
 	t.Helper()
 	d := loadDashboard(t)
 	if len(d.Targets) == 0 {
@@ -521,12 +524,12 @@ func runDashboard(t testing.TB, ctx context.Context, host *pluginHost, truth *tr
 			t.Fatal(err)
 		}
 		interval := grafanaInterval(to.Sub(from), panelMaxDataPoints, 0)
-		var qs []grafanaQuery
+		var qs []plugintest.Query
 		for i, tg := range d.Targets {
-			qs = append(qs, grafanaQuery{RefID: fmt.Sprintf("P%d_%s_%d", tg.PanelID, tg.RefID, i), JSON: tg.JSON, From: from, To: to, Interval: interval, MaxDataPoints: panelMaxDataPoints})
+			qs = append(qs, plugintest.Query{RefID: fmt.Sprintf("P%d_%s_%d", tg.PanelID, tg.RefID, i), JSON: tg.JSON, From: from, To: to, Interval: interval, MaxDataPoints: panelMaxDataPoints})
 		}
 		began := time.Now()
-		out, err := host.query(ctx, qs...)
+		out, err := host.Query(ctx, qs...)
 		if err != nil {
 			t.Fatalf("QueryData (%s range): %v", r.name, err)
 		}
@@ -652,7 +655,7 @@ type batchRuleResult struct {
 // the sensors it fires on with the planted faults. The rule must fire (almost) only on sensors with a
 // gross fault at the time, never on a snapshot in which no sensor is faulty, and on most stuck-high
 // episodes.
-func checkBatchRule(t testing.TB, ctx context.Context, host *pluginHost, truth *truthIndex, from, to time.Time) *batchRuleResult {
+func checkBatchRule(t testing.TB, ctx context.Context, host *plugintest.Host, truth *truthIndex, from, to time.Time) *batchRuleResult {
 	t.Helper()
 	var rule *alertQuery
 	for _, q := range loadAlertQueries(t) {
@@ -693,11 +696,11 @@ func checkBatchRule(t testing.TB, ctx context.Context, host *pluginHost, truth *
 	if n, ok := rule.Model["maxDataPoints"].(int); ok {
 		mdp = int64(n)
 	}
-	at := func(eval time.Time) grafanaQuery {
-		return grafanaQuery{RefID: eval.UTC().Format(time.RFC3339), JSON: raw, From: eval.Add(-rule.From), To: eval.Add(-rule.To), Interval: iv, MaxDataPoints: mdp}
+	at := func(eval time.Time) plugintest.Query {
+		return plugintest.Query{RefID: eval.UTC().Format(time.RFC3339), JSON: raw, From: eval.Add(-rule.From), To: eval.Add(-rule.To), Interval: iv, MaxDataPoints: mdp}
 	}
 	// scores reads one answer: sensor → the output's value.
-	scores := func(q grafanaQuery, qr queryResult) map[string]float64 {
+	scores := func(q plugintest.Query, qr plugintest.Result) map[string]float64 {
 		if qr.Error != "" {
 			t.Errorf("rule %s at %s: %s", rule.RuleUID, q.RefID, qr.Error)
 			return nil
@@ -726,7 +729,7 @@ func checkBatchRule(t testing.TB, ctx context.Context, host *pluginHost, truth *
 
 	// Now, as Grafana's alerting would evaluate it.
 	now := at(time.Now())
-	out, err := host.query(ctx, now)
+	out, err := host.Query(ctx, now)
 	if err != nil {
 		t.Fatalf("QueryData (alert rule): %v", err)
 	}
@@ -744,11 +747,11 @@ func checkBatchRule(t testing.TB, ctx context.Context, host *pluginHost, truth *
 	byStep := make([]map[string]float64, len(evals))
 	const batch = 60
 	for i := 0; i < len(evals); i += batch {
-		var qs []grafanaQuery
+		var qs []plugintest.Query
 		for _, g := range evals[i:min(i+batch, len(evals))] {
 			qs = append(qs, at(g))
 		}
-		out, err := host.query(ctx, qs...)
+		out, err := host.Query(ctx, qs...)
 		if err != nil {
 			t.Fatalf("QueryData (alert rule over the day): %v", err)
 		}
@@ -967,7 +970,7 @@ func checkRestartControl(t testing.TB, ctx context.Context, stack *telegrafStack
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(cctx, filepath.Join(stack.binDir, "telegraf-anomaly"), "-config", stack.controlConfig(t))
-		cmd.Env = minimalEnv(map[string]string{"HAZEWATCH_STATE_DIR": stateDir})
+		cmd.Env = proctest.MinimalEnv(map[string]string{"HAZEWATCH_STATE_DIR": stateDir})
 		cmd.Stdin = bytes.NewReader(input.Bytes())
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr

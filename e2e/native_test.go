@@ -184,10 +184,10 @@ func TestNativeStatefile(t *testing.T) {
 	out1 := filepath.Join(dir, "run1.influx")
 	tg := stack.run(t, "run1", out1)
 	waitForLines(t, tg, out1, steps*sensors, 3*time.Minute)
-	if err := tg.stop(60 * time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, tg.log())
+	if err := tg.Stop(60 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, tg.Log())
 	}
-	if p := logProblems(tg.log()); len(p) > 0 {
+	if p := logProblems(tg.Log()); len(p) > 0 {
 		t.Errorf("Telegraf logged problems:\n%s", strings.Join(p, "\n"))
 	}
 	statefile := filepath.Join(stack.stateDir, "telegraf-state.json")
@@ -210,8 +210,8 @@ func TestNativeStatefile(t *testing.T) {
 	out2 := filepath.Join(dir, "run2.influx")
 	tg2 := stack.run(t, "run2", out2)
 	waitForLines(t, tg2, out2, sensors, 2*time.Minute)
-	if err := tg2.stop(60 * time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, tg2.log())
+	if err := tg2.Stop(60 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, tg2.Log())
 	}
 	after, err := readReadings(out2)
 	if err != nil {
@@ -227,7 +227,7 @@ func TestNativeStatefile(t *testing.T) {
 		}
 	}
 	if warm != 0 {
-		t.Errorf("%d of %d metrics after the restart are warm-up: Telegraf's statefile did not restore the models\n%s", warm, len(after), tg2.log())
+		t.Errorf("%d of %d metrics after the restart are warm-up: Telegraf's statefile did not restore the models\n%s", warm, len(after), tg2.Log())
 	}
 	if received.Load() == 0 {
 		t.Error("nothing reached the remote-write receiver")

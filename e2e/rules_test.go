@@ -20,6 +20,8 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/prometheus/common/model"
 
+	"github.com/hazewatch/hazewatch/internal/plugintest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
@@ -348,7 +350,7 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the stack end to end takes a few minutes")
 	}
-	promBin := requirePrometheus(t)
+	promBin := promtest.Binary(t)
 	res := &rulesResult{Episodes: map[string][3]int{}, Seconds: map[string]float64{}}
 	mark := time.Now()
 	lap := func(name string) {
@@ -404,8 +406,8 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 	out := filepath.Join(dir, "rules.influx")
 	tg := stack.run(t, "rules", out)
 	waitForLines(t, tg, out, rows, 6*time.Minute)
-	if err := tg.stop(90 * time.Second); err != nil {
-		t.Errorf("%v\n%s", err, tg.log())
+	if err := tg.Stop(90 * time.Second); err != nil {
+		t.Errorf("%v\n%s", err, tg.Log())
 	}
 	// A realistic disconnect repeats the sensor's last row, last_seen and all, as the API serves it; timed
 	// by last_seen, the repeat is the same sample again. When the streaming model's window turns over
@@ -413,7 +415,7 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 	// the second ("duplicate sample for timestamp", 400): nothing new is lost, and whether a window
 	// turns over inside an episode depends on how Telegraf batches the replay. Every other problem fails.
 	var problems []string
-	for _, l := range logProblems(tg.log()) {
+	for _, l := range logProblems(tg.Log()) {
 		if !strings.Contains(l, "duplicate sample for timestamp") {
 			problems = append(problems, l)
 		}
@@ -423,7 +425,7 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 	}
 	lap("ingest")
 	// Everything Telegraf sent is in Prometheus before any rule is judged on it.
-	if got, err := prom.query(ctx, `count(count by (sensor_index) (count_over_time(purpleair_last_seen[3d])))`, end.Add(time.Minute)); err != nil || len(got) != 1 || int(got[0].Samples[0].V) != rulesSensors {
+	if got, err := prom.Query(ctx, `count(count by (sensor_index) (count_over_time(purpleair_last_seen[3d])))`, end.Add(time.Minute)); err != nil || len(got) != 1 || int(got[0].Samples[0].V) != rulesSensors {
 		t.Fatalf("sensors with readings in Prometheus: %v %v, want %d", got, err, rulesSensors)
 	}
 
@@ -523,7 +525,7 @@ func ruleFor(t testing.TB, r *provisioningtest.AlertRule) time.Duration {
 // relative time range before the evaluation, its interval and max data points), in time order so that
 // the datasource carries its detector from one evaluation to the next as it does under Grafana.
 // Evaluations within one step read the same readings: the step's answer is reused for them.
-func presetVerdicts(t testing.TB, ctx context.Context, host *pluginHost, q provisioningtest.AlertQuery, raw []byte, evals []time.Time) [][]instance {
+func presetVerdicts(t testing.TB, ctx context.Context, host *plugintest.Host, q provisioningtest.AlertQuery, raw []byte, evals []time.Time) [][]instance {
 	t.Helper()
 	iv := time.Second
 	if ms, ok := q.Model["intervalMs"].(int); ok {
@@ -548,8 +550,8 @@ func presetVerdicts(t testing.TB, ctx context.Context, host *pluginHost, q provi
 			out[i] = cached
 			continue
 		}
-		gq := grafanaQuery{RefID: "A", JSON: raw, From: at.Add(-from), To: at.Add(-to), Interval: iv, MaxDataPoints: mdp}
-		ans, err := host.query(ctx, gq)
+		gq := plugintest.Query{RefID: "A", JSON: raw, From: at.Add(-from), To: at.Add(-to), Interval: iv, MaxDataPoints: mdp}
+		ans, err := host.Query(ctx, gq)
 		if err != nil {
 			t.Fatalf("QueryData at %s: %v", at.Format(time.RFC3339), err)
 		}
@@ -709,13 +711,13 @@ func checkAirRule(t *testing.T, res *rulesResult, truth *fleetTruth, evals []tim
 
 // promAlong evaluates expr at every evaluation time, as one subquery at the last (time() inside it is
 // each evaluation's time): sensor_index (or "" for a fleet-wide series) → evaluation time (Unix s) → value.
-func promAlong(t testing.TB, ctx context.Context, prom *promServer, expr string, evals []time.Time) map[string]map[int64]float64 {
+func promAlong(t testing.TB, ctx context.Context, prom *promtest.Server, expr string, evals []time.Time) map[string]map[int64]float64 {
 	t.Helper()
 	first, last := evals[0], evals[len(evals)-1]
 	// A subquery's steps are multiples of its resolution: they fall on the minute, 5 s before ours;
 	// `offset -5s` moves them onto the evaluations.
-	sub := fmt.Sprintf("(%s)[%s:%s] offset -5s", expr, promDuration(last.Sub(first)+rulesEvalEvery), promDuration(rulesEvalEvery))
-	got, err := prom.query(ctx, sub, last.Add(-5*time.Second))
+	sub := fmt.Sprintf("(%s)[%s:%s] offset -5s", expr, promtest.Duration(last.Sub(first)+rulesEvalEvery), promtest.Duration(rulesEvalEvery))
+	got, err := prom.Query(ctx, sub, last.Add(-5*time.Second))
 	if err != nil {
 		t.Fatalf("%s: %v", sub, err)
 	}
@@ -730,7 +732,7 @@ func promAlong(t testing.TB, ctx context.Context, prom *promServer, expr string,
 	return out
 }
 
-func checkStaleRule(t *testing.T, ctx context.Context, prom *promServer, res *rulesResult, r *provisioningtest.AlertRule, truth *fleetTruth, evals []time.Time, clean func(time.Time) bool, stopped string, stopAt time.Time) {
+func checkStaleRule(t *testing.T, ctx context.Context, prom *promtest.Server, res *rulesResult, r *provisioningtest.AlertRule, truth *fleetTruth, evals []time.Time, clean func(time.Time) bool, stopped string, stopAt time.Time) {
 	t.Helper()
 	expr, th, ok := promThresholdRule(r)
 	if !ok {
@@ -812,7 +814,7 @@ func promThresholdRule(r *provisioningtest.AlertRule) (expr string, threshold fl
 	return expr, threshold, ok && expr != ""
 }
 
-func checkPipelineRule(t *testing.T, ctx context.Context, prom *promServer, res *rulesResult, r *provisioningtest.AlertRule, evals []time.Time, end time.Time) {
+func checkPipelineRule(t *testing.T, ctx context.Context, prom *promtest.Server, res *rulesResult, r *provisioningtest.AlertRule, evals []time.Time, end time.Time) {
 	t.Helper()
 	if r.NoDataState != "Alerting" {
 		t.Fatalf("rule %s: noDataState %s, want Alerting", r.UID, r.NoDataState)

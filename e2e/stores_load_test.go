@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
 // The load the scaling figures are measured with (README, Scaling): a fleet of loadSensors sensors
@@ -56,7 +58,7 @@ func TestStoresLoad(t *testing.T) {
 	if os.Getenv(envStoresLoad) == "" {
 		t.Skip("set " + envStoresLoad + "=1 (go tool mage storesload) to measure the scaling figures")
 	}
-	promBin := requirePrometheus(t)
+	promBin := promtest.Binary(t)
 	vmBin := storeBinary(t, "victoria-metrics", envVictoriaMetrics)
 	thBin := storeBinary(t, "thanos", envThanos)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
@@ -66,15 +68,15 @@ func TestStoresLoad(t *testing.T) {
 
 	type target struct {
 		name   string
-		start  func(dir string) (remote string, query *promServer, size func() int64)
+		start  func(dir string) (remote string, query *promtest.Server, size func() int64)
 		ignore []string
 	}
 	targets := []target{
-		{name: "prometheus", start: func(d string) (string, *promServer, func() int64) {
+		{name: "prometheus", start: func(d string) (string, *promtest.Server, func() int64) {
 			p := startPrometheus(t, promBin, d, time.Minute)
 			return p.URL + "/api/v1/write", p, func() int64 { return dirBytes(filepath.Join(d, "tsdb")) }
 		}},
-		{name: "victoria-metrics", start: func(d string) (string, *promServer, func() int64) {
+		{name: "victoria-metrics", start: func(d string) (string, *promtest.Server, func() int64) {
 			vm, data := startVictoriaMetrics(t, vmBin, d, "vm")
 			return vm.URL + "/api/v1/write", vm, func() int64 {
 				// Parts are written from memory every few seconds; measure what is on disk for all of it.
@@ -84,7 +86,7 @@ func TestStoresLoad(t *testing.T) {
 				return dirBytes(data)
 			}
 		}},
-		{name: "thanos", ignore: []string{thanosTenantLabel}, start: func(d string) (string, *promServer, func() int64) {
+		{name: "thanos", ignore: []string{thanosTenantLabel}, start: func(d string) (string, *promtest.Server, func() int64) {
 			th := startThanos(t, thBin, d)
 			return th.remoteWriteURL(0), th.querier, func() int64 {
 				var n int64
@@ -128,7 +130,7 @@ func TestStoresLoad(t *testing.T) {
 			eval := fleet.last.Add(5*time.Second - time.Duration(k)*step)
 			_, q := batchRuleQuery(t, eval)
 			t0 := time.Now()
-			out, err := host.query(ctx, q)
+			out, err := host.Query(ctx, q)
 			if err != nil {
 				t.Fatalf("%s: QueryData: %v", tg.name, err)
 			}
@@ -138,14 +140,14 @@ func TestStoresLoad(t *testing.T) {
 					tg.name, eval.UTC().Format(time.TimeOnly), k, time.Since(eval).Round(time.Second), len(a.Scores), loadSensors)
 			}
 		}
-		r.PluginPeakRSSMiB = round1(float64(host.peakRSS()) / (1 << 20))
-		host.client.Kill()
+		r.PluginPeakRSSMiB = round1(float64(host.PeakRSS()) / (1 << 20))
+		host.Client.Kill()
 		r.StoreBytes = size()
 		r.BytesPerSample = round1(float64(r.StoreBytes) / float64(n))
 		t.Logf("%s: %+v", tg.name, r)
 		results = append(results, r)
-		if store.proc != nil {
-			_ = store.proc.stop(30 * time.Second)
+		if store.Proc != nil {
+			_ = store.Proc.Stop(30 * time.Second)
 		}
 	}
 	out := os.Getenv(resultsEnv)

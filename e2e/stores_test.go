@@ -5,12 +5,11 @@ package e2e
 // This file holds what both share; stores_vm_test.go and stores_thanos_test.go the tests.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
+	"github.com/hazewatch/hazewatch/internal/plugintest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,8 +19,6 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
-	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
-	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
@@ -68,27 +65,6 @@ func storesTempDir(t testing.TB) string {
 	}
 	t.Logf("keeping %s (HAZEWATCH_E2E_KEEP)", d)
 	return d
-}
-
-// waitHTTP polls url until it answers 200, failing the test when p exits first or within passes.
-func waitHTTP(t testing.TB, p *process, url string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if p.exited() {
-			t.Fatalf("%s exited before %s answered:\n%s", p.name, url, p.log())
-		}
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s did not answer 200 within %s:\n%s", p.name, url, within, p.log())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // storeFleet is one replay of the simulated fleet through the shipped Telegraf pipeline.
@@ -160,10 +136,10 @@ func replay(t testing.TB, stack *telegrafStack, name, remoteURL string, sensors 
 	waitForLines(t, tg, out, steps*sensors, within)
 	// Telegraf sends what its remote write still holds before it exits (its file copy runs ahead);
 	// at one request per metric a slow store needs a while for a large fleet.
-	if err := tg.stop(max(90*time.Second, within)); err != nil {
-		t.Errorf("%v\n%s", err, tg.log())
+	if err := tg.Stop(max(90*time.Second, within)); err != nil {
+		t.Errorf("%v\n%s", err, tg.Log())
 	}
-	logText, err := os.ReadFile(tg.logPath)
+	logText, err := os.ReadFile(tg.LogPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +156,7 @@ func replay(t testing.TB, stack *telegrafStack, name, remoteURL string, sensors 
 // compareCounts checks that the store returns, for every metric name and series Telegraf wrote, as
 // many samples as were sent, and no other series: comparePrometheus's check, with labels a store adds
 // of its own (Thanos receive's tenant) left out of the comparison. It returns the samples compared.
-func compareCounts(t testing.TB, ctx context.Context, store *promServer, rs []reading, ignore ...string) int {
+func compareCounts(t testing.TB, ctx context.Context, store *promtest.Server, rs []reading, ignore ...string) int {
 	t.Helper()
 	want, _ := expectedSamples(rs)
 	lo, hi := rs[0].Time, rs[0].Time
@@ -188,10 +164,10 @@ func compareCounts(t testing.TB, ctx context.Context, store *promServer, rs []re
 		lo, hi = minTime(lo, r.Time), maxTime(hi, r.Time)
 	}
 	at := hi.Add(time.Second)
-	rng := promDuration(at.Sub(lo) + time.Second)
+	rng := promtest.Duration(at.Sub(lo) + time.Second)
 	total, bad := 0, 0
 	for name, series := range want {
-		got, err := store.query(ctx, fmt.Sprintf("count_over_time(%s[%s])", name, rng), at)
+		got, err := store.Query(ctx, fmt.Sprintf("count_over_time(%s[%s])", name, rng), at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +222,7 @@ const batchRuleUID = "hazewatch-batch-fleet-anomaly"
 
 // batchRuleQuery is the batch alert rule's datasource query as Grafana's alerting sends it when it
 // evaluates the rule at eval (its relative range, model, interval and max data points).
-func batchRuleQuery(t testing.TB, eval time.Time) (alertQuery, grafanaQuery) {
+func batchRuleQuery(t testing.TB, eval time.Time) (alertQuery, plugintest.Query) {
 	t.Helper()
 	for _, q := range loadAlertQueries(t) {
 		if q.RuleUID != batchRuleUID || q.DatasourceUID != "hazewatch" {
@@ -264,10 +240,10 @@ func batchRuleQuery(t testing.TB, eval time.Time) (alertQuery, grafanaQuery) {
 		if n, ok := q.Model["maxDataPoints"].(int); ok {
 			mdp = int64(n)
 		}
-		return q, grafanaQuery{RefID: q.RefID, JSON: raw, From: eval.Add(-q.From), To: eval.Add(-q.To), Interval: iv, MaxDataPoints: mdp}
+		return q, plugintest.Query{RefID: q.RefID, JSON: raw, From: eval.Add(-q.From), To: eval.Add(-q.To), Interval: iv, MaxDataPoints: mdp}
 	}
 	t.Fatalf("%s: no rule %s querying the hazewatch datasource", alertRulesFile, batchRuleUID)
-	return alertQuery{}, grafanaQuery{}
+	return alertQuery{}, plugintest.Query{}
 }
 
 // fleetAnswer is one fleet-mode (fleetAt last) answer read the way alerting reads it.
@@ -279,7 +255,7 @@ type fleetAnswer struct {
 
 // readFleetAnswer checks the answer is what alerting takes (numeric frames, one score per sensor in
 // [0, 1], labelled with the sensor) and returns it.
-func readFleetAnswer(t testing.TB, what string, qr queryResult) fleetAnswer {
+func readFleetAnswer(t testing.TB, what string, qr plugintest.Result) fleetAnswer {
 	t.Helper()
 	a := fleetAnswer{Scores: map[string]float64{}}
 	if qr.Error != "" {
@@ -310,75 +286,6 @@ func readFleetAnswer(t testing.TB, what string, qr queryResult) fleetAnswer {
 		}
 	}
 	return a
-}
-
-// resource calls one of the datasource's resources (the query editor's completion) over the plugin
-// protocol, as Grafana forwards /api/datasources/uid/<uid>/resources/<path>, and decodes its JSON.
-func (h *pluginHost) resource(ctx context.Context, pathAndQuery string) ([]string, error) {
-	rpc, err := h.client.Client() // the client the host already started
-	if err != nil {
-		return nil, err
-	}
-	gc, ok := rpc.(*goplugin.GRPCClient)
-	if !ok {
-		return nil, fmt.Errorf("plugin client is %T, not gRPC", rpc)
-	}
-	path, _, _ := strings.Cut(pathAndQuery, "?")
-	stream, err := pluginv2.NewResourceClient(gc.Conn).CallResource(ctx, &pluginv2.CallResourceRequest{
-		PluginContext: h.pctx, Path: path, Method: http.MethodGet, Url: pathAndQuery,
-	})
-	if err != nil {
-		return nil, err
-	}
-	var body []byte
-	code := int32(0)
-	for {
-		r, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if r.Code != 0 {
-			code = r.Code
-		}
-		body = append(body, r.Body...)
-	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("resource %s: HTTP %d: %s", pathAndQuery, code, body)
-	}
-	var out []string
-	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, fmt.Errorf("resource %s: %v: %s", pathAndQuery, err, body)
-	}
-	return out, nil
-}
-
-// peakRSS is the plugin process's peak resident set (VmHWM), in bytes; 0 where /proc has no answer.
-func (h *pluginHost) peakRSS() int64 {
-	rc := h.client.ReattachConfig()
-	if rc == nil {
-		return 0
-	}
-	return procStatusBytes(rc.Pid, "VmHWM:")
-}
-
-// procStatusBytes reads a "kB" line of /proc/<pid>/status.
-func procStatusBytes(pid int, key string) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // dirBytes is the size of the files under dir.

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hazewatch/hazewatch/internal/proctest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ type thanosReceiver struct {
 	i                                  int
 	grpc, http, remoteWrite, replicate string
 	tsdb                               string
-	proc                               *process
+	proc                               *proctest.Process
 }
 
 // thanosCluster is the receive hashring and the querier over it.
@@ -41,7 +42,7 @@ type thanosCluster struct {
 	bin, dir  string
 	hashring  string
 	receivers []*thanosReceiver
-	querier   *promServer
+	querier   *promtest.Server
 }
 
 // startThanos starts thanosReceivers receivers in one hashring with replication factor
@@ -53,8 +54,8 @@ func startThanos(t testing.TB, bin, dir string) *thanosCluster {
 	for i := 0; i < thanosReceivers; i++ {
 		// Every listener on its own free loopback port: receive's defaults are 0.0.0.0, and the
 		// replication listener (capnproto) clashes between receivers on one host unless set apart.
-		r := &thanosReceiver{i: i, grpc: freeLoopbackAddr(t), http: freeLoopbackAddr(t), remoteWrite: freeLoopbackAddr(t),
-			replicate: freeLoopbackAddr(t), tsdb: filepath.Join(dir, fmt.Sprintf("receive-%d", i))}
+		r := &thanosReceiver{i: i, grpc: proctest.FreeLoopbackAddr(t), http: proctest.FreeLoopbackAddr(t), remoteWrite: proctest.FreeLoopbackAddr(t),
+			replicate: proctest.FreeLoopbackAddr(t), tsdb: filepath.Join(dir, fmt.Sprintf("receive-%d", i))}
 		c.receivers = append(c.receivers, r)
 		endpoints = append(endpoints, r.grpc)
 	}
@@ -67,10 +68,10 @@ func startThanos(t testing.TB, bin, dir string) *thanosCluster {
 		c.startReceiver(t, r)
 	}
 	for _, r := range c.receivers {
-		waitHTTP(t, r.proc, "http://"+r.http+"/-/ready", time.Minute)
+		proctest.WaitHTTP(t, r.proc, "http://"+r.http+"/-/ready", time.Minute)
 	}
-	addr := freeLoopbackAddr(t)
-	args := []string{"query", "--http-address=" + addr, "--grpc-address=" + freeLoopbackAddr(t),
+	addr := proctest.FreeLoopbackAddr(t)
+	args := []string{"query", "--http-address=" + addr, "--grpc-address=" + proctest.FreeLoopbackAddr(t),
 		"--query.replica-label=" + thanosReplicaLabel,
 		// Receivers hold replicas of the same samples at the same timestamps, and one that was down
 		// lacks what was written meanwhile: chain merges the replicas sample by sample. The default,
@@ -85,9 +86,9 @@ func startThanos(t testing.TB, bin, dir string) *thanosCluster {
 		sd += fmt.Sprintf("  - address: %q\n    strict: true\n", r.grpc)
 	}
 	args = append(args, "--endpoint.sd-config="+sd)
-	p := startProcess(t, "thanos query", bin, args, minimalEnv(nil), filepath.Join(dir, "query.log"))
-	c.querier = &promServer{URL: "http://" + addr, proc: p}
-	waitHTTP(t, p, c.querier.URL+"/-/ready", time.Minute)
+	p := proctest.Start(t, "thanos query", bin, args, proctest.MinimalEnv(nil), filepath.Join(dir, "query.log"))
+	c.querier = &promtest.Server{URL: "http://" + addr, Proc: p}
+	proctest.WaitHTTP(t, p, c.querier.URL+"/-/ready", time.Minute)
 	c.waitEndpoints(t, thanosReceivers, time.Minute)
 	return c
 }
@@ -109,7 +110,7 @@ func (c *thanosCluster) startReceiver(t testing.TB, r *thanosReceiver) {
 		// (deploy/prometheus/prometheus.yml).
 		"--tsdb.out-of-order.time-window=1d",
 	}
-	r.proc = startProcess(t, fmt.Sprintf("thanos receive %d", r.i), c.bin, args, minimalEnv(nil),
+	r.proc = proctest.Start(t, fmt.Sprintf("thanos receive %d", r.i), c.bin, args, proctest.MinimalEnv(nil),
 		filepath.Join(c.dir, fmt.Sprintf("receive-%d-%d.log", r.i, time.Now().UnixNano())))
 }
 
@@ -122,8 +123,7 @@ func (c *thanosCluster) remoteWriteURL(i int) string {
 func (c *thanosCluster) kill(t testing.TB, i int) {
 	t.Helper()
 	r := c.receivers[i]
-	_ = r.proc.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.proc.done
+	r.proc.Kill()
 }
 
 // waitEndpoints waits until the querier has n healthy store endpoints.
@@ -136,7 +136,7 @@ func (c *thanosCluster) waitEndpoints(t testing.TB, n int, within time.Duration)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("thanos query: %d of %d endpoints healthy after %s (%v):\n%s", healthy, n, within, err, c.querier.proc.log())
+			t.Fatalf("thanos query: %d of %d endpoints healthy after %s (%v):\n%s", healthy, n, within, err, c.querier.Log())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -198,7 +198,7 @@ func (c *thanosCluster) thanosScalar(ctx context.Context, expr string, at time.T
 	if r.Status != "success" || len(r.Data.Result) != 1 {
 		return 0, r.Warnings, fmt.Errorf("%s: %s %s (%d results)", expr, r.Status, r.Error, len(r.Data.Result))
 	}
-	s, err := parsePromPair(r.Data.Result[0].Value)
+	s, err := promtest.ParsePair(r.Data.Result[0].Value)
 	return s.V, r.Warnings, err
 }
 
@@ -241,7 +241,7 @@ func TestStoresThanos(t *testing.T) {
 		}
 		th.kill(t, victim)
 		var err error
-		if atKill, _, err = th.thanosScalar(ctx, fmt.Sprintf("sum(count_over_time(%s[%s]))", pm25, promDuration(storesHistory+time.Hour)), time.Now(), true); err != nil {
+		if atKill, _, err = th.thanosScalar(ctx, fmt.Sprintf("sum(count_over_time(%s[%s]))", pm25, promtest.Duration(storesHistory+time.Hour)), time.Now(), true); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -267,13 +267,13 @@ func TestStoresThanos(t *testing.T) {
 
 	// The batch alert rule, with the receiver down, over the first simulated hours and now.
 	rule, q := batchRuleQuery(t, evalAt)
-	out, err := host.query(ctx, q)
+	out, err := host.Query(ctx, q)
 	if err != nil {
 		t.Fatalf("QueryData (alert rule %s, receiver %d down): %v", rule.RuleUID, victim, err)
 	}
 	during := readFleetAnswer(t, "alert rule with a receiver down", out[q.RefID])
 	_, qNow := batchRuleQuery(t, time.Now())
-	out, err = host.query(ctx, qNow)
+	out, err = host.Query(ctx, qNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,12 +295,12 @@ func TestStoresThanos(t *testing.T) {
 
 	// Back up: the same answers, no warning, and the replicas visible without deduplication.
 	th.startReceiver(t, th.receivers[victim])
-	waitHTTP(t, th.receivers[victim].proc, "http://"+th.receivers[victim].http+"/-/ready", time.Minute)
+	proctest.WaitHTTP(t, th.receivers[victim].proc, "http://"+th.receivers[victim].http+"/-/ready", time.Minute)
 	th.waitEndpoints(t, thanosReceivers, time.Minute)
 	if m := compareCounts(t, ctx, th.querier, fleet.readings, thanosTenantLabel); m != n {
 		t.Errorf("every receiver up: %d samples compared, %d with one down", m, n)
 	}
-	out, err = host.query(ctx, q)
+	out, err = host.Query(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}

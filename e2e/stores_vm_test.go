@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hazewatch/hazewatch/internal/plugintest"
+	"github.com/hazewatch/hazewatch/internal/proctest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"math"
 	"net/http"
 	"net/url"
@@ -24,14 +27,14 @@ const vmLatencyOffset = 30 * time.Second
 // startVictoriaMetrics starts a VictoriaMetrics single node with its data under dir/name on a free
 // loopback port (its only listener: the Graphite, OpenTSDB and Influx-over-TCP listeners are off
 // unless asked for), with the given extra flags, and returns once /health answers.
-func startVictoriaMetrics(t testing.TB, bin, dir, name string, flags ...string) (*promServer, string) {
+func startVictoriaMetrics(t testing.TB, bin, dir, name string, flags ...string) (*promtest.Server, string) {
 	t.Helper()
-	addr := freeLoopbackAddr(t)
+	addr := proctest.FreeLoopbackAddr(t)
 	data := filepath.Join(dir, name)
 	args := append([]string{"-httpListenAddr=" + addr, "-storageDataPath=" + data}, flags...)
-	p := startProcess(t, name, bin, args, minimalEnv(nil), filepath.Join(dir, name+".log"))
-	srv := &promServer{URL: "http://" + addr, proc: p}
-	waitHTTP(t, p, srv.URL+"/health", time.Minute)
+	p := proctest.Start(t, name, bin, args, proctest.MinimalEnv(nil), filepath.Join(dir, name+".log"))
+	srv := &promtest.Server{URL: "http://" + addr, Proc: p}
+	proctest.WaitHTTP(t, p, srv.URL+"/health", time.Minute)
 	return srv, data
 }
 
@@ -63,7 +66,7 @@ func TestStoresVictoriaMetrics(t *testing.T) {
 
 	// The newest samples reach an instant query only after the latency offset.
 	waitUntil(fleet.last.Add(vmLatencyOffset + 2*time.Second))
-	for _, s := range []*promServer{vm, vmInflux, vmInfluxRaw} {
+	for _, s := range []*promtest.Server{vm, vmInflux, vmInfluxRaw} {
 		vmAfterBackfill(t, s)
 	}
 
@@ -88,7 +91,7 @@ func TestStoresVictoriaMetrics(t *testing.T) {
 	checkSeriesQuery(t, ctx, host, fleet)
 
 	rule, q := batchRuleQuery(t, time.Now())
-	out, err := host.query(ctx, q)
+	out, err := host.Query(ctx, q)
 	if err != nil {
 		t.Fatalf("QueryData (alert rule %s): %v", rule.RuleUID, err)
 	}
@@ -110,7 +113,7 @@ func TestStoresVictoriaMetrics(t *testing.T) {
 // without them, counts queried 30 s after Telegraf's replay came out short (13 of 180 samples per
 // series by remote write, whole series by line protocol); restarted on the same data, the same
 // VictoriaMetrics counted every sample.
-func vmAfterBackfill(t testing.TB, s *promServer) {
+func vmAfterBackfill(t testing.TB, s *promtest.Server) {
 	t.Helper()
 	for _, path := range []string{"/internal/force_flush", "/internal/resetRollupResultCache"} {
 		resp, err := http.Get(s.URL + path)
@@ -126,7 +129,7 @@ func vmAfterBackfill(t testing.TB, s *promServer) {
 
 // compareScores compares the streaming score sample by sample with what Telegraf sent, each within
 // relTol of it (relative).
-func compareScores(t testing.TB, ctx context.Context, store *promServer, rs []reading, relTol float64) {
+func compareScores(t testing.TB, ctx context.Context, store *promtest.Server, rs []reading, relTol float64) {
 	t.Helper()
 	want, _ := expectedSamples(rs)
 	name := promMetricName("purpleair", scoreField)
@@ -135,7 +138,7 @@ func compareScores(t testing.TB, ctx context.Context, store *promServer, rs []re
 		lo, hi = minTime(lo, r.Time), maxTime(hi, r.Time)
 	}
 	at := hi.Add(time.Second)
-	got, err := store.query(ctx, fmt.Sprintf("%s[%s]", name, promDuration(at.Sub(lo)+time.Second)), at)
+	got, err := store.Query(ctx, fmt.Sprintf("%s[%s]", name, promtest.Duration(at.Sub(lo)+time.Second)), at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,16 +201,16 @@ func replayInflux(t testing.TB, stack *telegrafStack, fleet *storeFleet, name st
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startProcess(t, "telegraf ("+name+")", stack.bin, []string{"--once", "--strict-env-handling", "--config", path}, minimalEnv(nil), filepath.Join(stack.dir, name+"-telegraf.log"))
+	p := proctest.Start(t, "telegraf ("+name+")", stack.bin, []string{"--once", "--strict-env-handling", "--config", path}, proctest.MinimalEnv(nil), filepath.Join(stack.dir, name+"-telegraf.log"))
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("telegraf --once did not finish within 2 minutes:\n%s", p.log())
+		t.Fatalf("telegraf --once did not finish within 2 minutes:\n%s", p.Log())
 	}
-	if p.err != nil {
-		t.Fatalf("telegraf --once: %v\n%s", p.err, p.log())
+	if p.Err() != nil {
+		t.Fatalf("telegraf --once: %v\n%s", p.Err(), p.Log())
 	}
-	if pr := logProblems(p.log()); len(pr) > 0 {
+	if pr := logProblems(p.Log()); len(pr) > 0 {
 		t.Errorf("Telegraf (line protocol) logged problems:\n%s", strings.Join(pr, "\n"))
 	}
 }
@@ -220,7 +223,7 @@ func waitUntil(at time.Time) {
 }
 
 // vmLabelValues asks a store's Prometheus API for one label's values (over its whole retention).
-func vmLabelValues(t testing.TB, ctx context.Context, store *promServer, label string) []string {
+func vmLabelValues(t testing.TB, ctx context.Context, store *promtest.Server, label string) []string {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, store.URL+"/api/v1/label/"+url.PathEscape(label)+"/values?start=0", nil)
 	if err != nil {
@@ -242,9 +245,9 @@ func vmLabelValues(t testing.TB, ctx context.Context, store *promServer, label s
 }
 
 // checkCompletion runs the query editor's three resources and compares them with what was written.
-func checkCompletion(t testing.TB, ctx context.Context, host *pluginHost, fleet *storeFleet) {
+func checkCompletion(t testing.TB, ctx context.Context, host *plugintest.Host, fleet *storeFleet) {
 	t.Helper()
-	names, err := host.resource(ctx, "metrics?match=pm2_5")
+	names, err := host.Strings(ctx, "metrics?match=pm2_5")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +259,7 @@ func checkCompletion(t testing.TB, ctx context.Context, host *pluginHost, fleet 
 			t.Errorf("metrics?match=pm2_5: %q does not match", n)
 		}
 	}
-	labels, err := host.resource(ctx, "labels?match[]="+url.QueryEscape("purpleair_pm2_5_cf_1"))
+	labels, err := host.Strings(ctx, "labels?match[]="+url.QueryEscape("purpleair_pm2_5_cf_1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +268,7 @@ func checkCompletion(t testing.TB, ctx context.Context, host *pluginHost, fleet 
 			t.Errorf("labels: %q lacks %s", labels, l)
 		}
 	}
-	values, err := host.resource(ctx, "label-values?label="+sensorTag)
+	values, err := host.Strings(ctx, "label-values?label="+sensorTag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,13 +286,13 @@ func checkCompletion(t testing.TB, ctx context.Context, host *pluginHost, fleet 
 // checkSeriesQuery runs a series-mode query over the last two hours with the features returned, and
 // checks every value the store gave the datasource at a step where a sensor has a reading against
 // that reading: the store's lookback, step alignment and number encoding all show up here.
-func checkSeriesQuery(t testing.TB, ctx context.Context, host *pluginHost, fleet *storeFleet) {
+func checkSeriesQuery(t testing.TB, ctx context.Context, host *plugintest.Host, fleet *storeFleet) {
 	t.Helper()
 	const pm25 = "max by (sensor_index) (purpleair_pm2_5_cf_1)"
-	q := grafanaQuery{RefID: "S", From: fleet.last.Add(-2 * time.Hour), To: fleet.last, Interval: 2 * time.Minute, MaxDataPoints: panelMaxDataPoints,
+	q := plugintest.Query{RefID: "S", From: fleet.last.Add(-2 * time.Hour), To: fleet.last, Interval: 2 * time.Minute, MaxDataPoints: panelMaxDataPoints,
 		JSON: []byte(`{"schemaVersion":1,"mode":"series","features":[{"name":"pm25","expr":"` + pm25 + `"},{"name":"rh","expr":"max by (sensor_index) (purpleair_humidity)"}],` +
 			`"entity":["sensor_index"],"training":{"range":"panel","step":"2m"},"output":["score"],"includeFeatures":true}`)}
-	out, err := host.query(ctx, q)
+	out, err := host.Query(ctx, q)
 	if err != nil {
 		t.Fatalf("QueryData (series): %v", err)
 	}

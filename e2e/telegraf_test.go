@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hazewatch/hazewatch/internal/proctest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/teldist"
 )
@@ -103,7 +104,7 @@ func (s *telegrafStack) writeInputConfig(t testing.TB, set map[string]string) {
 // telegraf.conf; on the execd route the execd telegraf.conf under the same flags; the service's
 // environment with compose defaults) plus one more config file with an outputs.file copy of every
 // metric into outFile. The plugin configs come from confDir.
-func (s *telegrafStack) run(t testing.TB, name, outFile string) *process {
+func (s *telegrafStack) run(t testing.TB, name, outFile string) *proctest.Process {
 	t.Helper()
 	svc := loadComposeService(t, "telegraf")
 	if len(svc.Command) == 0 || svc.Command[0] != teldist.Name {
@@ -146,7 +147,7 @@ func (s *telegrafStack) run(t testing.TB, name, outFile string) *process {
 	env["HAZEWATCH_CONF_DIR"] = s.confDir
 	env["HAZEWATCH_STATE_DIR"] = s.stateDir
 	env["PROMETHEUS_REMOTE_WRITE_URL"] = s.remote
-	return startProcess(t, "telegraf ("+name+")", s.bin, args, minimalEnv(env), filepath.Join(s.dir, name+"-telegraf.log"))
+	return proctest.Start(t, "telegraf ("+name+")", s.bin, args, proctest.MinimalEnv(env), filepath.Join(s.dir, name+"-telegraf.log"))
 }
 
 // lineCounter counts the complete lines of a file that another process appends to.
@@ -181,7 +182,7 @@ func (c *lineCounter) update() (int, error) {
 }
 
 // waitForLines polls outFile until it holds at least want lines, the process exits, or within passes.
-func waitForLines(t testing.TB, p *process, outFile string, want int, within time.Duration) int {
+func waitForLines(t testing.TB, p *proctest.Process, outFile string, want int, within time.Duration) int {
 	t.Helper()
 	c := &lineCounter{path: outFile}
 	deadline := time.Now().Add(within)
@@ -193,11 +194,11 @@ func waitForLines(t testing.TB, p *process, outFile string, want int, within tim
 		if n >= want {
 			return n
 		}
-		if p.exited() {
-			t.Fatalf("%s exited with %d of %d metrics written: %v\n%s", p.name, n, want, p.err, p.log())
+		if p.Exited() {
+			t.Fatalf("%s exited with %d of %d metrics written: %v\n%s", p.Name, n, want, p.Err(), p.Log())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s wrote %d of %d metrics within %s\n%s", p.name, n, want, within, p.log())
+			t.Fatalf("%s wrote %d of %d metrics within %s\n%s", p.Name, n, want, within, p.Log())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

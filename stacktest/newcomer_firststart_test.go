@@ -1,17 +1,17 @@
 package stacktest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
@@ -46,7 +46,7 @@ func TestFirstStartFillsDashboard(t *testing.T) {
 
 	var missing []string
 	for {
-		missing = firstStartGaps(t, st.promURL, sensors, covered, wantCovered)
+		missing = firstStartGaps(t, st.prom, sensors, covered, wantCovered)
 		if len(missing) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -60,7 +60,7 @@ func TestFirstStartFillsDashboard(t *testing.T) {
 	promReady := time.Since(started)
 
 	// The batch opinion: every provisioned datasource query answers for every sensor over the history.
-	checkBatchQueries(t, st.promURL, sensors)
+	checkBatchQueries(t, st.prom.URL, sensors)
 	total := time.Since(started)
 	t.Logf("first start with compose defaults: Prometheus filled in %v, batch queries answered by %v (budget %v)",
 		promReady.Round(100*time.Millisecond), total.Round(100*time.Millisecond), firstStartBudget)
@@ -70,22 +70,24 @@ func TestFirstStartFillsDashboard(t *testing.T) {
 }
 
 // firstStartGaps lists what the dashboard would still show empty; nil when it is filled.
-func firstStartGaps(t *testing.T, promURL string, sensors int, covered string, wantCovered float64) []string {
+func firstStartGaps(t *testing.T, prom *promtest.Server, sensors int, covered string, wantCovered float64) []string {
 	t.Helper()
 	var gaps []string
-	names := promMetricNamesOrNil(promURL)
+	// Without failing the test: the first polls may find Prometheus starting. These are the names of
+	// every stored series, however old its samples, as Grafana's metric browser lists them.
+	names, _ := prom.MetricNames(context.Background())
 	for _, n := range referencedMetrics(t) {
 		if !slices.Contains(names, n) {
 			gaps = append(gaps, "no "+n+" in Prometheus")
 		}
 	}
 	for _, n := range []string{"purpleair_anomaly_score", "purpleair_anomaly"} {
-		if got := seriesCount(promURL, fmt.Sprintf(`count by (sensor_index) (%s)`, n)); got < sensors {
+		if got := seriesCount(prom, fmt.Sprintf(`count by (sensor_index) (%s)`, n)); got < sensors {
 			gaps = append(gaps, fmt.Sprintf("%s for %d of %d sensors", n, got, sensors))
 		}
 	}
 	for _, q := range provisionedPromQL(t) {
-		res, err := promQuery(promURL, q.expr)
+		res, err := prom.Query(context.Background(), q.expr, time.Time{})
 		switch {
 		case err != nil:
 			gaps = append(gaps, fmt.Sprintf("%s: %v", q.where, err))
@@ -93,40 +95,21 @@ func firstStartGaps(t *testing.T, promURL string, sensors int, covered string, w
 			gaps = append(gaps, fmt.Sprintf("%s: %d series, want %d", q.where, len(res), q.wantSeries))
 		}
 	}
-	res, err := promQuery(promURL, covered)
+	res, err := prom.Query(context.Background(), covered, time.Time{})
 	if err != nil || len(res) < sensors {
 		return append(gaps, fmt.Sprintf("history: %d sensors answer %s (%v)", len(res), covered, err))
 	}
 	for _, s := range res {
-		v, _ := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
-		if v < wantCovered {
-			gaps = append(gaps, fmt.Sprintf("sensor %s: history spans %.0f s of the dashboard's %.0f s", s.Metric["sensor_index"], v, wantCovered))
+		if v := s.Samples[0].V; v < wantCovered {
+			gaps = append(gaps, fmt.Sprintf("sensor %s: history spans %.0f s of the dashboard's %.0f s", s.Labels["sensor_index"], v, wantCovered))
 			break
 		}
 	}
 	return gaps
 }
 
-// promMetricNamesOrNil is promMetricNames without failing the test (the first polls may find Prometheus
-// starting): the names of every stored series, however old its samples, as Grafana's metric browser
-// lists them.
-func promMetricNamesOrNil(promURL string) []string {
-	resp, err := http.Get(promURL + "/api/v1/label/__name__/values")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data []string `json:"data"`
-	}
-	if json.NewDecoder(resp.Body).Decode(&r) != nil {
-		return nil
-	}
-	return r.Data
-}
-
-func seriesCount(promURL, expr string) int {
-	res, err := promQuery(promURL, expr)
+func seriesCount(prom *promtest.Server, expr string) int {
+	res, err := prom.Query(context.Background(), expr, time.Time{})
 	if err != nil {
 		return 0
 	}

@@ -5,11 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +19,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
@@ -46,13 +43,13 @@ func TestStackIntoPrometheus(t *testing.T) {
 	stateDir := t.TempDir()
 	// The simulator replays its last 6 hours at once, through compose's pass-through variables.
 	st := startStack(t, plugins, stateDir, map[string]string{"PURPLEAIR_SIM_START": "-6h", "PURPLEAIR_SIM_SPEEDUP": "0"})
-	promURL, stop, tgLog := st.promURL, st.stop, st.log
+	prom, stop, tgLog := st.prom, st.stop, st.log
 
 	sensors := sensorCount(t)
 	// Wait until every sensor has streaming scores (past its warm-up window) in Prometheus.
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		got := promVectorLen(t, promURL, `count by (sensor_index) (purpleair_anomaly_score)`)
+		got := promVectorLen(t, prom, `count by (sensor_index) (purpleair_anomaly_score)`)
 		if got >= sensors {
 			break
 		}
@@ -63,7 +60,10 @@ func TestStackIntoPrometheus(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 
-	names := promMetricNames(t, promURL)
+	names, err := prom.MetricNames(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("metric names in Prometheus: %s", strings.Join(names, " "))
 	referenced := referencedMetrics(t)
 	for _, n := range referenced {
@@ -75,21 +75,21 @@ func TestStackIntoPrometheus(t *testing.T) {
 	// Every PromQL expression of the dashboard and the alert rules runs; the ones that chart readings or
 	// scores have data for all sensors.
 	for _, q := range provisionedPromQL(t) {
-		res, err := promQuery(promURL, q.expr)
+		res, err := prom.Query(context.Background(), q.expr, time.Time{})
 		if err != nil {
 			t.Errorf("%s: %v\n%s", q.where, err, q.expr)
 			continue
 		}
-		if q.logValue && len(res) > 0 && len(res[0].Value) == 2 {
-			t.Logf("%s = %v", q.where, res[0].Value[1])
+		if q.logValue && len(res) > 0 {
+			t.Logf("%s = %v", q.where, res[0].Samples[0].V)
 		}
 		if q.wantSeries > 0 && len(res) < q.wantSeries {
 			t.Errorf("%s: %d series, want at least %d\n%s", q.where, len(res), q.wantSeries, q.expr)
 		}
 		if q.perSensor {
 			for _, s := range res {
-				if s.Metric["sensor_index"] == "" {
-					t.Errorf("%s: series %v has no sensor_index (the entity label)\n%s", q.where, s.Metric, q.expr)
+				if s.Labels["sensor_index"] == "" {
+					t.Errorf("%s: series %v has no sensor_index (the entity label)\n%s", q.where, s.Labels, q.expr)
 					break
 				}
 			}
@@ -108,7 +108,7 @@ func TestStackIntoPrometheus(t *testing.T) {
 		{`count_over_time(purpleair_anomaly_warmup[1d])`, window, window},
 		{`count_over_time(purpleair_anomaly_warmup[1d]) + count_over_time(purpleair_anomaly[1d])`, backfill - 2, backfill + 10},
 	} {
-		res, err := promQuery(promURL, c.expr)
+		res, err := prom.Query(context.Background(), c.expr, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,17 +116,17 @@ func TestStackIntoPrometheus(t *testing.T) {
 			t.Errorf("%s: %d sensors, want %d", c.expr, len(res), sensors)
 		}
 		for _, s := range res {
-			n, _ := strconv.ParseFloat(s.Value[1].(string), 64)
+			n := s.Samples[0].V
 			if int(n) < c.min || int(n) > c.max {
-				t.Errorf("sensor %s: %s = %v, want %d..%d (readings lost or duplicated on the way)", s.Metric["sensor_index"], c.expr, n, c.min, c.max)
+				t.Errorf("sensor %s: %s = %v, want %d..%d (readings lost or duplicated on the way)", s.Labels["sensor_index"], c.expr, n, c.min, c.max)
 				break
 			}
 		}
 	}
 
-	checkBatchQueries(t, promURL, sensors)
+	checkBatchQueries(t, prom.URL, sensors)
 
-	if n := promVectorLen(t, promURL, `purpleair_anomaly_score > 1 or purpleair_anomaly_score < 0`); n > 0 {
+	if n := promVectorLen(t, prom, `purpleair_anomaly_score > 1 or purpleair_anomaly_score < 0`); n > 0 {
 		t.Errorf("%d scores outside [0, 1]", n)
 	}
 
@@ -141,9 +141,9 @@ func TestStackIntoPrometheus(t *testing.T) {
 
 // stack is a running Prometheus + Telegraf pair started the way compose starts them.
 type stack struct {
-	promURL string
-	stop    func() // stops Telegraf (SIGTERM, as docker stop does); Prometheus stops at cleanup
-	log     *bytes.Buffer
+	prom *promtest.Server
+	stop func() // stops Telegraf (SIGTERM, as docker stop does); Prometheus stops at cleanup
+	log  *bytes.Buffer
 }
 
 // startStack starts Prometheus and Telegraf as compose would (compose environment composeEnv), with our
@@ -154,16 +154,13 @@ func startStack(t *testing.T, binDir, stateDir string, composeEnv map[string]str
 	if testing.Short() {
 		t.Skip("starts Prometheus and Telegraf")
 	}
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		repotest.SkipOrFailInCI(t, "prometheus is not installed (Debian package prometheus; .ci/run installs it)")
-	}
+	promBin := promtest.Binary(t)
 	telegraf := telegraftest.Binary(t)
-	promURL := startPrometheus(t, promBin)
+	prom := startPrometheus(t, promBin)
 	p := telegrafFromCompose(t, composeEnv, map[string]string{
 		"HAZEWATCH_BIN_DIR":           binDir,
 		"HAZEWATCH_STATE_DIR":         stateDir,
-		"PROMETHEUS_REMOTE_WRITE_URL": promURL + "/api/v1/write",
+		"PROMETHEUS_REMOTE_WRITE_URL": prom.URL + "/api/v1/write",
 	})
 	tgLog := &bytes.Buffer{}
 	cmd := exec.Command(telegraf, p.args...)
@@ -190,7 +187,7 @@ func startStack(t *testing.T, binDir, stateDir string, composeEnv map[string]str
 		}
 	}
 	t.Cleanup(stop)
-	return stack{promURL: promURL, stop: stop, log: tgLog}
+	return stack{prom: prom, stop: stop, log: tgLog}
 }
 
 // TestImputedShareOnDashboard feeds known gaps through the real Telegraf, the real anomaly processor
@@ -244,8 +241,8 @@ func TestImputedShareOnDashboard(t *testing.T) {
 	st := startStack(t, dir, t.TempDir(), nil)
 	want := sensors * readings
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
-		res, err := promQuery(st.promURL, `sum(count_over_time(purpleair_anomaly[4h])) + sum(count_over_time(purpleair_anomaly_warmup[4h]))`)
-		if err == nil && len(res) == 1 && res[0].Value[1] == strconv.Itoa(want) {
+		res, err := st.prom.Query(context.Background(), `sum(count_over_time(purpleair_anomaly[4h])) + sum(count_over_time(purpleair_anomaly_warmup[4h]))`, time.Time{})
+		if err == nil && len(res) == 1 && res[0].Samples[0].V == float64(want) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -253,7 +250,7 @@ func TestImputedShareOnDashboard(t *testing.T) {
 		}
 	}
 	// The layout holds: warm-up readings are where the test puts them.
-	if res, err := promQuery(st.promURL, `sum(count_over_time(purpleair_anomaly_warmup[4h]))`); err != nil || len(res) != 1 || res[0].Value[1] != strconv.Itoa(sensors*window) {
+	if res, err := st.prom.Query(context.Background(), `sum(count_over_time(purpleair_anomaly_warmup[4h]))`, time.Time{}); err != nil || len(res) != 1 || res[0].Samples[0].V != float64(sensors*window) {
 		t.Fatalf("warm-up readings: %v %v, want %d", res, err, sensors*window)
 	}
 
@@ -273,7 +270,7 @@ func TestImputedShareOnDashboard(t *testing.T) {
 		wantShare := map[string]float64{"1": perSensor, "2": 0}
 		if ev.warmOut {
 			// No scored reading in this window: what makes it a test of the warm-up readings.
-			if res, err := promQueryAt(st.promURL, `sum(count_over_time(purpleair_anomaly[1h]))`, at); err != nil || len(res) != 0 {
+			if res, err := st.prom.Query(context.Background(), `sum(count_over_time(purpleair_anomaly[1h]))`, at); err != nil || len(res) != 0 {
 				t.Fatalf("%s: scored readings in the window: %v %v", ev.name, res, err)
 			}
 		}
@@ -286,7 +283,7 @@ func TestImputedShareOnDashboard(t *testing.T) {
 				if err := json.Unmarshal(raw, &tg); err != nil {
 					t.Fatal(err)
 				}
-				res, err := promQueryAt(st.promURL, strings.ReplaceAll(tg.Expr, "$sensor", ".*"), at)
+				res, err := st.prom.Query(context.Background(), strings.ReplaceAll(tg.Expr, "$sensor", ".*"), at)
 				if err != nil {
 					t.Errorf("panel %q target %s, %s: %v", p.Title, tg.RefID, ev.name, err)
 					continue
@@ -301,10 +298,10 @@ func TestImputedShareOnDashboard(t *testing.T) {
 					continue
 				}
 				for _, r := range res {
-					got, _ := strconv.ParseFloat(r.Value[1].(string), 64)
-					w, ok := want[r.Metric["sensor_index"]]
+					got := r.Samples[0].V
+					w, ok := want[r.Labels["sensor_index"]]
 					if !ok || math.Abs(got-w) > 1e-9 {
-						t.Errorf("panel %q, %s, sensor %q: share of imputed readings %v, want %v (%d of %d readings lacked PM2.5)", p.Title, ev.name, r.Metric["sensor_index"], got, w, lacking, ev.hi-ev.lo+1)
+						t.Errorf("panel %q, %s, sensor %q: share of imputed readings %v, want %v (%d of %d readings lacked PM2.5)", p.Title, ev.name, r.Labels["sensor_index"], got, w, lacking, ev.hi-ev.lo+1)
 					}
 				}
 				checked++
@@ -422,129 +419,30 @@ func simStep(t testing.TB) time.Duration {
 	return step
 }
 
-// startPrometheus starts Prometheus with the compose service's flags (paths mapped to the repository and
-// a temporary TSDB) on a free loopback port and returns its base URL once it is ready.
-func startPrometheus(t testing.TB, bin string) string {
+// startPrometheus starts Prometheus with the compose service's flags, its config file mapped to the
+// repository's (promtest.Run puts the TSDB in a temporary directory and listens on a free loopback
+// port), and returns once it is ready.
+func startPrometheus(t testing.TB, bin string) *promtest.Server {
 	t.Helper()
 	s := service(t, loadCompose(t, nil), "prometheus")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	args := []string{"--web.listen-address=" + addr}
+	var flags []string
 	for _, a := range s.Command {
-		k, v, _ := strings.Cut(a, "=")
-		switch k {
-		case "--config.file":
+		if k, v, _ := strings.Cut(a, "="); k == "--config.file" {
 			a = k + "=" + hostPath(t, s, v)
-		case "--storage.tsdb.path":
-			a = k + "=" + t.TempDir()
 		}
-		args = append(args, a)
+		flags = append(flags, a)
 	}
-	var log bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	base := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus %q not ready within 30s\n%s", args, &log)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return promtest.Run(t, promtest.Config{Bin: bin, Flags: flags, ReadyWithin: 30 * time.Second})
 }
 
-type promSeries struct {
-	Metric map[string]string `json:"metric"`
-	Value  []any             `json:"value"`
-}
-
-// promQuery evaluates expr at the current time.
-func promQuery(base, expr string) ([]promSeries, error) {
-	return promQueryAt(base, expr, time.Time{})
-}
-
-// promQueryAt evaluates expr at time at (the current time when at is zero).
-func promQueryAt(base, expr string, at time.Time) ([]promSeries, error) {
-	form := url.Values{"query": {expr}}
-	if !at.IsZero() {
-		form.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
-	}
-	resp, err := http.PostForm(base+"/api/v1/query", form)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
-	}
-	if r.Status != "success" {
-		return nil, fmt.Errorf("prometheus: %s", r.Error)
-	}
-	if r.Data.ResultType == "scalar" {
-		return []promSeries{{}}, nil
-	}
-	var out []promSeries
-	if err := json.Unmarshal(r.Data.Result, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func promVectorLen(t testing.TB, base, expr string) int {
+// promVectorLen is the number of series expr returns now.
+func promVectorLen(t testing.TB, prom *promtest.Server, expr string) int {
 	t.Helper()
-	res, err := promQuery(base, expr)
+	res, err := prom.Query(context.Background(), expr, time.Time{})
 	if err != nil {
 		t.Fatalf("%s: %v", expr, err)
 	}
 	return len(res)
-}
-
-func promMetricNames(t testing.TB, base string) []string {
-	t.Helper()
-	resp, err := http.Get(base + "/api/v1/label/__name__/values")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data []string `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	return r.Data
 }
 
 // referencedMetrics lists every purpleair_* metric the dashboard and the alert rules use.

@@ -4,22 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
-	"github.com/hashicorp/go-hclog"
-	goplugin "github.com/hashicorp/go-plugin"
 
-	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/internal/promtest"
+	"github.com/hazewatch/hazewatch/internal/plugintest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
 // TestBinaryOverGRPC builds gpx_hazewatch_anomaly and drives it the way
@@ -28,63 +21,13 @@ import (
 func TestBinaryOverGRPC(t *testing.T) {
 	srv := promtest.Start(t, promtest.Planted())
 
-	bin := filepath.Join(t.TempDir(), fmt.Sprintf("gpx_hazewatch_anomaly_%s_%s", runtime.GOOS, runtime.GOARCH))
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	// Built as the SDK's build package builds it (static, no cgo), from this directory.
-	build := exec.Command(goBin, "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion:  grpcplugin.ProtocolVersion,
-			MagicCookieKey:   grpcplugin.MagicCookieKey,
-			MagicCookieValue: grpcplugin.MagicCookieValue,
-		},
-		VersionedPlugins: map[int]goplugin.PluginSet{
-			grpcplugin.ProtocolVersion: {
-				"diagnostics": &grpcplugin.DiagnosticsGRPCPlugin{},
-				"resource":    &grpcplugin.ResourceGRPCPlugin{},
-				"data":        &grpcplugin.DataGRPCPlugin{},
-			},
-		},
-		Cmd:              exec.Command(bin),
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Error}),
-		StartTimeout:     30 * time.Second,
+	// Built as the SDK's build package builds it (static, no cgo), hosted as Grafana hosts it.
+	bin := plugintest.Build(t)
+	host := plugintest.Start(t, bin, "", &pluginv2.DataSourceInstanceSettings{
+		Id: 1, Uid: "hazewatch", Name: "Hazewatch", Url: srv.URL, JsonData: []byte(`{"queryTimeout":"30s"}`),
+		LastUpdatedMS: time.Now().UnixMilli(),
 	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
-	if err != nil {
-		t.Fatalf("go-plugin handshake: %v", err)
-	}
-	if v := client.NegotiatedVersion(); v != grpcplugin.ProtocolVersion {
-		t.Errorf("negotiated protocol %d, want %d", v, grpcplugin.ProtocolVersion)
-	}
-	dispense := func(name string) any {
-		raw, err := rpc.Dispense(name)
-		if err != nil {
-			t.Fatalf("dispense %s: %v", name, err)
-		}
-		return raw
-	}
-	diag := dispense("diagnostics").(grpcplugin.DiagnosticsClient)
-	res := dispense("resource").(grpcplugin.ResourceClient)
-	dat := dispense("data").(grpcplugin.DataClient)
-
-	pctx := &pluginv2.PluginContext{
-		OrgId:    1,
-		PluginId: "hazewatch-anomaly-datasource",
-		DataSourceInstanceSettings: &pluginv2.DataSourceInstanceSettings{
-			Id: 1, Uid: "hazewatch", Name: "Hazewatch", Url: srv.URL, JsonData: []byte(`{"queryTimeout":"30s"}`),
-			LastUpdatedMS: time.Now().UnixMilli(),
-		},
-	}
+	client, diag, dat, pctx := host.Client, host.Diagnostics, host.Data, host.Context
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -146,17 +89,9 @@ func TestBinaryOverGRPC(t *testing.T) {
 
 	t.Run("CallResource", func(t *testing.T) {
 		url := fmt.Sprintf("label-values?label=sensor_index&start=%d&end=%d", promtest.PlantedEnd.Add(-24*time.Hour).Unix(), promtest.PlantedEnd.Unix())
-		stream, err := res.CallResource(ctx, &pluginv2.CallResourceRequest{PluginContext: pctx, Path: "label-values", Method: "GET", Url: url})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := stream.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var values []string
-		if r.Code != 200 || json.Unmarshal(r.Body, &values) != nil || len(values) != 12 {
-			t.Errorf("label-values: %d %s", r.Code, r.Body)
+		values, err := host.Strings(ctx, url)
+		if err != nil || len(values) != 12 {
+			t.Errorf("label-values: %v %v", values, err)
 		}
 	})
 
@@ -164,5 +99,4 @@ func TestBinaryOverGRPC(t *testing.T) {
 	if !client.Exited() {
 		t.Error("plugin process still running after Kill")
 	}
-	_ = os.Remove(bin)
 }

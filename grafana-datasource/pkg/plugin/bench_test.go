@@ -10,7 +10,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/internal/promtest"
+	"github.com/hazewatch/hazewatch/internal/proctest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
 var (
@@ -86,9 +87,9 @@ func runBench(b *testing.B, dq backend.DataQuery, warm bool) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	_ = promtest.ResetPeakRSS()
+	_ = proctest.ResetPeakRSS()
 	pt.d = map[string]time.Duration{}
-	cpu0, promCPU0 := promtest.SelfCPUTime(), srv.CPUTime()
+	cpu0, promCPU0 := proctest.SelfCPUTime(), srv.CPUTime()
 	b.ResetTimer()
 	var points int
 	for i := 0; i < b.N; i++ {
@@ -108,7 +109,7 @@ func runBench(b *testing.B, dq backend.DataQuery, warm bool) {
 	total := b.Elapsed()
 	// CPU time is reported besides wall time because this host's two cores
 	// are shared: wall time there measures the neighbours as much as us.
-	b.ReportMetric(float64((promtest.SelfCPUTime()-cpu0).Milliseconds())/float64(b.N), "plugin-cpu-ms/op")
+	b.ReportMetric(float64((proctest.SelfCPUTime()-cpu0).Milliseconds())/float64(b.N), "plugin-cpu-ms/op")
 	b.ReportMetric(float64((srv.CPUTime()-promCPU0).Milliseconds())/float64(b.N), "prometheus-cpu-ms/op")
 	for phase, d := range pt.d {
 		b.ReportMetric(float64(d.Milliseconds())/float64(b.N), phase+"-ms/op")
@@ -117,7 +118,7 @@ func runBench(b *testing.B, dq backend.DataQuery, warm bool) {
 	b.ReportMetric(float64(points), "scored-points")
 	_, cacheBytes, _, _ := ds.eng.CacheStats()
 	b.ReportMetric(float64(cacheBytes)/(1<<20), "cache-MiB")
-	b.ReportMetric(float64(promtest.PeakRSS(0))/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(proctest.PeakRSS(0))/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(float64(srv.PeakRSSBytes())/(1<<20), "prometheus-peak-RSS-MiB")
 }
 

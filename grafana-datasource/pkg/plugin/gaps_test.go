@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/internal/promtest"
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
 // The lookback experiment behind the README's "Missed readings and

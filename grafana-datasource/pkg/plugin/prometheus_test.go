@@ -14,7 +14,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
-	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/internal/promtest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
 // The integration tests share one Prometheus loaded with the planted dataset.

@@ -11,7 +11,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
-	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/internal/promtest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
 var (

@@ -15,8 +15,9 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/internal/promtest"
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+	"github.com/hazewatch/hazewatch/internal/proctest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
 // TestStress runs 20 dashboard panels and 5 alert rules against one
@@ -103,7 +104,7 @@ func TestStress(t *testing.T) {
 		peakCharged, peakHeap atomic.Int64
 		stopWatch             = make(chan struct{})
 	)
-	if err := promtest.ResetPeakRSS(); err != nil {
+	if err := proctest.ResetPeakRSS(); err != nil {
 		t.Logf("cannot reset VmHWM (%v); the peak includes the setup", err)
 	}
 	go func() { // VmHWM is the kernel's own peak; sampling VmRSS as well shows the curve is not a single spike
@@ -203,7 +204,7 @@ func TestStress(t *testing.T) {
 	}
 	wg.Wait()
 	close(stopWatch)
-	hwm := promtest.PeakRSS(0)
+	hwm := proctest.PeakRSS(0)
 
 	if refused.Load() == 0 {
 		t.Error("the oversized query was never sent; the run did not test the refusal")
