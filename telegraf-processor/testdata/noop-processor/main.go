@@ -10,7 +10,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
-	"github.com/hazewatch/hazewatch/internal/pipedrain"
+	"github.com/hazewatch/hazewatch/internal/execd"
 )
 
 type noop struct{}
@@ -25,7 +25,7 @@ func main() {
 		os.Exit(1)
 	}
 	err := s.Run(shim.PollIntervalDisabled)
-	pipedrain.Wait(os.Stdout, 2*time.Second) // exit like telegraf-anomaly does, or Telegraf loses metrics
+	execd.WaitDrained(os.Stdout, 2*time.Second) // exit like telegraf-anomaly does, or Telegraf loses metrics
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "E!", err)
 		os.Exit(1)

@@ -1,15 +1,14 @@
-package execdrun
+package execd
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
-
-	"github.com/hazewatch/hazewatch/internal/execdlog"
 )
 
 // stripper removes every field of metrics named "empty": a metric line protocol cannot carry.
@@ -42,7 +41,7 @@ func TestUnserialisableMetricCostsOnlyItself(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Processor(stripper{}, strings.NewReader(in.String()), &stdout, execdlog.New(&stderr, false))
+		done <- Processor(stripper{}, strings.NewReader(in.String()), &stdout, New(&stderr, false))
 	}()
 	select {
 	case err := <-done:
@@ -63,11 +62,15 @@ func TestUnserialisableMetricCostsOnlyItself(t *testing.T) {
 func TestInputStopsWhenStdinEnds(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	in := &ticker{}
-	if err := Input(in, strings.NewReader("\n\n"), &stdout, execdlog.New(&stderr, false), nil); err != nil {
+	if err := Input(in, strings.NewReader("\n\n"), &stdout, New(&stderr, false), nil); err != nil {
 		t.Fatal(err)
 	}
 	if !in.stopped || stdout.String() != "tick n=18446744073709551615u 1\n" {
 		t.Errorf("stopped %v, output %q", in.stopped, stdout.String())
+	}
+	// The input's error alone, at error level: no "Error in plugin: " before it.
+	if stderr.String() != "E! sensor 7: HTTP 429\n" {
+		t.Errorf("stderr %q", stderr.String())
 	}
 }
 
@@ -77,6 +80,7 @@ func (*ticker) SampleConfig() string              { return "" }
 func (*ticker) Gather(telegraf.Accumulator) error { return nil }
 func (*ticker) Start(acc telegraf.Accumulator) error {
 	acc.AddMetric(metric.New("tick", nil, map[string]any{"n": uint64(1<<64 - 1)}, time.Unix(0, 1)))
+	acc.AddError(errors.New("sensor 7: HTTP 429"))
 	return nil
 }
 func (t *ticker) Stop() { t.stopped = true }

@@ -1,4 +1,4 @@
-package pipedrain
+package execd
 
 import (
 	"os"
@@ -7,9 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Wait returns once the reader of f (a pipe) has taken every byte written to it, f is not a pipe, or
+// WaitDrained returns once the reader of f (a pipe) has taken every byte written to it, f is not a pipe, or
 // max has passed.
-func Wait(f *os.File, max time.Duration) {
+func WaitDrained(f *os.File, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) {
 		// TIOCINQ is FIONREAD: the bytes in the pipe not yet read. It fails on non-pipes.

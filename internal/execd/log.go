@@ -1,8 +1,9 @@
-// Package execdlog is the telegraf.Logger of Hazewatch's Telegraf external plugins (telegraf-purpleair,
-// telegraf-anomaly). Telegraf's execd plugins read a child's stderr line by line and re-log a line that
-// starts with a level prefix ("E! ", "W! ", "I! ", "D! ") at that level under their own name. The shim's
-// own logger cannot be used: it writes a timestamp before the prefix, which execd then cannot map.
-package execdlog
+// Logger is the telegraf.Logger of the commands. Telegraf's execd plugins read a child's stderr line by
+// line and re-log a line that starts with a level prefix ("E! ", "W! ", "I! ", "D! ") at that level
+// under their own name. The shim's own logger cannot be used: it writes a timestamp before the prefix,
+// which execd then cannot map.
+
+package execd
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package execdlog
+package execd
 
 import (
 	"bytes"

@@ -1,6 +1,5 @@
-// Package execdrun runs a Telegraf plugin as the child of inputs.execd or processors.execd: metrics in
-// line protocol on stdin (processors), metrics out on stdout, log lines on stderr. It replaces the execd
-// shim's Run loops, which Hazewatch's commands cannot use as they are:
+// Processor and Input replace the execd shim's Run loops, which Hazewatch's commands cannot use as
+// they are:
 //
 //   - the shim writes unsigned fields as signed ones (its serializer has no uint support), so a
 //     processor that only adds fields changes 18446744073709551615u into 9223372036854775807i;
@@ -9,9 +8,10 @@
 //     line onto them; other errors go through its logger, which puts a timestamp before the level;
 //   - after a metric that cannot be serialised its writer stops, and the plugin then blocks for good.
 //
-// Here every problem is one line through the caller's logger (internal/execdlog), unsigned fields pass
-// unchanged, and one bad metric costs only itself.
-package execdrun
+// Here every problem is one line through the command's Logger, unsigned fields pass unchanged, and one
+// bad metric costs only itself.
+
+package execd
 
 import (
 	"bufio"
@@ -130,7 +130,8 @@ func Processor(p telegraf.StreamingProcessor, stdin io.Reader, stdout io.Writer,
 
 // Input runs a service input: it starts it, writes what it emits to stdout, and stops it when stdin
 // ends (Telegraf stopping; anything read before is ignored, as the input keeps its own schedule) or
-// stop is closed. It returns once every emitted metric is written.
+// stop is closed. It returns once every emitted metric is written. An error the input adds is logged
+// alone (the agent's accumulator would put "Error in plugin: " before it).
 func Input(in telegraf.ServiceInput, stdin io.Reader, stdout io.Writer, log telegraf.Logger, stop <-chan struct{}) error {
 	w, err := startWriter(stdout, log)
 	if err != nil {
@@ -138,7 +139,7 @@ func Input(in telegraf.ServiceInput, stdin io.Reader, stdout io.Writer, log tele
 	}
 	acc := agent.NewAccumulator(maker{log}, w.ch)
 	acc.SetPrecision(time.Nanosecond)
-	if err := in.Start(acc); err != nil {
+	if err := in.Start(errorLoggingAccumulator{Accumulator: acc, log: log}); err != nil {
 		w.close()
 		return err
 	}
@@ -154,4 +155,16 @@ func Input(in telegraf.ServiceInput, stdin io.Reader, stdout io.Writer, log tele
 	in.Stop()
 	w.close()
 	return nil
+}
+
+// errorLoggingAccumulator writes an error an input adds through the command's logger, as it is.
+type errorLoggingAccumulator struct {
+	telegraf.Accumulator
+	log telegraf.Logger
+}
+
+func (a errorLoggingAccumulator) AddError(err error) {
+	if err != nil {
+		a.log.Errorf("%v", err)
+	}
 }

@@ -1,4 +1,4 @@
-package shimconfig
+package execd
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package pipedrain
+package execd
 
 import (
 	"io"
@@ -23,11 +23,11 @@ func TestWaitReturnsWhenReaderHasDrainedThePipe(t *testing.T) {
 		io.ReadFull(r, make([]byte, 1000))
 		read <- time.Now()
 	}()
-	Wait(w, 5*time.Second)
+	WaitDrained(w, 5*time.Second)
 	returned := time.Now()
 	readAt := <-read
 	if returned.Before(readAt.Add(-50 * time.Millisecond)) {
-		t.Errorf("Wait returned %v before the reader drained the pipe", readAt.Sub(returned))
+		t.Errorf("WaitDrained returned %v before the reader drained the pipe", readAt.Sub(returned))
 	}
 }
 
@@ -42,9 +42,9 @@ func TestWaitGivesUpAfterMax(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	Wait(w, 100*time.Millisecond)
+	WaitDrained(w, 100*time.Millisecond)
 	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Wait took %v with max 100ms", d)
+		t.Errorf("WaitDrained took %v with max 100ms", d)
 	}
 }
 
@@ -55,10 +55,10 @@ func TestWaitOnNonPipeReturns(t *testing.T) {
 	}
 	defer f.Close()
 	done := make(chan struct{})
-	go func() { Wait(f, time.Hour); close(done) }()
+	go func() { WaitDrained(f, time.Hour); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("Wait on a regular file did not return")
+		t.Fatal("WaitDrained on a regular file did not return")
 	}
 }

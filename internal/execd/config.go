@@ -1,8 +1,9 @@
-// Package shimconfig checks an external plugin's configuration file for what the execd shim's loader
-// silently ignores: options the plugin does not have (Telegraf itself refuses them; a misspelt option,
+// Check and Load read a command's configuration file, catching what the execd shim's loader silently
+// ignores: options the plugin does not have (Telegraf itself refuses them; a misspelt option,
 // `window = 72` for `window_size`, would run with its default and nobody would know), and plugin blocks
 // after the first (the shim loads one plugin; a second block's settings would never take effect).
-package shimconfig
+
+package execd
 
 import (
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/models"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/plugins/processors"
@@ -109,9 +111,9 @@ func newPlugin(kind, name string) any {
 	return nil
 }
 
-// Load reads an external plugin's configuration file as the shim does, then Checks it; it returns the
-// one plugin the file configures (an input or a processor). The errors name the file.
-func Load(path string) (telegraf.Input, telegraf.StreamingProcessor, error) {
+// loadFile reads an external plugin's configuration file as the shim does, then Checks it; it returns
+// the one plugin the file configures (an input or a processor). The errors name the file.
+func loadFile(path string) (telegraf.Input, telegraf.StreamingProcessor, error) {
 	loaded, err := shim.LoadConfig(&path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading %q: %w", path, err)
@@ -120,4 +122,60 @@ func Load(path string) (telegraf.Input, telegraf.StreamingProcessor, error) {
 		return nil, nil, fmt.Errorf("configuration %q: %w", path, err)
 	}
 	return loaded.Input, loaded.Processor, nil
+}
+
+// LoadInput returns the service input [[inputs.<name>]] in configFile configures (without a file, the
+// input's defaults), with logger as its log and initialised. The errors name the file and the block.
+func LoadInput(name, configFile string, logger telegraf.Logger) (telegraf.ServiceInput, error) {
+	var in telegraf.Input
+	if configFile == "" {
+		// Not through the shim's loader, which announces the defaults on stderr without a level.
+		in = inputs.Inputs[name]()
+	} else {
+		var err error
+		if in, _, err = loadFile(configFile); err != nil {
+			return nil, err
+		}
+	}
+	if in == nil {
+		return nil, fmt.Errorf("%q holds no [[inputs.%s]] block", configFile, name)
+	}
+	if err := initialise(in, "inputs."+name, configFile, logger); err != nil {
+		return nil, err
+	}
+	si, ok := in.(telegraf.ServiceInput)
+	if !ok {
+		return nil, fmt.Errorf("inputs.%s is not a service input", name)
+	}
+	return si, nil
+}
+
+// LoadProcessor is LoadInput for the streaming processor [[processors.<name>]].
+func LoadProcessor(name, configFile string, logger telegraf.Logger) (telegraf.StreamingProcessor, error) {
+	var p telegraf.StreamingProcessor
+	if configFile == "" {
+		p = processors.Processors[name]()
+	} else {
+		var err error
+		if _, p, err = loadFile(configFile); err != nil {
+			return nil, err
+		}
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%q holds no [[processors.%s]] block", configFile, name)
+	}
+	return p, initialise(p, "processors."+name, configFile, logger)
+}
+
+// initialise gives the plugin our logger, not the shim's (which writes a timestamp before the level,
+// which execd cannot map, and keeps every message in memory until Telegraf's logging is set up), then
+// runs its Init.
+func initialise(p telegraf.PluginDescriber, block, configFile string, logger telegraf.Logger) error {
+	models.SetLoggerOnPlugin(p, logger)
+	if i, ok := p.(telegraf.Initializer); ok {
+		if err := i.Init(); err != nil {
+			return fmt.Errorf("configuration %q: %s: %w", configFile, block, err)
+		}
+	}
+	return nil
 }
