@@ -18,6 +18,11 @@
 // day starts at the same local solar time, readings on the step's grid and the dashboard evaluated as
 // of the end of the history. So the measured figures repeat and are held to floors near them.
 //
+// Unlike stacktest (which checks the shipped files against each other and that every provisioned
+// PromQL expression runs), e2e measures detection on labelled faults, compares every sample Telegraf
+// sent, and drives the datasource binary over the plugin protocol; DEVELOPERS.md, "Tests: where each
+// kind lives", has the full split.
+//
 // The package holds tests only. Run it with
 //
 //	go test -count=1 -run '^TestStackEndToEnd$' -v -timeout 10m ./e2e
