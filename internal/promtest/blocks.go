@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // Family is one metric family: Value(sensor, t) gives the sample, ok=false
@@ -71,13 +73,9 @@ func (d *Dataset) WriteOpenMetrics(w io.Writer) error {
 // takes tens of seconds for the benchmark's 1.5M samples.
 func cachedBlocks(t testing.TB, d *Dataset) string {
 	t.Helper()
-	root := os.Getenv("HAZEWATCH_CACHE")
-	if root == "" {
-		c, err := os.UserCacheDir()
-		if err != nil {
-			c = os.TempDir()
-		}
-		root = filepath.Join(c, "hazewatch")
+	root, err := repotest.CacheRoot()
+	if err != nil {
+		t.Fatal(err)
 	}
 	h := sha256.Sum256([]byte(fmt.Sprintf("layout2|%s|%d|%d|%d|%d|%d", d.ID, d.Sensors, d.Start.Unix(), d.End.Unix(), d.Step, len(d.Families))))
 	dir := filepath.Join(root, "promtest-blocks", d.ID+"-"+hex.EncodeToString(h[:6]))

@@ -117,6 +117,23 @@ func GoBuild(t testing.TB, dir string, binaries map[string]string) {
 	}
 }
 
+// EnvCache names the directory for what tests build or generate once and reuse across runs (the
+// Telegraf builds, Prometheus blocks of generated history, our Telegraf distribution); default
+// hazewatch in the user's cache directory.
+const EnvCache = "HAZEWATCH_CACHE"
+
+// CacheRoot is $HAZEWATCH_CACHE, or hazewatch in the user's cache directory.
+func CacheRoot() (string, error) {
+	if root := os.Getenv(EnvCache); root != "" {
+		return root, nil
+	}
+	ucd, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory (set $%s): %w", EnvCache, err)
+	}
+	return filepath.Join(ucd, "hazewatch"), nil
+}
+
 // InCI reports whether the tests run in CI (the CI environment variable is set, as .ci/run and CI
 // services set it).
 func InCI() bool { return os.Getenv("CI") != "" }

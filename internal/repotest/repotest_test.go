@@ -42,3 +42,15 @@ func TestPresentSharedDataIsFound(t *testing.T) {
 		t.Fatalf("SharedData returned %s: %v", p, err)
 	}
 }
+
+func TestCacheRoot(t *testing.T) {
+	t.Setenv(EnvCache, "/somewhere/else")
+	if got, err := CacheRoot(); err != nil || got != "/somewhere/else" {
+		t.Errorf("with $%s set: %q, %v", EnvCache, got, err)
+	}
+	t.Setenv(EnvCache, "")
+	t.Setenv("XDG_CACHE_HOME", "/xdg")
+	if got, err := CacheRoot(); err != nil || got != "/xdg/hazewatch" {
+		t.Errorf("without $%s: %q, %v; want the user's cache directory's hazewatch", EnvCache, got, err)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // EnvReadmeLinter names an existing readme_linter executable to use instead of building one.
@@ -43,7 +45,7 @@ func ReadmeLinter(t testing.TB) string {
 	if linterBuilt != "" {
 		return linterBuilt
 	}
-	root, err := cacheRoot()
+	root, err := repotest.CacheRoot()
 	if err != nil {
 		t.Fatalf("telegraftest: %v", err)
 	}

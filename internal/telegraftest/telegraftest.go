@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // Version is the Telegraf release the project builds against (the version in go.mod).
@@ -29,9 +31,6 @@ const Tags = "custom,inputs.execd,inputs.file,processors.execd,outputs.file,outp
 
 // EnvBinary names an existing Telegraf executable to use instead of building one.
 const EnvBinary = "HAZEWATCH_TELEGRAF"
-
-// EnvCache overrides the cache directory (default os.UserCacheDir()/hazewatch).
-const EnvCache = "HAZEWATCH_CACHE"
 
 const modulePath = "github.com/influxdata/telegraf/cmd/telegraf"
 
@@ -73,24 +72,12 @@ func Binary(t testing.TB) string {
 // cacheDir is where binaries are kept: one subdirectory per (Version, Tags, GOOS/GOARCH) so that changing
 // any of them builds afresh instead of reusing a binary with the wrong plugins.
 func cacheDir() (string, error) {
-	root, err := cacheRoot()
+	root, err := repotest.CacheRoot()
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256([]byte(Version + "\x00" + Tags + "\x00" + runtime.GOOS + "/" + runtime.GOARCH))
 	return filepath.Join(root, "telegraf-"+Version+"-"+hex.EncodeToString(sum[:6])), nil
-}
-
-// cacheRoot holds every build of this package: $HAZEWATCH_CACHE, or hazewatch in the user's cache.
-func cacheRoot() (string, error) {
-	if root := os.Getenv(EnvCache); root != "" {
-		return root, nil
-	}
-	ucd, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory (set $%s): %w", EnvCache, err)
-	}
-	return filepath.Join(ucd, "hazewatch"), nil
 }
 
 func exeName() string {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // TestBinaryHasPlugins checks that the binary Binary returns is a Telegraf with exactly the plugins
@@ -50,7 +52,7 @@ func TestBinaryFromEnvironment(t *testing.T) {
 
 func TestCacheDirDependsOnEnvironment(t *testing.T) {
 	root := t.TempDir()
-	t.Setenv(EnvCache, root)
+	t.Setenv(repotest.EnvCache, root)
 	dir, err := cacheDir()
 	if err != nil {
 		t.Fatal(err)
