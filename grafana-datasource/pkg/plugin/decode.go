@@ -28,119 +28,138 @@ import (
 // the query rather than on what the upstream chooses to send (see
 // decodeLimits); what was left out is counted in env.
 func decodeQueryRange(r io.Reader, env *queryRangeEnvelope, lim decodeLimits) error {
+	d := &queryRangeDecoder{env: env, lim: lim}
 	it := jsoniter.Parse(jsoniter.ConfigCompatibleWithStandardLibrary, r, 256<<10)
-	var perr error
-	fail := func(format string, args ...any) {
-		if perr == nil {
-			perr = fmt.Errorf(format, args...)
-		}
-	}
-	// Kept points are charged in batches: an atomic add per sample would
-	// cost as much as decoding it.
-	const chargeBatch = 4096
-	pending := 0
-	charge := func() {
-		if lim.Charge != nil && pending > 0 && perr == nil {
-			perr = lim.Charge(pending)
-		}
-		pending = 0
-	}
-	it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
-		switch field {
-		case "status":
-			env.Status = it.ReadString()
-		case "errorType":
-			env.ErrorType = promv1.ErrorType(it.ReadString())
-		case "error":
-			env.Error = it.ReadString()
-		case "warnings":
-			it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-				env.Warnings = append(env.Warnings, it.ReadString())
-				return true
-			})
-		case "infos":
-			it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-				env.Infos = append(env.Infos, it.ReadString())
-				return true
-			})
-		case "data":
-			if it.WhatIsNext() != jsoniter.ObjectValue {
-				it.Skip()
-				return true
-			}
-			it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
-				switch field {
-				case "resultType":
-					env.Data.ResultType = it.ReadString()
-				case "result":
-					if it.WhatIsNext() != jsoniter.ArrayValue || (env.Data.ResultType != "" && env.Data.ResultType != "matrix") {
-						it.Skip()
-						return true
-					}
-					it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-						if lim.MaxSeries > 0 && len(env.Data.Result) >= lim.MaxSeries {
-							perr = errTooManySeries
-							return false
-						}
-						ss := &model.SampleStream{Metric: model.Metric{}}
-						overCap := 0
-						it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
-							switch field {
-							case "metric":
-								it.ReadMapCB(func(it *jsoniter.Iterator, name string) bool {
-									ss.Metric[model.LabelName(name)] = model.LabelValue(it.ReadString())
-									return true
-								})
-							case "values":
-								it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-									sp, ok := readSamplePair(it)
-									if !ok {
-										fail("a sample is not [timestamp, \"value\"]")
-										return false
-									}
-									switch {
-									case lim.Window.Step > 0 && lim.Window.Index(sp.Timestamp.Time()) < 0:
-										env.OffGrid++
-									case lim.MaxPoints > 0 && len(ss.Values) >= lim.MaxPoints:
-										overCap++
-									default:
-										ss.Values = append(ss.Values, sp)
-										if pending++; pending == chargeBatch {
-											charge()
-										}
-									}
-									return perr == nil
-								})
-							default:
-								it.Skip()
-							}
-							return perr == nil
-						})
-						if overCap > 0 {
-							env.OverCap += overCap
-							env.CappedSeries++
-						}
-						env.Data.Result = append(env.Data.Result, ss)
-						return perr == nil && it.Error == nil
-					})
-				default:
-					it.Skip()
-				}
-				return perr == nil
-			})
-		default:
-			it.Skip()
-		}
-		return perr == nil
-	})
-	charge()
-	if perr != nil {
-		return perr
+	it.ReadObjectCB(d.envelopeField)
+	d.charge()
+	if d.err != nil {
+		return d.err
 	}
 	if it.Error != nil && !errors.Is(it.Error, io.EOF) {
 		return it.Error
 	}
 	return nil
+}
+
+// queryRangeDecoder is one decodeQueryRange pass; each method reads one
+// level of the answer. err is the first error that stops it.
+type queryRangeDecoder struct {
+	env *queryRangeEnvelope
+	lim decodeLimits
+	err error
+	// pending counts kept points not yet charged: they are charged in
+	// batches, since an atomic add per sample would cost as much as
+	// decoding it.
+	pending int
+}
+
+const chargeBatch = 4096
+
+func (d *queryRangeDecoder) charge() {
+	if d.lim.Charge != nil && d.pending > 0 && d.err == nil {
+		d.err = d.lim.Charge(d.pending)
+	}
+	d.pending = 0
+}
+
+func (d *queryRangeDecoder) envelopeField(it *jsoniter.Iterator, field string) bool {
+	env := d.env
+	switch field {
+	case "status":
+		env.Status = it.ReadString()
+	case "errorType":
+		env.ErrorType = promv1.ErrorType(it.ReadString())
+	case "error":
+		env.Error = it.ReadString()
+	case "warnings":
+		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+			env.Warnings = append(env.Warnings, it.ReadString())
+			return true
+		})
+	case "infos":
+		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+			env.Infos = append(env.Infos, it.ReadString())
+			return true
+		})
+	case "data":
+		if it.WhatIsNext() != jsoniter.ObjectValue {
+			it.Skip()
+			return true
+		}
+		it.ReadObjectCB(d.dataField)
+	default:
+		it.Skip()
+	}
+	return d.err == nil
+}
+
+func (d *queryRangeDecoder) dataField(it *jsoniter.Iterator, field string) bool {
+	data := &d.env.Data
+	switch field {
+	case "resultType":
+		data.ResultType = it.ReadString()
+	case "result":
+		if it.WhatIsNext() != jsoniter.ArrayValue || (data.ResultType != "" && data.ResultType != "matrix") {
+			it.Skip()
+			return true
+		}
+		it.ReadArrayCB(d.series)
+	default:
+		it.Skip()
+	}
+	return d.err == nil
+}
+
+// series reads one element of the matrix, keeping at most lim.MaxPoints of
+// its samples on lim.Window's grid.
+func (d *queryRangeDecoder) series(it *jsoniter.Iterator) bool {
+	env, lim := d.env, d.lim
+	if lim.MaxSeries > 0 && len(env.Data.Result) >= lim.MaxSeries {
+		d.err = errTooManySeries
+		return false
+	}
+	ss := &model.SampleStream{Metric: model.Metric{}}
+	overCap := 0
+	it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
+		switch field {
+		case "metric":
+			it.ReadMapCB(func(it *jsoniter.Iterator, name string) bool {
+				ss.Metric[model.LabelName(name)] = model.LabelValue(it.ReadString())
+				return true
+			})
+		case "values":
+			it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+				sp, ok := readSamplePair(it)
+				if !ok {
+					if d.err == nil {
+						d.err = fmt.Errorf("a sample is not [timestamp, \"value\"]")
+					}
+					return false
+				}
+				switch {
+				case lim.Window.Step > 0 && lim.Window.Index(sp.Timestamp.Time()) < 0:
+					env.OffGrid++
+				case lim.MaxPoints > 0 && len(ss.Values) >= lim.MaxPoints:
+					overCap++
+				default:
+					ss.Values = append(ss.Values, sp)
+					if d.pending++; d.pending == chargeBatch {
+						d.charge()
+					}
+				}
+				return d.err == nil
+			})
+		default:
+			it.Skip()
+		}
+		return d.err == nil
+	})
+	if overCap > 0 {
+		env.OverCap += overCap
+		env.CappedSeries++
+	}
+	env.Data.Result = append(env.Data.Result, ss)
+	return d.err == nil && it.Error == nil
 }
 
 // decodeLimits bound what decodeQueryRange keeps. Zero values bound nothing.
