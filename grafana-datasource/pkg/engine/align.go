@@ -157,7 +157,8 @@ func joinEntities(a *alignment, entityLabels []string, names []string, matrices 
 func (a *alignment) rows(key string, p *entitySeries, slot []int32) *entityRows {
 	w, cols := a.Window, a.Cols
 	e := &entityRows{Key: key, Labels: p.labels}
-	// Pass 1: which grid steps have any feature.
+	// Pass 1: which grid steps have any feature. Both passes walk the same
+	// samples: a row's place is known only once every feature has been seen.
 	for _, ss := range p.series {
 		if ss == nil {
 			continue

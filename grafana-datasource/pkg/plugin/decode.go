@@ -72,15 +72,9 @@ func (d *queryRangeDecoder) envelopeField(it *jsoniter.Iterator, field string) b
 	case "error":
 		env.Error = it.ReadString()
 	case "warnings":
-		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-			env.Warnings = append(env.Warnings, it.ReadString())
-			return true
-		})
+		env.Warnings = readStrings(it, env.Warnings)
 	case "infos":
-		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-			env.Infos = append(env.Infos, it.ReadString())
-			return true
-		})
+		env.Infos = readStrings(it, env.Infos)
 	case "data":
 		if it.WhatIsNext() != jsoniter.ObjectValue {
 			it.Skip()
@@ -93,6 +87,8 @@ func (d *queryRangeDecoder) envelopeField(it *jsoniter.Iterator, field string) b
 	return d.err == nil
 }
 
+// dataField reads the fields of "data"; like envelopeField (the same shape,
+// one level down) it skips what it does not know.
 func (d *queryRangeDecoder) dataField(it *jsoniter.Iterator, field string) bool {
 	data := &d.env.Data
 	switch field {
@@ -108,6 +104,15 @@ func (d *queryRangeDecoder) dataField(it *jsoniter.Iterator, field string) bool 
 		it.Skip()
 	}
 	return d.err == nil
+}
+
+// readStrings appends a JSON array of strings to dst.
+func readStrings(it *jsoniter.Iterator, dst []string) []string {
+	it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+		dst = append(dst, it.ReadString())
+		return true
+	})
+	return dst
 }
 
 // series reads one element of the matrix, keeping at most lim.MaxPoints of
