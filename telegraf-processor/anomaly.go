@@ -19,7 +19,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/processors"
 
-	anomalycore "github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
@@ -59,7 +59,7 @@ type Anomaly struct {
 	now func() time.Time // wall clock for series_ttl; replaced in tests
 
 	settings settings
-	hst      *anomalycore.HalfSpaceTrees
+	hst      *hst.Model
 	qa       *qa.Detector // preset = "purpleair"; hst is nil then
 	stateFP  uint64       // fingerprint of everything a saved state depends on (see stateFingerprint)
 
@@ -95,10 +95,7 @@ func (p *Anomaly) Init() error {
 	if p.Preset == PresetPurpleAir {
 		return p.initPreset()
 	}
-	p.hst, err = anomalycore.NewHalfSpaceTrees(p.Fields, s.hstOptions)
-	if err != nil {
-		return fmt.Errorf("half-space trees options (trees, height, window_size, limits, seed): %w", err)
-	}
+	p.hst = s.model
 	p.stateFP = p.stateFingerprint()
 	if p.now == nil {
 		p.now = time.Now

@@ -16,7 +16,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/testutil"
 
-	anomalycore "github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 )
 
@@ -71,15 +71,15 @@ func reading(sensor string, fields map[string]any, i int) telegraf.Metric {
 // reference drives the core packages the way the reference flow drives River: per field, the running
 // mean learns an observed value and then fills a missing one; then score_one, then learn_one.
 type reference struct {
-	h   *anomalycore.HalfSpaceTrees
-	s   *anomalycore.HSTState
+	h   *hst.Model
+	s   *hst.State
 	imp []impute.Streaming
 	x   []float64
 }
 
 func newReference(t testing.TB, fields []string, limits map[string][2]float64, trees, height, window int, seed int64) *reference {
 	t.Helper()
-	h, err := anomalycore.NewHalfSpaceTrees(fields, anomalycore.HalfSpaceTreesOptions{
+	h, err := hst.New(fields, hst.Options{
 		Trees: trees, Height: height, WindowSize: window, Limits: limits, Seed: seed,
 	})
 	if err != nil {
@@ -532,7 +532,7 @@ func TestInitErrorsNameTheOption(t *testing.T) {
 		{func(p *Anomaly) { p.ImputeDefault = "median" }, "impute_default"},
 		{func(p *Anomaly) { p.Impute = map[string]string{pm1: "zero"} }, "impute"},
 		{func(p *Anomaly) { p.Impute = map[string]string{"nope": "mean"} }, "impute"},
-		{func(p *Anomaly) { p.ImputeDefault = "ewma"; p.EWMAAlpha = 0 }, "ewma_alpha"},
+		{func(p *Anomaly) { p.ImputeDefault = "ewma"; p.EWMAAlpha = 1.5 }, "ewma_alpha"},
 		{func(p *Anomaly) { p.KeyTags = []string{""} }, "key_tags"},
 		{func(p *Anomaly) { p.MaxSeries = 0 }, "max_series"},
 		{func(p *Anomaly) { p.SeriesTTL = -1 }, "series_ttl"},

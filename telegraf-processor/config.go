@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf/config"
 
-	anomalycore "github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
 	"github.com/hazewatch/hazewatch/pkg/impute"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
@@ -23,28 +23,6 @@ const (
 // DefaultFields are the PurpleAir particle readings scored by default: the factory-calibrated ("CF=1")
 // mass concentrations, one per size class. pm1.0_cf_1 is the field of the reference flow.
 var DefaultFields = []string{"pm1.0_cf_1", "pm2.5_cf_1", "pm10.0_cf_1"}
-
-// particleLimits is the range assumed for PurpleAir particle fields when `limits` does not name them:
-// the Plantower PMS5003/PMS6003 sensors inside PurpleAir units specify a maximum range of at least
-// 1000 µg/m³ (effective range 0–500), so 0..1000 covers every reading a healthy sensor can give.
-// Readings above it (saturated counters) fall in the outermost half-space and score as anomalous.
-var particleLimits = [2]float64{0, 1000}
-
-// builtinLimits returns the default Half-Space Trees range of a PurpleAir field, if it has one.
-func builtinLimits(field string) ([2]float64, bool) {
-	switch field {
-	case "humidity": // percent relative humidity (BME280/BME680)
-		return [2]float64{0, 100}, true
-	case "temperature": // °F as PurpleAir reports it; BME280 range −40..85 °C
-		return [2]float64{-40, 185}, true
-	case "pressure": // hPa; BME280 range 300..1100 hPa
-		return [2]float64{300, 1100}, true
-	}
-	if strings.HasPrefix(field, "pm1.0") || strings.HasPrefix(field, "pm2.5") || strings.HasPrefix(field, "pm10.0") {
-		return particleLimits, true
-	}
-	return [2]float64{}, false
-}
 
 // newDefault returns the plugin with every option at its documented default (see sample.conf).
 func newDefault() *Anomaly {
@@ -75,9 +53,9 @@ func newDefault() *Anomaly {
 
 // settings is the validated configuration Init derives from the options.
 type settings struct {
-	hstOptions anomalycore.HalfSpaceTreesOptions
-	imputers   []string // per field: "mean" | "ewma" | "last" | "none"
-	qaOptions  qa.Options
+	model     *hst.Model // the reference flow's shared trees
+	imputers  []string   // per field: "mean" | "ewma" | "last" | "none"
+	qaOptions qa.Options
 }
 
 // validate checks every option and returns the derived settings. Errors name the option as it is
@@ -107,67 +85,45 @@ func (p *Anomaly) validate() (settings, error) {
 		}
 		seen[f] = true
 	}
-	if p.Trees < 1 {
-		return s, fmt.Errorf("trees must be at least 1, got %d", p.Trees)
-	}
-	if p.Height < 1 {
-		return s, fmt.Errorf("height must be at least 1, got %d", p.Height)
-	}
-	if p.WindowSize < 1 || p.WindowSize > 65535 {
-		return s, fmt.Errorf("window_size must be in 1..65535, got %d", p.WindowSize)
-	}
 	if math.IsNaN(p.Threshold) || p.Threshold < 0 || p.Threshold > 1 {
 		return s, fmt.Errorf("threshold must be in [0, 1] (scores are), got %v", p.Threshold)
 	}
 
+	// Ranges (finite, min < max, a field of fields) are the core's to check, in hst.New below.
 	limits := make(map[string][2]float64, len(p.Fields))
 	for name, lim := range p.Limits {
-		if !seen[name] {
-			return s, fmt.Errorf("limits: %q is not one of fields %q", name, p.Fields)
-		}
 		if len(lim) != 2 {
 			return s, fmt.Errorf("limits: %q must be [min, max], got %d numbers", name, len(lim))
 		}
-		lo, hi := lim[0], lim[1]
-		if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || !(lo < hi) {
-			return s, fmt.Errorf("limits: %q must be finite with min < max, got [%v, %v]", name, lo, hi)
-		}
-		limits[name] = [2]float64{lo, hi}
+		limits[name] = [2]float64{lim[0], lim[1]}
 	}
 	for _, f := range p.Fields {
 		if _, ok := limits[f]; ok {
 			continue
 		}
-		lim, ok := builtinLimits(f)
+		lo, hi, ok := purpleair.FieldLimits(f)
 		if !ok {
 			return s, fmt.Errorf("limits: no range for field %q (not a PurpleAir field with a known range); add %q = [min, max]", f, f)
 		}
-		limits[f] = lim
+		limits[f] = [2]float64{lo, hi}
 	}
 
-	if !validImputer(p.ImputeDefault) {
-		return s, fmt.Errorf("impute_default must be one of mean, ewma, last, none; got %q", p.ImputeDefault)
-	}
-	for name, kind := range p.Impute {
+	for name := range p.Impute {
 		if !seen[name] {
 			return s, fmt.Errorf("impute: %q is not one of fields %q", name, p.Fields)
 		}
-		if !validImputer(kind) {
-			return s, fmt.Errorf("impute: %q must be one of mean, ewma, last, none; got %q", name, kind)
-		}
 	}
 	s.imputers = make([]string, len(p.Fields))
-	usesEWMA := false
 	for i, f := range p.Fields {
 		kind, ok := p.Impute[f]
+		option := "impute." + f
 		if !ok {
-			kind = p.ImputeDefault
+			kind, option = p.ImputeDefault, "impute_default"
+		}
+		if _, err := impute.NewStreaming(kind, p.EWMAAlpha); err != nil {
+			return s, imputeOptionError(err, option)
 		}
 		s.imputers[i] = kind
-		usesEWMA = usesEWMA || kind == "ewma"
-	}
-	if usesEWMA && !(p.EWMAAlpha > 0 && p.EWMAAlpha <= 1) {
-		return s, fmt.Errorf("ewma_alpha must be in (0, 1], got %v", p.EWMAAlpha)
 	}
 
 	if err := p.validateSeriesAndMode(); err != nil {
@@ -194,15 +150,11 @@ func (p *Anomaly) validate() (settings, error) {
 		return s, fmt.Errorf("state_interval must be at least 1s, got %s", time.Duration(p.StateInterval))
 	}
 
-	s.hstOptions = anomalycore.HalfSpaceTreesOptions{
-		Trees:      p.Trees,
-		Height:     p.Height,
-		WindowSize: p.WindowSize,
-		Limits:     limits,
-		Seed:       p.Seed,
-	}
-	if err := s.hstOptions.Validate(); err != nil {
-		return s, fmt.Errorf("half-space trees options (trees, height, window_size, limits, seed): %w", err)
+	opt := hst.DefaultOptions()
+	opt.Trees, opt.Height, opt.WindowSize, opt.Limits, opt.Seed = p.Trees, p.Height, p.WindowSize, limits, p.Seed
+	var err error
+	if s.model, err = hst.New(p.Fields, opt); err != nil {
+		return s, hstOptionError(err)
 	}
 	return s, nil
 }
@@ -231,12 +183,40 @@ func (p *Anomaly) validateSeriesAndMode() error {
 	return nil
 }
 
-func validImputer(kind string) bool {
-	switch kind {
-	case "mean", "ewma", "last", "none":
-		return true
+// hstOptions are the TOML names of the core's options.
+var hstOptions = map[string]string{
+	"Trees":      "trees",
+	"Height":     "height",
+	"WindowSize": "window_size",
+	"Limits":     "limits",
+	"features":   "fields",
+}
+
+// hstOptionError restates an option the core rejected (*hst.OptionError) with its TOML name.
+func hstOptionError(err error) error {
+	var oe *hst.OptionError
+	if errors.As(err, &oe) {
+		if name, ok := hstOptions[oe.Option]; ok {
+			if oe.Key != "" {
+				return fmt.Errorf("%s: %q %s", name, oe.Key, oe.Msg)
+			}
+			return fmt.Errorf("%s %s", name, oe.Msg)
+		}
 	}
-	return false
+	return err
+}
+
+// imputeOptionError restates an imputer the core rejected with its TOML name: the kind under
+// option (impute_default or impute.<field>), the smoothing factor under ewma_alpha.
+func imputeOptionError(err error, option string) error {
+	var oe *impute.OptionError
+	if errors.As(err, &oe) && oe.Option == "alpha" {
+		option = "ewma_alpha"
+	}
+	if oe != nil {
+		return fmt.Errorf("%s %s", option, oe.Msg)
+	}
+	return err
 }
 
 // newImputer makes a field's imputer; nil means "none".

@@ -1,7 +1,7 @@
 package anomaly
 
 import (
-	anomalycore "github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
@@ -12,7 +12,7 @@ type imputer = impute.Streaming
 // series is the mutable model of one series: tree masses (on the shared structure) and imputers.
 type series struct {
 	key      string // key tag values joined by NUL; "" for the global model
-	state    *anomalycore.HSTState
+	state    *hst.State
 	imputers []imputer // one per field
 	lastSeen int64     // wall clock, Unix ns, for series_ttl
 

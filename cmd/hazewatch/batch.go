@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +12,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 )
 
@@ -135,22 +136,20 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := atLeastOne("trees", *trees); err != nil { // pkg/anomaly would read 0 as its default, 100
-		return err
+	opt := iforest.DefaultOptions()
+	opt.NEstimators, opt.Bootstrap, opt.Seed = *trees, *bootstrap, *seed
+	opt.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, "warning: "+format+"\n", a...) }
+	if opt.MaxSamples, err = iforest.ParseMaxSamples(*maxSamples); err != nil {
+		return forestFlagError(err)
 	}
-	opt := anomaly.IsolationForestOptions{NEstimators: *trees, Bootstrap: *bootstrap, Seed: *seed,
-		Logf: func(format string, a ...any) { fmt.Fprintf(stderr, "warning: "+format+"\n", a...) }}
-	if opt.MaxSamples, opt.MaxSamplesFraction, err = anomaly.ParseMaxSamples(*maxSamples); err != nil {
-		return usageError{"-max-samples: " + err.Error()}
+	if opt.Contamination, err = iforest.ParseContamination(*contamination); err != nil {
+		return forestFlagError(err)
 	}
-	if opt.Contamination, err = anomaly.ParseContamination(*contamination); err != nil {
-		return usageError{"-contamination: " + err.Error()}
+	if opt.MaxFeatures, err = iforest.ParseMaxFeatures(*maxFeatures); err != nil {
+		return forestFlagError(err)
 	}
-	if opt.MaxFeatures, opt.MaxFeaturesFraction, err = anomaly.ParseMaxFeatures(*maxFeatures); err != nil {
-		return usageError{"-max-features: " + err.Error()}
-	}
-	if err := opt.Validate(); err != nil {
-		return usageError{err.Error()}
+	if err := opt.Check(); err != nil {
+		return forestFlagError(err)
 	}
 	in, err := bf.load(path)
 	if err != nil {
@@ -158,7 +157,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := scoreBatch(in, opt)
 	if err != nil {
-		return err
+		return forestFlagError(err)
 	}
 	return writeBatch(in.sensor, res, *only, *raw, stdout)
 }
@@ -172,9 +171,9 @@ type batchResult struct {
 
 func (r *batchResult) anomalous(i int) bool { return r.score[i]-r.offset < 0 }
 
-func scoreBatch(in *imputed, opt anomaly.IsolationForestOptions) (*batchResult, error) {
+func scoreBatch(in *imputed, opt iforest.Options) (*batchResult, error) {
 	res := &batchResult{score: make([]float64, in.rows)}
-	forest, err := anomaly.FitScoreIsolationForest(context.Background(), in.x, len(in.features), opt, res.score)
+	forest, err := iforest.FitScore(context.Background(), in.x, len(in.features), opt, res.score)
 	if err != nil {
 		return nil, err
 	}
@@ -284,4 +283,24 @@ func runImpute(args []string, stdout, stderr io.Writer) error {
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// forestFlags are the command line's names of the core's options.
+var forestFlags = map[string]string{
+	"NEstimators":   "-trees",
+	"MaxSamples":    "-max-samples",
+	"Contamination": "-contamination",
+	"MaxFeatures":   "-max-features",
+}
+
+// forestFlagError restates an option the core rejected (*iforest.OptionError) as a usage error
+// naming the flag; other errors pass unchanged.
+func forestFlagError(err error) error {
+	var oe *iforest.OptionError
+	if errors.As(err, &oe) {
+		if flag, ok := forestFlags[oe.Option]; ok {
+			return usageError{flag + ": " + oe.Msg}
+		}
+	}
+	return err
 }

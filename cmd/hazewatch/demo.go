@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/hazewatch/hazewatch/internal/demo"
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 )
 
 // demoFlags names the flag behind each demo.Options field, for its errors.
@@ -61,7 +61,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return usageError{"-o: want a directory"}
 	}
 	var err error
-	if opt.Contamination, err = anomaly.ParseContamination(*contamination); err != nil {
+	if opt.Contamination, err = iforest.ParseContamination(*contamination); err != nil {
 		return usageError{"-contamination: " + err.Error()}
 	}
 

@@ -363,7 +363,7 @@ func TestStreamReferenceFlowOnSnapshot(t *testing.T) {
 		ScoresSHA256        string `json:"scores_sha256"`
 		Above               int    `json:"above_0_7"`
 	}
-	if err := json.Unmarshal(repotest.ReadFile(t, "pkg/anomaly/testdata/hst_purpleair.json"), &want); err != nil {
+	if err := json.Unmarshal(repotest.ReadFile(t, "pkg/anomaly/hst/testdata/hst_purpleair.json"), &want); err != nil {
 		t.Fatal(err)
 	}
 	values, scores := sha256.New(), sha256.New()
@@ -574,21 +574,21 @@ func TestCSVColumnsAreNeverDroppedSilently(t *testing.T) {
 	}
 }
 
-// TestSizeFlagsMustBePositive: pkg/anomaly reads a size of 0 as "use the default"; on the command line
-// 0 or less is a usage error naming the flag, not a silent 10, 8, 72 or 100.
+// TestSizeFlagsMustBePositive: 0 or less is a usage error naming the flag (the core's check, in the
+// flag's name), not a silent default.
 func TestSizeFlagsMustBePositive(t *testing.T) {
 	p := writeFile(t, "fleet.csv", plantedCSV())
 	cases := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"stream", "-window-size", "0"}, "-window-size: want at least 1, got 0"},
-		{[]string{"stream", "-window-size", "-3"}, "-window-size: want at least 1, got -3"},
-		{[]string{"stream", "-trees", "0"}, "-trees: want at least 1, got 0"},
-		{[]string{"stream", "-height", "0"}, "-height: want at least 1, got 0"},
-		{[]string{"stream", "-height", "-1"}, "-height: want at least 1, got -1"},
-		{[]string{"batch", "-trees", "0"}, "-trees: want at least 1, got 0"},
-		{[]string{"batch", "-trees", "-5"}, "-trees: want at least 1, got -5"},
+		{[]string{"stream", "-window-size", "0"}, "-window-size: must be in [1, 65535], got 0"},
+		{[]string{"stream", "-window-size", "-3"}, "-window-size: must be in [1, 65535], got -3"},
+		{[]string{"stream", "-trees", "0"}, "-trees: must be in [1, 10000], got 0"},
+		{[]string{"stream", "-height", "0"}, "-height: must be in [1, 20], got 0"},
+		{[]string{"stream", "-height", "-1"}, "-height: must be in [1, 20], got -1"},
+		{[]string{"batch", "-trees", "0"}, "-trees: must be at least 1, got 0"},
+		{[]string{"batch", "-trees", "-5"}, "-trees: must be at least 1, got -5"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -616,8 +616,8 @@ func TestBatchMaxFeaturesCountIsNotFraction(t *testing.T) {
 		{"1.0", 0, ""},
 		{"3", 0, ""}, // the three features: the same forest as 1.0
 		{"1", 0, ""},
-		{"4", 1, "max_features must be <= the 3 columns, got 4"},
-		{"0", 2, "-max-features: anomaly: max_features must be a positive count or a fraction in (0, 1], got \"0\""},
+		{"4", 2, "-max-features: must be <= the 3 columns, got 4"},
+		{"0", 2, "-max-features: must be a positive count or a fraction in (0, 1], got 0"},
 		{"1.5", 2, "-max-features"},
 	} {
 		stdout, stderr, code := runCmd(t, "batch", "-max-features", c.value, p)

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
@@ -23,7 +23,7 @@ import (
 // limits={'pm1.0_cf_1': (0, 1200)}, seed=11) behind a running-mean StatImputer, threshold 0.7.
 type streamConfig struct {
 	fields    []string
-	hst       anomaly.HalfSpaceTreesOptions
+	hst       hst.Options
 	impute    string
 	alpha     float64
 	threshold float64
@@ -56,15 +56,6 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// pkg/anomaly reads 0 as "the default": a 0 given on the command line is refused instead.
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"trees", *trees}, {"height", *height}, {"window-size", *window}} {
-		if err := atLeastOne(f.name, f.v); err != nil {
-			return err
-		}
-	}
 	cfg := streamConfig{
 		fields:    splitList(*fields),
 		impute:    *imp,
@@ -72,7 +63,7 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 		threshold: *threshold,
 		perSensor: *perSensor,
 		raw:       *raw,
-		hst:       anomaly.HalfSpaceTreesOptions{Trees: *trees, Height: *height, WindowSize: *window, Seed: *seed},
+		hst:       hst.Options{Trees: *trees, Height: *height, WindowSize: *window, Seed: *seed},
 	}
 	if cfg.hst.Limits, err = parseLimits(*limits); err != nil {
 		return usageError{err.Error()}
@@ -110,9 +101,9 @@ const outputBufferSize = 1 << 16
 // row before it (the scores of earlier rows do not depend on later ones), or is empty when the
 // failure comes before the first output buffer was full.
 func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) error {
-	hst, err := anomaly.NewHalfSpaceTrees(cfg.fields, cfg.hst)
+	model, err := hst.New(cfg.fields, cfg.hst)
 	if err != nil {
-		return usageError{err.Error()}
+		return hstFlagError(err)
 	}
 	cols := rr.Use(cfg.fields...)
 	for j, f := range cfg.fields {
@@ -141,7 +132,7 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 		return usageError{"-per-sensor: the input has no sensor_index column"}
 	}
 	type stream struct {
-		state    *anomaly.HSTState
+		state    *hst.State
 		imputers []impute.Streaming
 	}
 	streams := map[float64]*stream{}
@@ -180,7 +171,7 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 			if err != nil {
 				return err
 			}
-			st = &stream{state: hst.NewState(), imputers: imputers}
+			st = &stream{state: model.NewState(), imputers: imputers}
 			streams[key] = st
 		}
 		state, imputers := st.state, st.imputers
@@ -215,7 +206,7 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 			}
 			rec = append(rec, "", "")
 		} else {
-			score := hst.ScoreLearn(state, x)
+			score := model.ScoreLearn(state, x)
 			anomalous := score > cfg.threshold
 			if only && !anomalous {
 				continue
@@ -237,12 +228,29 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 	return w.Error()
 }
 
-// atLeastOne is the usage error for an integer flag that must be positive.
-func atLeastOne(flagName string, v int) error {
-	if v < 1 {
-		return usageError{fmt.Sprintf("-%s: want at least 1, got %d", flagName, v)}
+// hstFlags are the command line's names of the core's options.
+var hstFlags = map[string]string{
+	"Trees":      "-trees",
+	"Height":     "-height",
+	"WindowSize": "-window-size",
+	"Limits":     "-limits",
+	"features":   "-fields",
+}
+
+// hstFlagError restates an option the core rejected (*hst.OptionError) as a usage error naming
+// the flag.
+func hstFlagError(err error) error {
+	var oe *hst.OptionError
+	if errors.As(err, &oe) {
+		if flag, ok := hstFlags[oe.Option]; ok {
+			what := oe.Msg
+			if oe.Key != "" {
+				what = fmt.Sprintf("%s: %s", oe.Key, oe.Msg)
+			}
+			return usageError{flag + ": " + what}
+		}
 	}
-	return nil
+	return usageError{err.Error()}
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -17,7 +17,8 @@ import (
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
 	"github.com/hazewatch/hazewatch/internal/provisioningtest"
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
@@ -225,7 +226,7 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 	for _, f := range features {
 		limits[f] = [2]float64{0, 1000}
 	}
-	hst, err := anomaly.NewHalfSpaceTrees(features, anomaly.HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: streamWindow, Limits: limits, Seed: streamSeed})
+	model, err := hst.New(features, hst.Options{Trees: 10, Height: 8, WindowSize: streamWindow, Limits: limits, Seed: streamSeed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 	scored, flagged := 0, 0
 	x := make([]float64, len(features))
 	for s := 0; s < d.opt.Sensors; s++ {
-		state := hst.NewState()
+		state := model.NewState()
 		means := make([]impute.Mean, len(features))
 		for step := 0; step < d.steps; step++ {
 			i := d.at(s, step)
@@ -246,7 +247,7 @@ func TestStreamingIsTheProcessorAsConfigured(t *testing.T) {
 				}
 			}
 			warm := state.Warm()
-			score := hst.ScoreLearn(state, x)
+			score := model.ScoreLearn(state, x)
 			got := stream.score[i]
 			switch {
 			case !warm && !math.IsNaN(got):
@@ -303,8 +304,9 @@ func TestBatchSeriesIsKNNThenIsolationForest(t *testing.T) {
 			t.Fatal(err)
 		}
 		scores := make([]float64, len(steps))
-		forest, err := anomaly.FitScoreIsolationForest(context.Background(), xi, cols,
-			anomaly.IsolationForestOptions{NEstimators: forestTrees, Seed: forestSeed, Workers: 1, Contamination: d.opt.Contamination}, scores)
+		opt := iforest.DefaultOptions()
+		opt.NEstimators, opt.Seed, opt.Workers, opt.Contamination = forestTrees, forestSeed, 1, d.opt.Contamination
+		forest, err := iforest.FitScore(context.Background(), xi, cols, opt, scores)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ func NewStreaming(kind string, alpha float64) (Streaming, error) {
 		return &Mean{}, nil
 	case "ewma":
 		if !(alpha >= 0 && alpha <= 1) {
-			return nil, fmt.Errorf("impute: ewma alpha must be in [0, 1], got %v", alpha)
+			return nil, &OptionError{Option: "alpha", Msg: fmt.Sprintf("must be in [0, 1] for ewma, got %v", alpha)}
 		}
 		return &EWMA{Alpha: alpha}, nil
 	case "last":
@@ -38,8 +38,17 @@ func NewStreaming(kind string, alpha float64) (Streaming, error) {
 	case "none":
 		return nil, nil
 	}
-	return nil, fmt.Errorf("impute: unknown streaming imputer %q (want mean, ewma, last or none)", kind)
+	return nil, &OptionError{Option: "kind", Msg: fmt.Sprintf("must be one of mean, ewma, last, none; got %q", kind)}
 }
+
+// OptionError is an argument NewStreaming cannot take: Option is "kind" or "alpha". Edges name
+// their own option (impute_default, ewma_alpha, -impute) with errors.As.
+type OptionError struct {
+	Option string
+	Msg    string
+}
+
+func (e *OptionError) Error() string { return "impute: " + e.Option + " " + e.Msg }
 
 // Mean is River's stats.Mean: N is the count of learned values (River's sum of weights,
 // every weight 1), M the running mean; Value is 0 before any value.

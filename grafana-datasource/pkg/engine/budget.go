@@ -150,17 +150,13 @@ func ChargePoints(ctx context.Context, n int) error {
 }
 
 // forestSamples is how many rows each tree of a forest fitted on rows rows
-// draws, as anomaly.FitIsolationForest decides it.
+// draws, as iforest.Fit decides it.
 func forestSamples(p models.IsolationForest, rows int) int {
-	switch {
-	case rows <= 0:
-		return 0
-	case p.MaxSamplesFraction > 0:
-		return max(1, int(p.MaxSamplesFraction*float64(rows)))
-	case p.MaxSamplesCount > 0:
-		return min(p.MaxSamplesCount, rows)
+	opt, err := p.Options(1)
+	if err != nil || rows <= 0 {
+		return 0 // a query that does not parse fails before anything is fitted
 	}
-	return min(256, rows)
+	return max(1, opt.SamplesPerTree(rows))
 }
 
 // forestBytes is the estimate for one forest fitted on rows rows.

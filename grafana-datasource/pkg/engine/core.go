@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 	"github.com/hazewatch/hazewatch/pkg/impute"
 )
 
@@ -18,30 +18,16 @@ type detector interface {
 	SizeBytes() int
 }
 
-// forestOptions maps the query's forest parameters onto the core's options.
-// workers = 1 because the engine already runs one fit per entity in parallel.
-func forestOptions(p models.IsolationForest, workers int) anomaly.IsolationForestOptions {
-	return anomaly.IsolationForestOptions{
-		NEstimators:         p.Trees,
-		MaxSamples:          p.MaxSamplesCount,
-		MaxSamplesFraction:  p.MaxSamplesFraction,
-		Contamination:       p.ContaminationFraction,
-		MaxFeatures:         p.MaxFeaturesCount,
-		MaxFeaturesFraction: p.MaxFeaturesFraction,
-		Seed:                p.Seed,
-		Workers:             workers,
-	}
-}
-
-// fitForest fits an Isolation Forest on rows×cols x.
+// fitForest fits an Isolation Forest on rows×cols x. workers = 1 because the engine already runs
+// one fit per entity in parallel.
 func fitForest(ctx context.Context, x []float64, cols int, p models.IsolationForest, workers int) (detector, error) {
-	opt := forestOptions(p, workers)
-	if err := opt.Validate(); err != nil {
-		return nil, &models.QueryError{Msg: err.Error()}
-	}
-	f, err := anomaly.FitIsolationForest(ctx, x, cols, opt)
+	opt, err := p.Options(workers)
 	if err != nil {
 		return nil, err
+	}
+	f, err := iforest.Fit(ctx, x, cols, opt)
+	if err != nil {
+		return nil, models.ForestError(err)
 	}
 	return f, nil
 }

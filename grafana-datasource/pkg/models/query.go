@@ -72,7 +72,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 )
 
 // CurrentSchemaVersion is the query schema this backend reads. Queries without
@@ -255,12 +255,6 @@ type IsolationForest struct {
 	Contamination string `json:"contamination"` // "auto" | fraction in (0, 0.5]
 	MaxFeatures   string `json:"maxFeatures"`   // "" = all | count "2" | fraction "0.5"
 	Seed          int64  `json:"seed"`          // random_state; absent → DefaultSeed; same seed, same data → same scores
-
-	MaxSamplesCount       int     `json:"-"`
-	MaxSamplesFraction    float64 `json:"-"`
-	ContaminationFraction float64 `json:"-"` // 0 = auto
-	MaxFeaturesCount      int     `json:"-"`
-	MaxFeaturesFraction   float64 `json:"-"`
 }
 
 // Imputation configures how missing cells are filled before fitting.
@@ -608,27 +602,59 @@ func (p *IsolationForest) normalize() error {
 		return queryErrorf("isolationForest.trees must be in 1..%d, got %d", MaxTrees, p.Trees)
 	}
 	// Empty means the default, as it does in the editor; otherwise the
-	// scikit-learn spellings pkg/anomaly reads for the command line too.
-	var err error
+	// scikit-learn spellings the command line reads too.
 	if strings.TrimSpace(p.MaxSamples) == "" {
 		p.MaxSamples = "auto"
-	}
-	if p.MaxSamplesCount, p.MaxSamplesFraction, err = anomaly.ParseMaxSamples(p.MaxSamples); err != nil {
-		return queryErrorf("isolationForest.maxSamples %q: want \"auto\", a count like \"256\" or a fraction in (0, 1] like \"0.5\"", p.MaxSamples)
-	}
-	p.MaxFeaturesCount, p.MaxFeaturesFraction = 0, 0
-	if strings.TrimSpace(p.MaxFeatures) != "" {
-		if p.MaxFeaturesCount, p.MaxFeaturesFraction, err = anomaly.ParseMaxFeatures(p.MaxFeatures); err != nil {
-			return queryErrorf("isolationForest.maxFeatures %q: want empty (all), a count like \"2\" or a fraction in (0, 1]", p.MaxFeatures)
-		}
 	}
 	if c := strings.TrimSpace(p.Contamination); c == "" || c == "auto" {
 		p.Contamination = "auto"
 	}
-	if p.ContaminationFraction, err = anomaly.ParseContamination(p.Contamination); err != nil {
-		return queryErrorf("isolationForest.contamination %q: want \"auto\" or a fraction in (0, 0.5] like \"0.01\"", p.Contamination)
+	opt, err := p.Options(1)
+	if err != nil {
+		return err
 	}
-	return nil
+	return ForestError(opt.Check())
+}
+
+// Options are the core's options for these parameters. A value that does not parse is a
+// *QueryError naming its JSON field; ranges are the core's to check when it fits (see
+// ForestError). workers is the caller's: it never changes a result.
+func (p IsolationForest) Options(workers int) (iforest.Options, error) {
+	o := iforest.DefaultOptions()
+	o.NEstimators, o.Seed, o.Workers = p.Trees, p.Seed, workers
+	var err error
+	if o.MaxSamples, err = iforest.ParseMaxSamples(p.MaxSamples); err != nil {
+		return o, queryErrorf("isolationForest.maxSamples %q: want \"auto\", a count like \"256\" or a fraction in (0, 1] like \"0.5\"", p.MaxSamples)
+	}
+	if strings.TrimSpace(p.MaxFeatures) != "" {
+		if o.MaxFeatures, err = iforest.ParseMaxFeatures(p.MaxFeatures); err != nil {
+			return o, queryErrorf("isolationForest.maxFeatures %q: want empty (all), a count like \"2\" or a fraction in (0, 1]", p.MaxFeatures)
+		}
+	}
+	if o.Contamination, err = iforest.ParseContamination(p.Contamination); err != nil {
+		return o, queryErrorf("isolationForest.contamination %q: want \"auto\" or a fraction in (0, 0.5] like \"0.01\"", p.Contamination)
+	}
+	return o, nil
+}
+
+// forestFields are the query's names of the core's options.
+var forestFields = map[string]string{
+	"NEstimators":   "isolationForest.trees",
+	"MaxSamples":    "isolationForest.maxSamples",
+	"Contamination": "isolationForest.contamination",
+	"MaxFeatures":   "isolationForest.maxFeatures",
+}
+
+// ForestError restates an option the core rejected (*iforest.OptionError) as a *QueryError
+// naming the query's field; other errors pass unchanged.
+func ForestError(err error) error {
+	var oe *iforest.OptionError
+	if errors.As(err, &oe) {
+		if field, ok := forestFields[oe.Option]; ok {
+			return &QueryError{Msg: field + " " + oe.Msg}
+		}
+	}
+	return err
 }
 
 func splitNonEmpty(s string) []string {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 )
 
 func TestParseQueryDefaults(t *testing.T) {
@@ -77,8 +79,9 @@ func TestParseQueryFull(t *testing.T) {
 		t.Errorf("training = %+v", q.Training)
 	}
 	p := q.IsolationForest
-	if p.Trees != 50 || p.MaxSamplesFraction != 0.5 || p.MaxSamplesCount != 0 || p.ContaminationFraction != 0.01 || p.MaxFeaturesCount != 1 || p.Seed != 42 {
-		t.Errorf("isolationForest = %+v", p)
+	opt, err := p.Options(1)
+	if err != nil || opt.NEstimators != 50 || opt.MaxSamples != iforest.Fraction(0.5) || opt.Contamination != 0.01 || opt.MaxFeatures != iforest.Count(1) || opt.Seed != 42 {
+		t.Errorf("isolationForest = %+v: options %+v, %v", p, opt, err)
 	}
 	if q.Imputation.Method != ImputeNone || q.Imputation.K != 3 || !q.IncludeFeatures || q.Variables["site"] != "oakland" {
 		t.Errorf("rest = %+v", q)
@@ -90,14 +93,14 @@ func TestParseQueryFull(t *testing.T) {
 func TestParseQueryCountOrFraction(t *testing.T) {
 	cases := []struct {
 		maxSamples, maxFeatures, contamination string
-		samples, features                      int
-		samplesFrac, featuresFrac, contam      float64
+		samples, features                      iforest.Size
+		contam                                 float64
 	}{
-		{"", "", "", 0, 0, 0, 0, 0},
-		{" auto ", " ", " auto ", 0, 0, 0, 0, 0},
-		{"1", "1", "0.5", 1, 1, 0, 0, 0.5},
-		{"1.0", "1.0", "0.01", 0, 0, 1, 1, 0.01},
-		{"1e-1", "0.5", "1e-2", 0, 0, 0.1, 0.5, 0.01},
+		{"", "", "", iforest.AutoSize(), iforest.Fraction(1), iforest.ContaminationAuto},
+		{" auto ", " ", " auto ", iforest.AutoSize(), iforest.Fraction(1), iforest.ContaminationAuto},
+		{"1", "1", "0.5", iforest.Count(1), iforest.Count(1), 0.5},
+		{"1.0", "1.0", "0.01", iforest.Fraction(1), iforest.Fraction(1), 0.01},
+		{"1e-1", "0.5", "1e-2", iforest.Fraction(0.1), iforest.Fraction(0.5), 0.01},
 	}
 	for _, c := range cases {
 		q, err := ParseQuery(fmt.Appendf(nil, `{"isolationForest":{"maxSamples":%q,"maxFeatures":%q,"contamination":%q},"features":[{"expr":"up"}]}`,
@@ -107,9 +110,9 @@ func TestParseQueryCountOrFraction(t *testing.T) {
 			continue
 		}
 		p := q.IsolationForest
-		if p.MaxSamplesCount != c.samples || p.MaxSamplesFraction != c.samplesFrac || p.MaxFeaturesCount != c.features ||
-			p.MaxFeaturesFraction != c.featuresFrac || p.ContaminationFraction != c.contam {
-			t.Errorf("%+v: got %+v", c, p)
+		opt, err := p.Options(1)
+		if err != nil || opt.MaxSamples != c.samples || opt.MaxFeatures != c.features || opt.Contamination != c.contam {
+			t.Errorf("%+v: got %+v: %+v, %v", c, p, opt, err)
 		}
 		if strings.TrimSpace(c.contamination) == "auto" || c.contamination == "" {
 			if p.Contamination != "auto" {
@@ -140,9 +143,9 @@ func TestParseQueryErrors(t *testing.T) {
 		{"trees", `{"isolationForest":{"trees":-1},"features":[{"expr":"up"}]}`, "trees must be"},
 		{"contamination", `{"isolationForest":{"contamination":"0.7"},"features":[{"expr":"up"}]}`, "contamination"},
 		{"maxSamples", `{"isolationForest":{"maxSamples":"1.5"},"features":[{"expr":"up"}]}`, "maxSamples"},
-		{"maxSamples zero", `{"isolationForest":{"maxSamples":"0"},"features":[{"expr":"up"}]}`, `maxSamples "0"`},
+		{"maxSamples zero", `{"isolationForest":{"maxSamples":"0"},"features":[{"expr":"up"}]}`, `isolationForest.maxSamples must be a positive count or a fraction in (0, 1], got 0`},
 		{"maxFeatures auto", `{"isolationForest":{"maxFeatures":"auto"},"features":[{"expr":"up"}]}`, `maxFeatures "auto"`},
-		{"maxFeatures fraction", `{"isolationForest":{"maxFeatures":"2.0"},"features":[{"expr":"up"}]}`, `maxFeatures "2.0"`},
+		{"maxFeatures fraction", `{"isolationForest":{"maxFeatures":"2.0"},"features":[{"expr":"up"}]}`, `isolationForest.maxFeatures fraction must be in (0, 1], got 2`},
 		{"contamination nan", `{"isolationForest":{"contamination":"NaN"},"features":[{"expr":"up"}]}`, `contamination "NaN"`},
 		{"imputation", `{"imputation":{"method":"mean"},"features":[{"expr":"up"}]}`, "imputation.method"},
 		{"k", `{"imputation":{"k":1000},"features":[{"expr":"up"}]}`, "imputation.k"},

@@ -24,7 +24,7 @@ import (
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/engine"
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 )
 
 // PluginID is plugin.json's id.
@@ -216,7 +216,7 @@ func errorResponse(err error) backend.DataResponse {
 		te  *timeoutError
 		tm  *engine.TooManySeriesError
 		de  *engine.DuplicateEntityError
-		ie  *anomaly.InputError
+		ie  *iforest.InputError
 		be  *engine.BudgetError
 		msg = err.Error()
 	)

@@ -1,10 +1,11 @@
 package qa
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
 )
 
 // The learned score's features, per sensor: the PM2.5 level as ln(1+µg/m³), its change since the
@@ -35,7 +36,7 @@ const (
 // use.
 type Detector struct {
 	opt     Options
-	hst     *anomaly.HalfSpaceTrees
+	hst     *hst.Model
 	sensors map[string]*sensor
 	placed  []*sensor
 	high    int // sensors whose air is high now, for a fleet without positions
@@ -47,13 +48,17 @@ func New(opt Options) (*Detector, error) {
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	hst, err := anomaly.NewHalfSpaceTrees(learnedFeatures, anomaly.HalfSpaceTreesOptions{
+	model, err := hst.New(learnedFeatures, hst.Options{
 		Trees: learnedTrees, Height: learnedHeight, WindowSize: opt.WindowSize, Limits: learnedLimits, Seed: learnedSeed,
 	})
+	var oe *hst.OptionError
+	if errors.As(err, &oe) && oe.Option == "WindowSize" { // the one option passed through; hst checks it
+		return nil, &OptionError{"WindowSize", oe.Msg}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("qa: learned model: %w", err)
 	}
-	return &Detector{opt: opt, hst: hst, sensors: make(map[string]*sensor),
+	return &Detector{opt: opt, hst: model, sensors: make(map[string]*sensor),
 		x: make([]float64, len(learnedFeatures)), xr: make([]float64, len(learnedFeatures))}, nil
 }
 

@@ -38,9 +38,6 @@ func (o Options) validate() error {
 	if math.IsNaN(o.Threshold) || o.Threshold <= 0 || o.Threshold > 1 {
 		return &OptionError{"Threshold", fmt.Sprintf("must be in (0, 1], got %v", o.Threshold)}
 	}
-	if o.WindowSize < 1 || o.WindowSize > 65535 {
-		return &OptionError{"WindowSize", fmt.Sprintf("must be in 1..65535, got %d", o.WindowSize)}
-	}
 	if _, err := ParseCorrection(string(o.Correction)); err != nil {
 		return &OptionError{"Correction", err.Error()}
 	}

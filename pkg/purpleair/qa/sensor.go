@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/hazewatch/hazewatch/pkg/anomaly"
+	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
 )
 
 // sensor is one sensor's state: a few dozen numbers and its learned model's masses.
@@ -13,7 +13,7 @@ type sensor struct {
 	sensorState
 	key        string
 	neighbours []*sensor
-	hst        *anomaly.HSTState
+	hst        *hst.State
 	alpha      alphas
 }
 

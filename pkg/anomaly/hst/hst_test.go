@@ -1,4 +1,4 @@
-package anomaly
+package hst
 
 import (
 	"bytes"
@@ -24,9 +24,9 @@ import (
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
-// hstCase mirrors one entry of testdata/hst_cases.json, written by testdata/gen_hst.py (a
+// testCase mirrors one entry of testdata/hst_cases.json, written by testdata/gen_hst.py (a
 // re-statement of River's algorithm over CPython's random; see the script's docstring).
-type hstCase struct {
+type testCase struct {
 	Name            string                `json:"name"`
 	Features        []string              `json:"features"`
 	Limits          map[string][2]float64 `json:"limits"`
@@ -48,28 +48,28 @@ type hstCase struct {
 	ScoreThenLearn []string    `json:"score_then_learn"`
 }
 
-func (c hstCase) options() HalfSpaceTreesOptions {
-	return HalfSpaceTreesOptions{Trees: c.Trees, Height: c.Height, WindowSize: c.Window, Limits: c.Limits, Seed: c.Seed}
+func (c testCase) options() Options {
+	return Options{Trees: c.Trees, Height: c.Height, WindowSize: c.Window, Limits: c.Limits, Seed: c.Seed}
 }
 
-func loadHSTCases(t *testing.T) map[string]hstCase {
+func loadHSTCases(t *testing.T) map[string]testCase {
 	t.Helper()
 	b, err := os.ReadFile("testdata/hst_cases.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f struct{ Cases []hstCase }
+	var f struct{ Cases []testCase }
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	m := map[string]hstCase{}
+	m := map[string]testCase{}
 	for _, c := range f.Cases {
 		m[c.Name] = c
 	}
 	return m
 }
 
-func hstCaseNamed(t *testing.T, name string) hstCase {
+func testCaseNamed(t *testing.T, name string) testCase {
 	t.Helper()
 	c, ok := loadHSTCases(t)[name]
 	if !ok {
@@ -78,7 +78,7 @@ func hstCaseNamed(t *testing.T, name string) hstCase {
 	return c
 }
 
-func hstFloat(t *testing.T, s string) float64 {
+func pyFloat(t *testing.T, s string) float64 {
 	t.Helper()
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
@@ -87,11 +87,11 @@ func hstFloat(t *testing.T, s string) float64 {
 	return v
 }
 
-func hstSameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
-func newHST(t testing.TB, features []string, opt HalfSpaceTreesOptions) *HalfSpaceTrees {
+func newHST(t testing.TB, features []string, opt Options) *Model {
 	t.Helper()
-	h, err := NewHalfSpaceTrees(features, opt)
+	h, err := New(features, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +108,8 @@ func TestHSTRiverDocstringExample(t *testing.T) {
 		{0.5, "0.107"}, {0.45, "0.071"}, {0.43, "0.107"}, {0.44, "0.107"},
 		{0.445, "0.107"}, {0.45, "0.071"}, {0.0, "0.853"},
 	}
-	c := hstCaseNamed(t, "river_docstring")
-	h := newHST(t, []string{"x"}, HalfSpaceTreesOptions{Trees: 5, Height: 3, WindowSize: 3, Seed: 42})
+	c := testCaseNamed(t, "river_docstring")
+	h := newHST(t, []string{"x"}, Options{Trees: 5, Height: 3, WindowSize: 3, Seed: 42})
 	s := h.NewState()
 	for _, x := range []float64{0.5, 0.45, 0.43} {
 		h.Learn(s, []float64{x})
@@ -121,7 +121,7 @@ func TestHSTRiverDocstringExample(t *testing.T) {
 		if g := fmt.Sprintf("%.3f", got); g != d.want {
 			t.Errorf("x=%.3f: score %s, River documents %s", d.x, g, d.want)
 		}
-		if want := hstFloat(t, c.LearnThenScore[i]); !hstSameBits(got, want) {
+		if want := pyFloat(t, c.LearnThenScore[i]); !sameBits(got, want) {
 			t.Errorf("x=%.3f: score %v, reference %v (not bit-equal)", d.x, got, want)
 		}
 	}
@@ -139,9 +139,9 @@ func TestHSTStructureMatchesRiver(t *testing.T) {
 				}
 				for i, br := range tree {
 					on := int(br[0].(float64))
-					at := hstFloat(t, br[1].(string))
+					at := pyFloat(t, br[1].(string))
 					k := h.branchSlot(ti, i)
-					if int(h.on[k]) != on || !hstSameBits(h.at[k], at) {
+					if int(h.on[k]) != on || !sameBits(h.at[k], at) {
 						t.Fatalf("tree %d node %d: split (%s < %v), River (%s < %v)",
 							ti, i, c.Features[h.on[k]], h.at[k], c.Features[on], at)
 					}
@@ -165,7 +165,7 @@ func TestHSTStructureMatchesRiver(t *testing.T) {
 // TestHSTMissingFeatures replays records with missing values (NaN here, an absent key in River)
 // through three unequally ranged features, both as Score+Learn and as ScoreLearn.
 func TestHSTMissingFeatures(t *testing.T) {
-	c := hstCaseNamed(t, "three_features_missing")
+	c := testCaseNamed(t, "three_features_missing")
 	h := newHST(t, c.Features, c.options())
 	separate, combined := h.NewState(), h.NewState()
 	missing := 0
@@ -176,16 +176,16 @@ func TestHSTMissingFeatures(t *testing.T) {
 				x[j] = math.NaN()
 				missing++
 			} else {
-				x[j] = hstFloat(t, *v)
+				x[j] = pyFloat(t, *v)
 			}
 		}
-		want := hstFloat(t, c.ScoreThenLearn[i])
+		want := pyFloat(t, c.ScoreThenLearn[i])
 		got := h.Score(separate, x)
 		h.Learn(separate, x)
-		if !hstSameBits(got, want) {
+		if !sameBits(got, want) {
 			t.Fatalf("record %d %v: Score %v, River %v", i, rec, got, want)
 		}
-		if got := h.ScoreLearn(combined, x); !hstSameBits(got, want) {
+		if got := h.ScoreLearn(combined, x); !sameBits(got, want) {
 			t.Fatalf("record %d %v: ScoreLearn %v, River %v", i, rec, got, want)
 		}
 	}
@@ -197,7 +197,7 @@ func TestHSTMissingFeatures(t *testing.T) {
 // TestHSTMissingGoesToHeavierChild pins River's rule on a hand-made state: a missing split
 // feature follows the child with more l_mass, and the left one on ties.
 func TestHSTMissingGoesToHeavierChild(t *testing.T) {
-	h := newHST(t, []string{"x"}, HalfSpaceTreesOptions{Trees: 1, Height: 1, WindowSize: 10, Seed: 1})
+	h := newHST(t, []string{"x"}, Options{Trees: 1, Height: 1, WindowSize: 10, Seed: 1})
 	tests := []struct {
 		name        string
 		left, right uint16
@@ -214,7 +214,7 @@ func TestHSTMissingGoesToHeavierChild(t *testing.T) {
 			s.setPair(h.branchSlot(0, 0), uint32(tt.left), 0) // the root's left child; the right one holds the rest
 			s.counter = uint32(tt.left + tt.right)
 			h.Learn(s, []float64{math.NaN()})
-			m := hstTreeMasses(h, s, 0)
+			m := treeMasses(h, s, 0)
 			left, right := uint16(m[1][0])-tt.left, uint16(m[2][0])-tt.right
 			if got := map[bool]int{true: 1, false: 2}[left == 1]; got != tt.wantLeaf || left+right != 1 {
 				t.Fatalf("missing value went to leaf %d (l_mass deltas %d, %d), want %d", got, left, right, tt.wantLeaf)
@@ -228,7 +228,7 @@ func TestHSTMissingGoesToHeavierChild(t *testing.T) {
 // (the dense walks differ).
 func TestHSTValueAtThresholdGoesRight(t *testing.T) {
 	for _, features := range [][]string{{"x"}, {"x", "y", "z"}} {
-		h := newHST(t, features, HalfSpaceTreesOptions{Trees: 7, Height: 3, WindowSize: 50, Seed: 5})
+		h := newHST(t, features, Options{Trees: 7, Height: 3, WindowSize: 50, Seed: 5})
 		for tree := 0; tree < h.opt.Trees; tree++ {
 			x := make([]float64, len(features))
 			for j := range x {
@@ -238,7 +238,7 @@ func TestHSTValueAtThresholdGoesRight(t *testing.T) {
 			x[h.on[root]] = h.at[root]
 			s := h.NewState()
 			h.Learn(s, x)
-			m := hstTreeMasses(h, s, tree)
+			m := treeMasses(h, s, tree)
 			if m[1][0] != 0 || m[2][0] != 1 {
 				t.Errorf("%d features, tree %d: value == root threshold went left; River sends it right", len(features), tree)
 			}
@@ -295,7 +295,7 @@ func TestHSTPurpleAirReferenceFlow(t *testing.T) {
 		t.Fatal("snapshot has no pm1.0_cf_1 field")
 	}
 
-	h := newHST(t, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{
+	h := newHST(t, []string{"pm1.0_cf_1"}, Options{
 		Trees: 10, Height: 8, WindowSize: 72, Limits: map[string][2]float64{"pm1.0_cf_1": want.Limits}, Seed: 11,
 	})
 	combined, separate := h.NewState(), h.NewState()
@@ -321,7 +321,7 @@ func TestHSTPurpleAirReferenceFlow(t *testing.T) {
 		}
 		x[0] = v
 		score := h.ScoreLearn(combined, x)
-		if s2 := h.Score(separate, x); !hstSameBits(s2, score) {
+		if s2 := h.Score(separate, x); !sameBits(s2, score) {
 			t.Fatalf("row %d: Score %v but ScoreLearn %v", i, s2, score)
 		}
 		h.Learn(separate, x)
@@ -339,7 +339,7 @@ func TestHSTPurpleAirReferenceFlow(t *testing.T) {
 	}
 	for _, s := range want.Samples {
 		i := int(s[0].(float64))
-		if w := hstFloat(t, s[2].(string)); !hstSameBits(got[i], w) {
+		if w := pyFloat(t, s[2].(string)); !sameBits(got[i], w) {
 			t.Errorf("row %d: score %v, River %v", i, got[i], w)
 		}
 	}
@@ -355,7 +355,7 @@ func TestHSTPurpleAirReferenceFlow(t *testing.T) {
 }
 
 // feed drives a state with a deterministic stream of n records of width w.
-func hstFeed(h *HalfSpaceTrees, s *HSTState, n, seed int) {
+func feed(h *Model, s *State, n, seed int) {
 	x := make([]float64, len(h.features))
 	v := uint64(seed)*0x9e3779b97f4a7c15 + 1
 	for i := 0; i < n; i++ {
@@ -372,17 +372,17 @@ func hstFeed(h *HalfSpaceTrees, s *HSTState, n, seed int) {
 	}
 }
 
-func hstStateEqual(a, b *HSTState) bool {
+func stateEqual(a, b *State) bool {
 	return a.counter == b.counter && a.warm == b.warm && a.fp == b.fp &&
 		slices.Equal(a.m8, b.m8) && slices.Equal(a.m16, b.m16) && (a.m8 == nil) == (b.m8 == nil)
 }
 
 func TestHSTStateRoundTrip(t *testing.T) {
-	h := newHST(t, []string{"a", "b"}, HalfSpaceTreesOptions{WindowSize: 72, Seed: 11})
+	h := newHST(t, []string{"a", "b"}, withDefaults(Options{WindowSize: 72, Seed: 11}))
 	for _, n := range []int{0, 1, 71, 72, 73, 500, 1001} {
 		t.Run(fmt.Sprint(n, " records"), func(t *testing.T) {
 			s := h.NewState()
-			hstFeed(h, s, n, 3)
+			feed(h, s, n, 3)
 			b, err := h.MarshalState(s)
 			if err != nil {
 				t.Fatal(err)
@@ -391,7 +391,7 @@ func TestHSTStateRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !hstStateEqual(s, r) {
+			if !stateEqual(s, r) {
 				t.Fatal("restored state differs from the saved one")
 			}
 			if r.Warm() != (n >= 72) {
@@ -400,7 +400,7 @@ func TestHSTStateRoundTrip(t *testing.T) {
 			x := []float64{0.25, 0.75}
 			for i := 0; i < 100; i++ {
 				x[0] = float64(i%10) / 10
-				if a, b := h.ScoreLearn(s, x), h.ScoreLearn(r, x); !hstSameBits(a, b) {
+				if a, b := h.ScoreLearn(s, x), h.ScoreLearn(r, x); !sameBits(a, b) {
 					t.Fatalf("after restore, step %d scores %v vs %v", i, a, b)
 				}
 			}
@@ -412,7 +412,7 @@ func TestHSTStateRoundTrip(t *testing.T) {
 // TestHSTStateLoadsSavedFormat: states saved before the compact in-memory layout (commit 7418cde,
 // uint16 masses for every node, tree-major) still load, and today's MarshalState writes the same
 // bytes for the same records. testdata/hst_state_v1_window*.bin were written by that commit's
-// MarshalState after hstFeed(h, s, records, 3) with the options below; window 1000 has 16-bit
+// MarshalState after feed(h, s, records, 3) with the options below; window 1000 has 16-bit
 // masses, window 72 8-bit ones.
 func TestHSTStateLoadsSavedFormat(t *testing.T) {
 	tests := []struct {
@@ -430,14 +430,14 @@ func TestHSTStateLoadsSavedFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := newHST(t, tt.features, HalfSpaceTreesOptions{WindowSize: tt.window, Seed: 11})
+			h := newHST(t, tt.features, withDefaults(Options{WindowSize: tt.window, Seed: 11}))
 			want := h.NewState()
-			hstFeed(h, want, tt.records, 3)
+			feed(h, want, tt.records, 3)
 			got, err := h.UnmarshalState(saved)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !hstStateEqual(got, want) {
+			if !stateEqual(got, want) {
 				t.Fatal("the saved state loads as a different state than the same records give")
 			}
 			b, err := h.MarshalState(want)
@@ -454,7 +454,7 @@ func TestHSTStateLoadsSavedFormat(t *testing.T) {
 // branchSlot is the slot of tree t's branch i in River's implicit order (node i's children are
 // 2i+1 and 2i+2): the walk down the path that the bits of i+1 after its leading one spell out.
 // Independent of treeSlots, so the tests check one against the other.
-func (h *HalfSpaceTrees) branchSlot(t, i int) int {
+func (h *Model) branchSlot(t, i int) int {
 	d := bits.Len(uint(i+1)) - 1 // level of node i
 	slot := t * h.topSlots
 	for k := 0; k < d; k++ {
@@ -463,8 +463,8 @@ func (h *HalfSpaceTrees) branchSlot(t, i int) int {
 	return slot
 }
 
-// hstTreeMasses is tree t's (l_mass, r_mass) per node in River's implicit order.
-func hstTreeMasses(h *HalfSpaceTrees, s *HSTState, t int) [][2]uint32 {
+// treeMasses is tree t's (l_mass, r_mass) per node in River's implicit order.
+func treeMasses(h *Model, s *State, t int) [][2]uint32 {
 	slots := make([]int, h.branches)
 	h.treeSlots(t, slots)
 	m := make([][2]uint32, h.nodes)
@@ -472,21 +472,21 @@ func hstTreeMasses(h *HalfSpaceTrees, s *HSTState, t int) [][2]uint32 {
 	return m
 }
 
-func hstReseal(b []byte) []byte {
+func reseal(b []byte) []byte {
 	body := b[:len(b)-4]
 	return binary.LittleEndian.AppendUint32(bytes.Clone(body), crc32.ChecksumIEEE(body))
 }
 
 func TestHSTStateRejectsBadInput(t *testing.T) {
-	h := newHST(t, []string{"x"}, HalfSpaceTreesOptions{WindowSize: 72, Seed: 11})
-	other := newHST(t, []string{"x"}, HalfSpaceTreesOptions{WindowSize: 72, Seed: 12})
+	h := newHST(t, []string{"x"}, withDefaults(Options{WindowSize: 72, Seed: 11}))
+	other := newHST(t, []string{"x"}, withDefaults(Options{WindowSize: 72, Seed: 12}))
 	s := h.NewState()
-	hstFeed(h, s, 150, 1)
+	feed(h, s, 150, 1)
 	good, err := h.MarshalState(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromOther, _ := other.MarshalState(func() *HSTState { o := other.NewState(); hstFeed(other, o, 10, 1); return o }())
+	fromOther, _ := other.MarshalState(func() *State { o := other.NewState(); feed(other, o, 10, 1); return o }())
 
 	tests := []struct {
 		name    string
@@ -494,16 +494,16 @@ func TestHSTStateRejectsBadInput(t *testing.T) {
 		want    error
 		mention string
 	}{
-		{"empty", nil, ErrHSTStateCorrupt, "not a serialized state"},
-		{"truncated", good[:len(good)-1], ErrHSTStateCorrupt, "checksum"},
-		{"bit flip", func() []byte { b := bytes.Clone(good); b[len(b)/2] ^= 4; return b }(), ErrHSTStateCorrupt, "checksum"},
-		{"wrong magic", func() []byte { b := bytes.Clone(good); b[0] = 'X'; return b }(), ErrHSTStateCorrupt, "magic"},
-		{"future version", func() []byte { b := bytes.Clone(good); b[4] = 2; return hstReseal(b) }(), ErrHSTStateVersion, "version 2"},
-		{"unknown flag", func() []byte { b := bytes.Clone(good); b[5] |= 0x80; return hstReseal(b) }(), ErrHSTStateCorrupt, "flags"},
-		{"other model", fromOther, ErrHSTStateFingerprint, "fingerprint"},
-		{"counter disagrees with masses", func() []byte { b := bytes.Clone(good); b[14]++; return hstReseal(b) }(), ErrHSTStateCorrupt, "tree 0"},
-		{"trailing bytes", hstReseal(append(bytes.Clone(good[:len(good)-4]), 0, 0, 0, 0, 0)), ErrHSTStateCorrupt, "trailing"},
-		{"cut inside masses", hstReseal(append(bytes.Clone(good[:len(good)/2]), 0, 0, 0, 0)), ErrHSTStateCorrupt, ""},
+		{"empty", nil, ErrStateCorrupt, "not a serialized state"},
+		{"truncated", good[:len(good)-1], ErrStateCorrupt, "checksum"},
+		{"bit flip", func() []byte { b := bytes.Clone(good); b[len(b)/2] ^= 4; return b }(), ErrStateCorrupt, "checksum"},
+		{"wrong magic", func() []byte { b := bytes.Clone(good); b[0] = 'X'; return b }(), ErrStateCorrupt, "magic"},
+		{"future version", func() []byte { b := bytes.Clone(good); b[4] = 2; return reseal(b) }(), ErrStateVersion, "version 2"},
+		{"unknown flag", func() []byte { b := bytes.Clone(good); b[5] |= 0x80; return reseal(b) }(), ErrStateCorrupt, "flags"},
+		{"other model", fromOther, ErrStateFingerprint, "fingerprint"},
+		{"counter disagrees with masses", func() []byte { b := bytes.Clone(good); b[14]++; return reseal(b) }(), ErrStateCorrupt, "tree 0"},
+		{"trailing bytes", reseal(append(bytes.Clone(good[:len(good)-4]), 0, 0, 0, 0, 0)), ErrStateCorrupt, "trailing"},
+		{"cut inside masses", reseal(append(bytes.Clone(good[:len(good)/2]), 0, 0, 0, 0)), ErrStateCorrupt, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -519,21 +519,21 @@ func TestHSTStateRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	if _, err := other.MarshalState(s); !errors.Is(err, ErrHSTStateFingerprint) {
-		t.Fatalf("marshalling a state with another model: %v, want ErrHSTStateFingerprint", err)
+	if _, err := other.MarshalState(s); !errors.Is(err, ErrStateFingerprint) {
+		t.Fatalf("marshalling a state with another model: %v, want ErrStateFingerprint", err)
 	}
 }
 
 // FuzzHSTUnmarshalState: arbitrary bytes never panic, and whatever is accepted re-serializes to
 // the same bytes.
 func FuzzHSTUnmarshalState(f *testing.F) {
-	h, err := NewHalfSpaceTrees([]string{"x"}, HalfSpaceTreesOptions{Trees: 3, Height: 3, WindowSize: 5, Seed: 1})
+	h, err := New([]string{"x"}, Options{Trees: 3, Height: 3, WindowSize: 5, Seed: 1})
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, n := range []int{0, 3, 7, 12} {
 		s := h.NewState()
-		hstFeed(h, s, n, 2)
+		feed(h, s, n, 2)
 		b, _ := h.MarshalState(s)
 		f.Add(b)
 	}
@@ -552,10 +552,10 @@ func FuzzHSTUnmarshalState(f *testing.F) {
 // TestHSTSharedStructureIndependentStates: many series on one model (concurrently) score exactly
 // as each would alone on its own model.
 func TestHSTSharedStructureIndependentStates(t *testing.T) {
-	opt := HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: 20, Seed: 11}
+	opt := Options{Trees: 10, Height: 8, WindowSize: 20, Seed: 11}
 	shared := newHST(t, []string{"a", "b"}, opt)
 	const series = 16
-	states := make([]*HSTState, series)
+	states := make([]*State, series)
 	for i := range states {
 		states[i] = shared.NewState()
 	}
@@ -564,19 +564,19 @@ func TestHSTSharedStructureIndependentStates(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hstFeed(shared, states[i], 100+i*13, i)
+			feed(shared, states[i], 100+i*13, i)
 		}()
 	}
 	wg.Wait()
 	for i := range states {
 		alone := newHST(t, []string{"a", "b"}, opt)
 		want := alone.NewState()
-		hstFeed(alone, want, 100+i*13, i)
-		if !hstStateEqual(states[i], want) {
+		feed(alone, want, 100+i*13, i)
+		if !stateEqual(states[i], want) {
 			t.Fatalf("series %d on the shared model differs from the same series alone", i)
 		}
 	}
-	if hstStateEqual(states[0], states[1]) {
+	if stateEqual(states[0], states[1]) {
 		t.Fatal("different streams produced identical states; the test proves nothing")
 	}
 }
@@ -599,7 +599,7 @@ func TestHSTStateSize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint("window=", tt.window), func(t *testing.T) {
-			h := newHST(t, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: tt.window, Seed: 11})
+			h := newHST(t, []string{"pm1.0_cf_1"}, Options{Trees: 10, Height: 8, WindowSize: tt.window, Seed: 11})
 			s := h.NewState()
 			if (s.m8 != nil) != tt.narrow {
 				t.Fatalf("8-bit masses: %v, want %v", s.m8 != nil, tt.narrow)
@@ -615,7 +615,7 @@ func TestHSTStateSize(t *testing.T) {
 				t.Fatal("not warm after a full window")
 			}
 			for tree := 0; tree < h.opt.Trees; tree++ {
-				m := hstTreeMasses(h, s, tree)
+				m := treeMasses(h, s, tree)
 				full := 0
 				for _, nm := range m {
 					if nm[1] == uint32(tt.window) {
@@ -636,7 +636,7 @@ func TestHSTStateSize(t *testing.T) {
 }
 
 func TestHSTDoesNotAllocate(t *testing.T) {
-	h := newHST(t, []string{"a", "b"}, HalfSpaceTreesOptions{WindowSize: 10, Seed: 1})
+	h := newHST(t, []string{"a", "b"}, withDefaults(Options{WindowSize: 10, Seed: 1}))
 	s := h.NewState()
 	x := []float64{0.3, math.NaN()}
 	for name, fn := range map[string]func(){
@@ -651,7 +651,7 @@ func TestHSTDoesNotAllocate(t *testing.T) {
 }
 
 func TestHSTScoreZeroDuringFirstWindow(t *testing.T) {
-	h := newHST(t, []string{"x"}, HalfSpaceTreesOptions{WindowSize: 5, Seed: 3})
+	h := newHST(t, []string{"x"}, withDefaults(Options{WindowSize: 5, Seed: 3}))
 	s := h.NewState()
 	for i := 0; i < 5; i++ {
 		if s.Warm() {
@@ -672,57 +672,58 @@ func TestHSTScoreZeroDuringFirstWindow(t *testing.T) {
 func TestHSTOptionsValidate(t *testing.T) {
 	tests := []struct {
 		name    string
-		opt     HalfSpaceTreesOptions
+		opt     Options
 		mention string // "" = valid
 	}{
-		{"defaults", HalfSpaceTreesOptions{}, ""},
-		{"reference", HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: 72, Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11}, ""},
-		{"negative trees", HalfSpaceTreesOptions{Trees: -1}, "Trees"},
-		{"too many trees", HalfSpaceTreesOptions{Trees: 10001}, "Trees"},
-		{"negative height", HalfSpaceTreesOptions{Height: -2}, "Height"},
-		{"height too large", HalfSpaceTreesOptions{Height: 21}, "Height"},
-		{"too many nodes", HalfSpaceTreesOptions{Trees: 1000, Height: 20}, "nodes"},
-		{"window too large", HalfSpaceTreesOptions{WindowSize: 65536}, "WindowSize"},
-		{"negative window", HalfSpaceTreesOptions{WindowSize: -5}, "WindowSize"},
-		{"limits reversed", HalfSpaceTreesOptions{Limits: map[string][2]float64{"pm": {1200, 0}}}, `Limits["pm"] min must be less than max`},
-		{"limits empty range", HalfSpaceTreesOptions{Limits: map[string][2]float64{"pm": {3, 3}}}, `Limits["pm"]`},
-		{"limits NaN", HalfSpaceTreesOptions{Limits: map[string][2]float64{"pm": {math.NaN(), 1}}}, "finite"},
-		{"limits Inf", HalfSpaceTreesOptions{Limits: map[string][2]float64{"pm": {0, math.Inf(1)}}}, "finite"},
-		{"limits overflow", HalfSpaceTreesOptions{Limits: map[string][2]float64{"pm": {-math.MaxFloat64, math.MaxFloat64}}}, "overflows"},
+		{"defaults", DefaultOptions(), ""},
+		{"reference", Options{Trees: 10, Height: 8, WindowSize: 72, Limits: map[string][2]float64{"pm": {0, 1200}}, Seed: 11}, ""},
+		{"zero trees", Options{Trees: 0, Height: 8, WindowSize: 250}, "Trees"},
+		{"negative trees", withDefaults(Options{Trees: -1}), "Trees"},
+		{"too many trees", withDefaults(Options{Trees: 10001}), "Trees"},
+		{"zero height", Options{Trees: 10, Height: 0, WindowSize: 250}, "Height"},
+		{"negative height", withDefaults(Options{Height: -2}), "Height"},
+		{"height too large", withDefaults(Options{Height: 21}), "Height"},
+		{"too many nodes", withDefaults(Options{Trees: 1000, Height: 20}), "nodes"},
+		{"zero window", Options{Trees: 10, Height: 8, WindowSize: 0}, "WindowSize"},
+		{"window too large", withDefaults(Options{WindowSize: 65536}), "WindowSize"},
+		{"negative window", withDefaults(Options{WindowSize: -5}), "WindowSize"},
+		{"limits reversed", withDefaults(Options{Limits: map[string][2]float64{"pm": {1200, 0}}}), `Limits["pm"] min must be less than max`},
+		{"limits empty range", withDefaults(Options{Limits: map[string][2]float64{"pm": {3, 3}}}), `Limits["pm"]`},
+		{"limits NaN", withDefaults(Options{Limits: map[string][2]float64{"pm": {math.NaN(), 1}}}), "finite"},
+		{"limits Inf", withDefaults(Options{Limits: map[string][2]float64{"pm": {0, math.Inf(1)}}}), "finite"},
+		{"limits overflow", withDefaults(Options{Limits: map[string][2]float64{"pm": {-math.MaxFloat64, math.MaxFloat64}}}), "overflows"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.opt.Validate()
+			_, err := New([]string{"pm"}, tt.opt)
 			if tt.mention == "" {
 				if err != nil {
 					t.Fatalf("rejected valid options: %v", err)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.mention) {
-				t.Fatalf("error %v, want one mentioning %q", err, tt.mention)
-			}
-			if _, err2 := NewHalfSpaceTrees([]string{"pm"}, tt.opt); err2 == nil {
-				t.Fatal("NewHalfSpaceTrees accepted options Validate rejects")
+			var oe *OptionError
+			if !errors.As(err, &oe) || !strings.Contains(err.Error(), tt.mention) {
+				t.Fatalf("error %v, want an *OptionError mentioning %q", err, tt.mention)
 			}
 		})
 	}
 }
 
-func TestNewHalfSpaceTreesRejectsBadFeatures(t *testing.T) {
+func TestNewRejectsBadFeatures(t *testing.T) {
 	tests := []struct {
 		name     string
 		features []string
 		limits   map[string][2]float64
 		mention  string
 	}{
-		{"none", nil, nil, "no features"},
-		{"duplicate", []string{"a", "b", "a"}, nil, `"a" listed twice`},
+		{"none", nil, nil, "features must not be empty"},
+		{"duplicate", []string{"a", "b", "a"}, nil, `lists "a" twice`},
 		{"limits for unknown feature", []string{"pm1.0_cf_1"}, map[string][2]float64{"pm1.0": {0, 1200}}, `Limits["pm1.0"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewHalfSpaceTrees(tt.features, HalfSpaceTreesOptions{Limits: tt.limits})
+			_, err := New(tt.features, withDefaults(Options{Limits: tt.limits}))
 			if err == nil || !strings.Contains(err.Error(), tt.mention) {
 				t.Fatalf("error %v, want one mentioning %q", err, tt.mention)
 			}
@@ -731,34 +732,34 @@ func TestNewHalfSpaceTreesRejectsBadFeatures(t *testing.T) {
 }
 
 func TestHSTFingerprint(t *testing.T) {
-	base := HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: 250, Limits: map[string][2]float64{"a": {0, 5}}, Seed: 11}
-	fp := func(features []string, o HalfSpaceTreesOptions) uint64 { return newHST(t, features, o).Fingerprint() }
+	base := Options{Trees: 10, Height: 8, WindowSize: 250, Limits: map[string][2]float64{"a": {0, 5}}, Seed: 11}
+	fp := func(features []string, o Options) uint64 { return newHST(t, features, o).Fingerprint() }
 	ref := fp([]string{"a", "b"}, base)
 	if fp([]string{"a", "b"}, base) != ref {
 		t.Fatal("fingerprint not deterministic")
 	}
-	defaults := base
-	defaults.Trees, defaults.Height, defaults.WindowSize = 0, 0, 0
+	defaults := DefaultOptions()
+	defaults.Limits, defaults.Seed = base.Limits, base.Seed
 	if fp([]string{"a", "b"}, defaults) != ref {
-		t.Fatal("zero options (River defaults) fingerprint differently from the explicit defaults")
+		t.Fatal("DefaultOptions fingerprint differently from River's defaults spelled out")
 	}
 	explicitDefault := base
 	explicitDefault.Limits = map[string][2]float64{"a": {0, 5}, "b": {0, 1}}
 	if fp([]string{"a", "b"}, explicitDefault) != ref {
 		t.Fatal("spelling out River's default (0, 1) limits changes the fingerprint")
 	}
-	changes := map[string]func() ([]string, HalfSpaceTreesOptions){
-		"trees":  func() ([]string, HalfSpaceTreesOptions) { o := base; o.Trees = 9; return []string{"a", "b"}, o },
-		"height": func() ([]string, HalfSpaceTreesOptions) { o := base; o.Height = 7; return []string{"a", "b"}, o },
-		"window": func() ([]string, HalfSpaceTreesOptions) { o := base; o.WindowSize = 72; return []string{"a", "b"}, o },
-		"seed":   func() ([]string, HalfSpaceTreesOptions) { o := base; o.Seed = 12; return []string{"a", "b"}, o },
-		"limits": func() ([]string, HalfSpaceTreesOptions) {
+	changes := map[string]func() ([]string, Options){
+		"trees":  func() ([]string, Options) { o := base; o.Trees = 9; return []string{"a", "b"}, o },
+		"height": func() ([]string, Options) { o := base; o.Height = 7; return []string{"a", "b"}, o },
+		"window": func() ([]string, Options) { o := base; o.WindowSize = 72; return []string{"a", "b"}, o },
+		"seed":   func() ([]string, Options) { o := base; o.Seed = 12; return []string{"a", "b"}, o },
+		"limits": func() ([]string, Options) {
 			o := base
 			o.Limits = map[string][2]float64{"a": {0, 6}}
 			return []string{"a", "b"}, o
 		},
-		"order":   func() ([]string, HalfSpaceTreesOptions) { return []string{"b", "a"}, base },
-		"renamed": func() ([]string, HalfSpaceTreesOptions) { return []string{"a", "c"}, base },
+		"order":   func() ([]string, Options) { return []string{"b", "a"}, base },
+		"renamed": func() ([]string, Options) { return []string{"a", "c"}, base },
 	}
 	for name, change := range changes {
 		if f, o := change(); fp(f, o) == ref {
@@ -768,8 +769,8 @@ func TestHSTFingerprint(t *testing.T) {
 }
 
 func TestHSTPanicsOnMisuse(t *testing.T) {
-	h := newHST(t, []string{"a", "b"}, HalfSpaceTreesOptions{Seed: 1})
-	other := newHST(t, []string{"a", "b"}, HalfSpaceTreesOptions{Seed: 2})
+	h := newHST(t, []string{"a", "b"}, withDefaults(Options{Seed: 1}))
+	other := newHST(t, []string{"a", "b"}, withDefaults(Options{Seed: 2}))
 	tests := []struct {
 		name    string
 		call    func()
@@ -794,7 +795,7 @@ func TestHSTPanicsOnMisuse(t *testing.T) {
 // BenchmarkHSTScoreLearn: the reference configuration (1 feature, 10 trees, height 8, window 72),
 // one score-then-learn per record. The figure to meet is 2,000,000 records/s on one core.
 func BenchmarkHSTScoreLearn(b *testing.B) {
-	h := newHST(b, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{
+	h := newHST(b, []string{"pm1.0_cf_1"}, Options{
 		Trees: 10, Height: 8, WindowSize: 72, Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11,
 	})
 	s := h.NewState()
@@ -822,7 +823,7 @@ func BenchmarkHSTScoreLearn(b *testing.B) {
 
 // BenchmarkHSTLearnThenScore: the same with separate Learn and Score calls (River's docstring order).
 func BenchmarkHSTLearnThenScore(b *testing.B) {
-	h := newHST(b, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{
+	h := newHST(b, []string{"pm1.0_cf_1"}, Options{
 		Trees: 10, Height: 8, WindowSize: 72, Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11,
 	})
 	s := h.NewState()
@@ -885,11 +886,11 @@ type naiveState struct {
 	warm    bool
 }
 
-func newNaiveState(h *HalfSpaceTrees) *naiveState {
+func newNaiveState(h *Model) *naiveState {
 	return &naiveState{mass: make([][2]uint32, h.opt.Trees*h.nodes)}
 }
 
-func naiveScore(h *HalfSpaceTrees, s *naiveState, x []float64) float64 {
+func naiveScore(h *Model, s *naiveState, x []float64) float64 {
 	if !s.warm {
 		return 0
 	}
@@ -910,7 +911,7 @@ func naiveScore(h *HalfSpaceTrees, s *naiveState, x []float64) float64 {
 	return 1 - score
 }
 
-func naiveNext(h *HalfSpaceTrees, t, node int, x []float64, m [][2]uint32) int {
+func naiveNext(h *Model, t, node int, x []float64, m [][2]uint32) int {
 	k := h.branchSlot(t, node)
 	v := x[h.on[k]]
 	left, right := 2*node+1, 2*node+2
@@ -926,7 +927,7 @@ func naiveNext(h *HalfSpaceTrees, t, node int, x []float64, m [][2]uint32) int {
 	return right
 }
 
-func naiveLearn(h *HalfSpaceTrees, s *naiveState, x []float64) {
+func naiveLearn(h *Model, s *naiveState, x []float64) {
 	for t := 0; t < h.opt.Trees; t++ {
 		m := s.mass[t*h.nodes : (t+1)*h.nodes]
 		node := 0
@@ -948,12 +949,12 @@ func naiveLearn(h *HalfSpaceTrees, s *naiveState, x []float64) {
 }
 
 // naiveEqual reports whether s holds exactly the naive model's masses, counter and flag.
-func naiveEqual(h *HalfSpaceTrees, n *naiveState, s *HSTState) bool {
+func naiveEqual(h *Model, n *naiveState, s *State) bool {
 	if int(s.counter) != n.counter || s.warm != n.warm {
 		return false
 	}
 	for t := 0; t < h.opt.Trees; t++ {
-		if !slices.Equal(hstTreeMasses(h, s, t), n.mass[t*h.nodes:(t+1)*h.nodes]) {
+		if !slices.Equal(treeMasses(h, s, t), n.mass[t*h.nodes:(t+1)*h.nodes]) {
 			return false
 		}
 	}
@@ -970,7 +971,7 @@ func TestHSTWalksMatchNaiveRiver(t *testing.T) {
 			for _, nanRate := range []uint64{0, 5} {
 				name := fmt.Sprintf("features=%d/trees=%d/nan=%v", len(features), trees, nanRate > 0)
 				t.Run(name, func(t *testing.T) {
-					h := newHST(t, features, HalfSpaceTreesOptions{Trees: trees, Height: 4 + trees%4, WindowSize: 3 + trees, Seed: int64(trees)})
+					h := newHST(t, features, Options{Trees: trees, Height: 4 + trees%4, WindowSize: 3 + trees, Seed: int64(trees)})
 					naiveCompare(t, h, 300, nanRate, uint64(trees)*0x9e3779b97f4a7c15+uint64(len(features)))
 				})
 			}
@@ -983,7 +984,7 @@ func TestHSTWalksMatchNaiveRiver(t *testing.T) {
 		{5, 3, 256, 800},
 		{10, 4, 30, 300},
 		{10, 5, 17, 300},
-		{17, 8, 250, 700}, // more trees than the dense walks take side by side (hstBlock)
+		{17, 8, 250, 700}, // more trees than the dense walks take side by side (block)
 		{10, 8, 300, 700},
 		{2, 9, 40, 200},
 		{3, 12, 1000, 2100},
@@ -993,7 +994,7 @@ func TestHSTWalksMatchNaiveRiver(t *testing.T) {
 			for _, nanRate := range []uint64{0, 7} {
 				name := fmt.Sprintf("trees=%d/height=%d/window=%d/features=%d/nan=%v", tt.trees, tt.height, tt.window, len(features), nanRate > 0)
 				t.Run(name, func(t *testing.T) {
-					h := newHST(t, features, HalfSpaceTreesOptions{Trees: tt.trees, Height: tt.height, WindowSize: tt.window, Seed: int64(tt.height)})
+					h := newHST(t, features, Options{Trees: tt.trees, Height: tt.height, WindowSize: tt.window, Seed: int64(tt.height)})
 					naiveCompare(t, h, tt.records, nanRate, uint64(tt.window)*0x9e3779b97f4a7c15+uint64(len(features)))
 				})
 			}
@@ -1004,7 +1005,7 @@ func TestHSTWalksMatchNaiveRiver(t *testing.T) {
 // naiveCompare feeds records (values in [0, 1), NaN at about one in nanRate if nanRate > 0)
 // to the literal River model and to Score+Learn and ScoreLearn, checking every score's bits and
 // every mass at the end.
-func naiveCompare(t *testing.T, h *HalfSpaceTrees, records int, nanRate, v uint64) {
+func naiveCompare(t *testing.T, h *Model, records int, nanRate, v uint64) {
 	t.Helper()
 	ref, sep, comb := newNaiveState(h), h.NewState(), h.NewState()
 	x := make([]float64, len(h.features))
@@ -1022,10 +1023,10 @@ func naiveCompare(t *testing.T, h *HalfSpaceTrees, records int, nanRate, v uint6
 		naiveLearn(h, ref, x)
 		got := h.Score(sep, x)
 		h.Learn(sep, x)
-		if !hstSameBits(got, want) {
+		if !sameBits(got, want) {
 			t.Fatalf("record %d %v: Score %v, literal River %v", i, x, got, want)
 		}
-		if got := h.ScoreLearn(comb, x); !hstSameBits(got, want) {
+		if got := h.ScoreLearn(comb, x); !sameBits(got, want) {
 			t.Fatalf("record %d %v: ScoreLearn %v, literal River %v", i, x, got, want)
 		}
 	}
@@ -1035,4 +1036,20 @@ func naiveCompare(t *testing.T, h *HalfSpaceTrees, records int, nanRate, v uint6
 	if !ref.warm {
 		t.Fatal("the first window never completed; scores were all 0 and prove little")
 	}
+}
+
+// withDefaults fills the structural options a test leaves out with River's defaults, so a test
+// names only what it is about; New itself takes every option as given.
+func withDefaults(o Options) Options {
+	d := DefaultOptions()
+	if o.Trees == 0 {
+		o.Trees = d.Trees
+	}
+	if o.Height == 0 {
+		o.Height = d.Height
+	}
+	if o.WindowSize == 0 {
+		o.WindowSize = d.WindowSize
+	}
+	return o
 }

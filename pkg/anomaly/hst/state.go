@@ -1,4 +1,4 @@
-package anomaly
+package hst
 
 import (
 	"encoding/binary"
@@ -7,7 +7,7 @@ import (
 	"hash/crc32"
 )
 
-// Serialized HSTState, version 1 (little-endian):
+// Serialized State, version 1 (little-endian):
 //
 //	"HSTS" | version u8 = 1 | flags u8 (bit 0: first window complete) | model fingerprint u64 |
 //	counter uvarint | leaf l_mass list | leaf r_mass list | CRC-32 (IEEE) of everything before, u32
@@ -19,33 +19,33 @@ import (
 // records leaves at most 72 non-zero leaves per tree, so a state is a few KiB at most.
 
 const (
-	hstStateMagic   = "HSTS"
-	hstStateVersion = 1
-	hstFlagWarm     = 1
+	stateMagic   = "HSTS"
+	stateVersion = 1
+	flagWarm     = 1
 )
 
 // Errors UnmarshalState wraps; test with errors.Is.
 var (
-	// ErrHSTStateCorrupt: the bytes are not an intact serialized state (truncated, bad checksum,
+	// ErrStateCorrupt: the bytes are not an intact serialized state (truncated, bad checksum,
 	// inconsistent masses).
-	ErrHSTStateCorrupt = errors.New("anomaly: half-space trees state is corrupt")
-	// ErrHSTStateVersion: the state was written by an unknown format version.
-	ErrHSTStateVersion = errors.New("anomaly: half-space trees state has an unsupported version")
-	// ErrHSTStateFingerprint: the state belongs to a model with other options or features.
-	ErrHSTStateFingerprint = errors.New("anomaly: half-space trees state belongs to a different model")
+	ErrStateCorrupt = errors.New("hst: state is corrupt")
+	// ErrStateVersion: the state was written by an unknown format version.
+	ErrStateVersion = errors.New("hst: state has an unsupported version")
+	// ErrStateFingerprint: the state belongs to a model with other options or features.
+	ErrStateFingerprint = errors.New("hst: state belongs to a different model")
 )
 
 // MarshalState serializes s compactly (see the format above). s must come from h.
-func (h *HalfSpaceTrees) MarshalState(s *HSTState) ([]byte, error) {
+func (h *Model) MarshalState(s *State) ([]byte, error) {
 	if s.fp != h.fp || len(s.m8)+len(s.m16) != h.slots {
-		return nil, fmt.Errorf("%w: state has fingerprint %016x, model %016x", ErrHSTStateFingerprint, s.fp, h.fp)
+		return nil, fmt.Errorf("%w: state has fingerprint %016x, model %016x", ErrStateFingerprint, s.fp, h.fp)
 	}
 	b := make([]byte, 0, 64)
-	b = append(b, hstStateMagic...)
-	b = append(b, hstStateVersion)
+	b = append(b, stateMagic...)
+	b = append(b, stateVersion)
 	var flags byte
 	if s.warm {
-		flags |= hstFlagWarm
+		flags |= flagWarm
 	}
 	b = append(b, flags)
 	b = binary.LittleEndian.AppendUint64(b, h.fp)
@@ -92,25 +92,25 @@ func appendLeaves(b []byte, leafMass [][2]uint16, side int) []byte {
 }
 
 // UnmarshalState restores a state written by MarshalState for a model with the same fingerprint.
-// Errors wrap ErrHSTStateCorrupt, ErrHSTStateVersion or ErrHSTStateFingerprint.
-func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
-	const header = len(hstStateMagic) + 2 + 8
-	if len(b) < header+4 || string(b[:len(hstStateMagic)]) != hstStateMagic {
-		return nil, fmt.Errorf("%w: not a serialized state (%d bytes, want magic %q)", ErrHSTStateCorrupt, len(b), hstStateMagic)
+// Errors wrap ErrStateCorrupt, ErrStateVersion or ErrStateFingerprint.
+func (h *Model) UnmarshalState(b []byte) (*State, error) {
+	const header = len(stateMagic) + 2 + 8
+	if len(b) < header+4 || string(b[:len(stateMagic)]) != stateMagic {
+		return nil, fmt.Errorf("%w: not a serialized state (%d bytes, want magic %q)", ErrStateCorrupt, len(b), stateMagic)
 	}
 	body := b[:len(b)-4]
 	if want, got := binary.LittleEndian.Uint32(b[len(b)-4:]), crc32.ChecksumIEEE(body); want != got {
-		return nil, fmt.Errorf("%w: checksum %08x, stored %08x", ErrHSTStateCorrupt, got, want)
+		return nil, fmt.Errorf("%w: checksum %08x, stored %08x", ErrStateCorrupt, got, want)
 	}
-	if v := body[4]; v != hstStateVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrHSTStateVersion, v, hstStateVersion)
+	if v := body[4]; v != stateVersion {
+		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrStateVersion, v, stateVersion)
 	}
 	flags := body[5]
-	if flags&^hstFlagWarm != 0 {
-		return nil, fmt.Errorf("%w: unknown flags %#x", ErrHSTStateCorrupt, flags)
+	if flags&^flagWarm != 0 {
+		return nil, fmt.Errorf("%w: unknown flags %#x", ErrStateCorrupt, flags)
 	}
 	if fp := binary.LittleEndian.Uint64(body[6:]); fp != h.fp {
-		return nil, fmt.Errorf("%w: state fingerprint %016x, model %016x (saved with other trees, height, window, seed, limits or features)", ErrHSTStateFingerprint, fp, h.fp)
+		return nil, fmt.Errorf("%w: state fingerprint %016x, model %016x (saved with other trees, height, window, seed, limits or features)", ErrStateFingerprint, fp, h.fp)
 	}
 	r := stateReader{b: body[header:]}
 	counter := r.uvarint()
@@ -124,13 +124,13 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 		return nil, r.err
 	}
 	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrHSTStateCorrupt, len(r.b))
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrStateCorrupt, len(r.b))
 	}
 	if counter >= uint64(h.opt.WindowSize) {
-		return nil, fmt.Errorf("%w: window counter %d not below window size %d", ErrHSTStateCorrupt, counter, h.opt.WindowSize)
+		return nil, fmt.Errorf("%w: window counter %d not below window size %d", ErrStateCorrupt, counter, h.opt.WindowSize)
 	}
 	s := h.NewState()
-	s.warm = flags&hstFlagWarm != 0
+	s.warm = flags&flagWarm != 0
 	s.counter = uint32(counter)
 	wantL, wantR := h.rootMasses(s)
 
@@ -150,7 +150,7 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 				left, right := level[2*i], level[2*i+1]
 				sum := [2]uint32{left[0] + right[0], left[1] + right[1]} // each ≤ window: no overflow
 				if sum[0] > window || sum[1] > window {
-					return nil, fmt.Errorf("%w: tree %d masses exceed the window", ErrHSTStateCorrupt, t)
+					return nil, fmt.Errorf("%w: tree %d masses exceed the window", ErrStateCorrupt, t)
 				}
 				s.setPair(slots[1<<d-1+i], left[0], left[1])
 				level[i] = sum
@@ -158,14 +158,14 @@ func (h *HalfSpaceTrees) UnmarshalState(b []byte) (*HSTState, error) {
 		}
 		if level[0][0] != wantL || level[0][1] != wantR {
 			return nil, fmt.Errorf("%w: tree %d holds %d current and %d previous-window records, want %d and %d",
-				ErrHSTStateCorrupt, t, level[0][0], level[0][1], wantL, wantR)
+				ErrStateCorrupt, t, level[0][0], level[0][1], wantL, wantR)
 		}
 	}
 	return s, nil
 }
 
 // readLeaves reads one leaf list into side (0 l_mass, 1 r_mass) of leafMass.
-func (h *HalfSpaceTrees) readLeaves(r *stateReader, leafMass [][2]uint16, side int) {
+func (h *Model) readLeaves(r *stateReader, leafMass [][2]uint16, side int) {
 	total := len(leafMass)
 	n := r.uvarint()
 	if r.err == nil && n > uint64(total) {
@@ -199,7 +199,7 @@ type stateReader struct {
 
 func (r *stateReader) fail(format string, args ...any) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", ErrHSTStateCorrupt, fmt.Sprintf(format, args...))
+		r.err = fmt.Errorf("%w: %s", ErrStateCorrupt, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -216,4 +216,4 @@ func (r *stateReader) uvarint() uint64 {
 	return v
 }
 
-func (h *HalfSpaceTrees) trees() int { return h.opt.Trees }
+func (h *Model) trees() int { return h.opt.Trees }

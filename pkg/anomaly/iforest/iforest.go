@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 //
 // All trees live in one flat node slice so that scoring walks compact,
 // cache-resident arrays instead of pointer-linked nodes.
-type IsolationForest struct {
+type Forest struct {
 	cols          int
 	maxSamples    int
 	offset        float64
@@ -26,7 +26,7 @@ type IsolationForest struct {
 
 	// nodes holds every tree, tree t at nodes[treeStart[t]:treeStart[t+1]],
 	// its root first.
-	nodes []ifNode
+	nodes []treeNode
 	// pathLen[i] is, for leaf i, the path-length term scikit-learn adds for
 	// a row ending there: edges from the root + c(rows in the leaf). It is 0
 	// for internal nodes and sits in its own slice because it is read once
@@ -35,18 +35,18 @@ type IsolationForest struct {
 	treeStart []int32
 	// treeDepth[t] is the depth of tree t's deepest leaf: walking that many
 	// levels from the root reaches the row's leaf, because leaves loop to
-	// themselves (see ifNode). A fixed trip count keeps the scoring loop free
+	// themselves (see treeNode). A fixed trip count keeps the scoring loop free
 	// of unpredictable "is this a leaf?" branches.
 	treeDepth []uint8
 
 	// heapKey and heapOff are the same trees in heap order, derived from
-	// nodes when every tree is at most ifHeapMaxDepth deep (always so for
+	// nodes when every tree is at most heapMaxDepth deep (always so for
 	// max_samples ≤ 1024); nil if the trees are deeper, as a complete tree
 	// of depth d has 2^(d+1)−1 nodes. Tree t of depth d is at
 	// [heapStart[t], heapStart[t+1]): 2^(d+1) slots, slot 0 unused, the
 	// root at 1 and node i's children at 2i and 2i+1, so a step needs no
-	// child index from memory. heapKey holds ifKey of the threshold and
-	// heapOff the column's offset in a scoring chunk (column·ifChunkRows).
+	// child index from memory. heapKey holds orderKey of the threshold and
+	// heapOff the column's offset in a scoring chunk (column·chunkRows).
 	// A leaf shallower than d becomes a chain of +Inf thresholds (every row
 	// goes left) down to level d, where slot 2^d+j is leaf j, whose path
 	// length is heapLeaves[leafStart[t]+j].
@@ -57,11 +57,11 @@ type IsolationForest struct {
 	leafStart  []int32
 }
 
-// ifKey maps a float32 to a uint32 with the same order, so the scoring
+// orderKey maps a float32 to a uint32 with the same order, so the scoring
 // loop compares integers: flip the sign bit of non-negative values, all
 // bits of negative ones. −0 maps like +0 since the two compare equal.
 // (NaN never reaches it: inputs are checked.)
-func ifKey(v float32) uint32 {
+func orderKey(v float32) uint32 {
 	b := math.Float32bits(v)
 	switch {
 	case b == 0x80000000:
@@ -73,11 +73,11 @@ func ifKey(v float32) uint32 {
 	}
 }
 
-// ifHeapMaxDepth bounds the depth for which trees are also kept in heap
+// heapMaxDepth bounds the depth for which trees are also kept in heap
 // order: 2^11 nodes (16 KiB) per tree at most.
-const ifHeapMaxDepth = 10
+const heapMaxDepth = 10
 
-// ifNode is one tree node, 12 bytes. The children are adjacent; left is
+// treeNode is one tree node, 12 bytes. The children are adjacent; left is
 // the distance from this node to the first. A row goes left when
 // float32(x[feat]) <= thr and to the right child otherwise, which is
 // scikit-learn's rule: its trees compare float32 features against a
@@ -86,14 +86,14 @@ const ifHeapMaxDepth = 10
 //
 // A leaf has thr = +Inf and left = 0, so a walk that has reached it
 // stays there for any finite input.
-type ifNode struct {
+type treeNode struct {
 	thr  float32
 	feat int32
 	left int32
 }
 
-// ifEulerGamma is the Euler–Mascheroni constant, numpy's np.euler_gamma.
-const ifEulerGamma = 0.5772156649015329
+// eulerGamma is the Euler–Mascheroni constant, numpy's np.euler_gamma.
+const eulerGamma = 0.5772156649015329
 
 // averagePathLength is c(n) of Liu et al., scikit-learn's
 // _average_path_length: the expected path length of an unsuccessful search
@@ -107,7 +107,7 @@ func averagePathLength(n int) float64 {
 		return 1
 	}
 	f := float64(n)
-	return 2.0*(math.Log(f-1.0)+ifEulerGamma) - 2.0*(f-1.0)/f
+	return 2.0*(math.Log(f-1.0)+eulerGamma) - 2.0*(f-1.0)/f
 }
 
 // leafPathLength is the term scikit-learn adds for a row reaching a leaf
@@ -118,7 +118,7 @@ func leafPathLength(depth, n int) float64 {
 	return (float64(depth+1) + averagePathLength(n)) - 1.0
 }
 
-// float32Below returns the largest float32 not greater than t. See ifNode.
+// float32Below returns the largest float32 not greater than t. See treeNode.
 func float32Below(t float64) float32 {
 	f := float32(t)
 	if float64(f) > t {
@@ -127,32 +127,32 @@ func float32Below(t float64) float32 {
 	return f
 }
 
-// ifFeatureThreshold is scikit-learn's FEATURE_THRESHOLD: a feature whose
+// featureThreshold is scikit-learn's FEATURE_THRESHOLD: a feature whose
 // range in a node is at most this (in float32 arithmetic) counts as
 // constant there and cannot be split on.
-const ifFeatureThreshold float32 = 1e-7
+const featureThreshold float32 = 1e-7
 
 // NumFeatures is the number of columns the forest was fitted on.
-func (f *IsolationForest) NumFeatures() int { return f.cols }
+func (f *Forest) NumFeatures() int { return f.cols }
 
 // MaxSamples is scikit-learn's max_samples_: the rows drawn per tree,
 // which also sets the score's normalisation c(max_samples).
-func (f *IsolationForest) MaxSamples() int { return f.maxSamples }
+func (f *Forest) MaxSamples() int { return f.maxSamples }
 
 // Offset is scikit-learn's offset_: DecisionFunction = ScoreSamples − Offset.
-func (f *IsolationForest) Offset() float64 { return f.offset }
+func (f *Forest) Offset() float64 { return f.offset }
 
 // NumTrees is the number of trees (n_estimators).
-func (f *IsolationForest) NumTrees() int { return len(f.treeDepth) }
+func (f *Forest) NumTrees() int { return len(f.treeDepth) }
 
 // SizeBytes approximates the memory the model holds, for caches that
 // bound their total size.
-func (f *IsolationForest) SizeBytes() int {
+func (f *Forest) SizeBytes() int {
 	return 160 + len(f.nodes)*12 + len(f.pathLen)*8 + len(f.treeStart)*4 + len(f.treeDepth) +
 		len(f.heapKey)*4 + len(f.heapOff)*4 + len(f.heapLeaves)*8 + len(f.heapStart)*4 + len(f.leafStart)*4
 }
 
-// FitIsolationForest grows an isolation forest on x, a row-major matrix of
+// Fit grows an isolation forest on x, a row-major matrix of
 // len(x)/cols rows, with scikit-learn's rules:
 //
 //   - each tree is grown on max_samples rows drawn without replacement
@@ -171,87 +171,67 @@ func (f *IsolationForest) SizeBytes() int {
 // from Seed and its index, so the model does not depend on Workers.
 // Cancelling ctx stops the work between trees and score chunks and returns
 // ctx.Err().
-func FitIsolationForest(ctx context.Context, x []float64, cols int, opt IsolationForestOptions) (*IsolationForest, error) {
+func Fit(ctx context.Context, x []float64, cols int, opt Options) (*Forest, error) {
 	return fitIsolationForest(ctx, x, cols, opt, nil, false)
 }
 
-// FitScoreIsolationForest is FitIsolationForest followed by ScoreSamples
+// FitScore is Fit followed by ScoreSamples
 // of the training rows into scores (len(scores) = rows), the batch job's
 // fit-then-score. With a Contamination set, fitting already scores every
 // training row to place the offset, so this saves a whole scoring pass.
-func FitScoreIsolationForest(ctx context.Context, x []float64, cols int, opt IsolationForestOptions, scores []float64) (*IsolationForest, error) {
+func FitScore(ctx context.Context, x []float64, cols int, opt Options, scores []float64) (*Forest, error) {
 	return fitIsolationForest(ctx, x, cols, opt, scores, true)
 }
 
 // fitIsolationForest fits, and with callerScores also scores the training
 // rows into scores.
-func fitIsolationForest(ctx context.Context, x []float64, cols int, opt IsolationForestOptions, scores []float64, callerScores bool) (*IsolationForest, error) {
-	if err := opt.Validate(); err != nil {
+func fitIsolationForest(ctx context.Context, x []float64, cols int, opt Options, scores []float64, callerScores bool) (*Forest, error) {
+	if err := opt.Check(); err != nil {
 		return nil, err
 	}
 	if cols <= 0 || len(x)%cols != 0 {
 		return nil, shapeError(len(x), cols)
 	}
-	if cols > math.MaxInt32/ifChunkRows {
-		return nil, &InputError{Row: -1, Col: -1, Msg: fmt.Sprintf("%d columns exceed the %d an isolation forest can index", cols, math.MaxInt32/ifChunkRows)}
+	if cols > math.MaxInt32/chunkRows {
+		return nil, &InputError{Row: -1, Col: -1, Msg: fmt.Sprintf("%d columns exceed the %d an isolation forest can index", cols, math.MaxInt32/chunkRows)}
 	}
 	n := len(x) / cols
 	if n == 0 {
 		return nil, &InputError{Row: -1, Col: -1, Msg: "no rows to fit on"}
 	}
 	if callerScores && len(scores) != n {
-		return nil, fmt.Errorf("anomaly: scores has %d elements for %d rows", len(scores), n)
+		return nil, fmt.Errorf("iforest: scores has %d elements for %d rows", len(scores), n)
 	}
 	if n > math.MaxInt32 {
 		return nil, &InputError{Row: -1, Col: -1, Msg: fmt.Sprintf("%d rows exceed the %d an isolation forest can index", n, math.MaxInt32)}
 	}
-	if err := ifCheckCells(x, cols); err != nil {
+	if err := checkCells(x, cols); err != nil {
 		return nil, err
 	}
 
 	nTrees := opt.NEstimators
-	if nTrees == 0 {
-		nTrees = 100
-	}
-	maxSamples := 0
+	maxSamples := opt.SamplesPerTree(n)
 	switch {
-	case opt.MaxSamplesFraction > 0:
-		maxSamples = int(opt.MaxSamplesFraction * float64(n))
-		if maxSamples < 1 {
-			return nil, fmt.Errorf("anomaly: max_samples fraction %v of %d rows is less than one row", opt.MaxSamplesFraction, n)
-		}
-	case opt.MaxSamples > 0:
-		maxSamples = opt.MaxSamples
-		if maxSamples > n {
-			if opt.Logf != nil {
-				opt.Logf("anomaly: max_samples (%d) is greater than the total number of samples (%d). max_samples will be set to n_samples for estimation.", maxSamples, n)
-			}
-			maxSamples = n
-		}
-	default:
-		maxSamples = min(256, n)
+	case maxSamples < 1:
+		return nil, &OptionError{Option: "MaxSamples", Msg: fmt.Sprintf("fraction %v of %d rows is less than one row", opt.MaxSamples.fraction, n)}
+	case !opt.MaxSamples.auto && opt.MaxSamples.count > n && opt.Logf != nil:
+		opt.Logf("iforest: max_samples (%d) is greater than the total number of samples (%d). max_samples will be set to n_samples for estimation.", opt.MaxSamples.count, n)
 	}
 	maxDepth := int(math.Ceil(math.Log2(float64(max(maxSamples, 2)))))
 
-	nFeat := cols
-	switch {
-	case opt.MaxFeaturesFraction > 0:
-		nFeat = max(1, int(opt.MaxFeaturesFraction*float64(cols)))
-	case opt.MaxFeatures > 0:
-		if opt.MaxFeatures > cols {
-			return nil, fmt.Errorf("anomaly: max_features must be <= the %d columns, got %d", cols, opt.MaxFeatures)
-		}
-		nFeat = opt.MaxFeatures
+	nFeat := max(1, opt.MaxFeatures.of(cols))
+	if nFeat > cols {
+		return nil, &OptionError{Option: "MaxFeatures", Msg: fmt.Sprintf("must be <= the %d columns, got %d", cols, nFeat)}
 	}
 
-	f := &IsolationForest{
+	f := &Forest{
 		cols:          cols,
 		maxSamples:    maxSamples,
 		contamination: opt.Contamination,
 		workers:       opt.Workers,
 	}
 	workers := f.numWorkers(nTrees)
-	trees := make([]ifTree, nTrees)
+	trees := make([]tree, nTrees)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -264,7 +244,7 @@ func fitIsolationForest(ctx context.Context, x []float64, cols int, opt Isolatio
 				if t >= nTrees || ctx.Err() != nil {
 					return
 				}
-				trees[t] = b.grow(ifTreeSeed(opt.Seed, t))
+				trees[t] = b.grow(treeSeed(opt.Seed, t))
 			}
 		}()
 	}
@@ -298,7 +278,7 @@ func fitIsolationForest(ctx context.Context, x []float64, cols int, opt Isolatio
 
 // numWorkers is how many goroutines share jobs units of work: Workers
 // (or GOMAXPROCS), but never more than there are units.
-func (f *IsolationForest) numWorkers(jobs int) int {
+func (f *Forest) numWorkers(jobs int) int {
 	w := f.workers
 	if w <= 0 {
 		w = runtime.GOMAXPROCS(0)
@@ -306,18 +286,18 @@ func (f *IsolationForest) numWorkers(jobs int) int {
 	return max(1, min(w, jobs))
 }
 
-// ifCheckCells rejects cells scikit-learn would reject after its
+// checkCells rejects cells scikit-learn would reject after its
 // float32 conversion: NaN, ±Inf and finite values that overflow float32.
-func ifCheckCells(x []float64, cols int) error {
+func checkCells(x []float64, cols int) error {
 	for i, v := range x {
 		if v-v != 0 || math.IsInf(float64(float32(v)), 0) {
-			return ifBadCell(v, i/cols, i%cols)
+			return badCell(v, i/cols, i%cols)
 		}
 	}
 	return nil
 }
 
-func ifBadCell(v float64, row, col int) error {
+func badCell(v float64, row, col int) error {
 	e := &InputError{Row: row, Col: col, Value: v}
 	if !math.IsNaN(v) && !math.IsInf(v, 0) {
 		e.Msg = fmt.Sprintf("%v is outside float32 range (scikit-learn's trees compute in float32)", v)
@@ -325,36 +305,36 @@ func ifBadCell(v float64, row, col int) error {
 	return e
 }
 
-// ifTreeSeed derives tree t's PCG seed from the forest seed. Each tree owns
+// treeSeed derives tree t's PCG seed from the forest seed. Each tree owns
 // its stream, so which goroutine grows it cannot change it.
-func ifTreeSeed(seed int64, t int) [2]uint64 {
-	s := ifMix64(uint64(seed) ^ 0x6a09e667f3bcc909)
-	return [2]uint64{ifMix64(s + uint64(t)*0x9e3779b97f4a7c15), ifMix64(s ^ ifMix64(uint64(t)+0xbb67ae8584caa73b))}
+func treeSeed(seed int64, t int) [2]uint64 {
+	s := mix64(uint64(seed) ^ 0x6a09e667f3bcc909)
+	return [2]uint64{mix64(s + uint64(t)*0x9e3779b97f4a7c15), mix64(s ^ mix64(uint64(t)+0xbb67ae8584caa73b))}
 }
 
-// ifMix64 is the SplitMix64 finalizer: it spreads nearby inputs (seed 1,
+// mix64 is the SplitMix64 finalizer: it spreads nearby inputs (seed 1,
 // seed 2; tree 0, tree 1) over unrelated 64-bit states.
-func ifMix64(z uint64) uint64 {
+func mix64(z uint64) uint64 {
 	z += 0x9e3779b97f4a7c15
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
 }
 
-// ifTree is one tree as its builder produced it, before the forest
+// tree is one tree as its builder produced it, before the forest
 // concatenates all trees into one slice.
-type ifTree struct {
-	nodes   []ifNode
+type tree struct {
+	nodes   []treeNode
 	pathLen []float64
 	depth   int
 }
 
-func (f *IsolationForest) assemble(trees []ifTree) {
+func (f *Forest) assemble(trees []tree) {
 	total := 0
 	for _, t := range trees {
 		total += len(t.nodes)
 	}
-	f.nodes = make([]ifNode, 0, total)
+	f.nodes = make([]treeNode, 0, total)
 	f.pathLen = make([]float64, 0, total)
 	f.treeStart = make([]int32, 0, len(trees)+1)
 	f.treeDepth = make([]uint8, 0, len(trees))
@@ -369,11 +349,11 @@ func (f *IsolationForest) assemble(trees []ifTree) {
 }
 
 // buildHeap derives the heap-order copy of the trees (see heapKey).
-func (f *IsolationForest) buildHeap() {
+func (f *Forest) buildHeap() {
 	f.heapKey, f.heapOff, f.heapLeaves, f.heapStart, f.leafStart = nil, nil, nil, nil, nil
 	nh, nl := 0, 0
 	for _, d := range f.treeDepth {
-		if d > ifHeapMaxDepth {
+		if d > heapMaxDepth {
 			return
 		}
 		nh += 1 << (d + 1)
@@ -384,7 +364,7 @@ func (f *IsolationForest) buildHeap() {
 	f.heapLeaves = make([]float64, nl)
 	f.heapStart = make([]int32, 0, len(f.treeDepth)+1)
 	f.leafStart = make([]int32, 0, len(f.treeDepth)+1)
-	inf := ifKey(float32(math.Inf(1)))
+	inf := orderKey(float32(math.Inf(1)))
 	nh, nl = 0, 0
 	for t, d := range f.treeDepth {
 		f.heapStart = append(f.heapStart, int32(nh))
@@ -406,7 +386,7 @@ func (f *IsolationForest) buildHeap() {
 				fill(p, 2*h, depth+1)
 				return
 			}
-			key[h], off[h] = ifKey(n.thr), uint32(n.feat)*ifChunkRows
+			key[h], off[h] = orderKey(n.thr), uint32(n.feat)*chunkRows
 			fill(p+n.left, 2*h, depth+1)
 			fill(p+n.left+1, 2*h+1, depth+1)
 		}
@@ -418,9 +398,9 @@ func (f *IsolationForest) buildHeap() {
 	f.leafStart = append(f.leafStart, int32(nl))
 }
 
-// ifBuilder holds one goroutine's scratch space, reused for every tree
+// builder holds one goroutine's scratch space, reused for every tree
 // it grows so that growing allocates only the finished tree.
-type ifBuilder struct {
+type builder struct {
 	x          []float64
 	cols, n    int
 	k          int // max_samples
@@ -438,13 +418,13 @@ type ifBuilder struct {
 	samp       []int32   // positions into rows, permuted as nodes split
 	vals       []float32 // the split column's values, aligned with samp
 	candidates [][]int32 // per depth: block columns not known constant
-	nodes      []ifNode
+	nodes      []treeNode
 	pathLen    []float64
 	depth      int
 }
 
-func newIFBuilder(x []float64, cols, n, k, maxDepth, nFeat int, bootstrap bool) *ifBuilder {
-	b := &ifBuilder{x: x, cols: cols, n: n, k: k, maxDepth: maxDepth, nFeat: nFeat, bootstrap: bootstrap}
+func newIFBuilder(x []float64, cols, n, k, maxDepth, nFeat int, bootstrap bool) *builder {
+	b := &builder{x: x, cols: cols, n: n, k: k, maxDepth: maxDepth, nFeat: nFeat, bootstrap: bootstrap}
 	b.pcg = rand.NewPCG(0, 0)
 	b.rng = rand.New(b.pcg)
 	b.allCols = make([]int32, cols)
@@ -462,7 +442,7 @@ func newIFBuilder(x []float64, cols, n, k, maxDepth, nFeat int, bootstrap bool) 
 }
 
 // grow draws a tree's columns and rows and grows it.
-func (b *ifBuilder) grow(seed [2]uint64) ifTree {
+func (b *builder) grow(seed [2]uint64) tree {
 	b.pcg.Seed(seed[0], seed[1])
 
 	// Columns: a uniform subset, as scikit-learn's bagging draws per tree.
@@ -497,21 +477,21 @@ func (b *ifBuilder) grow(seed [2]uint64) ifTree {
 	if b.maxDepth < 30 {
 		capNodes = min(capNodes, 1<<(b.maxDepth+1)-1)
 	}
-	b.nodes = make([]ifNode, 1, capNodes)
+	b.nodes = make([]treeNode, 1, capNodes)
 	b.pathLen = make([]float64, 1, capNodes)
 	b.depth = 0
 	b.split(0, 0, m, 0, b.nFeat)
-	return ifTree{nodes: b.nodes, pathLen: b.pathLen, depth: b.depth}
+	return tree{nodes: b.nodes, pathLen: b.pathLen, depth: b.depth}
 }
 
 // drawRows fills b.rows with the tree's distinct rows.
-func (b *ifBuilder) drawRows() {
+func (b *builder) drawRows() {
 	n, k := b.n, b.k
 	b.rows = b.rows[:0]
 	switch {
 	case b.bootstrap:
 		// k draws with replacement; a row drawn twice is one row of the
-		// tree (see FitIsolationForest).
+		// tree (see Fit).
 		for range k {
 			r := b.rng.IntN(n)
 			if b.taken[r>>6]&(1<<(r&63)) == 0 {
@@ -558,7 +538,7 @@ func (b *ifBuilder) drawRows() {
 // the given depth; candidates[depth][:nCand] are the block columns not yet
 // found constant on the way down (a column constant in a node is constant
 // in its children, so it is never examined again, as in scikit-learn).
-func (b *ifBuilder) split(node int32, start, end, depth, nCand int) {
+func (b *builder) split(node int32, start, end, depth, nCand int) {
 	n := end - start
 	if depth < b.maxDepth && n >= 2 {
 		cand := b.candidates[depth]
@@ -578,7 +558,7 @@ func (b *ifBuilder) split(node int32, start, end, depth, nCand int) {
 				lo = min(lo, v)
 				hi = max(hi, v)
 			}
-			if hi <= lo+ifFeatureThreshold {
+			if hi <= lo+featureThreshold {
 				nCand--
 				cand[j], cand[nCand] = cand[nCand], cand[j]
 				continue
@@ -600,9 +580,9 @@ func (b *ifBuilder) split(node int32, start, end, depth, nCand int) {
 				}
 			}
 			left := int32(len(b.nodes))
-			b.nodes = append(b.nodes, ifNode{}, ifNode{})
+			b.nodes = append(b.nodes, treeNode{}, treeNode{})
 			b.pathLen = append(b.pathLen, 0, 0)
-			b.nodes[node] = ifNode{thr: thr, feat: b.treeCols[c], left: left - node}
+			b.nodes[node] = treeNode{thr: thr, feat: b.treeCols[c], left: left - node}
 			// Both children start from the candidates left here; the left
 			// subtree only writes deeper levels, so the right child can copy
 			// them again afterwards.
@@ -614,7 +594,7 @@ func (b *ifBuilder) split(node int32, start, end, depth, nCand int) {
 			return
 		}
 	}
-	b.nodes[node] = ifNode{thr: float32(math.Inf(1)), feat: 0, left: 0}
+	b.nodes[node] = treeNode{thr: float32(math.Inf(1)), feat: 0, left: 0}
 	b.pathLen[node] = leafPathLength(depth, n)
 	b.depth = max(b.depth, depth)
 }

@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"encoding/binary"
@@ -22,26 +22,26 @@ import (
 // be scored without out-of-range accesses, and re-encoding it gives the
 // same bytes.
 const (
-	ifMagic      = "HWIF"
-	ifVersion    = 1
-	ifHeaderSize = 4 + 2 + 2 + 4*4 + 8 + 8
-	ifTreeSize   = 4 + 1
-	ifNodeSize   = 4 + 4 + 4 + 8
-	ifMaxDepth   = 62 // deeper than any forest of ≤ 2^31 rows; keeps 1<<depth safe
+	magic      = "HWIF"
+	version    = 1
+	headerSize = 4 + 2 + 2 + 4*4 + 8 + 8
+	treeSize   = 4 + 1
+	nodeSize   = 4 + 4 + 4 + 8
+	maxDepth   = 62 // deeper than any forest of ≤ 2^31 rows; keeps 1<<depth safe
 )
 
 // errIFCorrupt is wrapped by every decoding error.
-var errIFCorrupt = errors.New("anomaly: corrupt isolation forest encoding")
+var errIFCorrupt = errors.New("iforest: corrupt isolation forest encoding")
 
 // MarshalBinary encodes the fitted model for caching (see UnmarshalBinary).
-func (f *IsolationForest) MarshalBinary() ([]byte, error) {
+func (f *Forest) MarshalBinary() ([]byte, error) {
 	if len(f.treeDepth) == 0 {
-		return nil, errors.New("anomaly: cannot encode an unfitted isolation forest")
+		return nil, errors.New("iforest: cannot encode an unfitted isolation forest")
 	}
-	size := ifHeaderSize + len(f.treeDepth)*ifTreeSize + len(f.nodes)*ifNodeSize + 4
+	size := headerSize + len(f.treeDepth)*treeSize + len(f.nodes)*nodeSize + 4
 	b := make([]byte, 0, size)
-	b = append(b, ifMagic...)
-	b = binary.LittleEndian.AppendUint16(b, ifVersion)
+	b = append(b, magic...)
+	b = binary.LittleEndian.AppendUint16(b, version)
 	b = binary.LittleEndian.AppendUint16(b, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(f.cols))
 	b = binary.LittleEndian.AppendUint32(b, uint32(f.maxSamples))
@@ -67,19 +67,19 @@ func (f *IsolationForest) MarshalBinary() ([]byte, error) {
 // anything that is not exactly what MarshalBinary writes (wrong magic,
 // version or checksum, truncation, trailing bytes, or a tree that is not
 // a valid tree) with an error, leaving f unchanged.
-func (f *IsolationForest) UnmarshalBinary(data []byte) error {
+func (f *Forest) UnmarshalBinary(data []byte) error {
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", errIFCorrupt, fmt.Sprintf(format, args...))
 	}
-	if len(data) < ifHeaderSize+4 {
+	if len(data) < headerSize+4 {
 		return corrupt("%d bytes is shorter than the header", len(data))
 	}
-	if string(data[:4]) != ifMagic {
+	if string(data[:4]) != magic {
 		return corrupt("bad magic %q", data[:4])
 	}
 	le := binary.LittleEndian
-	if v := le.Uint16(data[4:]); v != ifVersion {
-		return corrupt("unsupported version %d (this build reads %d)", v, ifVersion)
+	if v := le.Uint16(data[4:]); v != version {
+		return corrupt("unsupported version %d (this build reads %d)", v, version)
 	}
 	body, sum := data[:len(data)-4], le.Uint32(data[len(data)-4:])
 	if got := crc32.ChecksumIEEE(body); got != sum {
@@ -95,7 +95,7 @@ func (f *IsolationForest) UnmarshalBinary(data []byte) error {
 	offset := math.Float64frombits(le.Uint64(data[24:]))
 	contamination := math.Float64frombits(le.Uint64(data[32:]))
 	switch {
-	case cols < 1 || cols > math.MaxInt32/ifChunkRows:
+	case cols < 1 || cols > math.MaxInt32/chunkRows:
 		return corrupt("column count %d", cols)
 	case maxSamples < 1 || maxSamples > math.MaxInt32:
 		return corrupt("max_samples %d", maxSamples)
@@ -107,31 +107,31 @@ func (f *IsolationForest) UnmarshalBinary(data []byte) error {
 		return corrupt("contamination %v", contamination)
 	}
 	// Check the length before allocating anything it implies.
-	if want := uint64(ifHeaderSize) + uint64(nTrees)*ifTreeSize + uint64(nNodes)*ifNodeSize + 4; uint64(len(data)) != want {
+	if want := uint64(headerSize) + uint64(nTrees)*treeSize + uint64(nNodes)*nodeSize + 4; uint64(len(data)) != want {
 		return corrupt("%d bytes, want %d for %d trees and %d nodes", len(data), want, nTrees, nNodes)
 	}
 
-	g := &IsolationForest{
+	g := &Forest{
 		cols:          cols,
 		maxSamples:    maxSamples,
 		offset:        offset,
 		contamination: contamination,
 		workers:       f.workers,
-		nodes:         make([]ifNode, nNodes),
+		nodes:         make([]treeNode, nNodes),
 		pathLen:       make([]float64, nNodes),
 		treeStart:     make([]int32, nTrees+1),
 		treeDepth:     make([]uint8, nTrees),
 	}
-	p := ifHeaderSize
+	p := headerSize
 	total := 0
 	for t := range nTrees {
 		count := int(le.Uint32(data[p:]))
 		depth := data[p+4]
-		p += ifTreeSize
+		p += treeSize
 		if count < 1 || count > nNodes-total {
 			return corrupt("tree %d: %d nodes", t, count)
 		}
-		if depth > ifMaxDepth {
+		if depth > maxDepth {
 			return corrupt("tree %d: depth %d", t, depth)
 		}
 		g.treeStart[t] = int32(total)
@@ -143,13 +143,13 @@ func (f *IsolationForest) UnmarshalBinary(data []byte) error {
 	}
 	g.treeStart[nTrees] = int32(total)
 	for i := range g.nodes {
-		g.nodes[i] = ifNode{
+		g.nodes[i] = treeNode{
 			thr:  math.Float32frombits(le.Uint32(data[p:])),
 			feat: int32(le.Uint32(data[p+4:])),
 			left: int32(le.Uint32(data[p+8:])),
 		}
 		g.pathLen[i] = math.Float64frombits(le.Uint64(data[p+12:]))
-		p += ifNodeSize
+		p += nodeSize
 	}
 	depths := make([]int, 0, 64)
 	for t := range nTrees {
@@ -167,7 +167,7 @@ func (f *IsolationForest) UnmarshalBinary(data []byte) error {
 // root the child of exactly one node (so walks terminate and the heap
 // copy is bounded), columns in range, leaves marked as leaves, and the
 // stored depth the depth of its deepest leaf.
-func (f *IsolationForest) checkTree(t int, depths *[]int) error {
+func (f *Forest) checkTree(t int, depths *[]int) error {
 	nodes := f.nodes[f.treeStart[t]:f.treeStart[t+1]]
 	pathLen := f.pathLen[f.treeStart[t]:f.treeStart[t+1]]
 	d := (*depths)[:0]

@@ -1,4 +1,4 @@
-package anomaly
+package hst
 
 import (
 	"fmt"
@@ -14,9 +14,9 @@ import (
 // Half-Space Trees with River's semantics (river/anomaly/hst.py), bit for bit.
 //
 // The model is split in two so that thousands of series can share one forest:
-//   - HalfSpaceTrees holds the immutable tree structure (split feature and threshold per node),
+//   - Model holds the immutable tree structure (split feature and threshold per node),
 //     built from the seed exactly as River builds it on its first learn_one;
-//   - HSTState holds one series' masses (l_mass, r_mass per node), its window counter and whether
+//   - State holds one series' masses (l_mass, r_mass per node), its window counter and whether
 //     the first window is complete.
 //
 // Storage (why it looks nothing like River's node objects): with one state per sensor, 10,000
@@ -42,25 +42,25 @@ import (
 // serves the structure and the masses.
 
 const (
-	hstDefaultTrees  = 10
-	hstDefaultHeight = 8
-	hstDefaultWindow = 250
-	hstMaxTrees      = 10000
-	hstMaxHeight     = 20
-	hstMaxNodes      = 1 << 26 // all trees together: a state of at most 128 MiB; keeps sums exact in float64
-	hstMaxWindow     = 65535   // masses are at most uint16 and never exceed window_size
-	hstMaxWindow8    = 255     // up to this window_size masses are uint8
-	hstBlockLevels   = 4       // branch levels per block: 15 pairs, padded to 16
-	hstMaxFeatures   = 65535   // split features are stored as uint16
-	hstPadding       = 0.15    // River's make_padded_tree padding
+	defaultTrees  = 10
+	defaultHeight = 8
+	defaultWindow = 250
+	maxTrees      = 10000
+	maxHeight     = 20
+	maxNodes      = 1 << 26 // all trees together: a state of at most 128 MiB; keeps sums exact in float64
+	maxWindow     = 65535   // masses are at most uint16 and never exceed window_size
+	maxWindow8    = 255     // up to this window_size masses are uint8
+	blockLevels   = 4       // branch levels per block: 15 pairs, padded to 16
+	maxFeatures   = 65535   // split features are stored as uint16
+	padding       = 0.15    // River's make_padded_tree padding
 )
 
-// HalfSpaceTreesOptions configures Half-Space Trees; zero values take River's defaults (so a
-// River height or n_trees of 0, which would be degenerate, cannot be asked for).
-type HalfSpaceTreesOptions struct {
-	Trees      int                   // River n_trees (default 10), up to 10,000
-	Height     int                   // River height (default 8), up to 20: each tree has height+1 levels
-	WindowSize int                   // River window_size (default 250), 1..65535
+// Options configures Half-Space Trees with River's parameters. Start from DefaultOptions: every
+// field is used as given, and New rejects a value River would not take.
+type Options struct {
+	Trees      int                   // River n_trees, 1..10,000
+	Height     int                   // River height, 1..20: each tree has height+1 levels
+	WindowSize int                   // River window_size, 1..65535
 	Limits     map[string][2]float64 // per-feature (min, max), min < max, finite; features without limits use (0, 1) like River
 	// Seed is River's seed: trees are drawn from CPython's random.Random(Seed) stream (a negative
 	// seed acts as its absolute value, as in CPython). River's seed=None (OS entropy) has no
@@ -68,33 +68,41 @@ type HalfSpaceTreesOptions struct {
 	Seed int64
 }
 
-func (o HalfSpaceTreesOptions) withDefaults() HalfSpaceTreesOptions {
-	if o.Trees == 0 {
-		o.Trees = hstDefaultTrees
-	}
-	if o.Height == 0 {
-		o.Height = hstDefaultHeight
-	}
-	if o.WindowSize == 0 {
-		o.WindowSize = hstDefaultWindow
-	}
-	return o
+// DefaultOptions returns River's defaults: n_trees=10, height=8, window_size=250, no limits
+// (every feature in (0, 1)), seed 0.
+func DefaultOptions() Options {
+	return Options{Trees: defaultTrees, Height: defaultHeight, WindowSize: defaultWindow}
 }
 
-// Validate reports the first option that is out of range, naming it.
-func (o HalfSpaceTreesOptions) Validate() error {
-	o = o.withDefaults()
-	if o.Trees < 1 || o.Trees > hstMaxTrees {
-		return fmt.Errorf("anomaly: half-space trees: Trees (n_trees) must be in [1, %d], got %d", hstMaxTrees, o.Trees)
+// OptionError reports an option New cannot take. Option is the field's name in Options
+// ("WindowSize", "Limits"); Key is the feature for Limits. Edges translate Option into their
+// own spelling (window_size in TOML, -window-size on the command line) with errors.As.
+type OptionError struct {
+	Option string
+	Key    string
+	Msg    string
+}
+
+func (e *OptionError) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("hst: %s[%q] %s", e.Option, e.Key, e.Msg)
 	}
-	if o.Height < 1 || o.Height > hstMaxHeight {
-		return fmt.Errorf("anomaly: half-space trees: Height must be in [1, %d], got %d", hstMaxHeight, o.Height)
+	return fmt.Sprintf("hst: %s %s", e.Option, e.Msg)
+}
+
+// check reports the first option that is out of range.
+func (o Options) check(features []string) error {
+	if o.Trees < 1 || o.Trees > maxTrees {
+		return &OptionError{Option: "Trees", Msg: fmt.Sprintf("must be in [1, %d], got %d", maxTrees, o.Trees)}
 	}
-	if nodes := o.Trees << (o.Height + 1); nodes > hstMaxNodes {
-		return fmt.Errorf("anomaly: half-space trees: Trees × 2^(Height+1) = %d nodes, at most %d (Trees %d, Height %d)", nodes, hstMaxNodes, o.Trees, o.Height)
+	if o.Height < 1 || o.Height > maxHeight {
+		return &OptionError{Option: "Height", Msg: fmt.Sprintf("must be in [1, %d], got %d", maxHeight, o.Height)}
 	}
-	if o.WindowSize < 1 || o.WindowSize > hstMaxWindow {
-		return fmt.Errorf("anomaly: half-space trees: WindowSize (window_size) must be in [1, %d], got %d", hstMaxWindow, o.WindowSize)
+	if nodes := o.Trees << (o.Height + 1); nodes > maxNodes {
+		return &OptionError{Option: "Trees", Msg: fmt.Sprintf("× 2^(Height+1) = %d nodes, at most %d (Trees %d, Height %d)", nodes, maxNodes, o.Trees, o.Height)}
+	}
+	if o.WindowSize < 1 || o.WindowSize > maxWindow {
+		return &OptionError{Option: "WindowSize", Msg: fmt.Sprintf("must be in [1, %d], got %d", maxWindow, o.WindowSize)}
 	}
 	names := make([]string, 0, len(o.Limits))
 	for name := range o.Limits {
@@ -103,41 +111,44 @@ func (o HalfSpaceTreesOptions) Validate() error {
 	sort.Strings(names) // report the same error every run
 	for _, name := range names {
 		l := o.Limits[name]
+		if !slices.Contains(features, name) {
+			return &OptionError{Option: "Limits", Key: name, Msg: fmt.Sprintf("names a feature that is not among the features %q", features)}
+		}
 		if math.IsNaN(l[0]) || math.IsNaN(l[1]) || math.IsInf(l[0], 0) || math.IsInf(l[1], 0) {
-			return fmt.Errorf("anomaly: half-space trees: Limits[%q] must be finite, got (%v, %v)", name, l[0], l[1])
+			return &OptionError{Option: "Limits", Key: name, Msg: fmt.Sprintf("must be finite, got (%v, %v)", l[0], l[1])}
 		}
 		if !(l[0] < l[1]) {
-			return fmt.Errorf("anomaly: half-space trees: Limits[%q] min must be less than max, got (%v, %v)", name, l[0], l[1])
+			return &OptionError{Option: "Limits", Key: name, Msg: fmt.Sprintf("min must be less than max, got (%v, %v)", l[0], l[1])}
 		}
 		if math.IsInf(l[1]-l[0], 0) {
-			return fmt.Errorf("anomaly: half-space trees: Limits[%q] range overflows float64, got (%v, %v)", name, l[0], l[1])
+			return &OptionError{Option: "Limits", Key: name, Msg: fmt.Sprintf("range overflows float64, got (%v, %v)", l[0], l[1])}
 		}
 	}
 	return nil
 }
 
-// HalfSpaceTrees is the shared, immutable structure of a Half-Space Trees forest. It is safe for
-// concurrent use; each goroutine/series brings its own *HSTState.
-type HalfSpaceTrees struct {
+// Model is the shared, immutable structure of a Half-Space Trees forest. It is safe for
+// concurrent use; each goroutine/series brings its own *State.
+type Model struct {
 	features []string
 	limits   [][2]float64 // effective limits per feature, in feature order
-	opt      HalfSpaceTreesOptions
+	opt      Options
 
 	branches int // branches per tree: 2^height − 1
 	nodes    int // nodes per tree: 2^(height+1) − 1
 
-	level    [hstMaxHeight]hstLevel // how a walk steps down from each branch level
-	topSlots int                    // slots of a tree's top block: tree t's root is in slot t·topSlots
-	slots    int                    // slots in all (branches plus block padding), the length of on, at and a state's masses
-	on       []uint16               // split feature per branch slot
-	at       []float64              // split threshold per branch slot (a value < at goes left)
+	level    [maxHeight]level // how a walk steps down from each branch level
+	topSlots int              // slots of a tree's top block: tree t's root is in slot t·topSlots
+	slots    int              // slots in all (branches plus block padding), the length of on, at and a state's masses
+	on       []uint16         // split feature per branch slot
+	at       []float64        // split threshold per branch slot (a value < at goes left)
 
 	stopBelow uint32  // scoring stops after a node whose r_mass < stopBelow (= ceil(size_limit))
 	maxScore  float64 // n_trees · window_size · (2^(height+1) − 1)
 	fp        uint64
 }
 
-// NewHalfSpaceTrees builds the forest River builds on its first learn_one of a record whose keys
+// New builds the forest River builds on its first learn_one of a record whose keys
 // are features: for each tree, make_padded_tree over those features' limits with River's random
 // stream for opt.Seed. As in current River (learn_one passes sorted(x)), the features are offered
 // to the random choice in sorted name order, so their order here only fixes positions in x;
@@ -148,31 +159,25 @@ type HalfSpaceTrees struct {
 // declared up front and a missing value is NaN, which is the same whenever the first record has all
 // features (as in the reference flow). Limits naming a feature not in features are rejected:
 // River would silently ignore them, which hides typos.
-func NewHalfSpaceTrees(features []string, opt HalfSpaceTreesOptions) (*HalfSpaceTrees, error) {
-	if err := opt.Validate(); err != nil {
-		return nil, err
-	}
-	opt = opt.withDefaults()
+func New(features []string, opt Options) (*Model, error) {
 	if len(features) == 0 {
-		return nil, fmt.Errorf("anomaly: half-space trees: no features")
+		return nil, &OptionError{Option: "features", Msg: "must not be empty"}
 	}
-	if len(features) > hstMaxFeatures {
-		return nil, fmt.Errorf("anomaly: half-space trees: %d features, at most %d supported", len(features), hstMaxFeatures)
+	if len(features) > maxFeatures {
+		return nil, &OptionError{Option: "features", Msg: fmt.Sprintf("has %d names, at most %d supported", len(features), maxFeatures)}
 	}
 	seen := make(map[string]bool, len(features))
 	for _, f := range features {
 		if seen[f] {
-			return nil, fmt.Errorf("anomaly: half-space trees: feature %q listed twice", f)
+			return nil, &OptionError{Option: "features", Msg: fmt.Sprintf("lists %q twice", f)}
 		}
 		seen[f] = true
 	}
-	for name := range opt.Limits {
-		if !seen[name] {
-			return nil, fmt.Errorf("anomaly: half-space trees: Limits[%q] names a feature that is not among the features %q", name, features)
-		}
+	if err := opt.check(features); err != nil {
+		return nil, err
 	}
 
-	h := &HalfSpaceTrees{
+	h := &Model{
 		features: slices.Clone(features),
 		limits:   make([][2]float64, len(features)),
 		branches: 1<<opt.Height - 1,
@@ -232,7 +237,7 @@ func NewHalfSpaceTrees(features []string, opt HalfSpaceTreesOptions) (*HalfSpace
 	h.stopBelow = uint32(math.Ceil(0.1 * float64(opt.WindowSize)))
 	// River's _max_score is an exact Python int; it is below 2^53 within our limits, so exact here.
 	h.maxScore = float64(opt.Trees) * float64(opt.WindowSize) * float64(h.nodes)
-	h.fp = hstFingerprint(h.features, h.limits, opt)
+	h.fp = fingerprint(h.features, h.limits, opt)
 	return h, nil
 }
 
@@ -259,13 +264,13 @@ func (b *treeBuilder) build(node, height int) error {
 	}
 	if !(total > 0) || math.IsInf(total, 0) {
 		// CPython raises ValueError here; only reachable when limits collapse to nothing.
-		return fmt.Errorf("anomaly: half-space trees: feature ranges too narrow to split (total weight %v)", total)
+		return fmt.Errorf("hst: feature ranges too narrow to split (total weight %v)", total)
 	}
 	on := b.order[b.rng.ChoiceWeighted(b.weights, b.cum)]
 
 	// Split point: rng.uniform(a + padding·(b−a), b − padding·(b−a)). Conversions stop FMA fusion.
 	lo, hi := b.limits[on][0], b.limits[on][1]
-	pad := float64(hstPadding * (hi - lo))
+	pad := float64(padding * (hi - lo))
 	at := b.rng.Uniform(lo+pad, hi-pad)
 	b.on[node] = uint16(on)
 	b.at[node] = at
@@ -283,7 +288,7 @@ func (b *treeBuilder) build(node, height int) error {
 	return nil
 }
 
-func hstFingerprint(features []string, limits [][2]float64, opt HalfSpaceTreesOptions) uint64 {
+func fingerprint(features []string, limits [][2]float64, opt Options) uint64 {
 	h := fnv.New64a()
 	var buf [8]byte
 	put := func(v uint64) {
@@ -308,10 +313,10 @@ func hstFingerprint(features []string, limits [][2]float64, opt HalfSpaceTreesOp
 }
 
 // Features returns the feature names, in the positional order Score and Learn expect.
-func (h *HalfSpaceTrees) Features() []string { return slices.Clone(h.features) }
+func (h *Model) Features() []string { return slices.Clone(h.features) }
 
 // Options returns the effective options (defaults filled in, limits for every feature).
-func (h *HalfSpaceTrees) Options() HalfSpaceTreesOptions {
+func (h *Model) Options() Options {
 	o := h.opt
 	o.Limits = make(map[string][2]float64, len(h.opt.Limits))
 	for k, v := range h.opt.Limits {
@@ -322,31 +327,31 @@ func (h *HalfSpaceTrees) Options() HalfSpaceTreesOptions {
 
 // Fingerprint identifies the options and features. A state saved under another fingerprint was
 // made for different trees and cannot be used with these.
-func (h *HalfSpaceTrees) Fingerprint() uint64 { return h.fp }
+func (h *Model) Fingerprint() uint64 { return h.fp }
 
-// hstLevel is how a walk steps from a branch at one level to its child's slot. Blocks are
+// level is how a walk steps from a branch at one level to its child's slot. Blocks are
 // aligned to their size (every block level's first slot is a multiple of 16), so a slot i's entry
 // inside its block is i&lm, and a walk needs no other state than the slot: the child's slot is
 // (i + i&lm + right)·mul + add, right being 1 for the right child. Inside a block that is
 // i − i&lm + 2·(i&lm) + 1 + right, the implicit child (mul 1, add 1); at a block's last level it
 // is the first slot of the child block below (mul the next blocks' size, add that block level's
 // first slot less the rest); at the tree's last level it is unused (mul 0, add 0).
-type hstLevel struct {
+type level struct {
 	lm, mul, add int
 }
 
 // layout fills h.level, h.topSlots and h.slots for h.opt's trees and height.
-func (h *HalfSpaceTrees) layout() {
+func (h *Model) layout() {
 	height, trees := h.opt.Height, h.opt.Trees
-	levels := func(j int) int { return min(hstBlockLevels, height-j*hstBlockLevels) } // in block level j's blocks
+	levels := func(j int) int { return min(blockLevels, height-j*blockLevels) } // in block level j's blocks
 	base := 0
-	for j := 0; j*hstBlockLevels < height; j++ {
+	for j := 0; j*blockLevels < height; j++ {
 		q := levels(j)
-		next := base + trees<<(j*hstBlockLevels)<<q // trees × 16^j blocks of 2^q slots
+		next := base + trees<<(j*blockLevels)<<q // trees × 16^j blocks of 2^q slots
 		for e := 0; e < q; e++ {
-			lv := hstLevel{lm: 1<<q - 1, mul: 1, add: 1}
+			lv := level{lm: 1<<q - 1, mul: 1, add: 1}
 			switch {
-			case (j+1)*hstBlockLevels >= height && e == q-1: // the leaves' parents
+			case (j+1)*blockLevels >= height && e == q-1: // the leaves' parents
 				lv.mul, lv.add = 0, 0
 			case e == q-1:
 				// i = base + b·2^q + entry, entry = 2^(q−1) − 1 + k at the block's last level; the
@@ -354,7 +359,7 @@ func (h *HalfSpaceTrees) layout() {
 				lv.mul = 1 << levels(j+1)
 				lv.add = next - (base+1<<q-2)*lv.mul
 			}
-			h.level[j*hstBlockLevels+e] = lv
+			h.level[j*blockLevels+e] = lv
 		}
 		base = next
 	}
@@ -363,22 +368,22 @@ func (h *HalfSpaceTrees) layout() {
 }
 
 // next is the slot of the child of the branch in slot i at level d (right: 0 left, 1 right).
-func (h *HalfSpaceTrees) next(d, i, right int) int {
+func (h *Model) next(d, i, right int) int {
 	lv := &h.level[d]
 	return (i+i&lv.lm+right)*lv.mul + lv.add
 }
 
-// hstMass is the integer type of a state's masses, the narrowest the window allows.
-type hstMass interface{ ~uint8 | ~uint16 }
+// mass is the integer type of a state's masses, the narrowest the window allows.
+type mass interface{ ~uint8 | ~uint16 }
 
 // massPair is the masses of a branch's left child: l is the mass being counted in the current
 // window (River l_mass), r the mass of the last complete window (River r_mass), used for scoring.
-type massPair[T hstMass] struct{ l, r T }
+type massPair[T mass] struct{ l, r T }
 
-// HSTState is one series' mutable part of a Half-Space Trees model: the masses of every node,
+// State is one series' mutable part of a Half-Space Trees model: the masses of every node,
 // the position in the window and whether the first window is complete. It is not safe for
 // concurrent use; use one state per series.
-type HSTState struct {
+type State struct {
 	// The masses, one pair per branch slot (the left child's; see the layout at the top): m8
 	// when window_size ≤ 255, m16 otherwise. Exactly one is set.
 	m8      []massPair[uint8]
@@ -389,9 +394,9 @@ type HSTState struct {
 }
 
 // NewState returns an empty state, as River's model right after construction.
-func (h *HalfSpaceTrees) NewState() *HSTState {
-	s := &HSTState{fp: h.fp}
-	if h.opt.WindowSize <= hstMaxWindow8 {
+func (h *Model) NewState() *State {
+	s := &State{fp: h.fp}
+	if h.opt.WindowSize <= maxWindow8 {
 		s.m8 = make([]massPair[uint8], h.slots)
 	} else {
 		s.m16 = make([]massPair[uint16], h.slots)
@@ -400,15 +405,15 @@ func (h *HalfSpaceTrees) NewState() *HSTState {
 }
 
 // Warm reports whether the first window is complete; until then Score returns 0, as River does.
-func (s *HSTState) Warm() bool { return s.warm }
+func (s *State) Warm() bool { return s.warm }
 
 // SizeBytes is the memory the state holds.
-func (s *HSTState) SizeBytes() int {
+func (s *State) SizeBytes() int {
 	return int(unsafe.Sizeof(*s)) + len(s.m8)*int(unsafe.Sizeof(massPair[uint8]{})) + len(s.m16)*int(unsafe.Sizeof(massPair[uint16]{}))
 }
 
 // Clone returns an independent copy of the state.
-func (s *HSTState) Clone() *HSTState {
+func (s *State) Clone() *State {
 	c := *s
 	c.m8 = slices.Clone(s.m8)
 	c.m16 = slices.Clone(s.m16)
@@ -416,7 +421,7 @@ func (s *HSTState) Clone() *HSTState {
 }
 
 // pair returns the pair in slot i, whatever the mass type.
-func (s *HSTState) pair(i int) (l, r uint32) {
+func (s *State) pair(i int) (l, r uint32) {
 	if s.m8 != nil {
 		return uint32(s.m8[i].l), uint32(s.m8[i].r)
 	}
@@ -424,7 +429,7 @@ func (s *HSTState) pair(i int) (l, r uint32) {
 }
 
 // setPair sets the pair in slot i; l and r must fit the state's mass type (≤ window_size does).
-func (s *HSTState) setPair(i int, l, r uint32) {
+func (s *State) setPair(i int, l, r uint32) {
 	if s.m8 != nil {
 		s.m8[i] = massPair[uint8]{uint8(l), uint8(r)}
 	} else {
@@ -433,7 +438,7 @@ func (s *HSTState) setPair(i int, l, r uint32) {
 }
 
 // rootMasses is every tree's root (l_mass, r_mass): they are not stored (see the layout).
-func (h *HalfSpaceTrees) rootMasses(s *HSTState) (l, r uint32) {
+func (h *Model) rootMasses(s *State) (l, r uint32) {
 	if s.warm {
 		r = uint32(h.opt.WindowSize)
 	}
@@ -442,7 +447,7 @@ func (h *HalfSpaceTrees) rootMasses(s *HSTState) (l, r uint32) {
 
 // treeSlots writes the slots of tree t's branches in River's implicit order (node i's children
 // are 2i+1 and 2i+2) into dst, h.branches long: the slot walk of every path at once.
-func (h *HalfSpaceTrees) treeSlots(t int, dst []int) {
+func (h *Model) treeSlots(t int, dst []int) {
 	dst[0] = t * h.topSlots
 	for i, d := 0, 0; 2*i+2 < len(dst); i++ {
 		if i+1 == 2<<d { // i+1 a power of two: the first node of the next level
@@ -455,7 +460,7 @@ func (h *HalfSpaceTrees) treeSlots(t int, dst []int) {
 
 // treeMasses writes tree t's (l_mass, r_mass) per node in River's implicit order into dst,
 // h.nodes long, given slots from treeSlots(t, slots). For serialization and tests, not for walks.
-func (h *HalfSpaceTrees) treeMasses(s *HSTState, slots []int, dst [][2]uint32) {
+func (h *Model) treeMasses(s *State, slots []int, dst [][2]uint32) {
 	l, r := h.rootMasses(s)
 	dst[0] = [2]uint32{l, r}
 	for i, slot := range slots {
@@ -465,12 +470,12 @@ func (h *HalfSpaceTrees) treeMasses(s *HSTState, slots []int, dst [][2]uint32) {
 	}
 }
 
-func (h *HalfSpaceTrees) check(s *HSTState, x []float64) {
+func (h *Model) check(s *State, x []float64) {
 	if s.fp != h.fp || len(s.m8)+len(s.m16) != h.slots {
-		panic(fmt.Sprintf("anomaly: half-space trees: state made by model %016x used with model %016x", s.fp, h.fp))
+		panic(fmt.Sprintf("hst: state made by model %016x used with model %016x", s.fp, h.fp))
 	}
 	if len(x) != len(h.features) {
-		panic(fmt.Sprintf("anomaly: half-space trees: record has %d values, model has %d features %q", len(x), len(h.features), h.features))
+		panic(fmt.Sprintf("hst: record has %d values, model has %d features %q", len(x), len(h.features), h.features))
 	}
 }
 
@@ -478,7 +483,7 @@ func (h *HalfSpaceTrees) check(s *HSTState, x []float64) {
 // 1 − Σ r_mass·2^depth / (n_trees·window_size·(2^(height+1)−1)), each tree's sum stopping after
 // the first node (the leaf included) whose r_mass is below 0.1·window_size. High means anomalous.
 // x holds one value per feature, NaN for missing; another length panics.
-func (h *HalfSpaceTrees) Score(s *HSTState, x []float64) float64 {
+func (h *Model) Score(s *State, x []float64) float64 {
 	h.check(s, x)
 	if !s.warm {
 		return 0
@@ -489,7 +494,7 @@ func (h *HalfSpaceTrees) Score(s *HSTState, x []float64) float64 {
 // Learn is River's learn_one(x): every node on each tree's path (leaf included) gains one l_mass;
 // after window_size records the masses pivot (r_mass = l_mass, l_mass = 0).
 // x holds one value per feature, NaN for missing; another length panics.
-func (h *HalfSpaceTrees) Learn(s *HSTState, x []float64) {
+func (h *Model) Learn(s *State, x []float64) {
 	h.check(s, x)
 	h.walk(s, x, false, true)
 	h.advance(s)
@@ -500,7 +505,7 @@ func (h *HalfSpaceTrees) Learn(s *HSTState, x []float64) {
 // the same path, because a missing-value choice at a node reads the children's l_mass, which the
 // learning part has not touched yet when the choice is made (River increments a node before
 // choosing its child, never the child before).
-func (h *HalfSpaceTrees) ScoreLearn(s *HSTState, x []float64) float64 {
+func (h *Model) ScoreLearn(s *State, x []float64) float64 {
 	h.check(s, x)
 	score := 0.0
 	if s.warm {
@@ -515,23 +520,23 @@ func (h *HalfSpaceTrees) ScoreLearn(s *HSTState, x []float64) float64 {
 // normalize turns the mass sum into River's score. River adds integer products to a float; they
 // and their sum are exact integers below 2^53, so summing integers and converting once gives the
 // identical float, and the division and subtraction are River's.
-func (h *HalfSpaceTrees) normalize(sum uint64) float64 {
+func (h *Model) normalize(sum uint64) float64 {
 	return 1 - float64(sum)/h.maxScore
 }
 
 // advance counts a learned record and pivots the masses at the end of a window. The roots need
 // nothing: their masses follow from counter and warm.
-func (h *HalfSpaceTrees) advance(s *HSTState) {
+func (h *Model) advance(s *State) {
 	s.counter++
 	if s.counter == uint32(h.opt.WindowSize) {
-		hstPivot(s.m8)
-		hstPivot(s.m16)
+		pivot(s.m8)
+		pivot(s.m16)
 		s.warm = true
 		s.counter = 0
 	}
 }
 
-func hstPivot[T hstMass](m []massPair[T]) {
+func pivot[T mass](m []massPair[T]) {
 	for i := range m {
 		m[i] = massPair[T]{r: m[i].l}
 	}
@@ -539,34 +544,34 @@ func hstPivot[T hstMass](m []massPair[T]) {
 
 // walk sends x down every tree, summing r_mass·2^depth up to the scoring cut-off when score is
 // set and adding one l_mass to every node of the path when learn is set.
-func (h *HalfSpaceTrees) walk(s *HSTState, x []float64, score, learn bool) uint64 {
+func (h *Model) walk(s *State, x []float64, score, learn bool) uint64 {
 	rootL, rootR := h.rootMasses(s)
 	for _, v := range x {
 		if v != v {
 			if s.m8 != nil {
-				return hstWalkMissing(h, s.m8, x, rootL, rootR, score, learn)
+				return walkMissing(h, s.m8, x, rootL, rootR, score, learn)
 			}
-			return hstWalkMissing(h, s.m16, x, rootL, rootR, score, learn)
+			return walkMissing(h, s.m16, x, rootL, rootR, score, learn)
 		}
 	}
 	// Without missing values the dense walk always computes the sum (cheaper than testing score)
 	// and, when learning, adds one to the l_mass of every left child it goes to.
 	switch {
 	case len(x) == 1 && s.m8 != nil:
-		return hstWalkDense1(h, s.m8, x[0], rootR, learn)
+		return walkDense1(h, s.m8, x[0], rootR, learn)
 	case len(x) == 1:
-		return hstWalkDense1(h, s.m16, x[0], rootR, learn)
+		return walkDense1(h, s.m16, x[0], rootR, learn)
 	case s.m8 != nil:
-		return hstWalkDense(h, s.m8, x, rootR, learn)
+		return walkDense(h, s.m8, x, rootR, learn)
 	}
-	return hstWalkDense(h, s.m16, x, rootR, learn)
+	return walkDense(h, s.m16, x, rootR, learn)
 }
 
-// hstBlock trees are walked side by side by hstWalkDense: their walks are independent, so the
+// block trees are walked side by side by walkDense: their walks are independent, so the
 // CPU overlaps their cache misses instead of waiting on one chain of dependent loads per tree.
-const hstBlock = 16
+const block = 16
 
-// hstWalkDense is walk for a record without a missing value, the hot path. The trees go down
+// walkDense is walk for a record without a missing value, the hot path. The trees go down
 // level by level side by side, so the first level's loads (every tree's top block) are issued
 // together, and so are the loads of the blocks below; the child choice, the right child's masses
 // (parent − left) and the scoring cut-off compile to conditional moves, not branches the CPU would
@@ -581,15 +586,15 @@ const hstBlock = 16
 // never grows down a path (a child holds part of its parent's records), so a node is counted iff
 // its parent's r_mass is not below the cut-off: no per-tree "still scoring" state is needed, and a
 // walk that goes on to the leaf (as learning must) adds zeros past the cut-off.
-func hstWalkDense[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, root uint32, learn bool) uint64 {
+func walkDense[T mass](h *Model, m []massPair[T], x []float64, root uint32, learn bool) uint64 {
 	var (
-		slot [hstBlock]int    // each tree's current branch
-		r    [hstBlock]uint32 // r_mass of each tree's current node
+		slot [block]int    // each tree's current branch
+		r    [block]uint32 // r_mass of each tree's current node
 	)
 	height, stop, on, at := h.opt.Height, h.stopBelow, h.on, h.at
 	var sum uint64
-	for t0 := 0; t0 < h.opt.Trees; t0 += hstBlock {
-		n := min(hstBlock, h.opt.Trees-t0)
+	for t0 := 0; t0 < h.opt.Trees; t0 += block {
+		n := min(block, h.opt.Trees-t0)
 		slot, r := slot[:n], r[:n]
 		for k := range slot {
 			slot[k], r[k] = (t0+k)*h.topSlots, root
@@ -627,17 +632,17 @@ func hstWalkDense[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, ro
 	return sum
 }
 
-// hstWalkDense1 is hstWalkDense for one feature (the reference flow), with no split feature to
+// walkDense1 is walkDense for one feature (the reference flow), with no split feature to
 // look up: fewer live values, so the loop keeps more of them in registers.
-func hstWalkDense1[T hstMass](h *HalfSpaceTrees, m []massPair[T], v float64, root uint32, learn bool) uint64 {
+func walkDense1[T mass](h *Model, m []massPair[T], v float64, root uint32, learn bool) uint64 {
 	var (
-		slot [hstBlock]int
-		r    [hstBlock]uint32
+		slot [block]int
+		r    [block]uint32
 	)
 	height, stop, at := h.opt.Height, h.stopBelow, h.at
 	var sum uint64
-	for t0 := 0; t0 < h.opt.Trees; t0 += hstBlock {
-		n := min(hstBlock, h.opt.Trees-t0)
+	for t0 := 0; t0 < h.opt.Trees; t0 += block {
+		n := min(block, h.opt.Trees-t0)
 		slot, r := slot[:n], r[:n]
 		for k := range slot {
 			slot[k], r[k] = (t0+k)*h.topSlots, root
@@ -673,11 +678,11 @@ func hstWalkDense1[T hstMass](h *HalfSpaceTrees, m []massPair[T], v float64, roo
 	return sum
 }
 
-// hstWalkMissing is walk for a record with missing values, tree by tree as River walks. A
+// walkMissing is walk for a record with missing values, tree by tree as River walks. A
 // present value < threshold goes left, otherwise right; a missing one goes to the child with more
 // l_mass, the left one on ties (River's HSTBranch.next). The walk carries the current node's
 // masses from before this record (l for the choice, r for the score) to derive the right child's.
-func hstWalkMissing[T hstMass](h *HalfSpaceTrees, m []massPair[T], x []float64, rootL, rootR uint32, score, learn bool) uint64 {
+func walkMissing[T mass](h *Model, m []massPair[T], x []float64, rootL, rootR uint32, score, learn bool) uint64 {
 	var sum uint64
 	height, stop := h.opt.Height, h.stopBelow
 	for t := 0; t < h.opt.Trees; t++ {

@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"bytes"
@@ -30,16 +30,16 @@ func gaussianWithOutliers(n, k int, seed uint64) (x []float64, labels []int) {
 	return x, labels
 }
 
-func mustFit(t *testing.T, x []float64, cols int, opt IsolationForestOptions) *IsolationForest {
+func mustFit(t *testing.T, x []float64, cols int, opt Options) *Forest {
 	t.Helper()
-	f, err := FitIsolationForest(context.Background(), x, cols, opt)
+	f, err := Fit(context.Background(), x, cols, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-func scoresOf(t *testing.T, f *IsolationForest, x []float64, cols int) []float64 {
+func scoresOf(t *testing.T, f *Forest, x []float64, cols int) []float64 {
 	t.Helper()
 	out := make([]float64, len(x)/cols)
 	if err := f.ScoreSamples(x, cols, out); err != nil {
@@ -51,7 +51,7 @@ func scoresOf(t *testing.T, f *IsolationForest, x []float64, cols int) []float64
 func TestPlantedAnomaliesAUC(t *testing.T) {
 	x, labels := gaussianWithOutliers(2000, 40, 5)
 	for _, seed := range []int64{0, 1, 42} {
-		f := mustFit(t, x, 2, IsolationForestOptions{Seed: seed, Contamination: 0.02})
+		f := mustFit(t, x, 2, withDefaults(Options{Seed: seed, Contamination: 0.02}))
 		s := scoresOf(t, f, x, 2)
 		if auc := rocAUC(labels, s); auc < 0.995 {
 			t.Errorf("seed %d: AUC %.4f on planted anomalies, want ≥ 0.995", seed, auc)
@@ -77,8 +77,8 @@ func TestPlantedAnomaliesAUC(t *testing.T) {
 // and a float64 that rounds to the threshold in float32 goes left too,
 // because scikit-learn compares float32 inputs.
 func TestSplitRuleLessOrEqualGoesLeft(t *testing.T) {
-	tree := ifTree{
-		nodes: []ifNode{
+	tr := tree{
+		nodes: []treeNode{
 			{thr: 0.5, feat: 1, left: 1},
 			{thr: float32(math.Inf(1))}, // left leaf: 1 training row
 			{thr: float32(math.Inf(1))}, // right leaf: 3 training rows
@@ -86,8 +86,8 @@ func TestSplitRuleLessOrEqualGoesLeft(t *testing.T) {
 		pathLen: []float64{0, leafPathLength(1, 1), leafPathLength(1, 3)},
 		depth:   1,
 	}
-	f := &IsolationForest{cols: 2, maxSamples: 4, offset: -0.5}
-	f.assemble([]ifTree{tree})
+	f := &Forest{cols: 2, maxSamples: 4, offset: -0.5}
+	f.assemble([]tree{tr})
 	leftScore := -math.Pow(2, -(1+averagePathLength(1))/averagePathLength(4))
 	rightScore := -math.Pow(2, -(1+averagePathLength(3))/averagePathLength(4))
 	tests := []struct {
@@ -137,7 +137,7 @@ func TestDepthLimit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.maxSamples), func(t *testing.T) {
-			f := mustFit(t, x, 2, IsolationForestOptions{MaxSamples: tc.maxSamples, NEstimators: 20, Seed: 1})
+			f := mustFit(t, x, 2, withDefaults(Options{MaxSamples: Count(tc.maxSamples), NEstimators: 20, Seed: 1}))
 			deepest := 0
 			for _, d := range f.treeDepth {
 				deepest = max(deepest, int(d))
@@ -158,7 +158,7 @@ func TestDepthLimit(t *testing.T) {
 			if deepest != tc.wantDepth {
 				t.Errorf("deepest leaf at %d, want the limit %d", deepest, tc.wantDepth)
 			}
-			if (f.heapKey != nil) != (tc.wantDepth <= ifHeapMaxDepth) {
+			if (f.heapKey != nil) != (tc.wantDepth <= heapMaxDepth) {
 				t.Errorf("heap layout present = %v for depth %d", f.heapKey != nil, tc.wantDepth)
 			}
 			// Both walks agree.
@@ -182,25 +182,25 @@ func TestMaxSamples(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		opt     IsolationForestOptions
+		opt     Options
 		want    int
 		warning string
 		err     string
 	}{
-		{name: "auto below 256", opt: IsolationForestOptions{}, want: 256},
-		{name: "count", opt: IsolationForestOptions{MaxSamples: 100}, want: 100},
-		{name: "count capped", opt: IsolationForestOptions{MaxSamples: 500}, want: 301,
+		{name: "auto below 256", opt: DefaultOptions(), want: 256},
+		{name: "count", opt: withDefaults(Options{MaxSamples: Count(100)}), want: 100},
+		{name: "count capped", opt: withDefaults(Options{MaxSamples: Count(500)}), want: 301,
 			warning: "max_samples (500) is greater than the total number of samples (301). max_samples will be set to n_samples for estimation."},
-		{name: "fraction", opt: IsolationForestOptions{MaxSamplesFraction: 0.5}, want: 150},
-		{name: "fraction one", opt: IsolationForestOptions{MaxSamplesFraction: 1}, want: 301},
-		{name: "fraction too small", opt: IsolationForestOptions{MaxSamplesFraction: 0.001}, err: "less than one row"},
+		{name: "fraction", opt: withDefaults(Options{MaxSamples: Fraction(0.5)}), want: 150},
+		{name: "fraction one", opt: withDefaults(Options{MaxSamples: Fraction(1)}), want: 301},
+		{name: "fraction too small", opt: withDefaults(Options{MaxSamples: Fraction(0.001)}), err: "less than one row"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logged []string
 			tc.opt.Logf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
 			tc.opt.NEstimators = 5
-			f, err := FitIsolationForest(context.Background(), x, 2, tc.opt)
+			f, err := Fit(context.Background(), x, 2, tc.opt)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want %q", err, tc.err)
@@ -222,70 +222,99 @@ func TestMaxSamples(t *testing.T) {
 		})
 	}
 	small := x[:2*100]
-	if f := mustFit(t, small, 2, IsolationForestOptions{NEstimators: 3}); f.MaxSamples() != 100 {
+	if f := mustFit(t, small, 2, withDefaults(Options{NEstimators: 3})); f.MaxSamples() != 100 {
 		t.Errorf("auto on 100 rows: MaxSamples() = %d, want 100", f.MaxSamples())
 	}
 }
 
-func TestOptionsValidate(t *testing.T) {
+func TestOptionsChecked(t *testing.T) {
 	tests := []struct {
-		opt IsolationForestOptions
-		err string // "" = valid
+		opt    Options
+		option string // "" = valid
+		msg    string
 	}{
-		{IsolationForestOptions{}, ""},
-		{IsolationForestOptions{NEstimators: 100, MaxSamples: 256, Contamination: 0.01, MaxFeatures: 2, Seed: -5, Workers: 8}, ""},
-		{IsolationForestOptions{Contamination: 0.5, MaxSamplesFraction: 1, MaxFeaturesFraction: 1}, ""},
-		{IsolationForestOptions{NEstimators: -1}, "n_estimators"},
-		{IsolationForestOptions{MaxSamples: -1}, "max_samples"},
-		{IsolationForestOptions{MaxSamplesFraction: 1.5}, "max_samples fraction must be in (0, 1], got 1.5"},
-		{IsolationForestOptions{MaxSamplesFraction: math.NaN()}, "max_samples fraction"},
-		{IsolationForestOptions{MaxSamples: 10, MaxSamplesFraction: 0.5}, "not both"},
-		{IsolationForestOptions{Contamination: 0.7}, "contamination must be in (0, 0.5], got 0.7"},
-		{IsolationForestOptions{Contamination: -0.1}, "contamination"},
-		{IsolationForestOptions{Contamination: math.NaN()}, "contamination"},
-		{IsolationForestOptions{MaxFeatures: -2}, "max_features"},
-		{IsolationForestOptions{MaxFeaturesFraction: 2}, "max_features fraction"},
-		{IsolationForestOptions{MaxFeatures: 1, MaxFeaturesFraction: 0.5}, "not both"},
-		{IsolationForestOptions{Workers: -1}, "workers"},
+		{DefaultOptions(), "", ""},
+		{withDefaults(Options{NEstimators: 100, MaxSamples: Count(256), Contamination: 0.01, MaxFeatures: Count(2), Seed: -5, Workers: 8}), "", ""},
+		{withDefaults(Options{Contamination: 0.5, MaxSamples: Fraction(1), MaxFeatures: Fraction(1)}), "", ""},
+		{Options{NEstimators: 0, MaxSamples: AutoSize(), MaxFeatures: Fraction(1), Workers: 1}, "NEstimators", "at least 1"},
+		{withDefaults(Options{NEstimators: -1}), "NEstimators", "at least 1"},
+		{Options{NEstimators: 100, MaxFeatures: Fraction(1), Workers: 1}, "MaxSamples", "positive count"},
+		{withDefaults(Options{MaxSamples: Count(-1)}), "MaxSamples", "positive count"},
+		{withDefaults(Options{MaxSamples: Fraction(1.5)}), "MaxSamples", "fraction must be in (0, 1], got 1.5"},
+		{withDefaults(Options{MaxSamples: Fraction(math.NaN())}), "MaxSamples", "fraction"},
+		{withDefaults(Options{Contamination: 0.7}), "Contamination", "must be in (0, 0.5], got 0.7"},
+		{withDefaults(Options{Contamination: -0.1}), "Contamination", ""},
+		{withDefaults(Options{Contamination: math.NaN()}), "Contamination", ""},
+		{Options{NEstimators: 100, MaxSamples: AutoSize(), Workers: 1}, "MaxFeatures", "positive count"},
+		{withDefaults(Options{MaxFeatures: Count(-2)}), "MaxFeatures", ""},
+		{withDefaults(Options{MaxFeatures: Fraction(2)}), "MaxFeatures", "fraction"},
+		{withDefaults(Options{MaxFeatures: AutoSize()}), "MaxFeatures", `"auto"`},
+		{withDefaults(Options{Workers: -1}), "Workers", "at least 1"},
 	}
+	x, _ := gaussianWithOutliers(50, 2, 1)
 	for _, tc := range tests {
-		err := tc.opt.Validate()
-		switch {
-		case tc.err == "" && err != nil:
-			t.Errorf("%+v: unexpected error %v", tc.opt, err)
-		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
-			t.Errorf("%+v: err = %v, want it to mention %q", tc.opt, err, tc.err)
+		_, err := Fit(t.Context(), x, 2, tc.opt)
+		if tc.option == "" {
+			if err != nil {
+				t.Errorf("%+v: unexpected error %v", tc.opt, err)
+			}
+			continue
+		}
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != tc.option || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%+v: err = %v, want an *OptionError for %s mentioning %q", tc.opt, err, tc.option, tc.msg)
 		}
 	}
 }
 
+// checkSize is what Fit does with a parsed size before it sees data.
+func checkSize(option string, s Size) error {
+	o := DefaultOptions()
+	if option == "MaxSamples" {
+		o.MaxSamples = s
+	} else {
+		o.MaxFeatures = s
+	}
+	return o.Check()
+}
+
 func TestParseMaxSamples(t *testing.T) {
 	tests := []struct {
-		in       string
-		count    int
-		fraction float64
-		ok       bool
+		in   string
+		want string // Size.String(); "" = rejected by the parser or by Fit's check
 	}{
-		{"auto", 0, 0, true},
-		{"256", 256, 0, true},
-		{" 1 ", 1, 0, true},
-		{"0.5", 0, 0.5, true},
-		{"1.0", 0, 1, true},
-		{"1e-1", 0, 0.1, true},
-		{"0", 0, 0, false},
-		{"-3", 0, 0, false},
-		{"1.5", 0, 0, false},
-		{"0.0", 0, 0, false},
-		{"NaN", 0, 0, false},
-		{"inf", 0, 0, false},
-		{"many", 0, 0, false},
-		{"", 0, 0, false},
+		{"auto", "auto"},
+		{"256", "256"},
+		{" 1 ", "1"},
+		{"0.5", "0.5"},
+		{"1.0", "1"}, // a fraction of 1: every sample
+		{"1e-1", "0.1"},
+		{"0", ""},
+		{"-3", ""},
+		{"1.5", ""},
+		{"0.0", ""},
+		{"NaN", ""},
+		{"inf", ""},
+		{"many", ""},
+		{"", ""},
 	}
 	for _, tc := range tests {
-		c, f, err := ParseMaxSamples(tc.in)
-		if (err == nil) != tc.ok || c != tc.count || f != tc.fraction {
-			t.Errorf("ParseMaxSamples(%q) = %d, %v, %v; want %d, %v, ok=%v", tc.in, c, f, err, tc.count, tc.fraction, tc.ok)
+		s, err := ParseMaxSamples(tc.in)
+		if err == nil {
+			err = checkSize("MaxSamples", s)
 		}
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("ParseMaxSamples(%q) = %v, want an error", tc.in, s)
+			}
+			continue
+		}
+		if err != nil || s.String() != tc.want {
+			t.Errorf("ParseMaxSamples(%q) = %v, %v; want %s", tc.in, s, err, tc.want)
+		}
+	}
+	if s, _ := ParseMaxSamples("1.0"); s != Fraction(1) {
+		t.Errorf(`"1.0" parsed as %#v, want Fraction(1) (every sample, not one)`, s)
 	}
 }
 
@@ -293,19 +322,18 @@ func TestParseMaxSamples(t *testing.T) {
 // number is a count and a number with a decimal point or an exponent is a fraction.
 func TestParseMaxFeatures(t *testing.T) {
 	cases := []struct {
-		in       string
-		count    int
-		fraction float64
-		bad      bool
+		in   string
+		want Size
+		bad  bool
 	}{
-		{in: "1", count: 1},
-		{in: "3", count: 3},
-		{in: " 2 ", count: 2},
-		{in: "1.0", fraction: 1},
-		{in: "1.", fraction: 1},
-		{in: "0.5", fraction: 0.5},
-		{in: ".25", fraction: 0.25},
-		{in: "1e-1", fraction: 0.1},
+		{in: "1", want: Count(1)},
+		{in: "3", want: Count(3)},
+		{in: " 2 ", want: Count(2)},
+		{in: "1.0", want: Fraction(1)},
+		{in: "1.", want: Fraction(1)},
+		{in: "0.5", want: Fraction(0.5)},
+		{in: ".25", want: Fraction(0.25)},
+		{in: "1e-1", want: Fraction(0.1)},
 		{in: "0", bad: true},
 		{in: "-1", bad: true},
 		{in: "0.0", bad: true},
@@ -318,15 +346,18 @@ func TestParseMaxFeatures(t *testing.T) {
 		{in: "", bad: true},
 	}
 	for _, c := range cases {
-		count, fraction, err := ParseMaxFeatures(c.in)
+		s, err := ParseMaxFeatures(c.in)
+		if err == nil {
+			err = checkSize("MaxFeatures", s)
+		}
 		if c.bad {
 			if err == nil {
-				t.Errorf("%q: count %d, fraction %v, want an error", c.in, count, fraction)
+				t.Errorf("%q: %#v, want an error", c.in, s)
 			}
 			continue
 		}
-		if err != nil || count != c.count || fraction != c.fraction {
-			t.Errorf("%q: count %d, fraction %v, err %v; want count %d, fraction %v", c.in, count, fraction, err, c.count, c.fraction)
+		if err != nil || s != c.want {
+			t.Errorf("%q: %#v, %v; want %#v", c.in, s, err, c.want)
 		}
 	}
 }
@@ -337,7 +368,7 @@ func TestParseContamination(t *testing.T) {
 		want float64
 		ok   bool
 	}{
-		{"auto", 0, true},
+		{"auto", ContaminationAuto, true},
 		{"0.01", 0.01, true},
 		{"0.5", 0.5, true},
 		{"0", 0, false},
@@ -348,27 +379,51 @@ func TestParseContamination(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got, err := ParseContamination(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
+		if err == nil {
+			o := DefaultOptions()
+			o.Contamination = got
+			err = o.Check()
+		}
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
 			t.Errorf("ParseContamination(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
+}
+
+// withDefaults fills what a test leaves out with scikit-learn's defaults, so a test names only
+// what it is about; Fit itself takes every option as given.
+func withDefaults(o Options) Options {
+	d := DefaultOptions()
+	if o.NEstimators == 0 {
+		o.NEstimators = d.NEstimators
+	}
+	if o.MaxSamples == (Size{}) {
+		o.MaxSamples = d.MaxSamples
+	}
+	if o.MaxFeatures == (Size{}) {
+		o.MaxFeatures = d.MaxFeatures
+	}
+	if o.Workers == 0 {
+		o.Workers = d.Workers
+	}
+	return o
 }
 
 // TestDeterminism: the same seed gives the same model bytes and scores
 // whatever the number of workers or GOMAXPROCS; another seed does not.
 func TestDeterminism(t *testing.T) {
 	x, _ := gaussianWithOutliers(3000, 30, 9)
-	opts := []IsolationForestOptions{
-		{Seed: 42, Contamination: 0.01},
-		{Seed: 7, MaxFeatures: 1, Bootstrap: true, MaxSamples: 1000},
-		{Seed: -3, MaxSamplesFraction: 0.9, NEstimators: 10}, // partial Fisher–Yates path
+	opts := []Options{
+		withDefaults(Options{Seed: 42, Contamination: 0.01}),
+		withDefaults(Options{Seed: 7, MaxFeatures: Count(1), Bootstrap: true, MaxSamples: Count(1000)}),
+		withDefaults(Options{Seed: -3, MaxSamples: Fraction(0.9), NEstimators: 10}), // partial Fisher–Yates path
 	}
 	for i, opt := range opts {
 		var ref []byte
 		var refScores []float64
 		for _, procs := range []int{1, 2, 4} {
 			prev := runtime.GOMAXPROCS(procs)
-			for _, w := range []int{1, 2, 8, 0} {
+			for _, w := range []int{1, 2, 8, procs} {
 				opt.Workers = w
 				f := mustFit(t, x, 2, opt)
 				b, err := f.MarshalBinary()
@@ -402,7 +457,7 @@ func TestDeterminism(t *testing.T) {
 func TestPredictAndDecision(t *testing.T) {
 	x, _ := gaussianWithOutliers(1000, 0, 4)
 	for _, c := range []float64{0, 0.01, 0.1, 0.5} {
-		f := mustFit(t, x, 2, IsolationForestOptions{Seed: 1, Contamination: c})
+		f := mustFit(t, x, 2, withDefaults(Options{Seed: 1, Contamination: c}))
 		n := len(x) / 2
 		s, d, p := make([]float64, n), make([]float64, n), make([]int, n)
 		if err := f.ScoreSamples(x, 2, s); err != nil {
@@ -449,7 +504,7 @@ func TestPredictAndDecision(t *testing.T) {
 
 func TestInputErrors(t *testing.T) {
 	good, _ := gaussianWithOutliers(50, 0, 1)
-	f := mustFit(t, good, 2, IsolationForestOptions{NEstimators: 5})
+	f := mustFit(t, good, 2, withDefaults(Options{NEstimators: 5}))
 	with := func(row, col int, v float64) []float64 {
 		x := append([]float64(nil), good...)
 		x[row*2+col] = v
@@ -463,8 +518,8 @@ func TestInputErrors(t *testing.T) {
 		row, col int
 		msg      string
 	}{
-		{"NaN", with(2, 1, math.NaN()), 2, 1, "anomaly: row 2, column 1: NaN (impute missing values first)"},
-		{"+Inf", with(7, 0, math.Inf(1)), 7, 0, "anomaly: row 7, column 0: +Inf is not a finite number"},
+		{"NaN", with(2, 1, math.NaN()), 2, 1, "iforest: row 2, column 1: NaN (impute missing values first)"},
+		{"+Inf", with(7, 0, math.Inf(1)), 7, 0, "iforest: row 7, column 0: +Inf is not a finite number"},
 		{"-Inf", with(49, 1, math.Inf(-1)), 49, 1, "row 49, column 1"},
 		{"beyond float32", with(3, 0, 1e300), 3, 0, "outside float32 range"},
 		{"first of two", twoBad, 4, 0, "row 4, column 0"},
@@ -480,7 +535,7 @@ func TestInputErrors(t *testing.T) {
 					t.Errorf("%s: %v (row %d col %d), want row %d col %d and %q", what, err, ie.Row, ie.Col, tc.row, tc.col, tc.msg)
 				}
 			}
-			_, err := FitIsolationForest(context.Background(), tc.x, 2, IsolationForestOptions{NEstimators: 2})
+			_, err := Fit(context.Background(), tc.x, 2, withDefaults(Options{NEstimators: 2}))
 			check("fit", err)
 			check("score", f.ScoreSamples(tc.x, 2, make([]float64, len(tc.x)/2)))
 			check("decision", f.DecisionFunction(tc.x, 2, make([]float64, len(tc.x)/2)))
@@ -490,13 +545,13 @@ func TestInputErrors(t *testing.T) {
 
 	// A bad cell in a late chunk and one in an early chunk, scored in
 	// parallel: the first in row order is reported.
-	big := make([]float64, 2*5*ifChunkRows)
-	big[2*(4*ifChunkRows+3)] = math.NaN()
-	big[2*(ifChunkRows+10)+1] = math.Inf(1)
-	err := f.ScoreSamples(big, 2, make([]float64, 5*ifChunkRows))
+	big := make([]float64, 2*5*chunkRows)
+	big[2*(4*chunkRows+3)] = math.NaN()
+	big[2*(chunkRows+10)+1] = math.Inf(1)
+	err := f.ScoreSamples(big, 2, make([]float64, 5*chunkRows))
 	var ie *InputError
-	if !errors.As(err, &ie) || ie.Row != ifChunkRows+10 || ie.Col != 1 {
-		t.Errorf("parallel scoring error %v, want row %d column 1", err, ifChunkRows+10)
+	if !errors.As(err, &ie) || ie.Row != chunkRows+10 || ie.Col != 1 {
+		t.Errorf("parallel scoring error %v, want row %d column 1", err, chunkRows+10)
 	}
 
 	shape := []struct {
@@ -505,30 +560,30 @@ func TestInputErrors(t *testing.T) {
 		want string
 	}{
 		{"ragged fit", func() error {
-			_, err := FitIsolationForest(context.Background(), good[:5], 2, IsolationForestOptions{})
+			_, err := Fit(context.Background(), good[:5], 2, DefaultOptions())
 			return err
 		}, "5 values are not a whole number of rows of 2 columns"},
 		{"zero columns", func() error {
-			_, err := FitIsolationForest(context.Background(), good, 0, IsolationForestOptions{})
+			_, err := Fit(context.Background(), good, 0, DefaultOptions())
 			return err
 		}, "column count must be positive"},
 		{"no rows", func() error {
-			_, err := FitIsolationForest(context.Background(), nil, 2, IsolationForestOptions{})
+			_, err := Fit(context.Background(), nil, 2, DefaultOptions())
 			return err
 		}, "no rows"},
 		{"max_features above columns", func() error {
-			_, err := FitIsolationForest(context.Background(), good, 2, IsolationForestOptions{MaxFeatures: 3})
+			_, err := Fit(context.Background(), good, 2, withDefaults(Options{MaxFeatures: Count(3)}))
 			return err
-		}, "max_features must be <= the 2 columns, got 3"},
+		}, "MaxFeatures must be <= the 2 columns, got 3"},
 		{"bad option", func() error {
-			_, err := FitIsolationForest(context.Background(), good, 2, IsolationForestOptions{Contamination: 0.6})
+			_, err := Fit(context.Background(), good, 2, withDefaults(Options{Contamination: 0.6}))
 			return err
-		}, "contamination must be in (0, 0.5], got 0.6"},
-		{"unfitted model", func() error { return new(IsolationForest).ScoreSamples(nil, 0, nil) }, "not fitted"},
+		}, "Contamination must be in (0, 0.5], got 0.6"},
+		{"unfitted model", func() error { return new(Forest).ScoreSamples(nil, 0, nil) }, "not fitted"},
 		{"width mismatch", func() error { return f.ScoreSamples(make([]float64, 9), 3, make([]float64, 3)) }, "model was fitted on 2 columns, got 3"},
 		{"output length", func() error { return f.ScoreSamples(good, 2, make([]float64, 3)) }, "output has 3 elements for 50 rows"},
 		{"scores length", func() error {
-			_, err := FitScoreIsolationForest(context.Background(), good, 2, IsolationForestOptions{}, make([]float64, 3))
+			_, err := FitScore(context.Background(), good, 2, DefaultOptions(), make([]float64, 3))
 			return err
 		}, "scores has 3 elements for 50 rows"},
 	}
@@ -542,9 +597,9 @@ func TestInputErrors(t *testing.T) {
 func TestFitScoreEqualsFitThenScore(t *testing.T) {
 	x, _ := gaussianWithOutliers(3000, 20, 2)
 	for _, c := range []float64{0, 0.05} {
-		opt := IsolationForestOptions{Seed: 3, Contamination: c}
+		opt := withDefaults(Options{Seed: 3, Contamination: c})
 		got := make([]float64, 3020)
-		g, err := FitScoreIsolationForest(context.Background(), x, 2, opt, got)
+		g, err := FitScore(context.Background(), x, 2, opt, got)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -570,7 +625,7 @@ func TestConstantColumns(t *testing.T) {
 		// FEATURE_THRESHOLD (1e-7), so it counts as constant too.
 		x = append(x, 3.25, rng.NormFloat64(), 1+5e-8*rng.Float64())
 	}
-	f := mustFit(t, x, 3, IsolationForestOptions{Seed: 1})
+	f := mustFit(t, x, 3, withDefaults(Options{Seed: 1}))
 	splits := 0
 	for _, nd := range f.nodes {
 		if nd.left != 0 {
@@ -588,7 +643,7 @@ func TestConstantColumns(t *testing.T) {
 	// every score is −2^(−c(256)/c(256)) = −0.5 (up to the rounding of
 	// scikit-learn's (1 + c) − 1).
 	flat := make([]float64, 3*n)
-	g := mustFit(t, flat, 3, IsolationForestOptions{Seed: 1, Contamination: 0.1})
+	g := mustFit(t, flat, 3, withDefaults(Options{Seed: 1, Contamination: 0.1}))
 	if len(g.nodes) != len(g.treeDepth) {
 		t.Errorf("%d nodes for %d trees, want single-leaf trees", len(g.nodes), len(g.treeDepth))
 	}
@@ -608,7 +663,7 @@ func TestMaxFeaturesPerTree(t *testing.T) {
 	for r := range 600 {
 		x3 = append(x3, x[2*r], x[2*r+1], x[2*r]-x[2*r+1])
 	}
-	for _, opt := range []IsolationForestOptions{{MaxFeatures: 1}, {MaxFeaturesFraction: 0.5}} { // both: one column per tree
+	for _, opt := range []Options{withDefaults(Options{MaxFeatures: Count(1)}), withDefaults(Options{MaxFeatures: Fraction(0.5)})} { // both: one column per tree
 		f := mustFit(t, x3, 3, opt)
 		seen := map[int32]bool{}
 		for tr := range f.treeDepth {
@@ -637,7 +692,7 @@ func TestMaxFeaturesPerTree(t *testing.T) {
 // path length is its depth. The normalisation still uses max_samples.
 func TestBootstrapCountsDistinctRows(t *testing.T) {
 	x := []float64{1, 2, 3}
-	f := mustFit(t, x, 1, IsolationForestOptions{Bootstrap: true, NEstimators: 200, Seed: 5})
+	f := mustFit(t, x, 1, withDefaults(Options{Bootstrap: true, NEstimators: 200, Seed: 5}))
 	if f.MaxSamples() != 3 {
 		t.Fatalf("MaxSamples() = %d", f.MaxSamples())
 	}
@@ -661,7 +716,7 @@ func TestCancel(t *testing.T) {
 	x := benchMatrix(200_000)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := FitIsolationForest(ctx, x, 3, IsolationForestOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := Fit(ctx, x, 3, DefaultOptions()); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled before fit: err = %v", err)
 	}
 	// Cancel during a fit that takes seconds (trees on all 200,000 rows,
@@ -669,7 +724,7 @@ func TestCancel(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := FitIsolationForest(ctx, x, 3, IsolationForestOptions{MaxSamplesFraction: 1, NEstimators: 200, Contamination: 0.1})
+	_, err := Fit(ctx, x, 3, withDefaults(Options{MaxSamples: Fraction(1), NEstimators: 200, Contamination: 0.1}))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled during fit: err = %v", err)
 	}
@@ -680,7 +735,7 @@ func TestCancel(t *testing.T) {
 
 func TestSizeBytes(t *testing.T) {
 	x, _ := gaussianWithOutliers(1000, 0, 1)
-	f := mustFit(t, x, 2, IsolationForestOptions{})
+	f := mustFit(t, x, 2, DefaultOptions())
 	lo := len(f.nodes)*12 + len(f.pathLen)*8 + len(f.heapKey)*8 + len(f.heapLeaves)*8
 	if s := f.SizeBytes(); s < lo || s > 2*lo {
 		t.Errorf("SizeBytes() = %d, arrays alone hold %d", s, lo)
@@ -692,11 +747,11 @@ func TestInputErrorMessage(t *testing.T) {
 		err  InputError
 		want string
 	}{
-		{InputError{Row: 12, Col: 3, Value: math.NaN()}, "anomaly: row 12, column 3: NaN (impute missing values first)"},
-		{InputError{Row: 0, Col: 1, Value: math.Inf(-1)}, "anomaly: row 0, column 1: -Inf is not a finite number"},
-		{InputError{Row: 4, Col: -1, Msg: "has 2 values, want 3"}, "anomaly: row 4: has 2 values, want 3"},
-		{InputError{Row: -1, Col: 2, Msg: "no limits"}, "anomaly: column 2: no limits"},
-		{InputError{Row: -1, Col: -1, Msg: "no rows to fit on"}, "anomaly: no rows to fit on"},
+		{InputError{Row: 12, Col: 3, Value: math.NaN()}, "iforest: row 12, column 3: NaN (impute missing values first)"},
+		{InputError{Row: 0, Col: 1, Value: math.Inf(-1)}, "iforest: row 0, column 1: -Inf is not a finite number"},
+		{InputError{Row: 4, Col: -1, Msg: "has 2 values, want 3"}, "iforest: row 4: has 2 values, want 3"},
+		{InputError{Row: -1, Col: 2, Msg: "no limits"}, "iforest: column 2: no limits"},
+		{InputError{Row: -1, Col: -1, Msg: "no rows to fit on"}, "iforest: no rows to fit on"},
 	}
 	for _, tc := range tests {
 		if got := tc.err.Error(); got != tc.want {

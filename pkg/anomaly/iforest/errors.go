@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"fmt"
@@ -21,10 +21,10 @@ type InputError struct {
 	Msg      string
 }
 
-// Error renders e.g. "anomaly: row 12, column 3: NaN (impute missing values first)".
+// Error renders e.g. "iforest: row 12, column 3: NaN (impute missing values first)".
 func (e *InputError) Error() string {
 	var b strings.Builder
-	b.WriteString("anomaly: ")
+	b.WriteString("iforest: ")
 	if e.Row >= 0 {
 		fmt.Fprintf(&b, "row %d", e.Row)
 		if e.Col >= 0 {

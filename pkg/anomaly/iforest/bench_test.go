@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"context"
@@ -57,11 +57,11 @@ const benchRows = 567_000
 func BenchmarkIsolationForestFitScore567k(b *testing.B) {
 	x := benchMatrix(benchRows)
 	out := make([]float64, benchRows)
-	opt := IsolationForestOptions{Contamination: 0.01, Seed: 42}
+	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		f, err := FitIsolationForest(context.Background(), x, 3, opt)
+		f, err := Fit(context.Background(), x, 3, opt)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -74,16 +74,16 @@ func BenchmarkIsolationForestFitScore567k(b *testing.B) {
 }
 
 // BenchmarkIsolationForestFitScoreOnePass567k is the same job through
-// FitScoreIsolationForest, which reuses the offset's scoring pass as the
+// FitScore, which reuses the offset's scoring pass as the
 // result instead of scoring every row a second time.
 func BenchmarkIsolationForestFitScoreOnePass567k(b *testing.B) {
 	x := benchMatrix(benchRows)
 	out := make([]float64, benchRows)
-	opt := IsolationForestOptions{Contamination: 0.01, Seed: 42}
+	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		if _, err := FitScoreIsolationForest(context.Background(), x, 3, opt, out); err != nil {
+		if _, err := FitScore(context.Background(), x, 3, opt, out); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -95,11 +95,11 @@ func BenchmarkIsolationForestFitScoreOnePass567k(b *testing.B) {
 // "auto": no scoring pass), i.e. drawing samples and growing 100 trees.
 func BenchmarkIsolationForestFit567kAuto(b *testing.B) {
 	x := benchMatrix(benchRows)
-	opt := IsolationForestOptions{Seed: 42}
+	opt := withDefaults(Options{Seed: 42})
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		if _, err := FitIsolationForest(context.Background(), x, 3, opt); err != nil {
+		if _, err := Fit(context.Background(), x, 3, opt); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -118,7 +118,7 @@ func BenchmarkIsolationForestScoreOneWorker(b *testing.B) { benchScore(b, 1) }
 // workers goroutines (0 = GOMAXPROCS).
 func benchScore(b *testing.B, workers int) {
 	x := benchMatrix(benchRows)
-	f, err := FitIsolationForest(context.Background(), x, 3, IsolationForestOptions{Seed: 42, Workers: workers})
+	f, err := Fit(context.Background(), x, 3, withDefaults(Options{Seed: 42, Workers: workers}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,11 +146,11 @@ func BenchmarkIsolationForestFitScoreSnapshotShape(b *testing.B) {
 		x[i] = rng.NormFloat64() * float64(1+i%cols)
 	}
 	out := make([]float64, rows)
-	opt := IsolationForestOptions{Contamination: 0.01, Seed: 42}
+	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		f, err := FitIsolationForest(context.Background(), x, cols, opt)
+		f, err := Fit(context.Background(), x, cols, opt)
 		if err != nil {
 			b.Fatal(err)
 		}

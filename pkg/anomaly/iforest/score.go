@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"context"
@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 )
 
-// ifChunkRows is the number of rows scored together. All trees are
+// chunkRows is the number of rows scored together. All trees are
 // walked over one chunk before the next chunk, so each tree (a few KiB) is
 // loaded into cache once per chunk rather than once per row, while the
 // chunk's converted rows, node indices and sums (≈ 512·(4·cols+12) bytes)
 // stay in L1/L2.
-const ifChunkRows = 512
+const chunkRows = 512
 
 // ScoreSamples writes scikit-learn's score_samples for each row of x into
 // out: −2^(−E[h(x)]/c(max_samples)), where h(x) is a tree's path length
@@ -25,37 +25,37 @@ const ifChunkRows = 512
 // Rows are converted to float32 like scikit-learn's; a cell it would
 // reject (NaN, ±Inf, beyond float32) is an *InputError naming row and
 // column, and then out is unspecified.
-func (f *IsolationForest) ScoreSamples(x []float64, cols int, out []float64) error {
-	return f.run(context.Background(), x, cols, ifDest{scores: out})
+func (f *Forest) ScoreSamples(x []float64, cols int, out []float64) error {
+	return f.run(context.Background(), x, cols, dest{scores: out})
 }
 
 // DecisionFunction writes ScoreSamples − Offset: negative for rows the
 // model calls anomalous (scikit-learn's decision_function).
-func (f *IsolationForest) DecisionFunction(x []float64, cols int, out []float64) error {
-	return f.run(context.Background(), x, cols, ifDest{scores: out, subtractOffset: true})
+func (f *Forest) DecisionFunction(x []float64, cols int, out []float64) error {
+	return f.run(context.Background(), x, cols, dest{scores: out, subtractOffset: true})
 }
 
 // Predict writes −1 for anomalies (decision < 0) and 1 for the rest, as
 // scikit-learn's predict.
-func (f *IsolationForest) Predict(x []float64, cols int, out []int) error {
-	return f.run(context.Background(), x, cols, ifDest{labels: out})
+func (f *Forest) Predict(x []float64, cols int, out []int) error {
+	return f.run(context.Background(), x, cols, dest{labels: out})
 }
 
 // scoreSamples is ScoreSamples with cancellation, used by Fit to score the
 // training rows for the contamination offset.
-func (f *IsolationForest) scoreSamples(ctx context.Context, x []float64, cols int, out []float64) error {
-	return f.run(ctx, x, cols, ifDest{scores: out})
+func (f *Forest) scoreSamples(ctx context.Context, x []float64, cols int, out []float64) error {
+	return f.run(ctx, x, cols, dest{scores: out})
 }
 
-// ifDest says what to write per row: scores (optionally minus the
+// dest says what to write per row: scores (optionally minus the
 // offset) or labels.
-type ifDest struct {
+type dest struct {
 	scores         []float64
 	subtractOffset bool
 	labels         []int
 }
 
-func (d ifDest) len() int {
+func (d dest) len() int {
 	if d.labels != nil {
 		return len(d.labels)
 	}
@@ -65,9 +65,9 @@ func (d ifDest) len() int {
 // run scores x in chunks, in parallel, writing to dst. When several chunks
 // hold bad cells, the error reported is the first bad cell in row order,
 // whatever the scheduling.
-func (f *IsolationForest) run(ctx context.Context, x []float64, cols int, dst ifDest) error {
+func (f *Forest) run(ctx context.Context, x []float64, cols int, dst dest) error {
 	if len(f.treeDepth) == 0 {
-		return errors.New("anomaly: isolation forest is not fitted")
+		return errors.New("iforest: isolation forest is not fitted")
 	}
 	if cols != f.cols {
 		return &InputError{Row: -1, Col: -1, Msg: fmt.Sprintf("model was fitted on %d columns, got %d", f.cols, cols)}
@@ -77,9 +77,9 @@ func (f *IsolationForest) run(ctx context.Context, x []float64, cols int, dst if
 	}
 	rows := len(x) / cols
 	if dst.len() != rows {
-		return fmt.Errorf("anomaly: output has %d elements for %d rows", dst.len(), rows)
+		return fmt.Errorf("iforest: output has %d elements for %d rows", dst.len(), rows)
 	}
-	chunks := (rows + ifChunkRows - 1) / ifChunkRows
+	chunks := (rows + chunkRows - 1) / chunkRows
 	if chunks == 0 {
 		return nil
 	}
@@ -137,48 +137,48 @@ func (f *IsolationForest) run(ctx context.Context, x []float64, cols int, dst if
 	return ctx.Err()
 }
 
-// ifScorer is one goroutine's scratch: the chunk's rows, column-major, as
-// float32 or ifKey, each row's current node and its path-length sum.
+// scorer is one goroutine's scratch: the chunk's rows, column-major, as
+// float32 or orderKey, each row's current node and its path-length sum.
 // Allocated once per call and goroutine, never per row.
-type ifScorer struct {
-	f    *IsolationForest
+type scorer struct {
+	f    *Forest
 	rows []float32
 	keys []uint32
 	idx  []uint32
 	sums []float64
 }
 
-func (f *IsolationForest) newIFScorer() *ifScorer {
-	s := &ifScorer{f: f, idx: make([]uint32, ifChunkRows), sums: make([]float64, ifChunkRows)}
+func (f *Forest) newIFScorer() *scorer {
+	s := &scorer{f: f, idx: make([]uint32, chunkRows), sums: make([]float64, chunkRows)}
 	if f.heapKey != nil {
-		// A power of two for ifHeapSteps' index mask.
-		s.keys = make([]uint32, 1<<bits.Len(uint(ifChunkRows*f.cols-1)))
+		// A power of two for heapSteps' index mask.
+		s.keys = make([]uint32, 1<<bits.Len(uint(chunkRows*f.cols-1)))
 	} else {
-		s.rows = make([]float32, ifChunkRows*f.cols)
+		s.rows = make([]float32, chunkRows*f.cols)
 	}
 	return s
 }
 
-// chunk scores rows [c·ifChunkRows, …) of x into dst.
-func (s *ifScorer) chunk(x []float64, c, rows int, dst ifDest) error {
+// chunk scores rows [c·chunkRows, …) of x into dst.
+func (s *scorer) chunk(x []float64, c, rows int, dst dest) error {
 	f := s.f
 	cols := f.cols
-	r0 := c * ifChunkRows
-	nr := min(ifChunkRows, rows-r0)
+	r0 := c * chunkRows
+	nr := min(chunkRows, rows-r0)
 	src := x[r0*cols : (r0+nr)*cols]
 	// Transpose to column-major while converting, as float32 for the
-	// pointer walk or as ifKey for the heap walk.
+	// pointer walk or as orderKey for the heap walk.
 	heap := f.heapKey != nil
 	for r := range nr {
 		for c, v := range src[r*cols : (r+1)*cols] {
 			v32 := float32(v)
 			if v-v != 0 || math.IsInf(float64(v32), 0) {
-				return ifBadCell(v, r0+r, c)
+				return badCell(v, r0+r, c)
 			}
 			if heap {
-				s.keys[c*ifChunkRows+r] = ifKey(v32)
+				s.keys[c*chunkRows+r] = orderKey(v32)
 			} else {
-				s.rows[c*ifChunkRows+r] = v32
+				s.rows[c*chunkRows+r] = v32
 			}
 		}
 	}
@@ -189,13 +189,13 @@ func (s *ifScorer) chunk(x []float64, c, rows int, dst ifDest) error {
 		for t, depth := range f.treeDepth {
 			lo, hi := f.heapStart[t], f.heapStart[t+1]
 			leaves := f.heapLeaves[f.leafStart[t]:f.leafStart[t+1]]
-			ifWalkHeap(f.heapKey[lo:hi], f.heapOff[lo:hi], leaves, int(depth), s.keys, idx, sums)
+			walkHeap(f.heapKey[lo:hi], f.heapOff[lo:hi], leaves, int(depth), s.keys, idx, sums)
 		}
 	} else {
 		for t, depth := range f.treeDepth {
 			nodes := f.nodes[f.treeStart[t]:f.treeStart[t+1]]
 			pathLen := f.pathLen[f.treeStart[t]:f.treeStart[t+1]]
-			ifWalkTree(nodes, pathLen, int(depth), s.rows, idx, sums)
+			walkTree(nodes, pathLen, int(depth), s.rows, idx, sums)
 		}
 	}
 
@@ -224,8 +224,8 @@ func (s *ifScorer) chunk(x []float64, c, rows int, dst ifDest) error {
 	return nil
 }
 
-// ifWalkTree adds each row's path length in one tree to sums. rows is
-// the chunk column-major (column c of row r at c·ifChunkRows+r) and idx is
+// walkTree adds each row's path length in one tree to sums. rows is
+// the chunk column-major (column c of row r at c·chunkRows+r) and idx is
 // scratch for each row's current node.
 //
 // The walk is level by level across all rows of the chunk rather than
@@ -236,13 +236,13 @@ func (s *ifScorer) chunk(x []float64, c, rows int, dst ifDest) error {
 // depth steps (leaves loop to themselves), and the step is written so the
 // compiler emits a flag-to-integer move, not a branch: whether a row goes
 // left is a coin flip the branch predictor cannot learn.
-func ifWalkTree(nodes []ifNode, pathLen []float64, depth int, rows []float32, idx []uint32, sums []float64) {
+func walkTree(nodes []treeNode, pathLen []float64, depth int, rows []float32, idx []uint32, sums []float64) {
 	clear(idx)
 	for range depth {
 		for r, i := range idx {
 			n := &nodes[i]
-			v := rows[int(n.feat)*ifChunkRows+r]
-			idx[r] = i + uint32(n.left) + uint32(ifRight(v, n.thr))
+			v := rows[int(n.feat)*chunkRows+r]
+			idx[r] = i + uint32(n.left) + uint32(right(v, n.thr))
 		}
 	}
 	for r, i := range idx {
@@ -250,34 +250,34 @@ func ifWalkTree(nodes []ifNode, pathLen []float64, depth int, rows []float32, id
 	}
 }
 
-// ifWalkHeap is ifWalkTree over a tree in heap order (see heapKey):
+// walkHeap is walkTree over a tree in heap order (see heapKey):
 // children of i at 2i and 2i+1, so after depth steps from the root (1),
-// i−2^depth indexes leaves. Rows are compared as ifKey integers.
+// i−2^depth indexes leaves. Rows are compared as orderKey integers.
 //
 // It takes two levels per pass over the rows, which halves the loads and
 // stores of idx and the loop overhead per step while leaving each row's
 // chain of dependent loads short enough for the CPU to overlap many rows.
 // The first pass starts every row at the root without reading idx.
-func ifWalkHeap(key, off []uint32, leaves []float64, depth int, keys []uint32, idx []uint32, sums []float64) {
+func walkHeap(key, off []uint32, leaves []float64, depth int, keys []uint32, idx []uint32, sums []float64) {
 	if depth == 0 { // a single leaf
 		for r := range sums {
 			sums[r] += leaves[0]
 		}
 		return
 	}
-	ifHeapSteps(key, off, keys, idx, depth)
+	heapSteps(key, off, keys, idx, depth)
 	first := uint32(1) << depth
 	for r, i := range idx {
 		sums[r] += leaves[i-first]
 	}
 }
 
-// ifHeapSteps is ifWalkHeap's hot loop, a function of its own so that the
+// heapSteps is walkHeap's hot loop, a function of its own so that the
 // compiler keeps everything it touches in registers. len(key) = len(off)
 // and len(keys) are powers of two, so masking the indices lets the
 // compiler drop the bounds checks (valid indices are below the lengths
 // anyway, so the masks never change a result).
-func ifHeapSteps(key, off []uint32, keys []uint32, idx []uint32, depth int) {
+func heapSteps(key, off []uint32, keys []uint32, idx []uint32, depth int) {
 	if len(key) == 0 || len(keys) == 0 {
 		return
 	}
@@ -287,29 +287,29 @@ func ifHeapSteps(key, off []uint32, keys []uint32, idx []uint32, depth int) {
 	if depth%2 == 1 {
 		k1, o1 := key[1&nodeMask], uint(off[1&nodeMask])
 		for r := range idx {
-			idx[r] = 2 + ifAbove(keys[(o1+uint(r))&keyMask], k1)
+			idx[r] = 2 + above(keys[(o1+uint(r))&keyMask], k1)
 		}
 	} else {
 		k1, o1 := key[1&nodeMask], uint(off[1&nodeMask])
 		for r := range idx {
-			i := 2 + ifAbove(keys[(o1+uint(r))&keyMask], k1)
+			i := 2 + above(keys[(o1+uint(r))&keyMask], k1)
 			j := uint(i) & nodeMask
-			idx[r] = 2*i + ifAbove(keys[(uint(off[j])+uint(r))&keyMask], key[j])
+			idx[r] = 2*i + above(keys[(uint(off[j])+uint(r))&keyMask], key[j])
 		}
 		depth--
 	}
 	for depth--; depth >= 2; depth -= 2 {
 		for r, i := range idx {
 			j := uint(i) & nodeMask
-			i = 2*i + ifAbove(keys[(uint(off[j])+uint(r))&keyMask], key[j])
+			i = 2*i + above(keys[(uint(off[j])+uint(r))&keyMask], key[j])
 			j = uint(i) & nodeMask
-			idx[r] = 2*i + ifAbove(keys[(uint(off[j])+uint(r))&keyMask], key[j])
+			idx[r] = 2*i + above(keys[(uint(off[j])+uint(r))&keyMask], key[j])
 		}
 	}
 }
 
-// ifAbove is 1 when key k lies above threshold key t (the row goes right).
-func ifAbove(k, t uint32) uint32 {
+// above is 1 when key k lies above threshold key t (the row goes right).
+func above(k, t uint32) uint32 {
 	var b uint32
 	if k > t {
 		b = 1
@@ -317,8 +317,8 @@ func ifAbove(k, t uint32) uint32 {
 	return b
 }
 
-// ifRight is 1 when a value goes to the right child (v > thr), else 0.
-func ifRight(v, thr float32) int32 {
+// right is 1 when a value goes to the right child (v > thr), else 0.
+func right(v, thr float32) int32 {
 	var b int32
 	if v > thr {
 		b = 1
@@ -338,13 +338,13 @@ func percentileLinear(a []float64, q float64) float64 {
 	}
 	virtual := float64(n-1) * (q / 100)
 	if virtual >= float64(n-1) {
-		return ifSelectKth(a, n-1)
+		return selectKth(a, n-1)
 	}
 	if virtual < 0 {
-		return ifSelectKth(a, 0)
+		return selectKth(a, 0)
 	}
 	lo := int(math.Floor(virtual))
-	below := ifSelectKth(a, lo)
+	below := selectKth(a, lo)
 	// After selection everything right of lo is >= a[lo]; the next order
 	// statistic is their minimum.
 	above := slices.Min(a[lo+1:])
@@ -360,11 +360,11 @@ func numpyLerp(a, b, t float64) float64 {
 	return a + d*t
 }
 
-// ifSelectKth moves the k-th smallest element of a to a[k], smaller or equal
+// selectKth moves the k-th smallest element of a to a[k], smaller or equal
 // ones before it and greater or equal ones after, and returns it. Hoare
 // partitioning around a median of three copes with the many equal scores
 // an isolation forest produces; pathological inputs fall back to sorting.
-func ifSelectKth(a []float64, k int) float64 {
+func selectKth(a []float64, k int) float64 {
 	lo, hi := 0, len(a)-1
 	for iter := 0; lo < hi; iter++ {
 		if iter > 64 {
@@ -372,7 +372,7 @@ func ifSelectKth(a []float64, k int) float64 {
 			break
 		}
 		mid := lo + (hi-lo)/2
-		p := ifMedian3(a[lo], a[mid], a[hi])
+		p := median3(a[lo], a[mid], a[hi])
 		i, j := lo, hi
 		for i <= j {
 			for a[i] < p {
@@ -399,7 +399,7 @@ func ifSelectKth(a []float64, k int) float64 {
 	return a[k]
 }
 
-func ifMedian3(a, b, c float64) float64 {
+func median3(a, b, c float64) float64 {
 	if a > b {
 		a, b = b, a
 	}

@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ func TestIsolationForestMarshalRoundTrip(t *testing.T) {
 	x, _ := gaussianWithOutliers(2000, 20, 3)
 	tests := []struct {
 		name string
-		opt  IsolationForestOptions
+		opt  Options
 	}{
-		{"reference options", IsolationForestOptions{Contamination: 0.01, Seed: 42}},
-		{"bootstrap, one column per tree", IsolationForestOptions{Bootstrap: true, MaxFeatures: 1, Seed: 1}},
-		{"deep trees (pointer walk)", IsolationForestOptions{MaxSamples: 2000, NEstimators: 10, Seed: 2}},
+		{"reference options", withDefaults(Options{Contamination: 0.01, Seed: 42})},
+		{"bootstrap, one column per tree", withDefaults(Options{Bootstrap: true, MaxFeatures: Count(1), Seed: 1})},
+		{"deep trees (pointer walk)", withDefaults(Options{MaxSamples: Count(2000), NEstimators: 10, Seed: 2})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -26,7 +26,7 @@ func TestIsolationForestMarshalRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var g IsolationForest
+			var g Forest
 			if err := g.UnmarshalBinary(b); err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestIsolationForestMarshalRoundTrip(t *testing.T) {
 
 func TestIsolationForestUnmarshalRejectsCorruption(t *testing.T) {
 	x, _ := gaussianWithOutliers(300, 5, 3)
-	f := mustFit(t, x, 2, IsolationForestOptions{NEstimators: 3, MaxSamples: 16, Contamination: 0.1})
+	f := mustFit(t, x, 2, withDefaults(Options{NEstimators: 3, MaxSamples: Count(16), Contamination: 0.1}))
 	good, err := f.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestIsolationForestUnmarshalRejectsCorruption(t *testing.T) {
 		fn(b)
 		return resum(b)
 	}
-	node := func(i int) int { return ifHeaderSize + f.NumTrees()*ifTreeSize + i*ifNodeSize }
+	node := func(i int) int { return headerSize + f.NumTrees()*treeSize + i*nodeSize }
 	firstLeaf := 0
 	for i, n := range f.nodes {
 		if n.left == 0 {
@@ -93,8 +93,8 @@ func TestIsolationForestUnmarshalRejectsCorruption(t *testing.T) {
 		{"node count", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[20:], 1<<31) })},
 		{"NaN offset", edit(func(b []byte) { binary.LittleEndian.PutUint64(b[24:], math.Float64bits(math.NaN())) })},
 		{"contamination", edit(func(b []byte) { binary.LittleEndian.PutUint64(b[32:], math.Float64bits(0.9)) })},
-		{"tree size", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[ifHeaderSize:], 1) })},
-		{"tree depth", edit(func(b []byte) { b[ifHeaderSize+4]++ })},
+		{"tree size", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[headerSize:], 1) })},
+		{"tree depth", edit(func(b []byte) { b[headerSize+4]++ })},
 		{"column out of range", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[node(0)+4:], 2) })},
 		{"child out of range", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[node(0)+8:], 1000) })},
 		{"child loops back", edit(func(b []byte) { binary.LittleEndian.PutUint32(b[node(0)+8:], uint32(0xffffffff)) })},
@@ -121,7 +121,7 @@ func TestIsolationForestUnmarshalRejectsCorruption(t *testing.T) {
 	for i := range good {
 		b := bytes.Clone(good)
 		b[i] ^= 1 << (i % 8)
-		var g IsolationForest
+		var g Forest
 		if err := g.UnmarshalBinary(b); err == nil {
 			t.Fatalf("bit flip in byte %d accepted", i)
 		}
@@ -137,11 +137,11 @@ func flipped(b []byte, i int) []byte {
 
 func FuzzIsolationForestUnmarshal(f *testing.F) {
 	x, _ := gaussianWithOutliers(200, 5, 1)
-	for _, opt := range []IsolationForestOptions{
-		{NEstimators: 2, MaxSamples: 8},
-		{NEstimators: 3, MaxSamples: 32, MaxFeatures: 1, Bootstrap: true, Contamination: 0.2},
+	for _, opt := range []Options{
+		withDefaults(Options{NEstimators: 2, MaxSamples: Count(8)}),
+		withDefaults(Options{NEstimators: 3, MaxSamples: Count(32), MaxFeatures: Count(1), Bootstrap: true, Contamination: 0.2}),
 	} {
-		m, err := FitIsolationForest(f.Context(), x, 2, opt)
+		m, err := Fit(f.Context(), x, 2, opt)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func FuzzIsolationForestUnmarshal(f *testing.F) {
 			data = bytes.Clone(data)
 			binary.LittleEndian.PutUint32(data[len(data)-4:], crc32.ChecksumIEEE(data[:len(data)-4]))
 		}
-		var m IsolationForest
+		var m Forest
 		if err := m.UnmarshalBinary(data); err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package anomaly
+package hst
 
 import (
 	"fmt"
@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// hstBenchSeries is the per-sensor scale of issue 14: one state per series, records arriving
+// benchSeries is the per-sensor scale of issue 14: one state per series, records arriving
 // round-robin, so every record's state is cold (10,000 states do not fit in any cache) and a
 // record costs what its memory accesses cost.
-const hstBenchSeries = 10000
+const benchSeries = 10000
 
 // BenchmarkHSTScoreLearnSeries: ScoreLearn over 10,000 series (10 trees, height 8), one state per
 // series, records round-robin over the series. Window 250 is the processor's and the PurpleAir
@@ -26,7 +26,7 @@ func BenchmarkHSTScoreLearnSeries(b *testing.B) {
 			for _, f := range features {
 				limits[f] = [2]float64{0, 1200}
 			}
-			h := newHST(b, features, HalfSpaceTreesOptions{Trees: 10, Height: 8, WindowSize: bc.window, Limits: limits, Seed: 11})
+			h := newHST(b, features, Options{Trees: 10, Height: 8, WindowSize: bc.window, Limits: limits, Seed: 11})
 
 			xs := make([][]float64, 4096)
 			v := uint64(88172645463325252)
@@ -46,7 +46,7 @@ func BenchmarkHSTScoreLearnSeries(b *testing.B) {
 			for i := 0; i <= bc.window; i++ {
 				h.Learn(warm, xs[i&4095])
 			}
-			states := make([]*HSTState, hstBenchSeries)
+			states := make([]*State, benchSeries)
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
@@ -55,7 +55,7 @@ func BenchmarkHSTScoreLearnSeries(b *testing.B) {
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			heapPerSeries := float64(after.HeapAlloc-before.HeapAlloc) / hstBenchSeries
+			heapPerSeries := float64(after.HeapAlloc-before.HeapAlloc) / benchSeries
 			for i := range states {
 				states[i] = warm.Clone()
 			}
@@ -68,7 +68,7 @@ func BenchmarkHSTScoreLearnSeries(b *testing.B) {
 			for b.Loop() {
 				sink += h.ScoreLearn(states[s], xs[i&4095])
 				i++
-				if s++; s == hstBenchSeries {
+				if s++; s == benchSeries {
 					s = 0
 				}
 			}
@@ -83,7 +83,7 @@ func BenchmarkHSTScoreLearnSeries(b *testing.B) {
 // BenchmarkHSTMarshalState: saving and loading one warm state at the defaults (10 trees, height 8,
 // window 250), what a state file costs per series (records/… here count states).
 func BenchmarkHSTMarshalState(b *testing.B) {
-	h := newHST(b, []string{"pm1.0_cf_1"}, HalfSpaceTreesOptions{Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11})
+	h := newHST(b, []string{"pm1.0_cf_1"}, withDefaults(Options{Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11}))
 	s := h.NewState()
 	x := []float64{0}
 	v := uint64(88172645463325252)

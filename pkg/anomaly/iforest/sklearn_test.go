@@ -1,4 +1,4 @@
-package anomaly
+package iforest
 
 import (
 	"encoding/csv"
@@ -98,26 +98,26 @@ type sklearnModel struct {
 // forestFromSklearn rebuilds a fitted scikit-learn forest in our layout:
 // children made adjacent, features mapped through the tree's column
 // subset, thresholds rounded down to float32 and leaves given their path
-// length, exactly as FitIsolationForest lays out its own trees.
-func forestFromSklearn(t *testing.T, m sklearnModel, cols int) *IsolationForest {
+// length, exactly as Fit lays out its own trees.
+func forestFromSklearn(t *testing.T, m sklearnModel, cols int) *Forest {
 	t.Helper()
-	trees := make([]ifTree, len(m.Trees))
+	trees := make([]tree, len(m.Trees))
 	for ti, st := range m.Trees {
-		var tr ifTree
-		tr.nodes = []ifNode{{}}
+		var tr tree
+		tr.nodes = []treeNode{{}}
 		tr.pathLen = []float64{0}
 		var place func(sk, at, depth int)
 		place = func(sk, at, depth int) {
 			if st.ChildrenLeft[sk] == -1 {
-				tr.nodes[at] = ifNode{thr: float32(math.Inf(1))}
+				tr.nodes[at] = treeNode{thr: float32(math.Inf(1))}
 				tr.pathLen[at] = leafPathLength(depth, st.NNodeSamples[sk])
 				tr.depth = max(tr.depth, depth)
 				return
 			}
 			left := len(tr.nodes)
-			tr.nodes = append(tr.nodes, ifNode{}, ifNode{})
+			tr.nodes = append(tr.nodes, treeNode{}, treeNode{})
 			tr.pathLen = append(tr.pathLen, 0, 0)
-			tr.nodes[at] = ifNode{
+			tr.nodes[at] = treeNode{
 				thr:  float32Below(st.Threshold[sk]),
 				feat: int32(st.Features[st.Feature[sk]]),
 				left: int32(left - at),
@@ -128,7 +128,7 @@ func forestFromSklearn(t *testing.T, m sklearnModel, cols int) *IsolationForest 
 		place(0, 0, 0)
 		trees[ti] = tr
 	}
-	f := &IsolationForest{cols: cols, maxSamples: m.MaxSamples}
+	f := &Forest{cols: cols, maxSamples: m.MaxSamples}
 	f.assemble(trees)
 	return f
 }
@@ -309,7 +309,7 @@ func TestAUCMatchesSklearn(t *testing.T) {
 			scores := make([]float64, rows)
 			var aucSum, aucSq float64
 			for seed := range seeds {
-				_, err := FitScoreIsolationForest(t.Context(), s.x, s.cols, IsolationForestOptions{Seed: int64(seed)}, scores)
+				_, err := FitScore(t.Context(), s.x, s.cols, withDefaults(Options{Seed: int64(seed)}), scores)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,16 +1,9 @@
-// Package anomaly holds the anomaly detectors Hazewatch runs on sensor
-// readings: an Isolation Forest with scikit-learn's semantics for batch
-// jobs, and Half-Space Trees with River's semantics for streams.
+// Package iforest is an Isolation Forest with scikit-learn's semantics
+// (sklearn.ensemble.IsolationForest), for batch jobs: IsolationForest(n_estimators=100,
+// max_samples='auto', contamination=0.01, random_state=42) is DefaultOptions() with
+// Contamination 0.01 and Seed 42.
 //
-// Both are ports of the models the reference Python pipelines use, so a
-// user moving from IsolationForest(n_estimators=100, max_samples='auto',
-// contamination=0.01, random_state=42) or from River's
-// HalfSpaceTrees(n_trees=10, height=8, window_size=72, ...) keeps the
-// meaning of every option and every number they get back.
-//
-// # Isolation Forest
-//
-// FitIsolationForest grows the forest on a dense row-major matrix
+// Fit grows the forest on a dense row-major matrix
 // ([]float64 plus a column count); ScoreSamples, DecisionFunction and
 // Predict score such matrices in parallel. The model follows
 // sklearn.ensemble.IsolationForest (1.x) point by point: max_samples,
@@ -31,18 +24,10 @@
 // A fitted forest is immutable, safe for concurrent use, and serializes
 // (MarshalBinary) to a versioned, checksummed form for caching.
 //
-// # Half-Space Trees
-//
-// HalfSpaceTrees reproduces River's anomaly.HalfSpaceTrees bit for bit,
-// including its random stream (CPython's random.Random), so the same seed
-// builds the same trees and yields the same scores. The tree structure is
-// immutable and shared; the per-series masses live in an HSTState, so one
-// model per sensor costs only its state, which serializes compactly.
-//
 // # Errors
 //
 // Bad input is reported, never patched over: NaN, ±Inf and other values a
 // model cannot take are an *InputError naming the row and column, so
 // callers impute missing values first (package impute) and can point at
 // the exact record otherwise.
-package anomaly
+package iforest
