@@ -127,20 +127,10 @@ func loadFile(path string) (telegraf.Input, telegraf.StreamingProcessor, error) 
 // LoadInput returns the service input [[inputs.<name>]] in configFile configures (without a file, the
 // input's defaults), with logger as its log and initialised. The errors name the file and the block.
 func LoadInput(name, configFile string, logger telegraf.Logger) (telegraf.ServiceInput, error) {
-	var in telegraf.Input
-	if configFile == "" {
-		// Not through the shim's loader, which announces the defaults on stderr without a level.
-		in = inputs.Inputs[name]()
-	} else {
-		var err error
-		if in, _, err = loadFile(configFile); err != nil {
-			return nil, err
-		}
-	}
-	if in == nil {
-		return nil, fmt.Errorf("%q holds no [[inputs.%s]] block", configFile, name)
-	}
-	if err := initialise(in, "inputs."+name, configFile, logger); err != nil {
+	in, err := load("inputs", name, configFile, logger,
+		func() telegraf.Input { return inputs.Inputs[name]() },
+		func(in telegraf.Input, _ telegraf.StreamingProcessor) telegraf.Input { return in })
+	if err != nil {
 		return nil, err
 	}
 	si, ok := in.(telegraf.ServiceInput)
@@ -152,19 +142,30 @@ func LoadInput(name, configFile string, logger telegraf.Logger) (telegraf.Servic
 
 // LoadProcessor is LoadInput for the streaming processor [[processors.<name>]].
 func LoadProcessor(name, configFile string, logger telegraf.Logger) (telegraf.StreamingProcessor, error) {
-	var p telegraf.StreamingProcessor
+	return load("processors", name, configFile, logger,
+		func() telegraf.StreamingProcessor { return processors.Processors[name]() },
+		func(_ telegraf.Input, p telegraf.StreamingProcessor) telegraf.StreamingProcessor { return p })
+}
+
+// load is LoadInput and LoadProcessor without the kind: defaults makes the registered plugin, pick
+// takes it from what the file holds.
+func load[P telegraf.PluginDescriber](kind, name, configFile string, logger telegraf.Logger,
+	defaults func() P, pick func(telegraf.Input, telegraf.StreamingProcessor) P) (P, error) {
+	var p P
 	if configFile == "" {
-		p = processors.Processors[name]()
+		// Not through the shim's loader, which announces the defaults on stderr without a level.
+		p = defaults()
 	} else {
-		var err error
-		if _, p, err = loadFile(configFile); err != nil {
-			return nil, err
+		in, proc, err := loadFile(configFile)
+		if err != nil {
+			return p, err
 		}
+		p = pick(in, proc)
 	}
-	if p == nil {
-		return nil, fmt.Errorf("%q holds no [[processors.%s]] block", configFile, name)
+	if any(p) == nil {
+		return p, fmt.Errorf("%q holds no [[%s.%s]] block", configFile, kind, name)
 	}
-	return p, initialise(p, "processors."+name, configFile, logger)
+	return p, initialise(p, kind+"."+name, configFile, logger)
 }
 
 // initialise gives the plugin our logger, not the shim's (which writes a timestamp before the level,

@@ -1,6 +1,7 @@
 package execd
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,31 @@ func TestShippedConfigurations(t *testing.T) {
 		if err := Check(path); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestLoadNamesTheFileAndTheBlock(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	logger := New(io.Discard, false)
+	onlyProcessor := write("processor.conf", "[[processors.anomaly]]\n  window_size = 72\n")
+	if _, err := LoadInput("purpleair", onlyProcessor, logger); err == nil || !strings.Contains(err.Error(), `holds no [[inputs.purpleair]] block`) {
+		t.Errorf("an input from a processor's file: %v", err)
+	}
+	if p, err := LoadProcessor("anomaly", onlyProcessor, logger); err != nil || p == nil {
+		t.Errorf("the processor's own file: %v, %v", p, err)
+	}
+	bad := write("bad.conf", "[[processors.anomaly]]\n  trees = 0\n")
+	if _, err := LoadProcessor("anomaly", bad, logger); err == nil || !strings.HasPrefix(err.Error(), `configuration "`+bad+`": processors.anomaly: `) || !strings.Contains(err.Error(), "trees") {
+		t.Errorf("a bad option value: %v", err)
+	}
+	if in, err := LoadInput("purpleair", "", logger); err != nil || in == nil {
+		t.Errorf("no file (the input's defaults): %v, %v", in, err)
 	}
 }
