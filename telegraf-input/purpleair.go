@@ -2,9 +2,14 @@
 // PurpleAir API's column format (a "fields" header plus one "data" row per
 // sensor) into one metric per sensor, from the live API, from an API-format
 // file, or from the built-in fleet simulator that lets the whole Hazewatch
-// stack run — with labelled faults — without an API key. It runs inside
-// Telegraf through inputs.execd (see cmd/telegraf-purpleair) and, being an
-// ordinary service input, could be compiled into Telegraf as well.
+// stack run — with labelled faults — without an API key. It is compiled into
+// the hazewatch-telegraf distribution (internal/teldist) and runs in a stock
+// Telegraf through inputs.execd (see cmd/telegraf-purpleair).
+//
+// The plugin's package is named like its plugin, as Telegraf's own are, and
+// imports the API package of the same name (pkg/purpleair) without an alias,
+// as Telegraf's redis input imports go-redis: in this package, purpleair.X
+// is always the API package's X.
 package purpleair
 
 import (
@@ -30,7 +35,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/hazewatch/hazewatch/internal/ctxtime"
-	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 //go:embed sample.conf
@@ -94,10 +99,10 @@ type PurpleAir struct {
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 
-	pointOpts pa.PointOptions
-	client    *pa.Client
-	query     pa.SensorsQuery
-	simCfg    pa.SimulatorConfig
+	pointOpts purpleair.PointOptions
+	client    *purpleair.Client
+	query     purpleair.SensorsQuery
+	simCfg    purpleair.SimulatorConfig
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -111,7 +116,7 @@ func New() *PurpleAir {
 		Source:       SourceSimulate,
 		Timestamp:    "data_time_stamp",
 		APIKeyEnv:    "PURPLEAIR_API_KEY",
-		BaseURL:      pa.DefaultBaseURL,
+		BaseURL:      purpleair.DefaultBaseURL,
 		PollInterval: config.Duration(5 * time.Minute),
 		Incremental:  true,
 		MaxRetries:   4,
@@ -144,7 +149,7 @@ func (p *PurpleAir) Init() error {
 	if p.sleep == nil {
 		p.sleep = ctxtime.Sleep
 	}
-	p.pointOpts = pa.PointOptions{}
+	p.pointOpts = purpleair.PointOptions{}
 	for _, t := range p.Tags {
 		switch t {
 		case "name":
@@ -225,13 +230,13 @@ func (p *PurpleAir) initAPI() error {
 	if p.pointOpts.UseLastSeen {
 		need("last_seen")
 	}
-	q := pa.SensorsQuery{Fields: fields, ShowOnly: p.ShowOnly}
+	q := purpleair.SensorsQuery{Fields: fields, ShowOnly: p.ShowOnly}
 	switch p.LocationType {
 	case "":
 	case "outside", "inside":
-		lt := pa.LocationOutside
+		lt := purpleair.LocationOutside
 		if p.LocationType == "inside" {
-			lt = pa.LocationInside
+			lt = purpleair.LocationInside
 		}
 		q.LocationType = &lt
 	default:
@@ -245,7 +250,7 @@ func (p *PurpleAir) initAPI() error {
 	if err != nil {
 		return err
 	}
-	if box != (pa.BoundingBox{}) {
+	if box != (purpleair.BoundingBox{}) {
 		q.Box = &box
 	}
 	for i, s := range p.ShowOnly {
@@ -265,7 +270,7 @@ func (p *PurpleAir) initAPI() error {
 		return fmt.Errorf("HTTP client: %w", err)
 	}
 	p.applyLoneTLSOptions(hc)
-	p.client = &pa.Client{
+	p.client = &purpleair.Client{
 		BaseURL:     p.BaseURL,
 		APIKey:      key,
 		HTTP:        hc,
@@ -413,7 +418,7 @@ func (p *PurpleAir) initFile() error {
 }
 
 func (p *PurpleAir) initSimulate() error {
-	cfg := pa.SimulatorConfig{
+	cfg := purpleair.SimulatorConfig{
 		Sensors:   p.Sensors,
 		Seed:      p.Seed,
 		Step:      time.Duration(p.Step),
@@ -429,9 +434,9 @@ func (p *PurpleAir) initSimulate() error {
 		return fmt.Errorf("fault_rate must be in [0, 1), got %v", p.FaultRate)
 	}
 	if len(p.Faults) > 0 {
-		cfg.Faults = make([]pa.FaultKind, len(p.Faults))
+		cfg.Faults = make([]purpleair.FaultKind, len(p.Faults))
 		for i, s := range p.Faults {
-			k, err := pa.ParseFaultKind(s)
+			k, err := purpleair.ParseFaultKind(s)
 			if err != nil {
 				return fmt.Errorf("faults: %w", err)
 			}
@@ -457,16 +462,16 @@ func (p *PurpleAir) initSimulate() error {
 }
 
 // boundingBox parses `bounding_box`; the zero box when it is empty.
-func (p *PurpleAir) boundingBox() (pa.BoundingBox, error) {
+func (p *PurpleAir) boundingBox() (purpleair.BoundingBox, error) {
 	if len(p.BoundingBox) == 0 {
-		return pa.BoundingBox{}, nil
+		return purpleair.BoundingBox{}, nil
 	}
 	if len(p.BoundingBox) != 4 {
-		return pa.BoundingBox{}, fmt.Errorf("bounding_box must be [nwlng, nwlat, selng, selat], got %d numbers", len(p.BoundingBox))
+		return purpleair.BoundingBox{}, fmt.Errorf("bounding_box must be [nwlng, nwlat, selng, selat], got %d numbers", len(p.BoundingBox))
 	}
-	b := pa.BoundingBox{NWLng: p.BoundingBox[0], NWLat: p.BoundingBox[1], SELng: p.BoundingBox[2], SELat: p.BoundingBox[3]}
+	b := purpleair.BoundingBox{NWLng: p.BoundingBox[0], NWLat: p.BoundingBox[1], SELng: p.BoundingBox[2], SELat: p.BoundingBox[3]}
 	if err := b.Validate(); err != nil {
-		return pa.BoundingBox{}, fmt.Errorf("bounding_box: %w", err)
+		return purpleair.BoundingBox{}, fmt.Errorf("bounding_box: %w", err)
 	}
 	return b, nil
 }
@@ -564,7 +569,7 @@ func (p *PurpleAir) addError(acc telegraf.Accumulator, err error) {
 }
 
 // document collects what emit reports about one response, which may come in
-// several chunks (see pa.Decoder.DecodeFunc): its warnings are given once per
+// several chunks (see purpleair.Decoder.DecodeFunc): its warnings are given once per
 // response, when it ends.
 type document struct {
 	bad, skipped    int
@@ -576,7 +581,7 @@ type document struct {
 // rows that cannot be metrics are counted in doc. pace, when not nil, is
 // called before the k-th metric (from 0) this call adds, and its error stops
 // the call. It returns the number of metrics added.
-func (p *PurpleAir) emit(acc telegraf.Accumulator, r *pa.Response, faults []pa.FaultKind, pace func(k int) error, doc *document) (int, error) {
+func (p *PurpleAir) emit(acc telegraf.Accumulator, r *purpleair.Response, faults []purpleair.FaultKind, pace func(k int) error, doc *document) (int, error) {
 	opt := p.pointOpts
 	if p.LabelFaults {
 		opt.Faults = faults
@@ -643,7 +648,7 @@ func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
 		// of the response, and the rows before a failure mid-body are not lost.
 		var doc document
 		n, rows := 0, 0
-		r, err := p.client.SensorsFunc(ctx, q, func(chunk *pa.Response) error {
+		r, err := p.client.SensorsFunc(ctx, q, func(chunk *purpleair.Response) error {
 			k, _ := p.emit(acc, chunk, nil, nil, &doc)
 			n += k
 			rows += len(chunk.Data) + len(chunk.BadRows)
@@ -655,7 +660,7 @@ func (p *PurpleAir) runAPI(ctx context.Context, acc telegraf.Accumulator) {
 			return
 		case err != nil:
 			p.addError(acc, err)
-			var ae *pa.APIError
+			var ae *purpleair.APIError
 			if errors.As(err, &ae) && ae.RetryAfter > wait {
 				wait = ae.RetryAfter
 			}
@@ -680,7 +685,7 @@ func (p *PurpleAir) runFile(ctx context.Context, acc telegraf.Accumulator) {
 		return
 	}
 	defer f.Close()
-	dec := pa.NewDecoder(f)
+	dec := purpleair.NewDecoder(f)
 	dec.SkipBadRows = true
 	began := p.now()
 	total := 0
@@ -695,8 +700,8 @@ func (p *PurpleAir) runFile(ctx context.Context, acc telegraf.Accumulator) {
 		// Rows become metrics as they are decoded: a file of any size takes a chunk of rows in
 		// memory, and the complete rows of a document cut short are emitted before its error.
 		var doc document
-		_, err := dec.DecodeFunc(func(chunk *pa.Response) error {
-			var labels []pa.FaultKind
+		_, err := dec.DecodeFunc(func(chunk *purpleair.Response) error {
+			var labels []purpleair.FaultKind
 			if p.LabelFaults {
 				labels = fileFaultLabels(chunk)
 			}
@@ -724,20 +729,20 @@ const FaultColumn = "fault"
 
 // fileFaultLabels reads the fault column of a replayed response; rows
 // without a label (or files without the column) are "none".
-func fileFaultLabels(r *pa.Response) []pa.FaultKind {
-	labels := make([]pa.FaultKind, len(r.Data))
+func fileFaultLabels(r *purpleair.Response) []purpleair.FaultKind {
+	labels := make([]purpleair.FaultKind, len(r.Data))
 	c := r.Column(FaultColumn)
 	for i, row := range r.Data {
-		labels[i] = pa.FaultNone
-		if c >= 0 && row[c].Kind == pa.KindString && row[c].Str != "" {
-			labels[i] = pa.FaultKind(row[c].Str)
+		labels[i] = purpleair.FaultNone
+		if c >= 0 && row[c].Kind == purpleair.KindString && row[c].Str != "" {
+			labels[i] = purpleair.FaultKind(row[c].Str)
 		}
 	}
 	return labels
 }
 
 func (p *PurpleAir) runSimulate(ctx context.Context, acc telegraf.Accumulator) {
-	sim, err := pa.NewSimulator(p.simCfg)
+	sim, err := purpleair.NewSimulator(p.simCfg)
 	if err != nil {
 		acc.AddError(err)
 		return

@@ -23,7 +23,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
-	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 // fakeClock is a wall clock that moves only when the plugin sleeps. After
@@ -292,7 +292,7 @@ func TestSimulate(t *testing.T) {
 	const steps = 8
 	acc := run(t, p, 4*steps)
 
-	sim, err := pa.NewSimulator(pa.SimulatorConfig{Sensors: 4, Seed: 3, FaultRate: 0.3, Start: start})
+	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: 4, Seed: 3, FaultRate: 0.3, Start: start})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestSimulate(t *testing.T) {
 	for range steps {
 		r, labels := sim.NextResponse()
 		for i := range r.Data {
-			pt, err := r.Point(i, pa.PointOptions{TagName: true, TagLocationType: true, Faults: labels})
+			pt, err := r.Point(i, purpleair.PointOptions{TagName: true, TagLocationType: true, Faults: labels})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/processors"
 
 	"github.com/hazewatch/hazewatch/pkg/anomaly/hst"
+	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
@@ -231,18 +232,8 @@ func (p *Anomaly) process(m telegraf.Metric) bool {
 		p.table.global = s
 	}
 
-	// Impute as River's StatImputer does: learn from the observed value, then fill what is missing.
-	imputed := 0
-	for i, imp := range s.imputers {
-		if p.observed[i] {
-			if imp != nil {
-				imp.Update(p.x[i])
-			}
-			continue
-		}
-		p.x[i] = imp.Value() // imp != nil: "none" with a missing value was skipped above
-		imputed++
-	}
+	// Every missing field has an imputer here: "none" with a missing value was skipped above.
+	imputed := s.imputers.Fill(p.x)
 
 	warm := s.state.Warm()
 	score := p.hst.ScoreLearn(s.state, p.x)
@@ -337,15 +328,11 @@ func (p *Anomaly) forget(s *series) {
 // newSeries makes the per-series models: fresh tree masses on the shared structure and one imputer per
 // field.
 func (p *Anomaly) newSeries(key string) *series {
-	s := &series{key: key, state: p.hst.NewState(), imputers: make([]imputer, len(p.Fields))}
-	for i, kind := range p.settings.imputers {
-		imp, err := newImputer(kind, p.EWMAAlpha)
-		if err != nil { // validated in Init; reaching this is a bug in the imputer package
-			panic(fmt.Sprintf("anomaly: imputer %q for %q: %v", kind, p.Fields[i], err))
-		}
-		s.imputers[i] = imp
+	imputers, err := impute.NewRecord(p.settings.imputers, p.EWMAAlpha)
+	if err != nil { // checked in Init; reaching this is a bug in the imputer package
+		panic(fmt.Sprintf("anomaly: imputers %q: %v", p.settings.imputers, err))
 	}
-	return s
+	return &series{key: key, state: p.hst.NewState(), imputers: imputers}
 }
 
 // describeKey renders a series key as its tags, e.g. "sensor_index=53".

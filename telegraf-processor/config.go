@@ -218,11 +218,3 @@ func imputeOptionError(err error, option string) error {
 	}
 	return err
 }
-
-// newImputer makes a field's imputer; nil means "none".
-func newImputer(kind string, alpha float64) (impute.Streaming, error) {
-	if kind == "none" {
-		return nil, nil
-	}
-	return impute.NewStreaming(kind, alpha)
-}

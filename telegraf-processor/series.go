@@ -6,15 +6,12 @@ import (
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
-// imputer fills one field of one series; nil means the field is not imputed ("none").
-type imputer = impute.Streaming
-
 // series is the mutable model of one series: tree masses (on the shared structure) and imputers.
 type series struct {
 	key      string // key tag values joined by NUL; "" for the global model
 	state    *hst.State
-	imputers []imputer // one per field
-	lastSeen int64     // wall clock, Unix ns, for series_ttl
+	imputers impute.Record // one per field
+	lastSeen int64         // wall clock, Unix ns, for series_ttl
 
 	// preset = "purpleair" (state and imputers are nil; the qa detector keeps the sensor's models)
 	carried  qa.Fields // the fields any metric of this sensor has carried (see preset.go)

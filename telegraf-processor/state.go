@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hazewatch/hazewatch/pkg/impute"
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
@@ -269,7 +270,7 @@ func (p *Anomaly) decodeTrees(r *stateReader, st *savedState) error {
 	}
 	out := make([]*series, 0, min(n, 1<<20))
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		s := &series{imputers: make([]imputer, len(p.Fields))}
+		s := &series{imputers: make(impute.Record, len(p.Fields))}
 		s.key = string(r.bytes(r.uvarint()))
 		s.lastSeen = r.varint()
 		treeState := r.bytes(r.uvarint())
@@ -292,7 +293,7 @@ func (p *Anomaly) decodeTrees(r *stateReader, st *savedState) error {
 				if r.err != nil {
 					break
 				}
-				imp, err := newImputer(p.settings.imputers[f], p.EWMAAlpha)
+				imp, err := impute.NewStreaming(p.settings.imputers[f], p.EWMAAlpha)
 				if err != nil || imp == nil {
 					r.err = fmt.Errorf("series %q: unexpected imputer for %q", s.key, p.Fields[f])
 					break

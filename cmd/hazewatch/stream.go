@@ -111,15 +111,21 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 			return fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(rr.Header(), ", "))
 		}
 	}
-	newImputers := func() ([]impute.Streaming, error) {
-		imputers := make([]impute.Streaming, len(cfg.fields))
-		for j := range imputers {
-			var err error
-			if imputers[j], err = impute.NewStreaming(cfg.impute, cfg.alpha); err != nil {
-				return nil, usageError{"-impute: " + err.Error()}
+	kinds := make([]string, len(cfg.fields))
+	for j := range kinds {
+		kinds[j] = cfg.impute
+	}
+	newImputers := func() (impute.Record, error) {
+		r, err := impute.NewRecord(kinds, cfg.alpha)
+		var oe *impute.OptionError
+		if errors.As(err, &oe) {
+			flag := "-impute"
+			if oe.Option == "alpha" {
+				flag = "-alpha"
 			}
+			return nil, usageError{flag + ": " + oe.Msg}
 		}
-		return imputers, nil
+		return r, err
 	}
 	if _, err := newImputers(); err != nil { // a bad -impute is a usage error before any output
 		return err
@@ -133,7 +139,7 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 	}
 	type stream struct {
 		state    *hst.State
-		imputers []impute.Streaming
+		imputers impute.Record
 	}
 	streams := map[float64]*stream{}
 
@@ -174,23 +180,15 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 			st = &stream{state: model.NewState(), imputers: imputers}
 			streams[key] = st
 		}
-		state, imputers := st.state, st.imputers
-		present := 0
 		for j, c := range cols {
-			v := in[c]
-			// River's StatImputer as the reference calls it: learn_one (the statistic sees the
-			// value when there is one), then transform_one (a missing value becomes the statistic).
-			if imputers[j] != nil {
-				if !math.IsNaN(v) {
-					imputers[j].Update(v)
-				} else {
-					v = imputers[j].Value()
-				}
-			}
+			x[j] = in[c]
+		}
+		st.imputers.Fill(x)
+		present := 0
+		for _, v := range x {
 			if !math.IsNaN(v) {
 				present++
 			}
-			x[j] = v
 		}
 		rec = rec[:0]
 		if sensor >= 0 {
@@ -206,7 +204,7 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 			}
 			rec = append(rec, "", "")
 		} else {
-			score := model.ScoreLearn(state, x)
+			score := model.ScoreLearn(st.state, x)
 			anomalous := score > cfg.threshold
 			if only && !anomalous {
 				continue

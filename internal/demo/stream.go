@@ -11,7 +11,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/processors"
 
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
-	anomalyprocessor "github.com/hazewatch/hazewatch/telegraf-processor"
+	"github.com/hazewatch/hazewatch/telegraf-processor"
 )
 
 // streamStrategy feeds the processor the metrics the Telegraf input plugin would emit.
@@ -32,7 +32,7 @@ func newProcessor() (telegraf.StreamingProcessor, error) {
 		return nil, errors.New("the anomaly processor is not registered with Telegraf")
 	}
 	proc := create()
-	p, ok := proc.(*anomalyprocessor.Anomaly)
+	p, ok := proc.(*anomaly.Anomaly)
 	if !ok {
 		return nil, fmt.Errorf("processors.anomaly is a %T, not the Hazewatch processor", proc)
 	}
@@ -44,7 +44,7 @@ func newProcessor() (telegraf.StreamingProcessor, error) {
 	p.ImputeDefault = "mean"
 	p.EmitImputed = false
 	p.ScoreAllMissing = true
-	p.Mode = anomalyprocessor.ModeAnnotate
+	p.Mode = anomaly.ModeAnnotate
 	if err := p.Init(); err != nil {
 		return nil, fmt.Errorf("processors.anomaly: %w", err)
 	}
