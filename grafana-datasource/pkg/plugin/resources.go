@@ -111,10 +111,11 @@ func (d *Datasource) newResourceHandler() backend.CallResourceHandler {
 		return labelValuesStrings(lv), err
 	}))
 	// The mux's own 404 and 405 answers are plain text; the editor reads
-	// {"error": …}, so anything no route takes is answered here.
+	// {"error": …}, so anything no route takes is answered here. (A GET
+	// pattern takes HEAD too, as HTTP has it.)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
 			d.writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "only GET is supported"})
 			return
 		}

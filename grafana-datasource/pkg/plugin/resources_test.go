@@ -38,6 +38,7 @@ func TestResourceRouting(t *testing.T) {
 		{"no method means GET", ds, "", "labels", "labels", 200, `["pm_a","pm_b","rh"]`, "/api/v1/labels"},
 		{"leading and trailing slashes", ds, "GET", "/label-values/", "/label-values/?label=sensor_index", 200, `["pm_a","pm_b","rh"]`, "/api/v1/label/sensor_index/values"},
 		{"POST", ds, "POST", "metrics", "metrics", 405, `{"error":"only GET is supported"}`, ""},
+		{"HEAD answers as GET", ds, "HEAD", "labels", "labels", 200, `["pm_a","pm_b","rh"]`, "/api/v1/labels"},
 		{"unknown", ds, "GET", "nope", "nope", 404, `{"error":"unknown resource \"nope\" (want metrics, labels or label-values)"}`, ""},
 		{"bad label", ds, "GET", "label-values", "label-values?label=bad-name", 400, `{"error":"label \"bad-name\" is not a valid label name"}`, ""},
 		{"bad range", ds, "GET", "labels", "labels?start=yesterday", 400, `{"error":"start \"yesterday\": want Unix seconds or RFC 3339"}`, ""},
@@ -65,6 +66,9 @@ func TestResourceRouting(t *testing.T) {
 			}
 			if ct := got.Headers["Content-Type"]; len(ct) != 1 || ct[0] != "application/json" || !json.Valid(got.Body) {
 				t.Errorf("Content-Type %v, body %s: want JSON", ct, got.Body)
+			}
+			if allow := got.Headers["Allow"]; c.wantStatus == http.StatusMethodNotAllowed && (len(allow) != 1 || allow[0] != "GET, HEAD") {
+				t.Errorf("Allow %v on a 405, want GET, HEAD", allow)
 			}
 			if want := []string{c.wantLookup}; (c.wantLookup == "" && len(lookups) != 0) || (c.wantLookup != "" && strings.Join(lookups, ",") != want[0]) {
 				t.Errorf("upstream lookups %v, want %q", lookups, c.wantLookup)
