@@ -12,7 +12,11 @@ import (
 var (
 	// A cited document: a path or bare file name ending in .md.
 	mdPathRE = regexp.MustCompile(`[A-Za-z0-9_./-]*[A-Za-z0-9_-]\.md\b`)
-	// URLs cite other sites' documents, which this test cannot check.
+	// A link into this repository's main branch on GitHub, written out or
+	// built in code (`${PROJECT_URL}/blob/main/…`): the path after main/
+	// is the repository's.
+	repoLinkRE = regexp.MustCompile(`(?:hazewatch/hazewatch|PROJECT_URL\})/(?:blob|tree)/main/([A-Za-z0-9_./-]*[A-Za-z0-9_-]\.md)\b`)
+	// Other URLs cite other sites' documents, which this test cannot check.
 	urlRE = regexp.MustCompile(`[a-z][a-z0-9+.-]*://[^\s)>\]"'` + "`" + `]+`)
 )
 
@@ -63,13 +67,19 @@ func TestCitedDocsExist(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := urlRE.ReplaceAllString(string(b), "")
+		rel, _ := filepath.Rel(repo, src)
+		for _, m := range repoLinkRE.FindAllStringSubmatch(string(b), -1) {
+			cited++
+			if !exists(filepath.Join(repo, m[1])) {
+				t.Errorf("%s links to %s, which does not exist in the repository", rel, m[1])
+			}
+		}
+		text := urlRE.ReplaceAllString(repoLinkRE.ReplaceAllString(string(b), ""), "")
 		for _, ref := range mdPathRE.FindAllString(text, -1) {
 			cited++
 			ok := exists(filepath.Join(filepath.Dir(src), ref)) || exists(filepath.Join(root, ref)) || exists(filepath.Join(repo, ref)) ||
 				(!strings.Contains(ref, "/") && docNames[ref])
 			if !ok {
-				rel, _ := filepath.Rel(repo, src)
 				t.Errorf("%s cites %s, which does not exist", rel, ref)
 			}
 		}
