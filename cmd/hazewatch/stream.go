@@ -101,53 +101,15 @@ const outputBufferSize = 1 << 16
 // row before it (the scores of earlier rows do not depend on later ones), or is empty when the
 // failure comes before the first output buffer was full.
 func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) error {
-	model, err := hst.New(cfg.fields, cfg.hst)
+	sc, err := newStreamScorer(rr, cfg)
 	if err != nil {
-		return hstFlagError(err)
-	}
-	cols := rr.Use(cfg.fields...)
-	for j, f := range cfg.fields {
-		if cols[j] < 0 {
-			return fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(rr.Header(), ", "))
-		}
-	}
-	kinds := make([]string, len(cfg.fields))
-	for j := range kinds {
-		kinds[j] = cfg.impute
-	}
-	newImputers := func() (impute.Record, error) {
-		r, err := impute.NewRecord(kinds, cfg.alpha)
-		var oe *impute.OptionError
-		if errors.As(err, &oe) {
-			flag := "-impute"
-			if oe.Option == "alpha" {
-				flag = "-alpha"
-			}
-			return nil, usageError{flag + ": " + oe.Msg}
-		}
-		return r, err
-	}
-	if _, err := newImputers(); err != nil { // a bad -impute is a usage error before any output
 		return err
 	}
-	// The output is keyed by sensor_index, so a value in it that is not a number is an error: the
-	// output would otherwise lose the key silently. (A file read whole could leave out a
-	// sensor_index column of text only; a stream cannot know what the column holds further on.)
-	sensor := rr.Use("sensor_index")[0]
-	if cfg.perSensor && sensor < 0 {
-		return usageError{"-per-sensor: the input has no sensor_index column"}
-	}
-	type stream struct {
-		state    *hst.State
-		imputers impute.Record
-	}
-	streams := map[float64]*stream{}
-
 	// Not flushed on an error: what is buffered of a failing run is dropped, so that an input that
 	// fails early prints nothing.
 	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
 	header := make([]string, 0, len(cfg.fields)+3)
-	if sensor >= 0 {
+	if sc.sensor >= 0 {
 		header = append(header, "sensor_index")
 	}
 	header = append(header, cfg.fields...)
@@ -157,7 +119,6 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 	}
 
 	in := make([]float64, len(rr.Header()))
-	x := make([]float64, len(cfg.fields))
 	rec := make([]string, len(header))
 	for r := 0; ; r++ {
 		if err := rr.Next(in); errors.Is(err, io.EOF) {
@@ -165,58 +126,30 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 		} else if err != nil {
 			return err
 		}
-		key := 0.0 // the global stream
-		if cfg.perSensor {
-			if key = in[sensor]; math.IsNaN(key) {
-				return fmt.Errorf("data row %d: no sensor_index to keep -per-sensor models apart", r+1)
-			}
+		score, scored, err := sc.score(in, r)
+		if err != nil {
+			return err
 		}
-		st := streams[key]
-		if st == nil {
-			imputers, err := newImputers()
-			if err != nil {
-				return err
-			}
-			st = &stream{state: model.NewState(), imputers: imputers}
-			streams[key] = st
-		}
-		for j, c := range cols {
-			x[j] = in[c]
-		}
-		st.imputers.Fill(x)
-		present := 0
-		for _, v := range x {
-			if !math.IsNaN(v) {
-				present++
-			}
+		anomalous := scored && score > cfg.threshold
+		if only && !anomalous {
+			continue
 		}
 		rec = rec[:0]
-		if sensor >= 0 {
-			rec = append(rec, formatFloat(in[sensor]))
+		if sc.sensor >= 0 {
+			rec = append(rec, formatFloat(in[sc.sensor]))
 		}
-		for _, v := range x {
+		for _, v := range sc.x {
 			rec = append(rec, formatFloat(v))
 		}
-		if present == 0 {
-			// Nothing to score: the reference leaves anomaly_score as None and learns nothing.
-			if only {
-				continue
-			}
+		switch {
+		case !scored: // nothing to score: the reference leaves anomaly_score as None
 			rec = append(rec, "", "")
-		} else {
-			score := model.ScoreLearn(st.state, x)
-			anomalous := score > cfg.threshold
-			if only && !anomalous {
-				continue
-			}
-			flag := "0"
-			switch {
-			case cfg.raw:
-				flag = strconv.FormatBool(anomalous)
-			case anomalous:
-				flag = "1"
-			}
-			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), flag)
+		case cfg.raw:
+			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), strconv.FormatBool(anomalous))
+		case anomalous:
+			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), "1")
+		default:
+			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), "0")
 		}
 		if err := w.Write(rec); err != nil {
 			return err
@@ -224,6 +157,92 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// streamScorer is the reference flow over rows: per stream (global, or per sensor_index), the
+// imputers' statistics and the trees' masses on one shared model.
+type streamScorer struct {
+	cfg     streamConfig
+	model   *hst.Model
+	cols    []int // input column of each field
+	sensor  int   // input column of sensor_index, -1 without one
+	kinds   []string
+	streams map[float64]*stream
+	x       []float64 // the row's fields after imputation
+}
+
+type stream struct {
+	state    *hst.State
+	imputers impute.Record
+}
+
+func newStreamScorer(rr rowReader, cfg streamConfig) (*streamScorer, error) {
+	model, err := hst.New(cfg.fields, cfg.hst)
+	if err != nil {
+		return nil, hstFlagError(err)
+	}
+	sc := &streamScorer{cfg: cfg, model: model, cols: rr.Use(cfg.fields...), kinds: make([]string, len(cfg.fields)),
+		streams: map[float64]*stream{}, x: make([]float64, len(cfg.fields))}
+	for j, f := range cfg.fields {
+		if sc.cols[j] < 0 {
+			return nil, fmt.Errorf("no numeric field %q in the input (fields: %s)", f, strings.Join(rr.Header(), ", "))
+		}
+		sc.kinds[j] = cfg.impute
+	}
+	if _, err := sc.newImputers(); err != nil { // a bad -impute is a usage error before any output
+		return nil, err
+	}
+	// The output is keyed by sensor_index, so a value in it that is not a number is an error: the
+	// output would otherwise lose the key silently. (A file read whole could leave out a
+	// sensor_index column of text only; a stream cannot know what the column holds further on.)
+	sc.sensor = rr.Use("sensor_index")[0]
+	if cfg.perSensor && sc.sensor < 0 {
+		return nil, usageError{"-per-sensor: the input has no sensor_index column"}
+	}
+	return sc, nil
+}
+
+func (sc *streamScorer) newImputers() (impute.Record, error) {
+	r, err := impute.NewRecord(sc.kinds, sc.cfg.alpha)
+	var oe *impute.OptionError
+	if errors.As(err, &oe) {
+		flag := "-impute"
+		if oe.Option == "alpha" {
+			flag = "-alpha"
+		}
+		return nil, usageError{flag + ": " + oe.Msg}
+	}
+	return r, err
+}
+
+// score imputes data row r (input values in) into sc.x and scores then learns it in its stream;
+// scored is false when no field has a value, and then nothing is learned.
+func (sc *streamScorer) score(in []float64, r int) (score float64, scored bool, err error) {
+	key := 0.0 // the global stream
+	if sc.cfg.perSensor {
+		if key = in[sc.sensor]; math.IsNaN(key) {
+			return 0, false, fmt.Errorf("data row %d: no sensor_index to keep -per-sensor models apart", r+1)
+		}
+	}
+	st := sc.streams[key]
+	if st == nil {
+		imputers, err := sc.newImputers()
+		if err != nil {
+			return 0, false, err
+		}
+		st = &stream{state: sc.model.NewState(), imputers: imputers}
+		sc.streams[key] = st
+	}
+	for j, c := range sc.cols {
+		sc.x[j] = in[c]
+	}
+	st.imputers.Fill(sc.x)
+	for _, v := range sc.x {
+		if !math.IsNaN(v) {
+			return sc.model.ScoreLearn(st.state, sc.x), true, nil
+		}
+	}
+	return 0, false, nil
 }
 
 // hstFlags are the command line's names of the core's options.
