@@ -3,6 +3,7 @@ package purpleair
 import (
 	"bytes"
 	"io"
+	"maps"
 	"math"
 	"strings"
 	"testing"
@@ -63,23 +64,11 @@ func TestLineProtocolRoundTrip(t *testing.T) {
 		if m.Name() != p.Measurement {
 			t.Errorf("measurement %q came back as %q (line %q)", p.Measurement, m.Name(), line)
 		}
-		if got := m.Tags(); len(got) != len(p.Tags) {
-			t.Errorf("%q: tags %q, want %q", s, got, p.Tags)
-		} else {
-			for k, v := range p.Tags {
-				if got[k] != v {
-					t.Errorf("tag %q = %q came back as %q (line %q)", k, v, got[k], line)
-				}
-			}
+		if !maps.Equal(m.Tags(), p.Tags) {
+			t.Errorf("tags %q came back as %q (line %q)", p.Tags, m.Tags(), line)
 		}
-		if got := m.Fields(); len(got) != len(p.Fields) {
-			t.Errorf("%q: fields %v, want %v", s, got, p.Fields)
-		} else {
-			for k, v := range p.Fields {
-				if got[k] != v {
-					t.Errorf("field %q = %#v came back as %#v (line %q)", k, v, got[k], line)
-				}
-			}
+		if !maps.Equal(m.Fields(), p.Fields) {
+			t.Errorf("fields %#v came back as %#v (line %q)", p.Fields, m.Fields(), line)
 		}
 		if !m.Time().Equal(tm) {
 			t.Errorf("%q: time %v, want %v", s, m.Time(), tm)
@@ -132,18 +121,8 @@ func TestWriteLineProtocolParsesAsPoints(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Name() != p.Measurement || !m.Time().Equal(p.Time) || len(m.FieldList()) != len(p.Fields) || len(m.TagList()) != len(p.Tags) {
-			t.Fatalf("row %d: %s %v %v %v, want %+v", i, m.Name(), m.Tags(), m.Fields(), m.Time(), p)
-		}
-		for k, v := range p.Tags {
-			if got, _ := m.GetTag(k); got != v {
-				t.Errorf("row %d: tag %s = %q, want %q", i, k, got, v)
-			}
-		}
-		for k, v := range p.Fields {
-			if got, _ := m.GetField(k); got != v {
-				t.Errorf("row %d: field %s = %v, want %v", i, k, got, v)
-			}
+		if m.Name() != p.Measurement || !m.Time().Equal(p.Time) || !maps.Equal(m.Tags(), p.Tags) || !maps.Equal(m.Fields(), p.Fields) {
+			t.Errorf("row %d: %s %v %v %v, want %+v", i, m.Name(), m.Tags(), m.Fields(), m.Time(), p)
 		}
 	}
 }
