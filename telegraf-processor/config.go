@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/influxdata/telegraf/config"
@@ -72,48 +73,71 @@ func (p *Anomaly) validate() (settings, error) {
 	if p.EPACorrection != string(qa.CorrectionUSWide) {
 		return s, fmt.Errorf("epa_correction is only used with preset = %q; remove it", PresetPurpleAir)
 	}
-	if len(p.Fields) == 0 {
-		return s, errors.New("fields: at least one field is required")
-	}
-	seen := make(map[string]bool, len(p.Fields))
-	for _, f := range p.Fields {
-		if f == "" {
-			return s, errors.New("fields: empty field name")
-		}
-		if seen[f] {
-			return s, fmt.Errorf("fields: %q listed twice", f)
-		}
-		seen[f] = true
-	}
 	if math.IsNaN(p.Threshold) || p.Threshold < 0 || p.Threshold > 1 {
 		return s, fmt.Errorf("threshold must be in [0, 1] (scores are), got %v", p.Threshold)
 	}
+	var err error
+	if s.model, err = p.newModel(); err != nil {
+		return s, err
+	}
+	if s.imputers, err = p.imputerKinds(); err != nil {
+		return s, err
+	}
+	if err := p.validateSeriesAndMode(); err != nil {
+		return s, err
+	}
+	if err := p.validateOutputs(); err != nil {
+		return s, err
+	}
+	if p.StateFile != "" && time.Duration(p.StateInterval) < time.Second {
+		return s, fmt.Errorf("state_interval must be at least 1s, got %s", time.Duration(p.StateInterval))
+	}
+	return s, nil
+}
 
-	// Ranges (finite, min < max, a field of fields) are the core's to check, in hst.New below.
+// newModel builds the shared trees over fields, each with its limits or, for a PurpleAir field, its
+// known range. The core checks the options (fields, limits, trees, height, window_size).
+func (p *Anomaly) newModel() (*hst.Model, error) {
+	if len(p.Fields) == 0 {
+		return nil, errors.New("fields: at least one field is required")
+	}
 	limits := make(map[string][2]float64, len(p.Fields))
 	for name, lim := range p.Limits {
 		if len(lim) != 2 {
-			return s, fmt.Errorf("limits: %q must be [min, max], got %d numbers", name, len(lim))
+			return nil, fmt.Errorf("limits: %q must be [min, max], got %d numbers", name, len(lim))
 		}
 		limits[name] = [2]float64{lim[0], lim[1]}
 	}
 	for _, f := range p.Fields {
+		if f == "" {
+			return nil, errors.New("fields: empty field name")
+		}
 		if _, ok := limits[f]; ok {
 			continue
 		}
 		lo, hi, ok := purpleair.FieldLimits(f)
 		if !ok {
-			return s, fmt.Errorf("limits: no range for field %q (not a PurpleAir field with a known range); add %q = [min, max]", f, f)
+			return nil, fmt.Errorf("limits: no range for field %q (not a PurpleAir field with a known range); add %q = [min, max]", f, f)
 		}
 		limits[f] = [2]float64{lo, hi}
 	}
+	opt := hst.DefaultOptions()
+	opt.Trees, opt.Height, opt.WindowSize, opt.Limits, opt.Seed = p.Trees, p.Height, p.WindowSize, limits, p.Seed
+	model, err := hst.New(p.Fields, opt)
+	if err != nil {
+		return nil, hstOptionError(err)
+	}
+	return model, nil
+}
 
+// imputerKinds is each field's imputer: its impute entry, else impute_default.
+func (p *Anomaly) imputerKinds() ([]string, error) {
 	for name := range p.Impute {
-		if !seen[name] {
-			return s, fmt.Errorf("impute: %q is not one of fields %q", name, p.Fields)
+		if !slices.Contains(p.Fields, name) {
+			return nil, fmt.Errorf("impute: %q is not one of fields %q", name, p.Fields)
 		}
 	}
-	s.imputers = make([]string, len(p.Fields))
+	kinds := make([]string, len(p.Fields))
 	for i, f := range p.Fields {
 		kind, ok := p.Impute[f]
 		option := "impute." + f
@@ -121,14 +145,15 @@ func (p *Anomaly) validate() (settings, error) {
 			kind, option = p.ImputeDefault, "impute_default"
 		}
 		if _, err := impute.NewStreaming(kind, p.EWMAAlpha); err != nil {
-			return s, imputeOptionError(err, option)
+			return nil, imputeOptionError(err, option)
 		}
-		s.imputers[i] = kind
+		kinds[i] = kind
 	}
+	return kinds, nil
+}
 
-	if err := p.validateSeriesAndMode(); err != nil {
-		return s, err
-	}
+// validateOutputs checks that the added fields are named, distinct, and not among the scored fields.
+func (p *Anomaly) validateOutputs() error {
 	outputs := []struct{ option, name string }{
 		{"score_field", p.ScoreField}, {"anomaly_field", p.AnomalyField}, {"warmup_field", p.WarmupField},
 		{"skipped_field", p.SkippedField}, {"imputed_field", p.ImputedField},
@@ -136,27 +161,17 @@ func (p *Anomaly) validate() (settings, error) {
 	outSeen := make(map[string]string, len(outputs))
 	for _, o := range outputs {
 		if o.name == "" {
-			return s, fmt.Errorf("%s must not be empty", o.option)
+			return fmt.Errorf("%s must not be empty", o.option)
 		}
-		if seen[o.name] {
-			return s, fmt.Errorf("%s: %q is also one of fields", o.option, o.name)
+		if slices.Contains(p.Fields, o.name) {
+			return fmt.Errorf("%s: %q is also one of fields", o.option, o.name)
 		}
 		if other, dup := outSeen[o.name]; dup {
-			return s, fmt.Errorf("%s: %q is also used by %s", o.option, o.name, other)
+			return fmt.Errorf("%s: %q is also used by %s", o.option, o.name, other)
 		}
 		outSeen[o.name] = o.option
 	}
-	if p.StateFile != "" && time.Duration(p.StateInterval) < time.Second {
-		return s, fmt.Errorf("state_interval must be at least 1s, got %s", time.Duration(p.StateInterval))
-	}
-
-	opt := hst.DefaultOptions()
-	opt.Trees, opt.Height, opt.WindowSize, opt.Limits, opt.Seed = p.Trees, p.Height, p.WindowSize, limits, p.Seed
-	var err error
-	if s.model, err = hst.New(p.Fields, opt); err != nil {
-		return s, hstOptionError(err)
-	}
-	return s, nil
+	return nil
 }
 
 // validateSeriesAndMode checks the options the reference flow and the preset share: key_tags,
