@@ -1,24 +1,22 @@
 package stacktest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/internal/proctest"
 	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
@@ -134,7 +132,7 @@ func TestStackIntoPrometheus(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(stateDir, "anomaly-state.bin")); err != nil || fi.Size() == 0 {
 		t.Errorf("no processor state in HAZEWATCH_STATE_DIR after Telegraf stopped: %v\ntelegraf log:\n%s", err, tgLog)
 	}
-	if bytes.Contains(tgLog.Bytes(), []byte("Metrics are lost")) {
+	if strings.Contains(tgLog.String(), "Metrics are lost") {
 		t.Errorf("Prometheus refused metrics:\n%s", tgLog)
 	}
 }
@@ -143,7 +141,18 @@ func TestStackIntoPrometheus(t *testing.T) {
 type stack struct {
 	prom *promtest.Server
 	stop func() // stops Telegraf (SIGTERM, as docker stop does); Prometheus stops at cleanup
-	log  *bytes.Buffer
+	log  telegrafLog
+}
+
+// telegrafLog is Telegraf's whole log: the checks look for problems anywhere in it, not in its tail.
+type telegrafLog struct{ p *proctest.Process }
+
+func (l telegrafLog) String() string {
+	b, err := os.ReadFile(l.p.LogPath)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 // startStack starts Prometheus and Telegraf as compose would (compose environment composeEnv), with our
@@ -162,32 +171,15 @@ func startStack(t *testing.T, binDir, stateDir string, composeEnv map[string]str
 		"HAZEWATCH_STATE_DIR":         stateDir,
 		"PROMETHEUS_REMOTE_WRITE_URL": prom.URL + "/api/v1/write",
 	})
-	tgLog := &bytes.Buffer{}
-	cmd := exec.Command(telegraf, p.args...)
-	cmd.Env = p.env
-	cmd.Stdout, cmd.Stderr = tgLog, tgLog
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
+	tg := proctest.Start(t, "telegraf", telegraf, p.args, p.env, filepath.Join(t.TempDir(), "telegraf.log"))
+	log := telegrafLog{tg}
 	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("telegraf did not stop within 30s of SIGTERM\n%s", tgLog)
+		if err := tg.Stop(30 * time.Second); err != nil {
+			t.Errorf("%v\n%s", err, log)
 		}
 	}
 	t.Cleanup(stop)
-	return stack{prom: prom, stop: stop, log: tgLog}
+	return stack{prom: prom, stop: stop, log: log}
 }
 
 // TestImputedShareOnDashboard feeds known gaps through the real Telegraf, the real anomaly processor
