@@ -133,20 +133,21 @@ async function main() {
     config.on('console', (m) => m.type() === 'error' && console.log(`     [config console] ${m.text()}`));
     await config.goto(`${base}/?editor=config`);
     await config
-      .getByLabel('URL', { exact: true })
+      .getByLabel('Data source connection URL')
       .waitFor()
       .catch((e) => {
         throw new Error(`${e.message}\npage errors: ${pageErrors.join('; ')}`);
       });
 
     await check('config: connection, auth, TLS, headers and limits are on screen', async () => {
-      for (const text of ['Connection', 'Authentication', 'TLS', 'Custom HTTP headers', 'Query limits']) {
-        assert(await config.getByText(text, { exact: true }).first().isVisible(), `"${text}" not visible`);
+      for (const text of ['Connection', 'Authentication', 'TLS settings', 'HTTP headers', 'Query limits']) {
+        assert(await config.getByRole('heading', { name: text, exact: true }).isVisible(), `"${text}" not visible`);
       }
       assert(
-        (await config.getByLabel('URL', { exact: true }).inputValue()) === 'http://prometheus:9090',
+        (await config.getByLabel('Data source connection URL').inputValue()) === 'http://prometheus:9090',
         'URL not shown'
       );
+      assert(await config.getByText('Bearer token', { exact: true }).isVisible(), 'stored auth method not selected');
     });
     await check('config: stored secrets show as "configured", never their value', async () => {
       const token = config.getByLabel('Bearer token value');
@@ -160,8 +161,8 @@ async function main() {
       );
     });
     await check('config: a bad URL and a bad limit are explained inline', async () => {
-      const url = config.getByLabel('URL', { exact: true });
-      await url.fill('prometheus:9090');
+      const url = config.getByLabel('Data source connection URL');
+      await url.fill('ftp://prometheus:9090');
       assert(await config.getByText('URL must start with http:// or https://').isVisible(), 'URL error not visible');
       await url.fill('http://prometheus:9090');
       await config.getByLabel('Max training rows').fill('lots');
@@ -169,9 +170,10 @@ async function main() {
       await config.getByLabel('Query timeout').fill('90s');
     });
     await check('config: a typed password is masked and stays in secureJsonData', async () => {
-      await config.getByRole('radio', { name: 'Basic auth' }).click();
-      await config.getByLabel('Basic auth user').fill('grafana');
-      const pw = config.getByLabel('Basic auth password');
+      await config.getByLabel('Authentication method').click();
+      await config.getByText('Basic authentication', { exact: true }).click();
+      await config.locator('#basic-auth-user-input').fill('grafana');
+      const pw = config.locator('#basic-auth-password-input');
       await pw.fill('hunter2-secret');
       assert((await pw.getAttribute('type')) === 'password', 'password field is not masked');
       const saved = await config.evaluate(() => window.savedOptions);

@@ -4,6 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { DataSourceSettings } from '@grafana/data';
 
 import { ConfigEditor } from './ConfigEditor';
+import { DOCS_URL } from '../links';
 import { AnomalyDataSourceOptions, AnomalySecureJsonData } from '../types';
 
 type Settings = DataSourceSettings<AnomalyDataSourceOptions, AnomalySecureJsonData>;
@@ -60,11 +61,28 @@ describe('ConfigEditor', () => {
     user = userEvent.setup({ delay: null });
   });
 
-  it('renders the connection, auth, TLS, header and limit sections with defaults as placeholders', () => {
+  // plugin-ui's method picker is a Select: open it and click the option.
+  async function chooseAuth(label: string) {
+    await user.click(screen.getByLabelText('Authentication method'));
+    await user.click(await screen.findByText(label));
+  }
+
+  it('renders the plugin-ui sections (description, connection, auth, TLS, headers) and ours, defaults as placeholders', () => {
     renderEditor(settings());
-    expect(screen.getByLabelText('URL')).toHaveValue('http://prometheus:9090');
-    expect(screen.getByText('Authentication')).toBeInTheDocument();
-    expect(screen.getByLabelText('Skip TLS verification')).not.toBeChecked();
+    expect(screen.getByRole('link', { name: 'view the documentation' })).toHaveAttribute('href', DOCS_URL);
+    expect(screen.getByLabelText('Data source connection URL')).toHaveValue('http://prometheus:9090');
+    for (const title of [
+      'Connection',
+      'Authentication',
+      'TLS settings',
+      'HTTP headers',
+      'Additional settings',
+      'Advanced HTTP settings',
+      'Query limits',
+    ]) {
+      expect(screen.getByRole('heading', { name: title })).toBeInTheDocument();
+    }
+    expect(screen.getByLabelText('Skip TLS certificate validation')).not.toBeChecked();
     expect(screen.getByLabelText('Compress answers')).not.toBeChecked();
     expect(screen.getByRole('button', { name: /Add header/ })).toBeInTheDocument();
     expect(screen.getByLabelText('Query timeout')).toHaveAttribute('placeholder', '60s');
@@ -75,6 +93,21 @@ describe('ConfigEditor', () => {
     expect(screen.getByLabelText('Forest cache TTL')).toHaveAttribute('placeholder', '15m');
     expect(screen.getByLabelText('Forest cache (MiB)')).toHaveAttribute('placeholder', '256');
     expect(screen.getByLabelText('Memory budget (MiB)')).toHaveAttribute('placeholder', '1024');
+    // Neither the SDK's HTTP client timeout nor cookie forwarding is read by the backend: no fields for them.
+    expect(screen.queryByLabelText('Timeout in seconds')).not.toBeInTheDocument();
+    expect(screen.queryByText('Allowed cookies')).not.toBeInTheDocument();
+  });
+
+  it('offers exactly the methods the backend knows: basic, bearer, none', async () => {
+    renderEditor(settings());
+    expect(screen.getByText('No authentication')).toBeInTheDocument();
+    await user.click(screen.getByLabelText('Authentication method'));
+    const options = screen.getAllByRole('option').map((o) => o.textContent ?? '');
+    expect(options).toHaveLength(3);
+    expect(options.some((o) => o.startsWith('Basic authentication'))).toBe(true);
+    expect(options.some((o) => o.startsWith('Bearer token'))).toBe(true);
+    expect(options.some((o) => o.startsWith('No authentication'))).toBe(true);
+    expect(options.some((o) => /OAuth|cross-site/i.test(o))).toBe(false);
   });
 
   it('writes the memory budget to jsonData.memoryBudgetMiB as a number, and absent when cleared', async () => {
@@ -88,8 +121,8 @@ describe('ConfigEditor', () => {
 
   it('writes the URL to the top-level url and shows what is wrong with a bad one', async () => {
     const { last } = renderEditor(settings({ url: '' }));
-    const url = screen.getByLabelText('URL');
-    await user.type(url, 'prometheus:9090');
+    const url = screen.getByLabelText('Data source connection URL');
+    await user.type(url, 'ftp://prometheus:9090');
     expect(screen.getByText('URL must start with http:// or https://')).toBeInTheDocument();
     await user.clear(url);
     await user.type(url, 'http://prom:9090');
@@ -105,6 +138,7 @@ describe('ConfigEditor', () => {
         secureJsonFields: { bearerToken: true },
       })
     );
+    expect(screen.getByText('Bearer token')).toBeInTheDocument();
     const token = screen.getByLabelText('Bearer token value');
     expect(token).toHaveValue('configured');
     expect(token).toBeDisabled();
@@ -125,15 +159,30 @@ describe('ConfigEditor', () => {
     const { last } = renderEditor(
       settings({ jsonData: { authType: 'bearer' }, secureJsonFields: { bearerToken: true } })
     );
-    await user.click(screen.getByRole('radio', { name: 'Basic auth' }));
+    await chooseAuth('Basic authentication');
     expect(last().basicAuth).toBe(true);
+    expect(last().jsonData.authType).toBe('basic');
     expect(last().secureJsonFields.bearerToken).toBe(false);
     expect(last().secureJsonData?.bearerToken).toBe('');
-    await user.type(screen.getByLabelText('Basic auth user'), 'grafana');
-    await user.type(screen.getByLabelText('Basic auth password'), 'pw');
+    await user.type(screen.getByLabelText(/^User/), 'grafana');
+    await user.type(screen.getByLabelText(/^Password/), 'pw');
     expect(last().basicAuthUser).toBe('grafana');
     expect(last().secureJsonData?.basicAuthPassword).toBe('pw');
+    expect(JSON.stringify(last().jsonData)).not.toContain('pw');
     expect(last().jsonData.authType).toBe('basic');
+
+    await chooseAuth('No authentication');
+    expect(last().jsonData.authType).toBe('none');
+    expect(last().basicAuth).toBe(false);
+    expect(last().basicAuthUser).toBe('');
+    expect(last().secureJsonData?.basicAuthPassword).toBe('');
+    expect(last().secureJsonFields.basicAuthPassword).toBe(false);
+  });
+
+  it('reads a provisioned basicAuth without authType as basic, as the backend does', () => {
+    renderEditor(settings({ basicAuth: true, basicAuthUser: 'grafana' }));
+    expect(screen.getByText('Basic authentication')).toBeInTheDocument();
+    expect(screen.getByLabelText(/^User/)).toHaveValue('grafana');
   });
 
   it('shows a stored basic auth password as configured and resets it on request', async () => {
@@ -145,10 +194,10 @@ describe('ConfigEditor', () => {
         secureJsonFields: { basicAuthPassword: true },
       })
     );
-    expect(screen.getByLabelText('Basic auth password')).toHaveValue('configured');
+    expect(screen.getByLabelText(/^Password/)).toHaveValue('configured');
     await user.click(screen.getByRole('button', { name: 'Reset' }));
     expect(last().secureJsonFields.basicAuthPassword).toBe(false);
-    expect(screen.getByLabelText('Basic auth password')).toHaveValue('');
+    expect(screen.getByLabelText(/^Password/)).toHaveValue('');
   });
 
   it('stores limits as numbers and explains bad ones', async () => {
@@ -196,6 +245,8 @@ describe('ConfigEditor', () => {
     await user.click(screen.getByRole('button', { name: 'Remove header 1' }));
     expect(last().jsonData.httpHeaderName1).toBe('X-B');
     expect(last().jsonData.httpHeaderName2).toBeUndefined();
+    // X-B must not be sent with X-A's stored value: both numbers are unflagged (2 is deleted on save).
+    expect(last().secureJsonFields.httpHeaderValue1).toBe(false);
     expect(last().secureJsonFields.httpHeaderValue2).toBe(false);
     expect(last().secureJsonData?.httpHeaderValue2).toBe('');
     const row = screen.getByLabelText('Header 1 value');
@@ -204,16 +255,73 @@ describe('ConfigEditor', () => {
     expect(within(document.body).queryByLabelText('Header 2 name')).not.toBeInTheDocument();
   });
 
-  it('keeps TLS client certificate and key secret', async () => {
+  it('writes the TLS options to the keys the SDK reads, certificates and key as secrets', async () => {
     const { last } = renderEditor(settings({ secureJsonFields: { tlsClientKey: true } }));
-    await user.click(screen.getByLabelText('TLS client authentication'));
+    await user.click(screen.getByLabelText('TLS Client Authentication'));
     expect(last().jsonData.tlsAuth).toBe(true);
-    expect(screen.getByLabelText('Client key')).toHaveValue('configured');
-    await user.type(screen.getByLabelText('Client certificate'), 'CERT');
+    expect(screen.getByLabelText(/^Client Key/)).toHaveValue('configured');
+    await user.type(screen.getByLabelText(/^Client Certificate/), 'CERT');
     expect(last().secureJsonData?.tlsClientCert).toBe('CERT');
-    expect(JSON.stringify(last().jsonData)).not.toContain('CERT');
-    expect(screen.getByLabelText('TLS server name')).toBeInTheDocument();
+    await user.click(screen.getByLabelText(/^ServerName/));
+    await user.paste('prom.internal');
+    expect(last().jsonData.serverName).toBe('prom.internal');
+    await user.click(screen.getByLabelText('Add self-signed certificate'));
+    expect(last().jsonData.tlsAuthWithCACert).toBe(true);
+    await user.type(screen.getByLabelText(/^CA Certificate/), 'CA');
+    expect(last().secureJsonData?.tlsCACert).toBe('CA');
+    await user.click(screen.getByLabelText('Skip TLS certificate validation'));
+    expect(last().jsonData.tlsSkipVerify).toBe(true);
+    expect(JSON.stringify(last().jsonData)).not.toMatch(/CERT|"CA"/);
   });
+
+  // The longest walk through the editor (twenty-odd changes, each re-rendering all of it): a longer timeout.
+  it('writes only keys the backend reads (pkg/models/settings.go and the SDK HTTP client options)', async () => {
+    const { last } = renderEditor(settings());
+    // One change event per field (paste): what is checked is where each value lands, not typing.
+    const fill = async (label: string, value: string) => {
+      await user.click(screen.getByLabelText(label));
+      await user.paste(value);
+    };
+    await chooseAuth('Bearer token');
+    await fill('Bearer token value', 't');
+    await user.click(screen.getByLabelText('Compress answers'));
+    await user.click(screen.getByLabelText('Skip TLS certificate validation'));
+    await user.click(screen.getByRole('button', { name: /Add header/ }));
+    await fill('Header 1 name', 'X-Scope-OrgID');
+    await fill('Header 1 value', 'v');
+    for (const [label, value] of [
+      ['Query timeout', '2m'],
+      ['Scrape interval', '30s'],
+      ['Forest cache TTL', '5m'],
+      ['Max series', '10'],
+      ['Max points per series', '20'],
+      ['Max training rows', '30'],
+      ['Forest cache (MiB)', '40'],
+      ['Memory budget (MiB)', '50'],
+    ]) {
+      await fill(label, value);
+    }
+    expect(last().jsonData).toEqual({
+      authType: 'bearer',
+      gzip: true,
+      tlsSkipVerify: true,
+      httpHeaderName1: 'X-Scope-OrgID',
+      queryTimeout: '2m',
+      scrapeInterval: '30s',
+      cacheTTL: '5m',
+      maxSeries: 10,
+      maxPointsPerSeries: 20,
+      maxTrainingRows: 30,
+      cacheMaxMiB: 40,
+      memoryBudgetMiB: 50,
+    });
+    expect(last().secureJsonData).toEqual({
+      basicAuthPassword: '',
+      bearerToken: 't',
+      httpHeaderValue1: 'v',
+    });
+    expect(last().basicAuth).toBe(false);
+  }, 60_000);
 
   it('rejects an Authorization header when an auth method sets it', async () => {
     renderEditor(settings({ jsonData: { authType: 'bearer', httpHeaderName1: 'Authorization' } }));

@@ -1,20 +1,18 @@
 import React, { ChangeEvent, useState } from 'react';
-import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
+import { css } from '@emotion/css';
+import { DataSourcePluginOptionsEditorProps, GrafanaTheme2 } from '@grafana/data';
 import {
-  Button,
-  Field,
-  FieldSet,
-  IconButton,
-  InlineField,
-  InlineSwitch,
-  Input,
-  RadioButtonGroup,
-  SecretInput,
-  SecretTextArea,
-  Stack,
-  Text,
-} from '@grafana/ui';
+  Auth,
+  AuthMethod,
+  ConfigSection,
+  ConfigSubSection,
+  ConnectionSettings,
+  convertLegacyAuthProps,
+  DataSourceDescription,
+} from '@grafana/plugin-ui';
+import { Divider, InlineField, InlineSwitch, Input, SecretInput, Stack, Text, useStyles2 } from '@grafana/ui';
 
+import { DOCS_URL } from '../links';
 import {
   AnomalyDataSourceOptions,
   AnomalySecureJsonData,
@@ -24,16 +22,22 @@ import {
   IntSettingKey,
 } from '../types';
 import { validatePositiveInt, validateSettingDuration, validateUrl } from '../validation';
+import { CustomHeadersEditor } from './CustomHeadersEditor';
+
+// The layout of Grafana's Prometheus-family datasources, from @grafana/plugin-ui: description, Connection, the
+// Authentication section (method, TLS) and optional settings below. Every key is one pkg/models/settings.go or the
+// SDK's HTTP client options read: url, basicAuth, basicAuthUser, jsonData.authType, the TLS keys, httpHeaderName<n>,
+// the limits, gzip, and the secrets in secureJsonData.
+//
+// plugin-ui's AdvancedHttpSettings is not used: its two fields (jsonData.timeout, jsonData.keepCookies) would be
+// ignored by the backend, which sets its HTTP client timeout from queryTimeout and forwards no cookies. The HTTP
+// setting the backend does read (gzip) is in an "Advanced HTTP settings" subsection of the same name instead.
 
 type Props = DataSourcePluginOptionsEditorProps<AnomalyDataSourceOptions, AnomalySecureJsonData>;
 type Options = Props['options'];
 type SecureKey = keyof AnomalySecureJsonData & string;
 
-const AUTH_OPTIONS: Array<{ label: string; value: AuthType; description: string }> = [
-  { label: 'No authentication', value: 'none', description: 'The upstream needs no credentials' },
-  { label: 'Basic auth', value: 'basic', description: 'User and password' },
-  { label: 'Bearer token', value: 'bearer', description: 'Authorization: Bearer <token>' },
-];
+const BEARER_METHOD = 'custom-bearer' as const;
 
 const DURATION_SETTINGS: Array<{ key: DurationSettingKey; label: string; help: string }> = [
   {
@@ -86,114 +90,82 @@ const INT_SETTINGS: Array<{ key: IntSettingKey; label: string; max: number; help
   },
 ];
 
-const LABEL_WIDTH = 26;
+// plugin-ui's own fields use 24; the limits line up with them.
+const LABEL_WIDTH = 24;
 
-/** Current custom headers from jsonData httpHeaderName1..N (numbered without gaps). */
-function readHeaders(options: Options): Array<{ name: string; configured: boolean; value: string }> {
-  const headers: Array<{ name: string; configured: boolean; value: string }> = [];
-  for (let i = 1; ; i++) {
-    const name = options.jsonData[`httpHeaderName${i}`];
-    if (name === undefined) {
-      break;
-    }
-    headers.push({
-      name,
-      configured: Boolean(options.secureJsonFields?.[`httpHeaderValue${i}`]),
-      value: options.secureJsonData?.[`httpHeaderValue${i}`] ?? '',
-    });
+/** Resetting a stored secret: Grafana deletes it on save when the field is unflagged and sent empty. */
+function resetSecrets(o: Options, keys: SecureKey[]): Options {
+  return {
+    ...o,
+    secureJsonFields: { ...o.secureJsonFields, ...Object.fromEntries(keys.map((k) => [k, false])) },
+    secureJsonData: { ...o.secureJsonData, ...Object.fromEntries(keys.map((k) => [k, ''])) },
+  };
+}
+
+/** The backend's rule (pkg/models/settings.go): no authType means basic when basicAuth is on, else none. */
+function currentAuthType(options: Options): AuthType {
+  return options.jsonData.authType ?? (options.basicAuth ? 'basic' : 'none');
+}
+
+function toMethod(t: AuthType): AuthMethod | typeof BEARER_METHOD {
+  return t === 'bearer' ? BEARER_METHOD : t === 'basic' ? AuthMethod.BasicAuth : AuthMethod.NoAuth;
+}
+
+function fromMethod(m: string): AuthType {
+  return m === BEARER_METHOD ? 'bearer' : m === AuthMethod.BasicAuth ? 'basic' : 'none';
+}
+
+/** Only one credential is kept, so the backend never has to guess which one to send. */
+function withAuthType(options: Options, method: AuthType): Options {
+  let next: Options = {
+    ...options,
+    jsonData: { ...options.jsonData, authType: method },
+    basicAuth: method === 'basic',
+  };
+  if (method !== 'basic') {
+    next = resetSecrets({ ...next, basicAuthUser: '' }, ['basicAuthPassword']);
   }
-  return headers;
+  if (method !== 'bearer') {
+    next = resetSecrets(next, ['bearerToken']);
+  }
+  return next;
 }
 
 export function ConfigEditor({ options, onOptionsChange }: Props) {
   const { jsonData, secureJsonFields = {}, secureJsonData = {} } = options;
+  const styles = useStyles2(getStyles);
   // Numbers are edited as text so a half-typed value can be shown with its error instead of being swallowed.
   const [intDrafts, setIntDrafts] = useState<Partial<Record<IntSettingKey, string>>>({});
-  // Header values that had to be re-entered because removing a header renumbered the ones after it.
-  const [reenter, setReenter] = useState<Set<number>>(new Set());
 
-  // The backend's rule (pkg/models/settings.go): no authType means basic when basicAuth is on, else none.
-  const authType: AuthType = jsonData.authType ?? (options.basicAuth ? 'basic' : 'none');
-  const urlError = validateUrl(options.url);
+  const authType = currentAuthType(options);
+  const urlError = options.url ? validateUrl(options.url) : undefined;
 
   const setJson = (patch: Partial<AnomalyDataSourceOptions>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
 
-  const setSecret = (key: SecureKey, value: string) =>
-    onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, [key]: value } });
-
-  // Resetting a stored secret: Grafana deletes it on save when the field is unflagged and sent empty.
-  const resetSecrets = (o: Options, keys: SecureKey[]): Options => ({
-    ...o,
-    secureJsonFields: { ...o.secureJsonFields, ...Object.fromEntries(keys.map((k) => [k, false])) },
-    secureJsonData: { ...o.secureJsonData, ...Object.fromEntries(keys.map((k) => [k, ''])) },
-  });
-
-  const onAuthChange = (method: AuthType) => {
-    // Only one credential is kept: the backend never has to guess which one to send.
-    let next: Options = { ...options, jsonData: { ...jsonData, authType: method }, basicAuth: method === 'basic' };
-    if (method !== 'basic') {
-      next = resetSecrets({ ...next, basicAuthUser: '' }, ['basicAuthPassword']);
-    }
-    if (method !== 'bearer') {
-      next = resetSecrets(next, ['bearerToken']);
-    }
-    onOptionsChange(next);
-  };
-
-  const headers = readHeaders(options);
-
-  const writeHeaders = (
-    list: Array<{ name: string; configured: boolean; value: string }>,
-    removedCount: number,
-    base: Options = options
-  ) => {
-    const nextJson: AnomalyDataSourceOptions = { ...base.jsonData };
-    const nextSecure: AnomalySecureJsonData = { ...base.secureJsonData };
-    const nextFields: Record<string, boolean> = { ...base.secureJsonFields };
-    for (let i = 1; i <= list.length + removedCount; i++) {
-      delete nextJson[`httpHeaderName${i}`];
-    }
-    list.forEach((h, idx) => {
-      const i = idx + 1;
-      nextJson[`httpHeaderName${i}`] = h.name;
-      if (!h.configured) {
-        nextSecure[`httpHeaderValue${i}`] = h.value;
-        nextFields[`httpHeaderValue${i}`] = false;
-      }
-    });
-    for (let i = list.length + 1; i <= list.length + removedCount; i++) {
-      nextSecure[`httpHeaderValue${i}`] = '';
-      nextFields[`httpHeaderValue${i}`] = false;
-    }
-    onOptionsChange({ ...base, jsonData: nextJson, secureJsonData: nextSecure, secureJsonFields: nextFields });
-  };
-
-  const removeHeader = (index: number) => {
-    const next = headers
-      .filter((_, i) => i !== index)
-      .map((h, i) => {
-        if (i >= index && h.configured) {
-          // Stored values are not readable here, so a header that moves to a new number must be typed again.
-          return { ...h, configured: false, value: '' };
+  // Basic auth fields and TLS from plugin-ui's mapping of Grafana's standard keys; the method list is ours, since
+  // the backend knows none, basic and bearer (jsonData.authType), and neither OAuth forwarding nor browser access.
+  const legacy = convertLegacyAuthProps({ config: options, onChange: onOptionsChange });
+  const bearer = (
+    <InlineField label="Token" labelWidth={LABEL_WIDTH} tooltip="Stored encrypted; only the backend reads it." grow>
+      <SecretInput
+        id="bearer-token-input"
+        aria-label="Bearer token value"
+        isConfigured={Boolean(secureJsonFields.bearerToken)}
+        value={secureJsonData.bearerToken ?? ''}
+        placeholder="Token"
+        onReset={() => onOptionsChange(resetSecrets(options, ['bearerToken']))}
+        onChange={(e: ChangeEvent<HTMLInputElement>) =>
+          onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, bearerToken: e.currentTarget.value } })
         }
-        return h;
-      });
-    const mustReenter = new Set<number>();
-    next.forEach((h, i) => {
-      if (i >= index && headers[i + 1]?.configured) {
-        mustReenter.add(i);
-      }
-    });
-    setReenter(mustReenter);
-    writeHeaders(next, 1);
-  };
+      />
+    </InlineField>
+  );
 
   const intValue = (key: IntSettingKey): string =>
     intDrafts[key] ?? (jsonData[key] !== undefined ? String(jsonData[key]) : '');
 
-  const onIntChange = (key: IntSettingKey) => (e: ChangeEvent<HTMLInputElement>) => {
-    const text = e.currentTarget.value;
+  const onIntChange = (key: IntSettingKey, text: string) => {
     setIntDrafts({ ...intDrafts, [key]: text });
     const trimmed = text.trim();
     if (trimmed === '') {
@@ -211,260 +183,100 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     return validatePositiveInt(jsonData[key], max, label);
   };
 
+  // The limits as data: durations are kept as typed (trimmed), whole numbers as numbers.
+  const limitFields = [
+    ...DURATION_SETTINGS.map(({ key, label, help }) => ({
+      key,
+      label,
+      help,
+      error: validateSettingDuration(jsonData[key], label),
+      value: jsonData[key] ?? '',
+      numeric: false,
+      onChange: (text: string) => setJson({ [key]: text.trim() === '' ? undefined : text.trim() }),
+    })),
+    ...INT_SETTINGS.map(({ key, label, max, help }) => ({
+      key,
+      label,
+      help,
+      error: intError(key, label, max),
+      value: intValue(key),
+      numeric: true,
+      onChange: (text: string) => onIntChange(key, text),
+    })),
+  ];
+
   return (
-    <Stack direction="column" gap={2}>
-      <FieldSet label="Connection">
-        <Field
-          label="Prometheus-compatible URL"
-          description="Base URL of the Prometheus HTTP API that Telegraf writes to: Prometheus, Mimir, Thanos or VictoriaMetrics."
-          invalid={Boolean(urlError) && options.url !== undefined && options.url !== ''}
-          error={urlError}
-          required
-        >
-          <Input
-            id="config-url"
-            aria-label="URL"
-            value={options.url ?? ''}
-            placeholder="http://prometheus:9090"
-            width={60}
-            onChange={(e: ChangeEvent<HTMLInputElement>) => onOptionsChange({ ...options, url: e.currentTarget.value })}
-          />
-        </Field>
-        <InlineField
-          label="Compress answers (gzip)"
-          labelWidth={LABEL_WIDTH}
-          tooltip="Ask the upstream to gzip its answers. Helps on slow links; on a LAN it costs the upstream more CPU than it saves."
-        >
-          <InlineSwitch
-            id="config-gzip"
-            aria-label="Compress answers"
-            value={Boolean(jsonData.gzip)}
-            onChange={(e) => setJson({ gzip: e.currentTarget.checked })}
-          />
-        </InlineField>
-      </FieldSet>
+    <Stack direction="column" gap={0}>
+      <DataSourceDescription dataSourceName="Hazewatch Anomaly" docsLink={DOCS_URL} hasRequiredFields />
+      <Divider />
 
-      <FieldSet label="Authentication">
-        <Field label="Method">
-          <RadioButtonGroup<AuthType> options={AUTH_OPTIONS} value={authType} onChange={onAuthChange} />
-        </Field>
-        {authType === 'basic' && (
-          <>
-            <InlineField label="User" labelWidth={LABEL_WIDTH}>
-              <Input
-                id="config-basic-user"
-                aria-label="Basic auth user"
-                value={options.basicAuthUser ?? ''}
-                width={40}
-                onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                  onOptionsChange({ ...options, basicAuthUser: e.currentTarget.value })
-                }
-              />
-            </InlineField>
-            <InlineField label="Password" labelWidth={LABEL_WIDTH}>
-              <SecretInput
-                id="config-basic-password"
-                aria-label="Basic auth password"
-                isConfigured={Boolean(secureJsonFields.basicAuthPassword)}
-                value={secureJsonData.basicAuthPassword ?? ''}
-                width={40}
-                onReset={() => onOptionsChange(resetSecrets(options, ['basicAuthPassword']))}
-                onChange={(e: ChangeEvent<HTMLInputElement>) => setSecret('basicAuthPassword', e.currentTarget.value)}
-              />
-            </InlineField>
-          </>
-        )}
-        {authType === 'bearer' && (
-          <InlineField label="Token" labelWidth={LABEL_WIDTH} tooltip="Stored encrypted; only the backend reads it.">
-            <SecretInput
-              id="config-bearer-token"
-              aria-label="Bearer token value"
-              isConfigured={Boolean(secureJsonFields.bearerToken)}
-              value={secureJsonData.bearerToken ?? ''}
-              width={40}
-              onReset={() => onOptionsChange(resetSecrets(options, ['bearerToken']))}
-              onChange={(e: ChangeEvent<HTMLInputElement>) => setSecret('bearerToken', e.currentTarget.value)}
-            />
-          </InlineField>
-        )}
-      </FieldSet>
+      <ConnectionSettings
+        config={options}
+        onChange={onOptionsChange}
+        urlPlaceholder="http://prometheus:9090"
+        urlTooltip="Base URL of the Prometheus HTTP API that Telegraf writes to: Prometheus, Mimir, Thanos or VictoriaMetrics."
+      />
+      {urlError && (
+        <Text color="error" variant="bodySmall" element="p">
+          {urlError}
+        </Text>
+      )}
+      <Divider />
 
-      <FieldSet label="TLS">
-        <InlineField
-          label="Skip TLS verification"
-          labelWidth={LABEL_WIDTH}
-          tooltip="Accept any server certificate. Only for testing: it makes the connection open to interception."
-        >
-          <InlineSwitch
-            id="config-tls-skip-verify"
-            aria-label="Skip TLS verification"
-            value={Boolean(jsonData.tlsSkipVerify)}
-            onChange={(e) => setJson({ tlsSkipVerify: e.currentTarget.checked })}
-          />
-        </InlineField>
-        <InlineField
-          label="TLS client auth"
-          labelWidth={LABEL_WIDTH}
-          tooltip="Authenticate to the upstream with a TLS client certificate (mutual TLS)."
-        >
-          <InlineSwitch
-            id="config-tls-client-auth"
-            aria-label="TLS client authentication"
-            value={Boolean(jsonData.tlsAuth)}
-            onChange={(e) => setJson({ tlsAuth: e.currentTarget.checked })}
-          />
-        </InlineField>
-        {jsonData.tlsAuth && (
-          <>
-            <InlineField label="Client certificate (PEM)" labelWidth={LABEL_WIDTH}>
-              <SecretTextArea
-                id="config-tls-client-cert"
-                aria-label="Client certificate"
-                isConfigured={Boolean(secureJsonFields.tlsClientCert)}
-                value={secureJsonData.tlsClientCert ?? ''}
-                placeholder="-----BEGIN CERTIFICATE-----"
-                cols={50}
-                rows={4}
-                onReset={() => onOptionsChange(resetSecrets(options, ['tlsClientCert']))}
-                onChange={(e: ChangeEvent<HTMLTextAreaElement>) => setSecret('tlsClientCert', e.currentTarget.value)}
-              />
-            </InlineField>
-            <InlineField label="Client key (PEM)" labelWidth={LABEL_WIDTH}>
-              <SecretTextArea
-                id="config-tls-client-key"
-                aria-label="Client key"
-                isConfigured={Boolean(secureJsonFields.tlsClientKey)}
-                value={secureJsonData.tlsClientKey ?? ''}
-                placeholder="-----BEGIN PRIVATE KEY-----"
-                cols={50}
-                rows={4}
-                onReset={() => onOptionsChange(resetSecrets(options, ['tlsClientKey']))}
-                onChange={(e: ChangeEvent<HTMLTextAreaElement>) => setSecret('tlsClientKey', e.currentTarget.value)}
-              />
-            </InlineField>
-          </>
-        )}
-        <InlineField label="Custom CA certificate" labelWidth={LABEL_WIDTH} tooltip="Verify the server with this CA.">
-          <InlineSwitch
-            id="config-tls-ca"
-            aria-label="Custom CA certificate"
-            value={Boolean(jsonData.tlsAuthWithCACert)}
-            onChange={(e) => setJson({ tlsAuthWithCACert: e.currentTarget.checked })}
-          />
-        </InlineField>
-        {jsonData.tlsAuthWithCACert && (
-          <InlineField label="CA certificate (PEM)" labelWidth={LABEL_WIDTH}>
-            <SecretTextArea
-              id="config-tls-ca-cert"
-              aria-label="CA certificate"
-              isConfigured={Boolean(secureJsonFields.tlsCACert)}
-              value={secureJsonData.tlsCACert ?? ''}
-              placeholder="-----BEGIN CERTIFICATE-----"
-              cols={50}
-              rows={4}
-              onReset={() => onOptionsChange(resetSecrets(options, ['tlsCACert']))}
-              onChange={(e: ChangeEvent<HTMLTextAreaElement>) => setSecret('tlsCACert', e.currentTarget.value)}
-            />
-          </InlineField>
-        )}
-        {(jsonData.tlsAuth || jsonData.tlsAuthWithCACert) && (
+      <Auth
+        selectedMethod={toMethod(authType)}
+        visibleMethods={[AuthMethod.BasicAuth, BEARER_METHOD, AuthMethod.NoAuth]}
+        defaultOptionsOverrides={{
+          [AuthMethod.NoAuth]: { label: 'No authentication', description: 'The upstream needs no credentials' },
+        }}
+        customMethods={[
+          {
+            id: BEARER_METHOD,
+            label: 'Bearer token',
+            description: 'Authorization: Bearer <token>, e.g. for Grafana Cloud or a Mimir gateway',
+            component: bearer,
+          },
+        ]}
+        onAuthMethodSelect={(m) => onOptionsChange(withAuthType(options, fromMethod(m)))}
+        basicAuth={legacy.basicAuth}
+        TLS={legacy.TLS}
+        readOnly={options.readOnly}
+      />
+      <ConfigSubSection
+        className={styles.headers}
+        title="HTTP headers"
+        description="Sent with every upstream request, e.g. X-Scope-OrgID for Mimir. Values are stored encrypted."
+      >
+        <CustomHeadersEditor
+          options={options}
+          onOptionsChange={onOptionsChange}
+          authSetsAuthorization={authType !== 'none'}
+        />
+      </ConfigSubSection>
+      <Divider />
+
+      <ConfigSection
+        title="Additional settings"
+        description="Optional: what the plugin asks of the upstream, and limits that protect Grafana and the upstream from queries that would fetch or train on too much."
+        isCollapsible
+        isInitiallyOpen
+      >
+        <ConfigSubSection title="Advanced HTTP settings">
           <InlineField
-            label="Server name"
+            label="Compress answers (gzip)"
             labelWidth={LABEL_WIDTH}
-            tooltip="Expected name in the certificate, if not the URL's host."
+            tooltip="Ask the upstream to gzip its answers. Helps on slow links; on a LAN it costs the upstream more CPU than it saves."
           >
-            <Input
-              id="config-tls-server-name"
-              aria-label="TLS server name"
-              value={jsonData.serverName ?? ''}
-              width={40}
-              onChange={(e: ChangeEvent<HTMLInputElement>) => setJson({ serverName: e.currentTarget.value })}
+            <InlineSwitch
+              id="config-gzip"
+              aria-label="Compress answers"
+              value={Boolean(jsonData.gzip)}
+              onChange={(e) => setJson({ gzip: e.currentTarget.checked })}
             />
           </InlineField>
-        )}
-      </FieldSet>
-
-      <FieldSet label="Custom HTTP headers">
-        <Text color="secondary" element="p">
-          Sent with every upstream request, e.g. X-Scope-OrgID for Mimir. Values are stored encrypted.
-        </Text>
-        {headers.map((h, i) => {
-          const nameError =
-            h.name.trim() === ''
-              ? 'header name is required'
-              : !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h.name)
-                ? 'not a valid header name'
-                : authType !== 'none' && h.name.toLowerCase() === 'authorization'
-                  ? 'Authorization is set by the authentication method above'
-                  : undefined;
-          return (
-            <Stack key={i} gap={1} alignItems="flex-start">
-              <Field invalid={Boolean(nameError)} error={nameError}>
-                <Input
-                  aria-label={`Header ${i + 1} name`}
-                  value={h.name}
-                  placeholder="X-Scope-OrgID"
-                  width={30}
-                  onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                    writeHeaders(
-                      headers.map((x, j) => (j === i ? { ...x, name: e.currentTarget.value } : x)),
-                      0
-                    )
-                  }
-                />
-              </Field>
-              <Field
-                invalid={reenter.has(i)}
-                error={reenter.has(i) ? 'headers were renumbered: enter this value again' : undefined}
-              >
-                <SecretInput
-                  aria-label={`Header ${i + 1} value`}
-                  isConfigured={h.configured}
-                  value={h.value}
-                  placeholder="value"
-                  width={40}
-                  onReset={() =>
-                    writeHeaders(
-                      headers.map((x, j) => (j === i ? { ...x, configured: false, value: '' } : x)),
-                      0
-                    )
-                  }
-                  onChange={(e: ChangeEvent<HTMLInputElement>) => {
-                    const value = e.currentTarget.value;
-                    writeHeaders(
-                      headers.map((x, j) => (j === i ? { ...x, value } : x)),
-                      0
-                    );
-                    if (reenter.has(i)) {
-                      const r = new Set(reenter);
-                      r.delete(i);
-                      setReenter(r);
-                    }
-                  }}
-                />
-              </Field>
-              <IconButton name="trash-alt" tooltip={`Remove header ${i + 1}`} onClick={() => removeHeader(i)} />
-            </Stack>
-          );
-        })}
-        <Button
-          variant="secondary"
-          icon="plus"
-          size="sm"
-          onClick={() => writeHeaders([...headers, { name: '', configured: false, value: '' }], 0)}
-        >
-          Add header
-        </Button>
-      </FieldSet>
-
-      <FieldSet label="Query limits">
-        <Text color="secondary" element="p">
-          Protect Grafana and the upstream from queries that would fetch or train on too much. Empty = the default
-          shown.
-        </Text>
-        {DURATION_SETTINGS.map(({ key, label, help }) => {
-          const error = validateSettingDuration(jsonData[key], label);
-          return (
+        </ConfigSubSection>
+        <ConfigSubSection title="Query limits" description="Empty = the default shown.">
+          {limitFields.map(({ key, label, help, error, value, numeric, onChange }) => (
             <InlineField
               key={key}
               label={label}
@@ -476,43 +288,24 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
               <Input
                 id={`config-${key}`}
                 aria-label={label}
-                value={jsonData[key] ?? ''}
-                placeholder={DEFAULT_SETTINGS[key]}
-                width={20}
-                onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                  setJson({ [key]: e.currentTarget.value.trim() === '' ? undefined : e.currentTarget.value.trim() })
-                }
-              />
-            </InlineField>
-          );
-        })}
-        {INT_SETTINGS.map(({ key, label, max, help }) => {
-          const error = intError(key, label, max);
-          return (
-            <InlineField
-              key={key}
-              label={label}
-              labelWidth={LABEL_WIDTH}
-              tooltip={help}
-              invalid={Boolean(error)}
-              error={error}
-            >
-              <Input
-                id={`config-${key}`}
-                aria-label={label}
-                value={intValue(key)}
+                value={value}
                 placeholder={String(DEFAULT_SETTINGS[key])}
-                inputMode="numeric"
+                inputMode={numeric ? 'numeric' : undefined}
                 width={20}
-                onChange={onIntChange(key)}
+                onChange={(e: ChangeEvent<HTMLInputElement>) => onChange(e.currentTarget.value)}
               />
             </InlineField>
-          );
-        })}
-      </FieldSet>
+          ))}
+        </ConfigSubSection>
+      </ConfigSection>
       <Text color="secondary" element="p">
         Save &amp; test asks the upstream for its build info and shows whether it answers and which version it runs.
       </Text>
     </Stack>
   );
 }
+
+// Where plugin-ui's own header list would sit: below TLS, as far apart as its subsections are.
+const getStyles = (theme: GrafanaTheme2) => ({
+  headers: css({ marginTop: theme.spacing(3) }),
+});
