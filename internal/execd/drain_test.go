@@ -7,16 +7,22 @@ import (
 	"time"
 )
 
-func TestWaitReturnsWhenReaderHasDrainedThePipe(t *testing.T) {
+// pipeHolding is a pipe with b written to it and not yet read; both ends close at test cleanup.
+func pipeHolding(t *testing.T, b []byte) (r, w *os.File) {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	defer w.Close()
-	if _, err := w.Write(make([]byte, 1000)); err != nil {
+	t.Cleanup(func() { r.Close(); w.Close() })
+	if _, err := w.Write(b); err != nil {
 		t.Fatal(err)
 	}
+	return r, w
+}
+
+func TestWaitReturnsWhenReaderHasDrainedThePipe(t *testing.T) {
+	r, w := pipeHolding(t, make([]byte, 1000))
 	read := make(chan time.Time)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
@@ -32,15 +38,7 @@ func TestWaitReturnsWhenReaderHasDrainedThePipe(t *testing.T) {
 }
 
 func TestWaitGivesUpAfterMax(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
-	if _, err := w.Write([]byte("never read")); err != nil {
-		t.Fatal(err)
-	}
+	_, w := pipeHolding(t, []byte("never read"))
 	start := time.Now()
 	WaitDrained(w, 100*time.Millisecond)
 	if d := time.Since(start); d > 2*time.Second {

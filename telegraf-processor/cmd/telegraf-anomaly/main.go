@@ -29,6 +29,8 @@ func main() {
 	os.Exit(run(*configFile, *debug, os.Stdin, os.Stdout, os.Stderr))
 }
 
+// run has the same steps as telegraf-purpleair's (internal/execd holds what they share); the two differ in the
+// plugin's kind and in what a signal does.
 func run(configFile string, debug bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	logger, drained := execd.Setup(stdout, stderr, debug)
 	defer drained()
