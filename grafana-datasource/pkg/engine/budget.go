@@ -161,11 +161,7 @@ func forestSamples(p models.IsolationForest, rows int) int {
 
 // forestBytes is the estimate for one forest fitted on rows rows.
 func forestBytes(p models.IsolationForest, rows int) int64 {
-	trees := p.Trees
-	if trees <= 0 {
-		trees = models.DefaultTrees
-	}
-	return int64(trees) * int64(forestSamples(p, rows)) * BytesPerTreeSample
+	return int64(p.Trees) * int64(forestSamples(p, rows)) * BytesPerTreeSample
 }
 
 const forestAdvice = "lower isolationForest.trees or isolationForest.maxSamples, or shorten the range"

@@ -9,7 +9,7 @@ import (
 	"github.com/hazewatch/hazewatch/pkg/impute"
 )
 
-// detector is a fitted model; *anomaly.IsolationForest is the only one. The
+// detector is a fitted model; *iforest.Forest is the only one. The
 // engine codes against this interface so that its plumbing (alignment,
 // caching, results) is tested on exactly the calls it makes.
 type detector interface {

@@ -598,8 +598,10 @@ func (p *IsolationForest) normalize() error {
 	if p.Trees == 0 {
 		p.Trees = DefaultTrees
 	}
-	if p.Trees < 1 || p.Trees > MaxTrees {
-		return queryErrorf("isolationForest.trees must be in 1..%d, got %d", MaxTrees, p.Trees)
+	// The core refuses fewer than one tree; the upper bound is this
+	// datasource's, a guard on what one query may ask of the server.
+	if p.Trees > MaxTrees {
+		return queryErrorf("isolationForest.trees must be at most %d (the datasource's limit), got %d", MaxTrees, p.Trees)
 	}
 	// Empty means the default, as it does in the editor; otherwise the
 	// scikit-learn spellings the command line reads too.
