@@ -88,7 +88,9 @@ func Start(t testing.TB, bin, logPath string, settings *pluginv2.DataSourceInsta
 	t.Cleanup(client.Kill)
 	rpc, err := client.Client()
 	if err != nil {
-		t.Fatalf("go-plugin handshake with %s: %v\n%s", filepath.Base(bin), err, tail(logPath))
+		// Kill waits for go-plugin's copy of the plugin's stderr, which the failure needs.
+		client.Kill()
+		t.Fatalf("go-plugin handshake with %s: %v\nits output:\n%s", filepath.Base(bin), err, tail(logPath))
 	}
 	if v := client.NegotiatedVersion(); v != grpcplugin.ProtocolVersion {
 		t.Fatalf("negotiated plugin protocol %d, want %d", v, grpcplugin.ProtocolVersion)
