@@ -119,42 +119,11 @@ func (d *Detector) Observe(key string, r Reading) Result {
 	if !r.Time.IsZero() && !s.PrevTime.IsZero() {
 		dt = r.Time.Sub(s.PrevTime).Seconds()
 	}
-	c, outOfRange := s.channels(&r)
-	if outOfRange == nil {
-		outOfRange = environment(&r)
-	}
-	// Every check runs so that each keeps its own count; the first in Reasons' order speaks.
-	stale := s.stale(&r)
-	flat := s.flatline(&r)
-	missing := s.missing(&r)
-	spike := s.spike(&r, &c)
-	var ratio *finding
-	if c.haveAB && stale == nil && flat == nil && spike == nil {
-		// A spike's channels say nothing of their usual ratio.
-		ratio = s.ratio(&r, &c, dt)
-	}
-	var sensorFinding *finding
-	for _, f := range [...]*finding{outOfRange, missing, stale, flat, spike, ratio} {
-		if f != nil {
-			sensorFinding = f
-			break
-		}
-	}
+	c, sensorFinding := s.check(&r, dt)
 
-	// The learned score, on the sensor's features.
-	level := math.NaN()
-	if !math.IsNaN(c.level) {
-		level = c.logLevel
-	}
-	d.x[0], d.x[1], d.x[2] = math.NaN(), level, math.NaN()
-	if !math.IsNaN(level) && !math.IsNaN(s.LastLevel) {
-		d.x[0] = level - s.LastLogLevel
-	}
-	if c.haveAB {
-		d.x[2] = c.logRatio - s.RatioBase
-	}
-	// Score, then learn from what is sound, in one walk of the trees (the checks above do not read
-	// the learned score).
+	// The learned score, on the sensor's features. Score, then learn from what is sound, in one
+	// walk of the trees (the checks above do not read the learned score).
+	level := d.features(s, &c)
 	res.Warmup = !s.hst.Warm()
 	var learned float64
 	if sensorFinding == nil {
@@ -189,37 +158,91 @@ func (d *Detector) Observe(key string, r Reading) Result {
 
 	// EPA-corrected PM2.5 of a reading whose channels are sound (in range and agreeing) and new.
 	if sensorFinding == nil || sensorFinding.reason == ReasonMissing || sensorFinding.reason == ReasonOutOfRange {
-		rh := math.NaN()
-		if valid(r.Carried, FieldHumidity, r.Humidity) && environment(&r) == nil {
-			rh = r.Humidity
-		}
-		atm := math.NaN()
-		if valid(r.Carried, FieldATM, r.ATM) {
-			atm = r.ATM
-		}
-		if !math.IsNaN(c.epaInput) {
-			res.EPA = d.opt.Correction.apply(c.epaInput, atm, rh)
-		}
+		res.EPA = d.epa(&r, &c)
 	}
-
-	// Learn from what is sound: the typical ratio and level (the learned model has, above).
 	if sensorFinding == nil {
-		s.learnRatio(&c, dt)
-		if !math.IsNaN(level) {
-			s.LevelN++
-			a := s.alpha.base(dt)
-			if 1/s.LevelN > a {
-				a = 1 / s.LevelN // the first readings set the level
-			}
-			s.LevelBase += a * (level - s.LevelBase)
-			s.LastLevel, s.LastLogLevel = c.level, c.logLevel
-		}
+		s.learnBaseline(&c, level, dt)
 	}
 	// A both-channel jump counts as high air for the neighbours even while it is called a spike:
 	// it is theirs to confirm.
 	d.setHigh(s, &r, &c, c.agree && (sensorFinding == nil || sensorFinding.reason == ReasonSpike))
 	s.remember(&r, dt)
 	return res
+}
+
+// check runs the sensor checks on r and returns its channels and the finding that speaks for the
+// reading (nil if none). Every check runs so that each keeps its own count; the first in Reasons'
+// order speaks.
+func (s *sensor) check(r *Reading, dt float64) (chans, *finding) {
+	c, outOfRange := s.channels(r)
+	if outOfRange == nil {
+		outOfRange = environment(r)
+	}
+	stale := s.stale(r)
+	flat := s.flatline(r)
+	missing := s.missing(r)
+	spike := s.spike(r, &c)
+	var ratio *finding
+	if c.haveAB && stale == nil && flat == nil && spike == nil {
+		// A spike's channels say nothing of their usual ratio.
+		ratio = s.ratio(r, &c, dt)
+	}
+	for _, f := range [...]*finding{outOfRange, missing, stale, flat, spike, ratio} {
+		if f != nil {
+			return c, f
+		}
+	}
+	return c, nil
+}
+
+// features fills d.x with the learned model's features of this reading (change of log level,
+// log level, log ratio against the typical one; NaN where unknown) and returns the log level.
+func (d *Detector) features(s *sensor, c *chans) (level float64) {
+	level = math.NaN()
+	if !math.IsNaN(c.level) {
+		level = c.logLevel
+	}
+	d.x[0], d.x[1], d.x[2] = math.NaN(), level, math.NaN()
+	if !math.IsNaN(level) && !math.IsNaN(s.LastLevel) {
+		d.x[0] = level - s.LastLogLevel
+	}
+	if c.haveAB {
+		d.x[2] = c.logRatio - s.RatioBase
+	}
+	return level
+}
+
+// epa is the reading's EPA-corrected PM2.5 (NaN without a particle level), with humidity only
+// when the environment sensor reads in range.
+func (d *Detector) epa(r *Reading, c *chans) float64 {
+	if math.IsNaN(c.epaInput) {
+		return math.NaN()
+	}
+	rh := math.NaN()
+	if valid(r.Carried, FieldHumidity, r.Humidity) && environment(r) == nil {
+		rh = r.Humidity
+	}
+	atm := math.NaN()
+	if valid(r.Carried, FieldATM, r.ATM) {
+		atm = r.ATM
+	}
+	return d.opt.Correction.apply(c.epaInput, atm, rh)
+}
+
+// learnBaseline learns the typical ratio and level from a sound reading (the learned model has
+// learned it already).
+func (s *sensor) learnBaseline(c *chans, level, dt float64) {
+	s.learnRatio(c, dt)
+	if math.IsNaN(level) {
+		return
+	}
+	s.LevelN++
+	a := s.alpha.base(dt)
+	if 1/s.LevelN > a {
+		a = 1 / s.LevelN // the first readings set the level
+	}
+	s.LevelBase += a * (level - s.LevelBase)
+	s.LastLevel, s.LastLogLevel = c.level, c.logLevel
 }
 
 // remember keeps what the next reading is compared with.
