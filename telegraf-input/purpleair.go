@@ -206,59 +206,9 @@ func (p *PurpleAir) initAPI() error {
 	if err := p.checkHTTPOptions(); err != nil {
 		return err
 	}
-	fields := p.Fields
-	if len(fields) == 0 {
-		fields = DefaultFields
-	}
-	fields = slices.Clone(fields)
-	for i, f := range fields {
-		if f == "" || strings.ContainsAny(f, ", ") {
-			return fmt.Errorf("fields: element %d (%q) is not a field name", i, f)
-		}
-	}
-	need := func(f string) {
-		if !slices.Contains(fields, f) {
-			fields = append(fields, f)
-		}
-	}
-	if p.pointOpts.TagName {
-		need("name")
-	}
-	if p.pointOpts.TagLocationType {
-		need("location_type")
-	}
-	if p.pointOpts.UseLastSeen {
-		need("last_seen")
-	}
-	q := purpleair.SensorsQuery{Fields: fields, ShowOnly: p.ShowOnly}
-	switch p.LocationType {
-	case "":
-	case "outside", "inside":
-		lt := purpleair.LocationOutside
-		if p.LocationType == "inside" {
-			lt = purpleair.LocationInside
-		}
-		q.LocationType = &lt
-	default:
-		return fmt.Errorf(`location_type must be "outside", "inside" or empty, got %q`, p.LocationType)
-	}
-	if p.MaxAge < 0 {
-		return fmt.Errorf("max_age must not be negative, got %s", time.Duration(p.MaxAge))
-	}
-	q.MaxAge = int64(time.Duration(p.MaxAge) / time.Second)
-	box, err := p.boundingBox()
-	if err != nil {
+	if p.query, err = p.sensorsQuery(); err != nil {
 		return err
 	}
-	if box != (purpleair.BoundingBox{}) {
-		q.Box = &box
-	}
-	for i, s := range p.ShowOnly {
-		if s <= 0 {
-			return fmt.Errorf("show_only: element %d (%d) is not a sensor index", i, s)
-		}
-	}
-	p.query = q
 	retries := p.MaxRetries
 	if retries == 0 {
 		retries = -1 // the client's 0 means "default"
@@ -281,6 +231,65 @@ func (p *PurpleAir) initAPI() error {
 		},
 	}
 	return nil
+}
+
+// sensorsQuery is the API query the options ask for: the fields (plus those the tag and time
+// options read), location type, max age, bounding box and sensors.
+func (p *PurpleAir) sensorsQuery() (purpleair.SensorsQuery, error) {
+	var q purpleair.SensorsQuery
+	fields := p.Fields
+	if len(fields) == 0 {
+		fields = DefaultFields
+	}
+	fields = slices.Clone(fields)
+	for i, f := range fields {
+		if f == "" || strings.ContainsAny(f, ", ") {
+			return q, fmt.Errorf("fields: element %d (%q) is not a field name", i, f)
+		}
+	}
+	need := func(f string) {
+		if !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	if p.pointOpts.TagName {
+		need("name")
+	}
+	if p.pointOpts.TagLocationType {
+		need("location_type")
+	}
+	if p.pointOpts.UseLastSeen {
+		need("last_seen")
+	}
+	q.Fields, q.ShowOnly = fields, p.ShowOnly
+	switch p.LocationType {
+	case "":
+	case "outside", "inside":
+		lt := purpleair.LocationOutside
+		if p.LocationType == "inside" {
+			lt = purpleair.LocationInside
+		}
+		q.LocationType = &lt
+	default:
+		return q, fmt.Errorf(`location_type must be "outside", "inside" or empty, got %q`, p.LocationType)
+	}
+	if p.MaxAge < 0 {
+		return q, fmt.Errorf("max_age must not be negative, got %s", time.Duration(p.MaxAge))
+	}
+	q.MaxAge = int64(time.Duration(p.MaxAge) / time.Second)
+	box, err := p.boundingBox()
+	if err != nil {
+		return q, err
+	}
+	if box != (purpleair.BoundingBox{}) {
+		q.Box = &box
+	}
+	for i, s := range p.ShowOnly {
+		if s <= 0 {
+			return q, fmt.Errorf("show_only: element %d (%d) is not a sensor index", i, s)
+		}
+	}
+	return q, nil
 }
 
 // refusedHTTPOptions are the options of Telegraf's HTTP client configuration that the input embeds but
