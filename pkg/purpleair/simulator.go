@@ -433,125 +433,11 @@ func cf1ToATM(cf1 float64) float64 {
 }
 
 func (ss *simSensor) read(s *Simulator, t time.Time, v []Value) Reading {
-	r := ss.sig
 	dt := s.cfg.Step.Seconds()
-	// Local solar hour from longitude drives the daily cycles.
-	h := math.Mod(float64(t.Unix()%86400)/3600+ss.lon/15+48, 24)
-
-	// --- clean physical signal (always drawn, in the same order) ---
-	ss.localAR = ar1(ss.localAR, dt, 1800, 0.25, r)
-	diurnal := 1 + 0.55*bump(h, 8, 1.5) + 0.7*bump(h, 21, 2.5) - 0.3*bump(h, 15, 3)
-	pm := ss.basePM * diurnal * math.Exp(s.pollution+ss.localAR)
-	tempAmbF := 58 + 10*math.Sin(2*math.Pi*(h-9)/24) + s.tempAnom + ss.tempOffset
-	hum := 62 - 2.0*(tempAmbF-58) + ss.humOffset + r.NormFloat64()*1.5
-	tempF := tempAmbF + 8 + r.NormFloat64()*0.7
-	smokePM := 0.0
-	if s.smoke != nil {
-		var dry float64
-		smokePM, dry = s.smokeAt(ss, t)
-		pm += smokePM
-		hum -= dry
-	}
-	if ss.inside {
-		smokePM *= 0.45
-		pm = 0.45*pm + 1.5
-		tempF = 74 + 1.5*math.Sin(2*math.Pi*(h-16)/24) + ss.tempOffset/2 + r.NormFloat64()*0.4
-		hum = 42 + ss.humOffset/2 + 3*math.Sin(2*math.Pi*(h-6)/24) + r.NormFloat64()
-	}
-	hum = math.Min(100, math.Max(5, hum))
-	press := 1013.25*math.Exp(-ss.altFeet*0.3048/8434) + s.pressAnom + 0.8*math.Cos(4*math.Pi*(h-10)/24) + r.NormFloat64()*0.08
-	var chanA, chanB float64
-	if s.realistic {
-		chanA, chanB = realisticChannels(ss, pm, h, r)
-	} else {
-		chanA = math.Max(0, pm*ss.gainA+r.NormFloat64()*(0.3+0.04*pm))
-		chanB = math.Max(0, pm*ss.gainB+r.NormFloat64()*(0.3+0.04*pm))
-	}
-	rssi := math.Round(ss.rssi + r.NormFloat64()*2)
-	seenLag := r.Int64N(int64(max(1, dt/2)))
-	altNoise := r.NormFloat64() * 0.2
-	ss.uptime += int64(dt / 60)
-	if r.Float64() < 1.0/20000 { // an occasional reboot
-		ss.uptime = 0
-	}
-
-	// --- faults (own random stream, so the clean signal is unaffected) ---
-	f := ss.flt
-	if ss.faultLeft == 0 {
-		ss.fault = FaultNone
-		// No fault on a sensor's first reading: a flatline needs a previous one.
-		if s.onset > 0 && ss.last != nil && f.Float64() < s.onset {
-			k := s.cfg.Faults[f.IntN(len(s.cfg.Faults))]
-			if s.realistic {
-				ss.startRealisticFault(k, s.cfg.Step)
-			} else {
-				ss.startFault(k)
-			}
-		}
-	}
-	fault := ss.fault
-	progress := 0.0
-	if fault != FaultNone {
-		progress = float64(ss.faultLen-ss.faultLeft+1) / float64(ss.faultLen)
-		ss.faultLeft--
-	}
-	chans := [2]*float64{&chanA, &chanB}
-	switch {
-	case s.realistic:
-		ss.realisticChannelFault(fault, progress, chans)
-	case fault == FaultSpike:
-		chanA = chanA*ss.faultParam + 40 + 60*f.Float64()
-		chanB = chanB*ss.faultParam + 40 + 60*f.Float64()
-	case fault == FaultStuckHigh:
-		*chans[ss.faultChan] = 4850 + 150*f.Float64()
-	case fault == FaultABDivergence:
-		*chans[ss.faultChan] *= ss.faultParam
-	case fault == FaultDrift:
-		*chans[ss.faultChan] *= 1 + ss.faultParam*progress
-	}
-
-	// --- derived fields, rounded as the API reports them ---
-	cf1 := (chanA + chanB) / 2
-	atm := cf1ToATM(cf1)
-	atmRatio := 1.0
-	if cf1 > 0 {
-		atmRatio = atm / cf1
-	}
-	pm1cf, pm10cf := cf1*ss.ratio1, cf1*ss.ratio10
-	loc := LocationOutside
-	if ss.inside {
-		loc = LocationInside
-	}
-	ss.lastSeen = t.Unix() - seenLag
-	v[sfSensorIndex] = Number(float64(ss.index))
-	v[sfName] = String(ss.name)
-	v[sfDateCreated] = Number(float64(ss.created))
-	v[sfLastSeen] = Number(float64(ss.lastSeen))
-	v[sfLocationType] = Number(float64(loc))
-	v[sfLatitude] = Number(ss.lat)
-	v[sfLongitude] = Number(ss.lon)
-	v[sfAltitude] = Number(ss.altFeet)
-	v[sfRSSI] = Number(rssi)
-	v[sfUptime] = Number(float64(ss.uptime))
-	v[sfHumidity] = Number(math.Round(hum))
-	v[sfTemperature] = Number(math.Round(tempF))
-	v[sfPressure] = Number(round(press, 2))
-	v[sfPM1CF1] = Number(round(pm1cf, 1))
-	v[sfPM1ATM] = Number(round(pm1cf*atmRatio, 1))
-	v[sfPM25CF1] = Number(round(cf1, 1))
-	v[sfPM25ATM] = Number(round(atm, 1))
-	v[sfPM25ALT] = Number(round(math.Max(0, cf1*ss.altRatio+altNoise), 1))
-	v[sfPM25A] = Number(round(chanA, 3))
-	v[sfPM25B] = Number(round(chanB, 3))
-	v[sfPM10CF1] = Number(round(pm10cf, 1))
-	v[sfPM10ATM] = Number(round(pm10cf*atmRatio, 1))
-	// pm1.0 / pm2.5 / pm10.0 are ATM outside and CF=1 inside, as the API defines them.
-	if ss.inside {
-		v[sfPM1], v[sfPM25], v[sfPM10] = v[sfPM1CF1], v[sfPM25CF1], v[sfPM10CF1]
-	} else {
-		v[sfPM1], v[sfPM25], v[sfPM10] = v[sfPM1ATM], v[sfPM25ATM], v[sfPM10ATM]
-	}
-
+	c := ss.physical(s, t, dt)
+	fault := ss.faultStep(s, &c)
+	ss.lastSeen = t.Unix() - c.seenLag
+	ss.values(&c, v)
 	switch fault {
 	case FaultFlatline:
 		if ss.last != nil {
@@ -573,7 +459,139 @@ func (ss *simSensor) read(s *Simulator, t time.Time, v []Value) Reading {
 		ss.last = make([]Value, sfCount)
 	}
 	copy(ss.last, v)
-	return Reading{SensorIndex: ss.index, Values: v, Fault: fault, Smoke: smokePM >= SmokeLabelMin}
+	return Reading{SensorIndex: ss.index, Values: v, Fault: fault, Smoke: c.smokePM >= SmokeLabelMin}
+}
+
+// simReading is one reading's physical signal before rounding: what the air and the unit give.
+type simReading struct {
+	hum, tempF, press, chanA, chanB float64
+	smokePM, rssi, altNoise         float64
+	seenLag                         int64
+}
+
+// physical draws the clean signal of a reading from the sensor's own stream, always in the same
+// order, so that faults (drawn from another stream) leave it unchanged.
+func (ss *simSensor) physical(s *Simulator, t time.Time, dt float64) simReading {
+	r := ss.sig
+	// Local solar hour from longitude drives the daily cycles.
+	h := math.Mod(float64(t.Unix()%86400)/3600+ss.lon/15+48, 24)
+	ss.localAR = ar1(ss.localAR, dt, 1800, 0.25, r)
+	diurnal := 1 + 0.55*bump(h, 8, 1.5) + 0.7*bump(h, 21, 2.5) - 0.3*bump(h, 15, 3)
+	pm := ss.basePM * diurnal * math.Exp(s.pollution+ss.localAR)
+	tempAmbF := 58 + 10*math.Sin(2*math.Pi*(h-9)/24) + s.tempAnom + ss.tempOffset
+	var c simReading
+	c.hum = 62 - 2.0*(tempAmbF-58) + ss.humOffset + r.NormFloat64()*1.5
+	c.tempF = tempAmbF + 8 + r.NormFloat64()*0.7
+	if s.smoke != nil {
+		var dry float64
+		c.smokePM, dry = s.smokeAt(ss, t)
+		pm += c.smokePM
+		c.hum -= dry
+	}
+	if ss.inside {
+		c.smokePM *= 0.45
+		pm = 0.45*pm + 1.5
+		c.tempF = 74 + 1.5*math.Sin(2*math.Pi*(h-16)/24) + ss.tempOffset/2 + r.NormFloat64()*0.4
+		c.hum = 42 + ss.humOffset/2 + 3*math.Sin(2*math.Pi*(h-6)/24) + r.NormFloat64()
+	}
+	c.hum = math.Min(100, math.Max(5, c.hum))
+	c.press = 1013.25*math.Exp(-ss.altFeet*0.3048/8434) + s.pressAnom + 0.8*math.Cos(4*math.Pi*(h-10)/24) + r.NormFloat64()*0.08
+	if s.realistic {
+		c.chanA, c.chanB = realisticChannels(ss, pm, h, r)
+	} else {
+		c.chanA = math.Max(0, pm*ss.gainA+r.NormFloat64()*(0.3+0.04*pm))
+		c.chanB = math.Max(0, pm*ss.gainB+r.NormFloat64()*(0.3+0.04*pm))
+	}
+	c.rssi = math.Round(ss.rssi + r.NormFloat64()*2)
+	c.seenLag = r.Int64N(int64(max(1, dt/2)))
+	c.altNoise = r.NormFloat64() * 0.2
+	ss.uptime += int64(dt / 60)
+	if r.Float64() < 1.0/20000 { // an occasional reboot
+		ss.uptime = 0
+	}
+	return c
+}
+
+// faultStep starts, continues or ends the sensor's fault (from its own stream) and applies it to
+// the channels; the faults that act on the reported values are applied in read.
+func (ss *simSensor) faultStep(s *Simulator, c *simReading) FaultKind {
+	f := ss.flt
+	if ss.faultLeft == 0 {
+		ss.fault = FaultNone
+		// No fault on a sensor's first reading: a flatline needs a previous one.
+		if s.onset > 0 && ss.last != nil && f.Float64() < s.onset {
+			k := s.cfg.Faults[f.IntN(len(s.cfg.Faults))]
+			if s.realistic {
+				ss.startRealisticFault(k, s.cfg.Step)
+			} else {
+				ss.startFault(k)
+			}
+		}
+	}
+	fault := ss.fault
+	progress := 0.0
+	if fault != FaultNone {
+		progress = float64(ss.faultLen-ss.faultLeft+1) / float64(ss.faultLen)
+		ss.faultLeft--
+	}
+	chans := [2]*float64{&c.chanA, &c.chanB}
+	switch {
+	case s.realistic:
+		ss.realisticChannelFault(fault, progress, chans)
+	case fault == FaultSpike:
+		c.chanA = c.chanA*ss.faultParam + 40 + 60*f.Float64()
+		c.chanB = c.chanB*ss.faultParam + 40 + 60*f.Float64()
+	case fault == FaultStuckHigh:
+		*chans[ss.faultChan] = 4850 + 150*f.Float64()
+	case fault == FaultABDivergence:
+		*chans[ss.faultChan] *= ss.faultParam
+	case fault == FaultDrift:
+		*chans[ss.faultChan] *= 1 + ss.faultParam*progress
+	}
+	return fault
+}
+
+// values writes the reading's fields into v, derived and rounded as the API reports them.
+func (ss *simSensor) values(c *simReading, v []Value) {
+	cf1 := (c.chanA + c.chanB) / 2
+	atm := cf1ToATM(cf1)
+	atmRatio := 1.0
+	if cf1 > 0 {
+		atmRatio = atm / cf1
+	}
+	pm1cf, pm10cf := cf1*ss.ratio1, cf1*ss.ratio10
+	loc := LocationOutside
+	if ss.inside {
+		loc = LocationInside
+	}
+	v[sfSensorIndex] = Number(float64(ss.index))
+	v[sfName] = String(ss.name)
+	v[sfDateCreated] = Number(float64(ss.created))
+	v[sfLastSeen] = Number(float64(ss.lastSeen))
+	v[sfLocationType] = Number(float64(loc))
+	v[sfLatitude] = Number(ss.lat)
+	v[sfLongitude] = Number(ss.lon)
+	v[sfAltitude] = Number(ss.altFeet)
+	v[sfRSSI] = Number(c.rssi)
+	v[sfUptime] = Number(float64(ss.uptime))
+	v[sfHumidity] = Number(math.Round(c.hum))
+	v[sfTemperature] = Number(math.Round(c.tempF))
+	v[sfPressure] = Number(round(c.press, 2))
+	v[sfPM1CF1] = Number(round(pm1cf, 1))
+	v[sfPM1ATM] = Number(round(pm1cf*atmRatio, 1))
+	v[sfPM25CF1] = Number(round(cf1, 1))
+	v[sfPM25ATM] = Number(round(atm, 1))
+	v[sfPM25ALT] = Number(round(math.Max(0, cf1*ss.altRatio+c.altNoise), 1))
+	v[sfPM25A] = Number(round(c.chanA, 3))
+	v[sfPM25B] = Number(round(c.chanB, 3))
+	v[sfPM10CF1] = Number(round(pm10cf, 1))
+	v[sfPM10ATM] = Number(round(pm10cf*atmRatio, 1))
+	// pm1.0 / pm2.5 / pm10.0 are ATM outside and CF=1 inside, as the API defines them.
+	if ss.inside {
+		v[sfPM1], v[sfPM25], v[sfPM10] = v[sfPM1CF1], v[sfPM25CF1], v[sfPM10CF1]
+	} else {
+		v[sfPM1], v[sfPM25], v[sfPM10] = v[sfPM1ATM], v[sfPM25ATM], v[sfPM10ATM]
+	}
 }
 
 // dropoutGroup returns the column range a dropout blanks: the environment
