@@ -209,10 +209,6 @@ func (p *PurpleAir) initAPI() error {
 	if p.query, err = p.sensorsQuery(); err != nil {
 		return err
 	}
-	retries := p.MaxRetries
-	if retries == 0 {
-		retries = -1 // the client's 0 means "default"
-	}
 	hc, err := p.CreateClient(context.Background(), p.Log)
 	if err != nil {
 		// checkHTTPOptions has validated the options CreateClient reads; its errors name files and
@@ -220,16 +216,9 @@ func (p *PurpleAir) initAPI() error {
 		return fmt.Errorf("HTTP client: %w", err)
 	}
 	p.applyLoneTLSOptions(hc)
-	p.client = &purpleair.Client{
-		BaseURL:     p.BaseURL,
-		APIKey:      key,
-		HTTP:        hc,
-		MaxRetries:  retries,
-		SkipBadRows: true,
-		Logf: func(format string, args ...any) {
-			p.logf(telegraf.Warn, format, args...)
-		},
-	}
+	p.client = purpleair.NewClient(p.BaseURL, key)
+	p.client.HTTP, p.client.MaxRetries, p.client.SkipBadRows = hc, p.MaxRetries, true
+	p.client.Logf = func(format string, args ...any) { p.logf(telegraf.Warn, format, args...) }
 	return nil
 }
 

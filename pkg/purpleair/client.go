@@ -132,33 +132,68 @@ func (q SensorsQuery) Values() url.Values {
 	return v
 }
 
-// Client reads the PurpleAir API. The zero value is not usable: set APIKey
-// (and BaseURL for anything but the live API).
+// Client reads the PurpleAir API. Make one with NewClient and change what differs: every field is
+// used as given.
 type Client struct {
-	BaseURL string // "" → DefaultBaseURL
+	BaseURL string // the API's root, DefaultBaseURL for the live API
 	// APIKey is sent as the X-API-Key header only; it never appears in
 	// errors or logs.
 	APIKey string
-	HTTP   *http.Client // nil → a client with a 60 s timeout
+	HTTP   *http.Client
 
 	// MaxRetries is how many times a temporary failure (429, 5xx, network
-	// error, truncated body) is retried within one call; 0 → 4, <0 → none.
+	// error, truncated body) is retried within one call; 0 for none.
 	MaxRetries int
 	// MinBackoff is the first retry delay, doubled each retry up to
-	// MaxBackoff (0 → 5 s and 5 min). A Retry-After from the server is used
-	// instead when longer; one longer than MaxBackoff ends the call with the
-	// *APIError (its RetryAfter says when to come back).
+	// MaxBackoff. A Retry-After from the server is used instead when longer;
+	// one longer than MaxBackoff ends the call with the *APIError (its
+	// RetryAfter says when to come back).
 	MinBackoff, MaxBackoff time.Duration
 	// SkipBadRows keeps a poll going when some rows are unusable: they are
 	// reported in Response.BadRows instead of failing the call.
 	SkipBadRows bool
-	// MaxBodyBytes bounds a response (0 → DefaultMaxBodyBytes); a longer one
-	// is an error matching ErrTooLarge, not retried.
+	// MaxBodyBytes bounds a response; a longer one is an error matching
+	// ErrTooLarge, not retried.
 	MaxBodyBytes int64
 	// Logf receives retry notices; nil = silent.
 	Logf func(format string, args ...any)
 	// Sleep waits between retries; nil → a timer honouring ctx. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// NewClient returns a client of the API at baseURL ("" for DefaultBaseURL) that sends apiKey, with
+// the defaults: a 60 s HTTP timeout, 4 retries backing off from 5 s to 5 min, responses up to
+// DefaultMaxBodyBytes, bad rows failing the call.
+func NewClient(baseURL, apiKey string) *Client {
+	if baseURL == "" {
+		baseURL = DefaultBaseURL
+	}
+	return &Client{
+		BaseURL:      baseURL,
+		APIKey:       apiKey,
+		HTTP:         &http.Client{Timeout: 60 * time.Second},
+		MaxRetries:   4,
+		MinBackoff:   5 * time.Second,
+		MaxBackoff:   5 * time.Minute,
+		MaxBodyBytes: DefaultMaxBodyBytes,
+	}
+}
+
+// check reports a field a call cannot use, naming it.
+func (c *Client) check() error {
+	switch {
+	case c.BaseURL == "":
+		return errors.New("purpleair: Client.BaseURL is empty (NewClient sets the live API's)")
+	case c.HTTP == nil:
+		return errors.New("purpleair: Client.HTTP is nil (NewClient sets one)")
+	case c.MaxRetries < 0:
+		return fmt.Errorf("purpleair: Client.MaxRetries must not be negative, got %d", c.MaxRetries)
+	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
+		return fmt.Errorf("purpleair: Client.MinBackoff and MaxBackoff must be positive with MinBackoff <= MaxBackoff, got %s and %s", c.MinBackoff, c.MaxBackoff)
+	case c.MaxBodyBytes <= 0:
+		return fmt.Errorf("purpleair: Client.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes)
+	}
+	return nil
 }
 
 func (c *Client) logf(format string, args ...any) {
@@ -195,29 +230,16 @@ func (c *Client) SensorsFunc(ctx context.Context, q SensorsQuery, fn func(chunk 
 }
 
 func (c *Client) sensors(ctx context.Context, q SensorsQuery, fn func(*Response) error) (*Response, error) {
-	base := c.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
+	if err := c.check(); err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(strings.TrimRight(base, "/") + "/v1/sensors")
+	u, err := url.Parse(strings.TrimRight(c.BaseURL, "/") + "/v1/sensors")
 	if err != nil {
 		return nil, fmt.Errorf("purpleair: base URL: %w", err)
 	}
 	u.RawQuery = q.Values().Encode()
 
-	retries := c.MaxRetries
-	if retries == 0 {
-		retries = 4
-	} else if retries < 0 {
-		retries = 0
-	}
-	minB, maxB := c.MinBackoff, c.MaxBackoff
-	if minB <= 0 {
-		minB = 5 * time.Second
-	}
-	if maxB <= 0 {
-		maxB = 5 * time.Minute
-	}
+	retries, minB, maxB := c.MaxRetries, c.MinBackoff, c.MaxBackoff
 	sleep := c.Sleep
 	if sleep == nil {
 		sleep = ctxtime.Sleep
@@ -288,11 +310,7 @@ func (c *Client) once(ctx context.Context, u *url.URL, fn func(*Response) error)
 	req.Header.Set("X-API-Key", c.APIKey)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "hazewatch-purpleair/1")
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
-	res, err := hc.Do(req)
+	res, err := c.HTTP.Do(req)
 	if err != nil {
 		// Report the cause without url.Error's long query string (the key is
 		// never in it: it travels as a header).
@@ -304,9 +322,6 @@ func (c *Client) once(ctx context.Context, u *url.URL, fn func(*Response) error)
 	}
 	defer res.Body.Close()
 	limit := c.MaxBodyBytes
-	if limit <= 0 {
-		limit = DefaultMaxBodyBytes
-	}
 	retryAfter := parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		ae := &APIError{StatusCode: res.StatusCode, RetryAfter: retryAfter}

@@ -124,11 +124,12 @@ func TestClientSensors(t *testing.T) {
 			srv := httptest.NewServer(api)
 			defer srv.Close()
 			var sleeps []time.Duration
-			c := &Client{
-				BaseURL: srv.URL, APIKey: testKey, MaxRetries: tt.retries,
-				MinBackoff: time.Second, MaxBackoff: 5 * time.Second, SkipBadRows: tt.skipBadRows,
-				Sleep: func(_ context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil },
+			c := NewClient(srv.URL, testKey)
+			if tt.retries != 0 { // 0 in the table: the default
+				c.MaxRetries = tt.retries
 			}
+			c.MinBackoff, c.MaxBackoff, c.SkipBadRows = time.Second, 5*time.Second, tt.skipBadRows
+			c.Sleep = func(_ context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil }
 			var logs []string
 			c.Logf = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
 			r, err := c.Sensors(context.Background(), SensorsQuery{Fields: []string{"name", "pm2.5_cf_1"}})
@@ -184,7 +185,7 @@ func TestClientRequest(t *testing.T) {
 		Box:           &BoundingBox{NWLng: -122.5, NWLat: 38, SELng: -121.75, SELat: 37.25},
 		ModifiedSince: time.Unix(1712793000, 0),
 	}
-	c := &Client{BaseURL: srv.URL + "/", APIKey: testKey}
+	c := NewClient(srv.URL+"/", testKey)
 	if _, err := c.Sensors(context.Background(), q); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,8 @@ func TestClientContextCancel(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Client{BaseURL: srv.URL, APIKey: testKey, MinBackoff: time.Hour, MaxBackoff: 2 * time.Hour}
+	c := NewClient(srv.URL, testKey)
+	c.MinBackoff, c.MaxBackoff = time.Hour, 2*time.Hour
 	done := make(chan error, 1)
 	go func() { _, err := c.Sensors(ctx, SensorsQuery{Fields: []string{"name"}}); done <- err }()
 	time.Sleep(50 * time.Millisecond)
@@ -296,9 +298,10 @@ func TestClientRedactsEchoedKey(t *testing.T) {
 			srv := httptest.NewServer(&fakeAPI{steps: tt.steps})
 			defer srv.Close()
 			var logs []string
-			c := &Client{BaseURL: srv.URL, APIKey: testKey, MaxRetries: 1, MinBackoff: time.Second,
-				Sleep: func(context.Context, time.Duration) error { return nil },
-				Logf:  func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }}
+			c := NewClient(srv.URL, testKey)
+			c.MaxRetries, c.MinBackoff = 1, time.Second
+			c.Sleep = func(context.Context, time.Duration) error { return nil }
+			c.Logf = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
 			_, err := c.Sensors(context.Background(), SensorsQuery{Fields: []string{"pm2.5_cf_1"}})
 			if err == nil {
 				t.Fatal("no error")
@@ -396,7 +399,8 @@ func BenchmarkClientLargeResponse(b *testing.B) {
 	bodyLen := writeLargeBody(io.Discard, rows)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeLargeBody(w, rows) }))
 	defer srv.Close()
-	c := &Client{BaseURL: srv.URL, APIKey: testKey, MaxRetries: -1, MaxBodyBytes: 1 << 30}
+	c := NewClient(srv.URL, testKey)
+	c.MaxRetries, c.MaxBodyBytes = 0, 1<<30
 	b.Run("Sensors", func(b *testing.B) {
 		var peak uint64
 		for b.Loop() {

@@ -132,7 +132,8 @@ func TestClientBodyLimit(t *testing.T) {
 	api := &fakeAPI{steps: []step{{status: 200, body: big}}}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	c := &Client{BaseURL: srv.URL, APIKey: testKey, MaxBodyBytes: 1 << 20, SkipBadRows: true}
+	c := NewClient(srv.URL, testKey)
+	c.MaxBodyBytes, c.SkipBadRows = 1<<20, true
 	_, err := c.Sensors(context.Background(), SensorsQuery{Fields: []string{"pm2.5_cf_1"}})
 	if !errors.Is(err, ErrTooLarge) || len(api.requests) != 1 {
 		t.Errorf("error %v after %d requests, want ErrTooLarge after 1", err, len(api.requests))
@@ -146,8 +147,9 @@ func TestClientSensorsFunc(t *testing.T) {
 	api := &fakeAPI{steps: []step{{status: 200, body: doc, cutBody: true}, {status: 200, body: doc}}}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	c := &Client{BaseURL: srv.URL, APIKey: testKey, SkipBadRows: true, MaxRetries: 3,
-		Sleep: func(context.Context, time.Duration) error { return nil }}
+	c := NewClient(srv.URL, testKey)
+	c.SkipBadRows, c.MaxRetries = true, 3
+	c.Sleep = func(context.Context, time.Duration) error { return nil }
 	n := 0
 	_, err := c.SensorsFunc(context.Background(), SensorsQuery{Fields: []string{"pm2.5_cf_1"}}, func(r *Response) error {
 		n += len(r.Data)
