@@ -277,8 +277,24 @@ func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult 
 			er = &EntityResult{Labels: map[string]string{models.DefaultEntity: keys[m.Sensor]}}
 			ers[m.Sensor] = er
 		}
+		if m.Anomaly && q.PurpleAir.Kind != "" && string(m.Kind) != q.PurpleAir.Kind {
+			// A verdict for the other audience reads as none; the clamp below
+			// then caps its score under the threshold, as the detector caps a
+			// score no check backs.
+			m.Anomaly, m.Kind, m.Reason, m.Detail = false, qa.KindNone, qa.ReasonNone, ""
+		}
+		// A mark holds its score as a float32, which can round across the
+		// threshold (float32(0.8) > 0.8): each is put back on its verdict's
+		// side, where the detector computed it, so that anomaly ⇔ score ≥
+		// threshold holds in what Grafana compares.
+		score := float64(m.Score)
+		if m.Anomaly {
+			score = max(score, q.PurpleAir.Threshold)
+		} else {
+			score = min(score, math.Nextafter(q.PurpleAir.Threshold, 0))
+		}
 		er.Times = append(er.Times, time.Unix(0, m.Time).UTC())
-		er.Score = append(er.Score, float64(m.Score))
+		er.Score = append(er.Score, score)
 		a := 0.0
 		var since time.Time
 		if m.Anomaly {
@@ -323,7 +339,11 @@ func compareSensorKeys(a, b string) int {
 
 func paExecuted(q *models.Query, plan *models.Plan) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "preset: purpleair (qa detector, threshold %g, correction %s)\n", q.PurpleAir.Threshold, q.PurpleAir.Correction)
+	fmt.Fprintf(&b, "preset: purpleair (qa detector, threshold %g, correction %s", q.PurpleAir.Threshold, q.PurpleAir.Correction)
+	if q.PurpleAir.Kind != "" {
+		fmt.Fprintf(&b, ", %s verdicts only", q.PurpleAir.Kind)
+	}
+	b.WriteString(")\n")
 	for _, c := range paChannels {
 		fmt.Fprintf(&b, "%s\n", paExpr(c.metric, q.PurpleAir.Selector))
 	}

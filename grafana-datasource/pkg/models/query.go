@@ -98,6 +98,12 @@ const (
 	CalibrationTail = "tail"
 )
 
+// Values of purpleair.kind (and of the preset's kind output): who a verdict is about.
+const (
+	PurpleAirKindSensor = "sensor"
+	PurpleAirKindAir    = "air"
+)
+
 // DefaultPurpleAirThreshold is the PurpleAir preset's anomaly threshold: the
 // detector's (and the processor's) 0.7.
 const DefaultPurpleAirThreshold = 0.7
@@ -195,6 +201,11 @@ type PurpleAir struct {
 	// ("for 46 min", "for 48 min"), and a label that changes makes Grafana
 	// alerting start a new alert instance at each evaluation.
 	DetailLabel bool `json:"detailLabel"`
+	// Kind keeps the verdicts of one kind: "sensor" (faults: send someone)
+	// or "air" (tell the public); "" keeps both. A verdict of the other kind
+	// reads as no verdict, so that an alert rule on anomaly or on score
+	// pages for one audience only.
+	Kind string `json:"kind"`
 
 	SensorRE *regexp.Regexp `json:"-"`
 }
@@ -565,6 +576,11 @@ func (p *PurpleAir) normalize(vars map[string]string) error {
 	case "us_wide", "extended":
 	default:
 		return queryErrorf("purpleair.correction %q is unknown (want \"us_wide\" or \"extended\")", p.Correction)
+	}
+	switch p.Kind = strings.TrimSpace(p.Kind); p.Kind {
+	case "", PurpleAirKindSensor, PurpleAirKindAir:
+	default:
+		return queryErrorf("purpleair.kind %q is unknown (want %q, %q, or empty for both)", p.Kind, PurpleAirKindSensor, PurpleAirKindAir)
 	}
 	return nil
 }

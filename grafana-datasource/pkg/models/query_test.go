@@ -159,6 +159,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{"preset correction", `{"preset":"purpleair","purpleair":{"correction":"lrapa"}}`, `purpleair.correction "lrapa"`},
 		{"preset selector", `{"preset":"purpleair","purpleair":{"selector":"{site=\"x\"}"}}`, "purpleair.selector"},
 		{"preset sensor", `{"preset":"purpleair","purpleair":{"sensor":"(13"}}`, `purpleair.sensor "(13"`},
+		{"preset kind", `{"preset":"purpleair","purpleair":{"kind":"both"}}`, `purpleair.kind "both" is unknown (want "sensor", "air", or empty for both)`},
 		{"preset entity", `{"preset":"purpleair","entity":["site"]}`, "entity must be"},
 		{"preset decision", `{"preset":"purpleair","output":["decision"]}`, `output "decision"`},
 		{"preset output", `{"preset":"purpleair","output":["kind","kind"]}`, `output "kind" is listed twice`},
@@ -243,5 +244,16 @@ func TestPurpleAirPresetDefaults(t *testing.T) {
 	re := q.PurpleAir.SensorRE
 	if re == nil || !re.MatchString("131075") || !re.MatchString("9") || re.MatchString("1310750") {
 		t.Errorf("sensor regexp %v: want it anchored, variables resolved", re)
+	}
+}
+
+func TestParseQueryPurpleAirKind(t *testing.T) {
+	for raw, want := range map[string]string{``: "", `"kind":""`: "", `"kind":" sensor "`: PurpleAirKindSensor, `"kind":"air"`: PurpleAirKindAir} {
+		q, err := ParseQuery([]byte(`{"preset":"purpleair","purpleair":{` + raw + `}}`))
+		if err != nil {
+			t.Errorf("purpleair {%s}: %v", raw, err)
+		} else if q.PurpleAir.Kind != want {
+			t.Errorf("purpleair {%s}: kind %q, want %q", raw, q.PurpleAir.Kind, want)
+		}
 	}
 }

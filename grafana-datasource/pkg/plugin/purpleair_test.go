@@ -206,11 +206,77 @@ func TestPurpleAirPresetInvalid(t *testing.T) {
 	for opt, q := range map[string]map[string]any{
 		"purpleair.threshold":  {"purpleair": map[string]any{"threshold": 1.5}},
 		"purpleair.correction": {"purpleair": map[string]any{"correction": "lrapa"}},
+		"purpleair.kind":       {"purpleair": map[string]any{"kind": "both"}},
 		`output "decision"`:    {"output": []string{"decision"}},
 	} {
 		r := queryOne(t, ds, presetQuery(at.Add(-time.Hour), at, q))
 		if r.Error == nil || r.Status != backend.StatusBadRequest || !strings.Contains(r.Error.Error(), opt) {
 			t.Errorf("%v: status %v, error %v; want 400 naming %s", q, r.Status, r.Error, opt)
 		}
+	}
+}
+
+// TestPurpleAirPresetKind: purpleair.kind keeps one audience's verdicts. In
+// the smoke's rise (the air's verdicts) "sensor" leaves no anomaly and every
+// score below the threshold, "air" keeps every one; at the divergence (a
+// fault) "air" clears the faulty sensor's alert labels, "sensor" keeps them.
+// Throughout, anomaly is 1 exactly where score ≥ the threshold, so that a
+// rule on either pages alike (the detector's float32 marks broke it at the
+// threshold: 4 of 1,092 readings at 0.7, 27 at 0.8 before).
+func TestPurpleAirPresetKind(t *testing.T) {
+	srv := purpleAirServer(t)
+	ds := newTestInstance(t, srv.URL, `{}`, nil)
+	at := promtest.PASmokeFrom.Add(promtest.PASmokeRise)
+	verdicts := func(kind string, threshold float64, at time.Time) (flagged map[string]int, overThreshold int) {
+		r := queryOne(t, ds, presetQuery(at.Add(-3*time.Hour), at, map[string]any{
+			"mode": "fleet", "fleetAt": "each", "training": map[string]any{"range": "1d", "step": "2m"},
+			"output": []string{"score", "anomaly", "kind"}, "purpleair": map[string]any{"kind": kind, "threshold": threshold},
+		}))
+		if r.Error != nil {
+			t.Fatal(r.Error)
+		}
+		flagged = map[string]int{}
+		for _, f := range r.Frames {
+			score, _ := f.FieldByName("score")
+			anomaly, _ := f.FieldByName("anomaly")
+			k, _ := f.FieldByName("kind")
+			for i := 0; i < k.Len(); i++ {
+				if (anomaly.At(i).(float64) == 1) != (k.At(i).(string) != "") {
+					t.Errorf("kind %q: anomaly %v beside kind %q", kind, anomaly.At(i), k.At(i))
+				}
+				flagged[k.At(i).(string)]++
+				if over := score.At(i).(float64) >= threshold; over != (anomaly.At(i).(float64) == 1) {
+					t.Errorf("kind %q threshold %v: score %v beside anomaly %v", kind, threshold, score.At(i), anomaly.At(i))
+				} else if over {
+					overThreshold++
+				}
+			}
+		}
+		return flagged, overThreshold
+	}
+	all, _ := verdicts("", 0.7, at)
+	if all["air"] == 0 {
+		t.Fatalf("no air verdicts in the smoke's rise (%v): the test says nothing", all)
+	}
+	if got, over := verdicts("sensor", 0.7, at); got["air"] != 0 || got["sensor"] != all["sensor"] || over != all["sensor"] {
+		t.Errorf("kind sensor: %v with %d scores at or over the threshold; want no air verdict and the %d sensor ones", got, over, all["sensor"])
+	}
+	if got, _ := verdicts("air", 0.7, at); got["sensor"] != 0 || got["air"] != all["air"] {
+		t.Errorf("kind air: %v, want the %d air verdicts and no sensor one", got, all["air"])
+	}
+	verdicts("", 0.8, promtest.PADivergeFrom.Add(time.Hour)) // float32(0.8) > 0.8
+
+	bad := strconv.Itoa(promtest.PADivergeSensor)
+	last := func(kind string) data.Labels {
+		at := promtest.PADivergeFrom.Add(time.Hour)
+		return numericBySensor(t, queryOne(t, ds, presetQuery(at.Add(-time.Hour), at, map[string]any{
+			"mode": "fleet", "training": map[string]any{"range": "1d", "step": "2m"}, "purpleair": map[string]any{"kind": kind},
+		})))[bad].labels
+	}
+	if l := last("sensor"); l["reason"] != "ab_divergence" {
+		t.Errorf("kind sensor: the faulty sensor's labels %v, want reason ab_divergence", l)
+	}
+	if l := last("air"); l["kind"] != "" || l["reason"] != "" {
+		t.Errorf("kind air: the faulty sensor's labels %v, want no verdict", l)
 	}
 }
