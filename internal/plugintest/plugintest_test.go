@@ -1,11 +1,12 @@
 package plugintest
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hazewatch/hazewatch/internal/proctest"
 )
 
 // A binary that is not a plugin fails the test with its name and what it wrote, not a bare timeout.
@@ -15,24 +16,8 @@ func TestStartFailsNamingTheBinaryAndItsOutput(t *testing.T) {
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho 'no handshake here' >&2\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ft := &fatalRecorder{TB: t}
-	func() {
-		defer func() { recover() }()
-		Start(ft, bin, "", nil)
-	}()
-	if !strings.Contains(ft.msg, "go-plugin handshake with not-a-plugin") || !strings.Contains(ft.msg, "no handshake here") {
-		t.Errorf("failure %q, want the binary and its output", ft.msg)
+	msg := proctest.FatalOf(t, func(tb testing.TB) { Start(tb, bin, "", nil) })
+	if !strings.Contains(msg, "go-plugin handshake with not-a-plugin") || !strings.Contains(msg, "no handshake here") {
+		t.Errorf("failure %q, want the binary and its output", msg)
 	}
-}
-
-// fatalRecorder records a Fatalf instead of ending the test, and stops the caller with a panic.
-type fatalRecorder struct {
-	testing.TB
-	msg string
-}
-
-func (f *fatalRecorder) Helper() {}
-func (f *fatalRecorder) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	panic("fatal")
 }

@@ -1,7 +1,6 @@
 package proctest
 
 import (
-	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -53,13 +52,9 @@ func TestWaitHTTPFailsWithTheLogWhenTheProcessExits(t *testing.T) {
 	if p.Err() == nil {
 		t.Error("exit 3 is not an error")
 	}
-	ft := &fatalRecorder{TB: t}
-	func() {
-		defer func() { recover() }()
-		WaitHTTP(ft, p, "http://"+FreeLoopbackAddr(t)+"/", time.Second)
-	}()
-	if !strings.Contains(ft.msg, "quitter exited") || !strings.Contains(ft.msg, "giving up") {
-		t.Errorf("failure %q, want the exit and the log", ft.msg)
+	msg := FatalOf(t, func(tb testing.TB) { WaitHTTP(tb, p, "http://"+FreeLoopbackAddr(t)+"/", time.Second) })
+	if !strings.Contains(msg, "quitter exited") || !strings.Contains(msg, "giving up") {
+		t.Errorf("failure %q, want the exit and the log", msg)
 	}
 }
 
@@ -73,16 +68,4 @@ func TestFreeLoopbackAddr(t *testing.T) {
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Errorf("%s is not loopback", addr)
 	}
-}
-
-// fatalRecorder records a Fatalf instead of ending the test, and stops the caller with a panic.
-type fatalRecorder struct {
-	testing.TB
-	msg string
-}
-
-func (f *fatalRecorder) Helper() {}
-func (f *fatalRecorder) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	panic("fatal")
 }
