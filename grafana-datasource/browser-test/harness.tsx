@@ -95,13 +95,17 @@ function QueryPage() {
 }
 
 const theme = createTheme({ colors: { mode: 'dark' } });
-const editor = new URLSearchParams(window.location.search).get('editor');
+const params = new URLSearchParams(window.location.search);
+const editor = params.get('editor');
+// ?width=<px>: the editor's column as wide as Grafana gives it (e.g. the panel editor beside its options pane);
+// without it the editor takes the window's width, as in Explore.
+const width = Number(params.get('width')) || undefined;
 
 function Page() {
   return (
     <ThemeContext.Provider value={theme}>
       <GlobalStyles />
-      <div style={{ padding: 24, maxWidth: 1100 }}>
+      <div style={{ padding: 24, width }} data-testid="editor-column">
         <h2>{editor === 'config' ? 'Hazewatch Anomaly — data source settings' : 'Hazewatch Anomaly — query'}</h2>
         {editor === 'config' ? <ConfigPage /> : <QueryPage />}
       </div>

@@ -5,6 +5,13 @@
 // webpack.harness.config.ts) and answers the datasource's resource calls the way the Go backend does, so the
 // metric-name completion travels the real path: editor → DataSource.getResource → HTTP → JSON.
 //
+// The window is 1280 px wide, and the page loads the fonts Grafana ships (Inter, Roboto Mono: public/fonts/ in a
+// Grafana server, here the same files from their npm packages), so what is measured is what a user of a 1280 px
+// screen sees rather than the machine's fallback fonts.
+//
+// `node browser-test/run.mjs --update-screenshots` also writes the catalog screenshots plugin.json names
+// (src/img/screenshot-*.png) from the same pages.
+//
 // Prints "N passed, N failed" and exits non-zero when a check fails.
 import { createServer } from 'node:http';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -17,6 +24,22 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const outDir = join(root, 'test-output');
 const uiPublic = join(root, 'node_modules', '@grafana', 'ui', 'dist', 'public');
+const imgDir = join(root, 'src', 'img');
+const updateScreenshots = process.argv.includes('--update-screenshots');
+const VIEWPORT = { width: 1280, height: 800 };
+// Grafana's panel editor at 1280 px leaves the query editor about this much beside the options pane.
+const PANEL_EDITOR_WIDTH = 860;
+
+// The font files @grafana/ui's global styles ask for (themes/GlobalStyles/fonts), by the path Grafana serves them
+// under, and the npm package file with the same font.
+const FONTS = {
+  'roboto/L0xTDF4xlVMF-BfR8bXMIhJHg45mwgGEFl0_3vrtSM1J-gEPT5Ese6hmHSh0mQ.woff2': join(
+    root,
+    'node_modules/@fontsource/roboto-mono/files/roboto-mono-latin-400-normal.woff2'
+  ),
+  'inter/Inter-Regular.woff2': join(root, 'node_modules/inter-ui/web/Inter-Regular.woff2'),
+  'inter/Inter-Medium.woff2': join(root, 'node_modules/inter-ui/web/Inter-Medium.woff2'),
+};
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const METRICS = [
@@ -29,8 +52,11 @@ const METRICS = [
   'up',
 ];
 
+// Grafana's own page has no body margin; with the browser's default 8 px the global styles' full-width body would
+// scroll sideways.
 const page = `<!doctype html>
-<html><head><meta charset="utf-8"><title>Hazewatch editors</title></head>
+<html><head><meta charset="utf-8"><title>Hazewatch editors</title>
+<style>body { margin: 0 }</style></head>
 <body><div id="root"></div><script src="/harness.js"></script></body></html>`;
 
 // GET /api/datasources/uid/<uid>/resources/metrics?match=<text> → names containing text (any case), like
@@ -57,6 +83,13 @@ function startServer(harnessJs) {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     } else if (url.pathname === '/api/datasources/uid/hazewatch/resources/labels') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(LABELS));
+    } else if (url.pathname.startsWith('/public/fonts/')) {
+      const file = FONTS[url.pathname.slice('/public/fonts/'.length)];
+      if (file && existsSync(file)) {
+        res.writeHead(200, { 'content-type': 'font/woff2' }).end(readFileSync(file));
+      } else {
+        res.writeHead(404).end();
+      }
     } else if (url.pathname.startsWith('/public/img/icons/') && !url.pathname.includes('..')) {
       // Grafana serves its icons from public/; @grafana/ui ships the same files.
       const file = join(uiPublic, url.pathname.slice('/public/'.length));
@@ -94,6 +127,101 @@ function assert(cond, msg) {
   }
 }
 
+// Elements of the query editor whose right edge passes the editor's own or the window's (a row running past the
+// right edge), and whether the page scrolls sideways. Elements of no size (hidden) do not count.
+async function overflow(page) {
+  return page.evaluate(() => {
+    const root = document.querySelector('[data-testid="hazewatch-query-editor"]');
+    const box = root.getBoundingClientRect();
+    const limit = Math.min(box.right, window.innerWidth);
+    const offenders = [];
+    for (const el of root.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0 && r.right > limit + 0.5) {
+        const name = el.getAttribute('aria-label') ?? (el.textContent ?? '').trim().slice(0, 40);
+        offenders.push(`<${el.tagName.toLowerCase()}> "${name}" ends at ${Math.round(r.right)} px`);
+      }
+    }
+    return {
+      limit: Math.round(limit),
+      editorWidth: Math.round(box.width),
+      offenders,
+      clipped: root.scrollWidth > root.clientWidth,
+      pageScrolls: document.documentElement.scrollWidth > window.innerWidth,
+      pageWide: [...document.body.querySelectorAll('*')]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .slice(0, 6)
+        .map(
+          (el) =>
+            `<${el.tagName.toLowerCase()} class="${el.className}"> ${Math.round(el.getBoundingClientRect().right)} px`
+        ),
+    };
+  });
+}
+
+async function assertNoOverflow(page, where) {
+  const o = await overflow(page);
+  assert(
+    o.offenders.length === 0,
+    `${where}: ${o.offenders.length} elements past the right edge (${o.limit} px):\n${o.offenders.slice(0, 6).join('\n')}`
+  );
+  assert(!o.clipped, `${where}: the editor's content is wider than the editor (${o.editorWidth} px)`);
+  assert(!o.pageScrolls, `${where}: the page scrolls sideways at ${VIEWPORT.width} px:\n${o.pageWide.join('\n')}`);
+}
+
+// Pixels that differ between two PNG screenshots of the same element, and the rows they are on; decoded by the
+// page's own canvas.
+async function pixelDiff(page, a, b) {
+  return page.evaluate(
+    async ([a64, b64]) => {
+      const pixels = async (b64) => {
+        const img = new Image();
+        img.src = `data:image/png;base64,${b64}`;
+        await img.decode();
+        const c = document.createElement('canvas');
+        c.width = img.width;
+        c.height = img.height;
+        const ctx = c.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        return { w: img.width, h: img.height, d: ctx.getImageData(0, 0, img.width, img.height).data };
+      };
+      const [pa, pb] = [await pixels(a64), await pixels(b64)];
+      let count = 0;
+      let top = Infinity;
+      let bottom = -1;
+      for (let y = 0; y < Math.min(pa.h, pb.h); y++) {
+        for (let x = 0; x < Math.min(pa.w, pb.w); x++) {
+          const i = (y * pa.w + x) * 4;
+          const j = (y * pb.w + x) * 4;
+          const delta =
+            Math.abs(pa.d[i] - pb.d[j]) + Math.abs(pa.d[i + 1] - pb.d[j + 1]) + Math.abs(pa.d[i + 2] - pb.d[j + 2]);
+          if (delta > 60) {
+            count++;
+            top = Math.min(top, y);
+            bottom = Math.max(bottom, y);
+          }
+        }
+      }
+      return { count, top, bottom, height: pa.h };
+    },
+    [a.toString('base64'), b.toString('base64')]
+  );
+}
+
+// The screenshots Grafana's catalog shows (plugin.json info.screenshots), written only when asked for, so that a
+// test run leaves the source tree as it was.
+async function catalogShot(page, name) {
+  if (updateScreenshots) {
+    // No hover tooltip left over from the last click, and without the harness's own run counter.
+    await page.mouse.move(0, 0);
+    await page.getByRole('tooltip').waitFor({ state: 'detached' });
+    await page.evaluate(() => document.querySelector('[data-testid="runs"]')?.style.setProperty('display', 'none'));
+    await page.screenshot({ path: join(imgDir, name), fullPage: true });
+    await page.evaluate(() => document.querySelector('[data-testid="runs"]')?.style.removeProperty('display'));
+    console.log(`     wrote src/img/${name}`);
+  }
+}
+
 async function main() {
   const harness = join(here, 'dist', 'harness.js');
   if (!existsSync(harness)) {
@@ -110,7 +238,7 @@ async function main() {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     headless: true,
-    viewport: { width: 1200, height: 900 },
+    viewport: VIEWPORT,
     deviceScaleFactor: 1,
     args: [
       '--headless',
@@ -139,6 +267,7 @@ async function main() {
         throw new Error(`${e.message}\npage errors: ${pageErrors.join('; ')}`);
       });
 
+    await catalogShot(config, 'screenshot-config-editor.png');
     await check('config: connection, auth, TLS, headers and limits are on screen', async () => {
       for (const text of ['Connection', 'Authentication', 'TLS settings', 'HTTP headers', 'Query limits']) {
         assert(await config.getByRole('heading', { name: text, exact: true }).isVisible(), `"${text}" not visible`);
@@ -205,6 +334,74 @@ async function main() {
         assert(await query.getByRole('button', { name: 'Add variable' }).isVisible(), 'no variables section');
       }
     );
+    await check(
+      "query: the PromQL input is set in Grafana's Roboto Mono, loaded, with room for its descenders",
+      async () => {
+        const font = await query.getByLabel('Feature 1 PromQL').evaluate(async (el) => {
+          await document.fonts.ready;
+          const cs = getComputedStyle(el);
+          const family = cs.fontFamily.split(',')[0].trim().replace(/["']/g, '');
+          const face = [...document.fonts].find((f) => f.family.replace(/["']/g, '') === family);
+          const size = parseFloat(cs.fontSize);
+          // Where the text sits: the line box Chromium centres in the input, against the font's own descent.
+          const ctx = document.createElement('canvas').getContext('2d');
+          ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+          const m = ctx.measureText('_');
+          return {
+            family,
+            status: face?.status ?? 'not declared',
+            size,
+            lineHeight: cs.lineHeight === 'normal' ? 1.2 * size : parseFloat(cs.lineHeight),
+            contentHeight: el.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom),
+            underscoreBottom: m.actualBoundingBoxDescent,
+            fontAscent: m.fontBoundingBoxAscent,
+            fontDescent: m.fontBoundingBoxDescent,
+          };
+        });
+        assert(font.family === 'Roboto Mono', `PromQL input font is "${font.family}", want Roboto Mono first`);
+        assert(font.status === 'loaded', `Roboto Mono is ${font.status}: the input falls back to another font`);
+        assert(
+          font.lineHeight >= font.fontAscent + font.fontDescent,
+          `line height ${font.lineHeight}px is less than the font's ascent+descent ${font.fontAscent + font.fontDescent}px`
+        );
+        const baseline =
+          (font.contentHeight - font.lineHeight) / 2 +
+          (font.lineHeight - font.fontAscent - font.fontDescent) / 2 +
+          font.fontAscent;
+        assert(
+          baseline + font.underscoreBottom <= font.contentHeight,
+          `the underscore ends ${baseline + font.underscoreBottom}px down, below the input's ${font.contentHeight}px content box`
+        );
+      }
+    );
+    await check('query: underscores in the PromQL input are drawn (pixels, not only metrics)', async () => {
+      const expr = query.getByLabel('Feature 1 PromQL');
+      const before = await expr.inputValue();
+      const shot = async (text) => {
+        await expr.fill(text);
+        await expr.blur();
+        // The completion list closes on blur; wait for it so it cannot cover the input.
+        await query.getByRole('listbox', { name: 'Feature 1 PromQL suggestions' }).waitFor({ state: 'detached' });
+        return expr.screenshot();
+      };
+      const blank = await shot(' '.repeat(24));
+      const lines = await shot('_'.repeat(24));
+      await expr.fill(before);
+      await expr.blur();
+      const diff = await pixelDiff(query, blank, lines);
+      // 24 underscores of a 14px monospace font are about 200 px long; a clipped or missing line leaves few.
+      assert(
+        diff.count >= 120,
+        `only ${diff.count} pixels differ between 24 spaces and 24 underscores: underscores hidden`
+      );
+      assert(
+        diff.bottom < diff.height - 2,
+        `the underscores touch the input's bottom border (row ${diff.bottom} of ${diff.height})`
+      );
+    });
+    await check(`query: no row runs past the right edge at ${VIEWPORT.width} px (forest settings)`, async () => {
+      await assertNoOverflow(query, 'full width');
+    });
     await check('query: metric names are completed from the backend resource', async () => {
       const expr = query.getByLabel('Feature 2 PromQL');
       await expr.click();
@@ -280,6 +477,8 @@ async function main() {
         JSON.stringify(q)
       );
     });
+    await query.getByLabel('Feature 1 PromQL').blur();
+    await catalogShot(query, 'screenshot-query-editor.png');
     await check('query: the PurpleAir preset hides what it does not read', async () => {
       await query.getByRole('radio', { name: 'PurpleAir QA' }).click();
       await query.getByLabel('Warm-up range').waitFor();
@@ -290,7 +489,11 @@ async function main() {
       const preview = await query.getByLabel('Query preview').innerText();
       assert(preview.includes('fleet: every sensor at the last step, reasons as labels'), preview);
     });
+    await check(`query: no row runs past the right edge at ${VIEWPORT.width} px (PurpleAir preset)`, async () => {
+      await assertNoOverflow(query, 'full width, preset');
+    });
     await query.screenshot({ path: join(outDir, 'query-editor-purpleair.png'), fullPage: true });
+    await catalogShot(query, 'screenshot-query-editor-purpleair.png');
     await query.getByRole('radio', { name: 'Isolation Forest' }).click();
     await query.getByLabel('Feature 1 name').waitFor();
 
@@ -299,6 +502,21 @@ async function main() {
     await expr1.pressSequentially('pm2', { delay: 20 });
     await query.getByRole('listbox', { name: 'Feature 1 PromQL suggestions' }).waitFor();
     await query.screenshot({ path: join(outDir, 'query-editor-completion.png'), fullPage: true });
+
+    const narrow = await context.newPage();
+    narrow.on('pageerror', (e) => pageErrors.push(`narrow query: ${e.message}`));
+    await narrow.goto(`${base}/?editor=query&width=${PANEL_EDITOR_WIDTH}`);
+    await narrow.getByLabel('Feature 1 name').waitFor();
+    await check(
+      `query: no row runs past the right edge of a ${PANEL_EDITOR_WIDTH} px panel editor column`,
+      async () => {
+        await assertNoOverflow(narrow, `${PANEL_EDITOR_WIDTH} px, forest settings`);
+        await narrow.getByRole('radio', { name: 'PurpleAir QA' }).click();
+        await narrow.getByLabel('Warm-up range').waitFor();
+        await assertNoOverflow(narrow, `${PANEL_EDITOR_WIDTH} px, PurpleAir preset`);
+      }
+    );
+    await narrow.screenshot({ path: join(outDir, 'query-editor-narrow-purpleair.png'), fullPage: true });
 
     await check('icons load from the Grafana UI package (no broken images)', async () => {
       const icons = requests.filter((r) => r.startsWith('/public/img/icons/'));

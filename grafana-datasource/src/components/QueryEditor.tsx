@@ -139,7 +139,11 @@ interface IntInputProps {
 
 const WHOLE_NUMBER = /^-?\d+$/;
 
-/** The output checkboxes as one child of their InlineField (which hands its child an `invalid` prop). */
+/**
+ * The output checkboxes as one child of their InlineField (which hands its child an `invalid` prop). They wrap onto
+ * more lines where the editor is narrow (Grafana's panel editor beside its options pane); the field around them must
+ * grow and shrink for that, or the row keeps its one-line width and runs past the editor's right edge.
+ */
 function Choices({ children }: { children: ReactNode; invalid?: boolean }) {
   return (
     <Stack direction="row" gap={2} alignItems="center" wrap="wrap">
@@ -597,6 +601,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             <InlineField
               label="Output"
               labelWidth={LABEL_WIDTH}
+              grow
+              shrink
               tooltip="Each chosen output is a field of the returned frames; at the last step of fleet mode, kind, reason and since are labels."
               invalid={Boolean(errors['output'])}
               error={errors['output']}
@@ -730,6 +736,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             <InlineField
               label="Output"
               labelWidth={LABEL_WIDTH}
+              grow
+              shrink
               tooltip="Each chosen output is a field of the returned series."
               invalid={Boolean(errors['output'])}
               error={errors['output']}
