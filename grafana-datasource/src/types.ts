@@ -2,7 +2,7 @@ import { DataSourceJsonData } from '@grafana/data';
 import { DataQuery } from '@grafana/schema';
 
 // The query model and settings mirror the Go backend's pkg/models (query.go, settings.go; summarised in
-// SETTINGS_AND_QUERY.md). The backend is the authority: it decodes exactly these JSON keys and re-validates
+// pkg/models/QUERY_MODEL.md). The backend is the authority: it decodes exactly these JSON keys and re-validates
 // everything, because alert rules reach it without passing through this editor.
 
 /**
