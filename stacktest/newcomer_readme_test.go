@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
+	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
 // A newcomer's first hour is README.md read top to bottom on a fresh clone (issue 15). Fenced blocks
@@ -243,4 +244,31 @@ func headingAnchors(doc string) []string {
 		out = append(out, b.String())
 	}
 	return out
+}
+
+// TestReadmePrerequisites holds the versions the README's prerequisites and text name to the ones the
+// build uses: Go (go.mod's go line), Node.js (the major of the locked @types/node, which the frontend is
+// type-checked against) and Telegraf (the release the tests and the distribution build).
+func TestReadmePrerequisites(t *testing.T) {
+	readme := string(repotest.ReadFile(t, "README.md"))
+	prereq := section(t, readme, "## Prerequisites")
+
+	gomod := regexp.MustCompile(`(?m)^go (\S+)$`).FindStringSubmatch(string(repotest.ReadFile(t, "go.mod")))
+	if gomod == nil || !strings.Contains(prereq, "Go "+gomod[1]+" or newer") {
+		t.Errorf("README.md's prerequisites do not ask for Go %v or newer (go.mod)", gomod)
+	}
+	node := regexp.MustCompile(`"@types/node": "(\d+)\.`).FindStringSubmatch(string(repotest.ReadFile(t, "grafana-datasource/package.json")))
+	if node == nil || !strings.Contains(prereq, "Node.js "+node[1]+" or newer") {
+		t.Errorf("README.md's prerequisites do not ask for Node.js %v or newer (the locked @types/node)", node)
+	}
+	for _, m := range regexp.MustCompile(`Telegraf (v\d+\.\d+\.\d+)`).FindAllStringSubmatch(readme, -1) {
+		if m[1] != telegraftest.Version {
+			t.Errorf("README.md names Telegraf %s; the build uses %s", m[1], telegraftest.Version)
+		}
+	}
+	for _, want := range []string{"Docker", "Compose v2", "BuildKit", "prometheus", "chromium", ":9090"} {
+		if !strings.Contains(prereq, want) {
+			t.Errorf("README.md's prerequisites do not mention %s", want)
+		}
+	}
 }
