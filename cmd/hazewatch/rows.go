@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
@@ -164,9 +165,21 @@ func useColumns(header []string, cols []columnUse, names []string) []int {
 }
 
 // csvRows reads CSV with a header, one record at a time.
+//
+// A plain line, without quotes or carriage returns (but a final one) and with a field per column,
+// is split on its commas where it lies in the read buffer: what encoding/csv makes of such a line,
+// without its copy of every record. At the first line that is not plain (a quoted field, a blank
+// line, a record of the wrong length, a line longer than the buffer, the last line without its
+// newline) the rest of the input, from that line on, goes through encoding/csv, whose errors and
+// line numbers are then counted from that line: any error reads as it did when encoding/csv read
+// every line.
 type csvRows struct {
 	path   string
-	r      *csv.Reader
+	br     *bufio.Reader // the input, read here while lines are plain
+	r      *csv.Reader   // nil while lines are plain; then it reads the rest
+	lines  int           // lines read before r's first (the header's included)
+	read   int64         // bytes read before r's first
+	fields []string      // a plain line's fields, valid until the next read
 	closer io.Closer
 	header []string
 	cols   []columnUse
@@ -184,6 +197,8 @@ func missingCSV(v string) bool {
 }
 
 func openCSVRows(path string, src io.Reader, closer io.Closer) (*csvRows, error) {
+	// encoding/csv reads through src itself when it is a bufio.Reader of at least its own size
+	// (csvOwnBuffer), a line at a time, so after the header src is at the first row.
 	r := csv.NewReader(src)
 	r.ReuseRecord = true // the record is parsed into floats before the next one is read
 	header, err := r.Read()
@@ -205,8 +220,20 @@ func openCSVRows(path string, src io.Reader, closer io.Closer) (*csvRows, error)
 		}
 		seen[name] = c
 	}
-	return &csvRows{path: path, r: r, closer: closer, header: header, cols: make([]columnUse, len(header))}, nil
+	c := &csvRows{path: path, r: r, closer: closer, header: header, cols: make([]columnUse, len(header))}
+	br, ok := src.(*bufio.Reader)
+	if ok && br.Size() >= csvOwnBuffer && !slices.ContainsFunc(header, func(h string) bool { return strings.Contains(h, "\n") }) {
+		// The header is one line, after any blank lines: the line its first field is on.
+		c.lines, _ = r.FieldPos(0)
+		c.read = r.InputOffset()
+		c.br, c.r = br, nil
+	}
+	return c, nil
 }
+
+// csvOwnBuffer is the size of the bufio.Reader encoding/csv puts in front of a reader that is not
+// one at least as large (bufio's default).
+const csvOwnBuffer = 4096
 
 func (c *csvRows) Header() []string { return c.header }
 func (c *csvRows) Stamp() float64   { return math.NaN() }
@@ -222,16 +249,87 @@ func (c *csvRows) Text() []textColumn        { return textColumns(c.header, c.co
 func (c *csvRows) Close() error              { return c.closer.Close() }
 
 // offset is how many bytes of the input the rows read so far took (readFrame's size estimate).
-func (c *csvRows) offset() int64 { return c.r.InputOffset() }
+func (c *csvRows) offset() int64 {
+	if c.r == nil {
+		return c.read
+	}
+	return c.read + c.r.InputOffset()
+}
 
 func (c *csvRows) Next(row []float64) error {
+	if c.r == nil {
+		line, err := c.br.ReadSlice('\n')
+		if err == nil {
+			if fields, ok := c.plain(line); ok {
+				c.lines++
+				c.read += int64(len(line))
+				return c.parse(fields, row)
+			}
+		} else if errors.Is(err, io.EOF) && len(line) == 0 {
+			return io.EOF
+		} else if !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("%s: %w", c.path, err)
+		}
+		// From this line on, encoding/csv; the line is handed back to it in front of the rest.
+		c.r = csv.NewReader(io.MultiReader(bytes.NewReader(bytes.Clone(line)), c.br))
+		c.r.ReuseRecord = true
+		c.r.FieldsPerRecord = len(c.header) // as the first reader set it from the header
+	}
 	rec, err := c.r.Read()
 	if errors.Is(err, io.EOF) {
 		return io.EOF
 	}
 	if err != nil {
+		if pe, ok := err.(*csv.ParseError); ok {
+			e := *pe
+			e.StartLine += c.lines
+			e.Line += c.lines
+			err = &e
+		}
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
+	return c.parse(rec, row)
+}
+
+// plain splits a line as encoding/csv would, if it is plain (see csvRows). The fields share the
+// read buffer's memory: they are only parsed, and an error quotes them in a string of its own.
+func (c *csvRows) plain(line []byte) ([]string, bool) {
+	body := line[:len(line)-1]
+	if n := len(body); n > 0 && body[n-1] == '\r' {
+		body = body[:n-1] // encoding/csv reads \r\n as \n
+	}
+	if len(body) == 0 || bytes.IndexByte(body, '"') >= 0 || bytes.IndexByte(body, '\r') >= 0 {
+		return nil, false
+	}
+	s := unsafe.String(unsafe.SliceData(body), len(body))
+	fields := c.fields[:0]
+	for {
+		i := strings.IndexByte(s, ',')
+		if i < 0 {
+			fields = append(fields, s)
+			break
+		}
+		if len(fields) == len(c.header)-1 {
+			return nil, false // more fields than columns
+		}
+		fields = append(fields, s[:i])
+		s = s[i+1:]
+	}
+	c.fields = fields
+	return fields, len(fields) == len(c.header)
+}
+
+// line is the line the record just read starts on, for an error about one of its values.
+func (c *csvRows) line() int {
+	if c.r == nil {
+		return c.lines
+	}
+	l, _ := c.r.FieldPos(0)
+	return c.lines + l
+}
+
+// parse reads a record's values into row.
+func (c *csvRows) parse(rec []string, row []float64) error {
 	for i, s := range rec {
 		v := strings.TrimSpace(s)
 		if missingCSV(v) {
@@ -250,8 +348,7 @@ func (c *csvRows) Next(row []float64) error {
 		if err != nil || math.IsInf(f, 0) {
 			// The line of the record, not a count of records: blank lines and quoted newlines
 			// make them differ.
-			line, _ := c.r.FieldPos(0)
-			bad := fmt.Errorf("line %d, column %q: %q is not a number", line, c.header[i], v)
+			bad := fmt.Errorf("line %d, column %q: %q is not a number", c.line(), c.header[i], v)
 			if c.cols[i].used {
 				return bad
 			}

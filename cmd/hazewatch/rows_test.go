@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -380,5 +382,61 @@ func TestAPIRowsOpenStopsOnError(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after refusing, %d before", n, before)
+	}
+}
+
+// TestCSVPlainLinesReadAsEncodingCSV: reading plain lines where they lie in the buffer gives what
+// encoding/csv alone gives (a reader that is not a large enough bufio.Reader gets no fast path):
+// the same rows, then the same error with the same line and column, or the same unused text
+// columns, wherever the first line that is not plain comes (quotes, CRLF, blank lines, a line
+// longer than the buffer, a record of the wrong length, no final newline).
+func TestCSVPlainLinesReadAsEncodingCSV(t *testing.T) {
+	long := strings.Repeat("1", 5000)
+	cases := map[string]string{
+		"plain":                 "a,b,c\n1,2,3\n4,,6\n,,\n7,8,\n",
+		"crlf":                  "a,b,c\r\n1,2,3\r\n4,5,6\r\n",
+		"carriage return":       "a,b,c\n1,2,3\n4,5\r6,7\n",
+		"quoted later":          "a,b,c\n1,2,3\n4,\"5\",6\n7,8,9\n1,2,x\n",
+		"quoted newline":        "a,b,c\n1,2,3\n4,\"5\n\",6\n7,8,y\n",
+		"blank lines":           "\n\na,b,c\n\n1,2,3\n\n4,5,z\n\n",
+		"too many fields":       "a,b,c\n1,2,3\n1,2,3,\n",
+		"too few fields":        "a,b,c\n1,2,3\n1,2\n",
+		"one field short":       "a,b,c\n1,2,3\n,\n",
+		"bare quote":            "a,b,c\n1,2,3\n1,2\"x,3\n",
+		"unterminated quote":    "a,b,c\n1,2,3\n1,2,\"3\n",
+		"no final newline":      "a,b,c\n1,2,3\n4,5,x",
+		"longer than buffer":    "a,b,c\n1,2,3\n" + long + ",2,3\n4,5,w\n",
+		"text":                  "a,b,c\n1,x,3\n2,y,4\n",
+		"quoted header newline": "a,\"b\nb\",c\n1,2,3\n4,5,v\n",
+		"spaces":                "a,b,c\n 1 , NaN,None\nnull,NA,nan\n",
+	}
+	read := func(t *testing.T, src io.Reader) ([][]float64, []string, error) {
+		c, err := openCSVRows("a.csv", src, io.NopCloser(nil))
+		if err != nil {
+			return nil, nil, err
+		}
+		c.Use("c")
+		rows, err := readAllRows(t, c)
+		var text []string
+		for _, tc := range c.Text() {
+			text = append(text, fmt.Sprintf("%s mixed=%v: %v", tc.name, tc.mixed, tc.err))
+		}
+		return rows, text, err
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			fast := bufio.NewReaderSize(strings.NewReader(in), csvOwnBuffer)
+			gotRows, gotText, gotErr := read(t, fast)
+			wantRows, wantText, wantErr := read(t, iotest.HalfReader(strings.NewReader(in)))
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Errorf("error %v, encoding/csv's %v", gotErr, wantErr)
+			}
+			if !sameRows(gotRows, wantRows) {
+				t.Errorf("rows %v, encoding/csv's %v", gotRows, wantRows)
+			}
+			if !slices.Equal(gotText, wantText) {
+				t.Errorf("text columns %v, encoding/csv's %v", gotText, wantText)
+			}
+		})
 	}
 }
