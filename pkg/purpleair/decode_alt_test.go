@@ -356,11 +356,13 @@ func BenchmarkDecoders(b *testing.B) {
 				}
 				b.SetBytes(int64(len(data)))
 				b.ReportAllocs()
+				start := cpuNow()
 				for b.Loop() {
 					if _, err := dec(data); err != nil {
 						b.Fatal(err)
 					}
 				}
+				reportCPU(b, start)
 			})
 		}
 	}

@@ -246,29 +246,27 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, '\n')
 }
 
-// appendEscaped appends s with line protocol's escapes: a backslash before a
-// comma or space, and before '=' in keys and tag values. The control
-// characters that would end or corrupt the line are written as Telegraf writes
-// them (\t, \n, \f, \r), so that these lines are the Telegraf input's.
+// lineEscapes maps a byte to what follows the backslash that escapes it, 0
+// for a byte written as it is. Besides line protocol's escapes (a comma or
+// space, and '=' in keys and tag values), the control characters that would
+// end or corrupt the line are written as Telegraf writes them (\t, \n, \f,
+// \r), so that these lines are the Telegraf input's.
+var lineEscapes = [256]byte{'\t': 't', '\n': 'n', '\f': 'f', '\r': 'r', ',': ',', ' ': ' ', '=': '='}
+
+// appendEscaped appends s escaped for a measurement name (isKey false: '='
+// as it is) or a key or tag value.
 func appendEscaped(b []byte, s string, isKey bool) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\t':
-			b = append(b, `\t`...)
-		case '\n':
-			b = append(b, `\n`...)
-		case '\f':
-			b = append(b, `\f`...)
-		case '\r':
-			b = append(b, `\r`...)
-		case ',', ' ':
-			b = append(b, '\\', c)
-		case '=':
-			if isKey {
-				b = append(b, '\\')
-			}
-			b = append(b, c)
-		default:
+	// Most names need no escape: they are copied whole.
+	i := 0
+	for i < len(s) && lineEscapes[s[i]] == 0 {
+		i++
+	}
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		if e := lineEscapes[c]; e != 0 && (isKey || c != '=') {
+			b = append(b, '\\', e)
+		} else {
 			b = append(b, c)
 		}
 	}

@@ -210,16 +210,30 @@ func TestLineProtocolMatchesTelegraf(t *testing.T) {
 	}
 }
 
-// BenchmarkWriteLineProtocolSimulated writes a large simulated response with every tag option, the
-// shape `hazewatch simulate -format lp -label-faults` writes step after step.
-func BenchmarkWriteLineProtocolSimulated(b *testing.B) {
-	sim := mustSim(b, SimulatorConfig{Sensors: 5000, Seed: 1, FaultRate: 0.05})
-	r, labels := sim.NextResponse()
-	opt := PointOptions{TagName: true, TagLocationType: true, Faults: labels}
+// BenchmarkWriteLineProtocol writes the snapshot (skipped, saying why, when the shared data is
+// absent) and a large simulated response with every tag option, the shape `hazewatch simulate
+// -format lp -label-faults` writes step after step.
+func BenchmarkWriteLineProtocol(b *testing.B) {
+	b.Run("doc=snapshot", func(b *testing.B) {
+		r, err := DecodeBytes(readSnapshot(b), false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkWriteLineProtocol(b, r, PointOptions{})
+	})
+	b.Run("doc=simulated", func(b *testing.B) {
+		r, labels := mustSim(b, SimulatorConfig{Sensors: 5000, Seed: 1, FaultRate: 0.05}).NextResponse()
+		benchmarkWriteLineProtocol(b, r, PointOptions{TagName: true, TagLocationType: true, Faults: labels})
+	})
+}
+
+func benchmarkWriteLineProtocol(b *testing.B, r *Response, opt PointOptions) {
 	b.ReportAllocs()
+	start := cpuNow()
 	for b.Loop() {
 		if err := WriteLineProtocol(io.Discard, r, opt); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
