@@ -283,10 +283,9 @@ func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult 
 			// score no check backs.
 			m.Anomaly, m.Kind, m.Reason, m.Detail = false, qa.KindNone, qa.ReasonNone, ""
 		}
-		// A mark holds its score as a float32, which can round across the
-		// threshold (float32(0.8) > 0.8): each is put back on its verdict's
-		// side, where the detector computed it, so that anomaly ⇔ score ≥
-		// threshold holds in what Grafana compares.
+		// Each score is kept on its verdict's side (qa.MarkOf narrows it so;
+		// a verdict the kind filter removed is moved under the threshold), so
+		// that anomaly ⇔ score ≥ threshold holds in what Grafana compares.
 		score := float64(m.Score)
 		if m.Anomaly {
 			score = max(score, q.PurpleAir.Threshold)

@@ -1,5 +1,7 @@
 package qa
 
+import "math"
+
 // Mark is what batch use keeps of one reading's Result: a few dozen bytes, so that millions of
 // readings fit.
 type Mark struct {
@@ -16,7 +18,7 @@ type Mark struct {
 
 // MarkOf keeps r's result for Backfill.
 func MarkOf(sensor int64, r *Reading, res *Result, detail bool) Mark {
-	m := Mark{Sensor: sensor, Time: r.Time.UnixNano(), Score: float32(res.Score), EPA: float32(res.EPA),
+	m := Mark{Sensor: sensor, Time: r.Time.UnixNano(), Score: scoreFloat32(res.Score, res.Anomaly), EPA: float32(res.EPA),
 		Kind: res.Kind, Reason: res.Reason, Anomaly: res.Anomaly}
 	if res.Anomaly {
 		m.Since = res.Since.UnixNano()
@@ -60,4 +62,18 @@ func Backfill(marks []Mark, threshold float64) {
 			delete(episodes, m.Sensor)
 		}
 	}
+}
+
+// scoreFloat32 narrows a score towards its verdict's side: up for an anomaly, down otherwise, so that
+// "anomaly ⇔ score ≥ threshold" still holds when the float32 is compared with a float64 threshold
+// (float32(0.7) < 0.7 and float32(0.8) > 0.8 would each cross it).
+func scoreFloat32(score float64, anomaly bool) float32 {
+	f := float32(score)
+	switch {
+	case anomaly && float64(f) < score:
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	case !anomaly && float64(f) > score:
+		f = math.Nextafter32(f, float32(math.Inf(-1)))
+	}
+	return f
 }

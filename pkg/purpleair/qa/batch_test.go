@@ -1,6 +1,9 @@
 package qa
 
-import "testing"
+import (
+	"math"
+	"testing"
+)
 
 func TestBackfill(t *testing.T) {
 	m := func(sensor, t int64, reason Reason, since int64) Mark {
@@ -38,6 +41,22 @@ func TestBackfill(t *testing.T) {
 		}
 		if got.Anomaly && (got.Score < 0.7 || got.Kind != KindSensor) {
 			t.Errorf("mark %d: marked back with score %v kind %q", i, got.Score, got.Kind)
+		}
+	}
+}
+
+// TestMarkScoreKeepsItsSide: a mark's float32 score stays on its verdict's side of any float64
+// threshold it was judged against, where plain rounding crosses it (0.7 rounds down, 0.8 up).
+func TestMarkScoreKeepsItsSide(t *testing.T) {
+	for _, th := range []float64{0.7, 0.8, 0.9, 0.99999, 1} {
+		r := Reading{}
+		above := MarkOf(1, &r, &Result{Score: th, Anomaly: true}, false)
+		if !(float64(above.Score) >= th) {
+			t.Errorf("anomaly at threshold %v: mark score %v < threshold", th, above.Score)
+		}
+		below := MarkOf(1, &r, &Result{Score: math.Nextafter(th, 0)}, false)
+		if !(float64(below.Score) < th) {
+			t.Errorf("no anomaly just under %v: mark score %v ≥ threshold", th, below.Score)
 		}
 	}
 }
