@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -39,11 +40,26 @@ type PluginJSON struct {
 	Info       struct {
 		Version string `json:"version"`
 		Updated string `json:"updated"`
-		Logos   struct {
+		Author  struct {
+			Name string `json:"name"`
+			URL  string `json:"url"`
+		} `json:"author"`
+		Logos struct {
 			Small string `json:"small"`
 			Large string `json:"large"`
 		} `json:"logos"`
+		Links []struct {
+			Name string `json:"name"`
+			URL  string `json:"url"`
+		} `json:"links"`
+		Screenshots []struct {
+			Name string `json:"name"`
+			Path string `json:"path"`
+		} `json:"screenshots"`
 	} `json:"info"`
+	Dependencies struct {
+		GrafanaDependency string `json:"grafanaDependency"`
+	} `json:"dependencies"`
 }
 
 // ReadPluginJSON reads dir/plugin.json.
@@ -403,6 +419,112 @@ func CheckAssets(dir string, p *PluginJSON) error {
 	return nil
 }
 
+// checkWebURL: an absolute http(s) URL with a host. The validator also fetches each link; that needs the network,
+// so here only the form is checked.
+func checkWebURL(what, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%s %q is not an absolute http(s) URL (Grafana's catalog shows it as a link)", what, raw)
+	}
+	return nil
+}
+
+// CheckLinks: info.links has at least one entry, each with a name and an absolute URL; info.author.url, when set,
+// is one too.
+func CheckLinks(p *PluginJSON) error {
+	var problems []string
+	if len(p.Info.Links) == 0 {
+		problems = append(problems, "info.links is empty: name the project's home, documentation and issue tracker")
+	}
+	for i, l := range p.Info.Links {
+		if strings.TrimSpace(l.Name) == "" {
+			problems = append(problems, fmt.Sprintf("info.links[%d] has no name", i))
+		}
+		if err := checkWebURL(fmt.Sprintf("info.links[%d].url", i), l.URL); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if p.Info.Author.URL != "" {
+		if err := checkWebURL("info.author.url", p.Info.Author.URL); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// imageMagic are the first bytes of the image formats Grafana's catalog shows.
+var imageMagic = map[string][]byte{
+	".png":  []byte("\x89PNG\r\n\x1a\n"),
+	".jpg":  {0xff, 0xd8, 0xff},
+	".jpeg": {0xff, 0xd8, 0xff},
+	".gif":  []byte("GIF8"),
+}
+
+// CheckScreenshots: info.screenshots has at least one entry, each with a name and a path to an image in the
+// package whose content is of the type its extension says (an SVG is checked for an <svg element).
+func CheckScreenshots(dir string, p *PluginJSON) error {
+	var problems []string
+	if len(p.Info.Screenshots) == 0 {
+		problems = append(problems, "info.screenshots is empty: the catalog page shows none")
+	}
+	for i, sc := range p.Info.Screenshots {
+		if strings.TrimSpace(sc.Name) == "" {
+			problems = append(problems, fmt.Sprintf("info.screenshots[%d] has no name", i))
+		}
+		if sc.Path == "" || path.IsAbs(sc.Path) || strings.HasPrefix(path.Clean(sc.Path), "../") {
+			problems = append(problems, fmt.Sprintf("info.screenshots[%d].path %q must be a relative path inside the package", i, sc.Path))
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(sc.Path)))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("screenshot %q is missing", sc.Path))
+			continue
+		}
+		ext := strings.ToLower(path.Ext(sc.Path))
+		magic, known := imageMagic[ext]
+		switch {
+		case len(b) == 0:
+			problems = append(problems, fmt.Sprintf("screenshot %q is empty", sc.Path))
+		case ext == ".svg":
+			if !bytes.Contains(b, []byte("<svg")) {
+				problems = append(problems, fmt.Sprintf("screenshot %q is not an SVG image", sc.Path))
+			}
+		case !known:
+			problems = append(problems, fmt.Sprintf("screenshot %q: want .png, .jpg, .gif or .svg", sc.Path))
+		case !bytes.HasPrefix(b, magic):
+			problems = append(problems, fmt.Sprintf("screenshot %q is not a %s image", sc.Path, strings.TrimPrefix(ext, ".")))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+var grafanaDependencyPattern = regexp.MustCompile(`^>=\s*(\d+)\.(\d+)\.(\d+)$`)
+
+// GrafanaDependencyMin is the lowest Grafana version dependencies.grafanaDependency (">=X.Y.Z") admits.
+func GrafanaDependencyMin(p *PluginJSON) ([3]int, error) {
+	var v [3]int
+	m := grafanaDependencyPattern.FindStringSubmatch(strings.TrimSpace(p.Dependencies.GrafanaDependency))
+	if m == nil {
+		return v, fmt.Errorf(`dependencies.grafanaDependency %q: want ">=X.Y.Z", the lowest Grafana the plugin is tested with`, p.Dependencies.GrafanaDependency)
+	}
+	for i := range v {
+		fmt.Sscan(m[i+1], &v[i])
+	}
+	return v, nil
+}
+
+// CheckGrafanaDependency: dependencies.grafanaDependency is set, as ">=X.Y.Z".
+func CheckGrafanaDependency(p *PluginJSON) error {
+	_, err := GrafanaDependencyMin(p)
+	return err
+}
+
 // Package is a plugin package on disk: dist/ or an unpacked zip's <id>/ directory.
 type Package struct {
 	Dir            string // the directory holding plugin.json
@@ -427,6 +549,9 @@ var Rules = []Rule{
 	{"build manifest", func(pkg Package, p *PluginJSON) error { return CheckManifest(pkg.Dir, pkg.SourceDir, p) }},
 	{"no standalone.txt", func(pkg Package, _ *PluginJSON) error { return CheckNoStandalone(pkg.Dir) }},
 	{"assets", func(pkg Package, p *PluginJSON) error { return CheckAssets(pkg.Dir, p) }},
+	{"links", func(_ Package, p *PluginJSON) error { return CheckLinks(p) }},
+	{"screenshots", func(pkg Package, p *PluginJSON) error { return CheckScreenshots(pkg.Dir, p) }},
+	{"grafana dependency", func(_ Package, p *PluginJSON) error { return CheckGrafanaDependency(p) }},
 }
 
 // Check runs every rule and returns one error per failing rule, named after it.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,13 +32,25 @@ func newFixture(t *testing.T) *fixture {
 		"backend": true, "alerting": true, "metrics": true, "executable": "gpx_hazewatch_anomaly",
 		"info": map[string]any{
 			"version": testVersion, "updated": "2026-11-25",
-			"logos": map[string]any{"small": "img/logo-small.svg", "large": "img/logo.svg"},
+			"author": map[string]any{"name": "Hazewatch", "url": "https://example.org/hazewatch"},
+			"logos":  map[string]any{"small": "img/logo-small.svg", "large": "img/logo.svg"},
+			"links": []any{
+				map[string]any{"name": "Project home", "url": "https://example.org/hazewatch"},
+				map[string]any{"name": "Issues", "url": "https://example.org/hazewatch/issues"},
+			},
+			"screenshots": []any{
+				map[string]any{"name": "Query editor", "path": "img/query.png"},
+				map[string]any{"name": "Diagram", "path": "img/diagram.svg"},
+			},
 		},
+		"dependencies": map[string]any{"grafanaDependency": ">=12.0.0"},
 	}
 	f.writePlugin(t)
 	write(t, filepath.Join(f.dist, "module.js"), "define([],function(){})", 0o644)
 	write(t, filepath.Join(f.dist, "img/logo.svg"), "<svg/>", 0o644)
 	write(t, filepath.Join(f.dist, "img/logo-small.svg"), "<svg/>", 0o644)
+	write(t, filepath.Join(f.dist, "img/query.png"), "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 0o644)
+	write(t, filepath.Join(f.dist, "img/diagram.svg"), `<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>`, 0o644)
 	write(t, filepath.Join(f.dist, "README.md"), "# Hazewatch Anomaly\n", 0o644)
 	write(t, filepath.Join(f.dist, "CHANGELOG.md"), "# Changelog\n", 0o644)
 	write(t, filepath.Join(f.dist, "LICENSE"), "Apache License\n", 0o644)
@@ -60,6 +73,8 @@ func (f *fixture) writePlugin(t *testing.T) {
 	}
 	write(t, filepath.Join(f.dist, "plugin.json"), string(b), 0o644)
 }
+
+func (f *fixture) info() map[string]any { return f.plugin["info"].(map[string]any) }
 
 func (f *fixture) writeManifest(t *testing.T, files map[string]string) {
 	t.Helper()
@@ -197,6 +212,39 @@ func TestEachRuleFails(t *testing.T) {
 			`CHANGELOG "CHANGELOG.md" is empty`},
 		{"LICENSE missing", "assets", func(t *testing.T, f *fixture) { os.Remove(filepath.Join(f.dist, "LICENSE")) },
 			`LICENSE "LICENSE" is missing`},
+		{"no links", "links", func(t *testing.T, f *fixture) { f.info()["links"] = []any{}; f.writePlugin(t) },
+			"info.links is empty"},
+		{"relative link", "links", func(t *testing.T, f *fixture) {
+			f.info()["links"] = []any{map[string]any{"name": "Docs", "url": "../README.md"}}
+			f.writePlugin(t)
+		}, `info.links[0].url "../README.md" is not an absolute http(s) URL`},
+		{"link without name", "links", func(t *testing.T, f *fixture) {
+			f.info()["links"] = []any{map[string]any{"url": "https://example.org"}}
+			f.writePlugin(t)
+		}, "info.links[0] has no name"},
+		{"author url without host", "links", func(t *testing.T, f *fixture) {
+			f.info()["author"] = map[string]any{"name": "x", "url": "https:///x"}
+			f.writePlugin(t)
+		}, "info.author.url"},
+		{"no screenshots", "screenshots", func(t *testing.T, f *fixture) { f.info()["screenshots"] = []any{}; f.writePlugin(t) },
+			"info.screenshots is empty"},
+		{"screenshot missing", "screenshots", func(t *testing.T, f *fixture) { os.Remove(filepath.Join(f.dist, "img/query.png")) },
+			`screenshot "img/query.png" is missing`},
+		{"screenshot not a png", "screenshots", func(t *testing.T, f *fixture) {
+			write(t, filepath.Join(f.dist, "img/query.png"), "<html>not found</html>", 0o644)
+		}, `screenshot "img/query.png" is not a png image`},
+		{"screenshot outside the package", "screenshots", func(t *testing.T, f *fixture) {
+			f.info()["screenshots"] = []any{map[string]any{"name": "x", "path": "../x.png"}}
+			f.writePlugin(t)
+		}, "must be a relative path inside the package"},
+		{"no grafanaDependency", "grafana dependency", func(t *testing.T, f *fixture) {
+			f.plugin["dependencies"] = map[string]any{}
+			f.writePlugin(t)
+		}, `want ">=X.Y.Z"`},
+		{"grafanaDependency a range", "grafana dependency", func(t *testing.T, f *fixture) {
+			f.plugin["dependencies"] = map[string]any{"grafanaDependency": "^12"}
+			f.writePlugin(t)
+		}, `"^12"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -380,5 +428,45 @@ func TestRealZip(t *testing.T) {
 	}
 	for _, err := range CheckZip(zipPath, t.TempDir(), root, version) {
 		t.Error(err)
+	}
+}
+
+// The source plugin.json (src/), before any build: its catalog metadata passes the rules that do not need a built
+// package, and grafanaDependency does not claim a Grafana older than the @grafana packages the frontend is built
+// against (package.json), which is the lowest version anything here tests.
+func TestSourcePluginJSON(t *testing.T) {
+	root := pluginRoot(t)
+	src := filepath.Join(root, "src")
+	p, err := ReadPluginJSON(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{CheckID(p), CheckLinks(p), CheckScreenshots(src, p), CheckGrafanaDependency(p)} {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(root, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	built := pkg.Dependencies["@grafana/data"]
+	var major, minor int
+	if _, err := fmt.Sscanf(built, "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("package.json @grafana/data %q: want an exact version", built)
+	}
+	claimed, err := GrafanaDependencyMin(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed[0] < major || (claimed[0] == major && claimed[1] < minor) {
+		t.Errorf("grafanaDependency %q claims Grafana %d.%d, older than @grafana/data %s the frontend is built and tested with",
+			p.Dependencies.GrafanaDependency, claimed[0], claimed[1], built)
 	}
 }
