@@ -23,6 +23,7 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/teldist"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
@@ -68,7 +69,7 @@ func Telegraf() error {
 	// go install of a versioned package builds it with Telegraf's own go.mod, outside ours, so our
 	// module does not carry Telegraf's whole dependency tree.
 	return sh.RunWithV(map[string]string{"GOBIN": abs}, "go", "install", "-tags", telegraftest.Tags,
-		"github.com/influxdata/telegraf/cmd/telegraf@v1.37.2")
+		"github.com/influxdata/telegraf/cmd/telegraf@"+telegraftest.Version)
 }
 
 // Frontend installs the frontend's npm packages (npm ci) when they are missing, and builds it into
@@ -470,13 +471,9 @@ func (s store) version() (string, error) {
 }
 
 func (s store) cachePath() (string, error) {
-	root := os.Getenv("HAZEWATCH_CACHE")
-	if root == "" {
-		ucd, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache directory (set $HAZEWATCH_CACHE): %w", err)
-		}
-		root = filepath.Join(ucd, "hazewatch")
+	root, err := repotest.CacheRoot()
+	if err != nil {
+		return "", err
 	}
 	version, err := s.version()
 	if err != nil {

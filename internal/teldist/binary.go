@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/hazewatch/hazewatch/internal/repotest"
 	"io"
 	"io/fs"
 	"os"
@@ -49,13 +50,9 @@ func Binary(t testing.TB, root string) string {
 	if err != nil {
 		t.Fatalf("teldist: %v", err)
 	}
-	cache := os.Getenv("HAZEWATCH_CACHE")
-	if cache == "" {
-		ucd, err := os.UserCacheDir()
-		if err != nil {
-			t.Fatalf("teldist: no cache directory (set $HAZEWATCH_CACHE): %v", err)
-		}
-		cache = filepath.Join(ucd, "hazewatch")
+	cache, err := repotest.CacheRoot()
+	if err != nil {
+		t.Fatalf("teldist: %v", err)
 	}
 	final := filepath.Join(cache, Name+"-"+key, Name)
 	if !fileExists(final) {
