@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/hazewatch/hazewatch/internal/repotest"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // EnvBinary names an existing hazewatch-telegraf to use instead of building one (mage test sets it).
