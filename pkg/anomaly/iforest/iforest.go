@@ -46,7 +46,8 @@ type Forest struct {
 	// [heapStart[t], heapStart[t+1]): 2^(d+1) slots, slot 0 unused, the
 	// root at 1 and node i's children at 2i and 2i+1, so a step needs no
 	// child index from memory. heapKey holds orderKey of the threshold and
-	// heapOff the column's offset in a scoring chunk (column·chunkRows).
+	// heapOff the column's offset in a scoring chunk's keys, in bytes
+	// (column·chunkRows·4).
 	// A leaf shallower than d becomes a chain of +Inf thresholds (every row
 	// goes left) down to level d, where slot 2^d+j is leaf j, whose path
 	// length is heapLeaves[leafStart[t]+j].
@@ -351,6 +352,9 @@ func (f *Forest) assemble(trees []tree) {
 // buildHeap derives the heap-order copy of the trees (see heapKey).
 func (f *Forest) buildHeap() {
 	f.heapKey, f.heapOff, f.heapLeaves, f.heapStart, f.leafStart = nil, nil, nil, nil, nil
+	if f.cols > math.MaxUint32/(chunkRows*4) {
+		return // a column's byte offset in a chunk would not fit heapOff's uint32
+	}
 	nh, nl := 0, 0
 	for _, d := range f.treeDepth {
 		if d > heapMaxDepth {
@@ -386,7 +390,7 @@ func (f *Forest) buildHeap() {
 				fill(p, 2*h, depth+1)
 				return
 			}
-			key[h], off[h] = orderKey(n.thr), uint32(n.feat)*chunkRows
+			key[h], off[h] = orderKey(n.thr), uint32(n.feat)*chunkRows*4
 			fill(p+n.left, 2*h, depth+1)
 			fill(p+n.left+1, 2*h+1, depth+1)
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // chunkRows is the number of rows scored together. All trees are
@@ -272,39 +273,69 @@ func walkHeap(key, off []uint32, leaves []float64, depth int, keys []uint32, idx
 	}
 }
 
-// heapSteps is walkHeap's hot loop, a function of its own so that the
-// compiler keeps everything it touches in registers. len(key) = len(off)
-// and len(keys) are powers of two, so masking the indices lets the
-// compiler drop the bounds checks (valid indices are below the lengths
-// anyway, so the masks never change a result).
+// heapSteps is walkHeap's hot loop: depth steps from the root for every
+// row of the chunk, leaving each row's final heap index in idx.
+//
+// It is written for the fewest instructions per step, as the loop is
+// bound by how many the core can issue, not by memory (a tree is a few
+// KiB and stays in L1 for the whole chunk): a step is a load of the
+// node's column offset, a load of its key, a load of the row's key at
+// that offset from the row's own base, a subtraction whose sign is the
+// direction, and the child's index. Memory is read through unsafe.Add
+// without bounds checks or masks; every index is in range by
+// construction, which heapStepsSafe states with checked indexing and
+// TestHeapStepsMatchesSafe holds this loop to:
+//
+//   - i < len(key) = len(off): a heap index after s < depth steps from
+//     the root is below 2^(s+1) ≤ 2^depth, and key holds 2^(depth+1)
+//     slots (buildHeap);
+//   - off[i] + 4r < 4·len(keys): off holds column·chunkRows·4 for a
+//     column below the forest's (checked by Fit and UnmarshalBinary),
+//     r < chunkRows, and keys holds chunkRows values per column.
 func heapSteps(key, off []uint32, keys []uint32, idx []uint32, depth int) {
-	if len(key) == 0 || len(keys) == 0 {
-		return
+	if depth < 1 || len(key) < 1<<(depth+1) || len(off) < len(key) || len(idx) > chunkRows || len(keys) < chunkRows {
+		panic(fmt.Sprintf("iforest: heapSteps(%d keys, %d offsets, %d row keys, %d rows, depth %d): outside what buildHeap and the scorer make", len(key), len(off), len(keys), len(idx), depth))
 	}
-	nodeMask := uint(len(key) - 1)
-	off = off[:nodeMask+1]
-	keyMask := uint(len(keys) - 1)
+	kp, op := unsafe.Pointer(unsafe.SliceData(key)), unsafe.Pointer(unsafe.SliceData(off))
+	rp := unsafe.Pointer(unsafe.SliceData(keys))
+	// step is one level down from node i for the row whose keys start at
+	// row: the child 2i, or 2i+1 when the row's key is above the node's
+	// (t − k then wraps to a value with the top bit set).
+	step := func(i uintptr, row unsafe.Pointer) uintptr {
+		t := uint64(*(*uint32)(unsafe.Add(kp, i*4)))
+		k := uint64(*(*uint32)(unsafe.Add(row, uintptr(*(*uint32)(unsafe.Add(op, i*4))))))
+		return 2*i + uintptr((t-k)>>63)
+	}
+	// Two levels per pass over the rows (one when depth is odd, first),
+	// the first pass starting at the root without reading idx.
 	if depth%2 == 1 {
-		k1, o1 := key[1&nodeMask], uint(off[1&nodeMask])
 		for r := range idx {
-			idx[r] = 2 + above(keys[(o1+uint(r))&keyMask], k1)
+			idx[r] = uint32(step(1, unsafe.Add(rp, uintptr(r)*4)))
 		}
 	} else {
-		k1, o1 := key[1&nodeMask], uint(off[1&nodeMask])
 		for r := range idx {
-			i := 2 + above(keys[(o1+uint(r))&keyMask], k1)
-			j := uint(i) & nodeMask
-			idx[r] = 2*i + above(keys[(uint(off[j])+uint(r))&keyMask], key[j])
+			row := unsafe.Add(rp, uintptr(r)*4)
+			idx[r] = uint32(step(step(1, row), row))
 		}
 		depth--
 	}
 	for depth--; depth >= 2; depth -= 2 {
 		for r, i := range idx {
-			j := uint(i) & nodeMask
-			i = 2*i + above(keys[(uint(off[j])+uint(r))&keyMask], key[j])
-			j = uint(i) & nodeMask
-			idx[r] = 2*i + above(keys[(uint(off[j])+uint(r))&keyMask], key[j])
+			row := unsafe.Add(rp, uintptr(r)*4)
+			idx[r] = uint32(step(step(uintptr(i), row), row))
 		}
+	}
+}
+
+// heapStepsSafe is heapSteps with every index checked: the reference its
+// test compares it with.
+func heapStepsSafe(key, off []uint32, keys []uint32, idx []uint32, depth int) {
+	for r := range idx {
+		i := uint32(1)
+		for range depth {
+			i = 2*i + above(keys[int(off[i])/4+r], key[i])
+		}
+		idx[r] = i
 	}
 }
 
