@@ -13,22 +13,25 @@ import (
 //
 // Why hand-written: measured against the readers that could replace it, each
 // decoding the same cells with the same row errors (decode_alt_test.go,
-// BenchmarkDecoders; 6 paired runs, benchstat medians, on 2 cores shared with
-// a load average of 10-14, hence the wide spread):
+// BenchmarkDecoders; 8 paired runs, benchstat medians of the CPU time per
+// decode, which varies far less than wall time on 2 cores shared with a load
+// average of 10-15):
 //
-//	                       snapshot (2.75 MB)   simulated, 20,000 sensors
-//	this lexer             58 ms   79 allocs    60 ms    20.1 k allocs
-//	jsoniter Iterator      47 ms   54 allocs    60 ms    20.1 k allocs  (~, p=0.7 and 1.0)
-//	encoding/json Token    650 ms  2.8 M allocs 571 ms   3.4 M allocs   (+1015 %, +848 %)
-//	jsontext (jsonv2)      +152 % and +186 % against this lexer in the same runs;
-//	                       builds only with GOEXPERIMENT=jsonv2 in Go 1.26
+//	                      snapshot (2.75 MB)       simulated, 20,000 sensors
+//	this lexer            20.8 ms   79 allocs      25.1 ms   20.1 k allocs
+//	jsoniter Iterator     22.9 ms   54 allocs      27.0 ms   20.1 k allocs
+//	                      (+10 %, p=0.07)          (+7.8 %, p=0.005)
+//	encoding/json Token   249 ms    2.8 M allocs   334 ms    3.4 M allocs
+//	                      (+1098 %)                (+1232 %)
+//	jsontext (jsonv2)     +83 % and +116 % against this lexer in its own
+//	                      runs; builds only with GOEXPERIMENT=jsonv2 in Go 1.26
 //
-// Only jsoniter is as fast, and it keeps the row errors, but not the others:
-// it exposes no input offset (SyntaxError.Offset), tells a truncated body from
-// a malformed one only in the text of its messages (the client retries on
-// ErrTruncated), and passes invalid UTF-8 through where this reader replaces
-// it as encoding/json does. Matching those would take a wrapper as long as
-// the code it replaces, for no speed gained.
+// Only jsoniter comes near (within 10 %, slower), and it keeps the row errors
+// but not the others: it exposes no input offset (SyntaxError.Offset), tells a
+// truncated body from a malformed one only in the text of its messages (the
+// client retries on ErrTruncated), and passes invalid UTF-8 through where this
+// reader replaces it as encoding/json does. Matching those would take a
+// wrapper as long as the code it replaces, for no speed gained.
 
 func (p *parser) ws() {
 	for p.i < len(p.b) {
