@@ -13,7 +13,8 @@ import (
 
 func init() { altDecoders["jsontext"] = decodeJSONText }
 
-// decodeJSONText reads with jsontext.Decoder's tokens.
+// decodeJSONText reads with jsontext.Decoder's tokens. Its opening repeats decodeTokens's with
+// another package's types; it stays apart because it builds only under the experiment.
 func decodeJSONText(data []byte) (*Response, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(data))
 	resp := &Response{}

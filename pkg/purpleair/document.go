@@ -40,6 +40,8 @@ func (p *parser) document() (*Response, error) {
 		if err := p.expect(':', "':' after member name"); err != nil {
 			return nil, err
 		}
+		// One arm per member the model keeps; the arms look alike because
+		// the members are alike (a string or an integer each).
 		switch key {
 		case "api_version":
 			resp.APIVersion, err = p.stringMember(key)
