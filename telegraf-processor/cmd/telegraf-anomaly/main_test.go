@@ -44,7 +44,7 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	run(filepath.Join(dir, "bad_option_value.conf"), false, strings.NewReader(""), io.Discard, &stderr)
-	if !strings.Contains(stderr.String(), "trees must be at least 1") {
+	if !strings.Contains(stderr.String(), "trees must be in [1, 10000], got 0") {
 		t.Errorf("configuration error does not name the option: %q", stderr.String())
 	}
 }
