@@ -4,7 +4,7 @@ package purpleair
 // through the append functions below.
 //
 // Why hand-written and not Telegraf's influx serializer (which writes the Telegraf input's metrics,
-// internal/execdrun): measured in paired runs (6 each, benchstat medians, 2 shared cores), a
+// internal/execd): measured in paired runs (6 each, benchstat medians, 2 shared cores), a
 // WriteLineProtocol through the serializer took 261 ms for the snapshot's 25,552 rows against 34 ms
 // here (+661 %), and 85 ms against 9.1 ms (+837 %) for a simulated step of 5,000 sensors with every
 // tag, with 1.47 M and 425 k allocations against 33 and 48: the serializer needs a telegraf.Metric

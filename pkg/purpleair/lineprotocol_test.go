@@ -135,7 +135,7 @@ var awkwardStrings = []string{
 }
 
 // telegrafLine is what Telegraf's influx serializer writes for p, configured as the execd children
-// write the input's and the processor's metrics (internal/execdrun), with fields sorted.
+// write the input's and the processor's metrics (internal/execd), with fields sorted.
 func telegrafLine(t *testing.T, p Point) (string, error) {
 	t.Helper()
 	s := &serializer.Serializer{SortFields: true, UintSupport: true}
