@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,10 +21,16 @@ const EnvReadmeLinter = "HAZEWATCH_README_LINTER"
 
 const readmeLinterPackage = "github.com/influxdata/telegraf/tools/readme_linter"
 
-var (
-	linterMu    sync.Mutex
-	linterBuilt string
-)
+var readmeLinter = cachedTool{
+	env: EnvReadmeLinter,
+	dir: func() (string, error) {
+		root, err := repotest.CacheRoot()
+		return filepath.Join(root, "readme_linter-"+Version+"-"+runtime.GOOS+"-"+runtime.GOARCH), err
+	},
+	build: func(dir string, logf func(string, ...any)) (string, error) {
+		return goInstall(dir, readmeLinterPackage+"@"+Version, "readme_linter", logf)
+	},
+}
 
 // ReadmeLinter returns the path of Telegraf's README linter (tools/readme_linter of the Telegraf module at
 // Version), building it on first use into the cache directory with
@@ -34,28 +39,7 @@ var (
 // an executable to use instead. A failed build fails t with the go command's output.
 func ReadmeLinter(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv(EnvReadmeLinter); p != "" {
-		if err := checkExecutable(p); err != nil {
-			t.Fatalf("telegraftest: $%s=%q: %v", EnvReadmeLinter, p, err)
-		}
-		return p
-	}
-	linterMu.Lock()
-	defer linterMu.Unlock()
-	if linterBuilt != "" {
-		return linterBuilt
-	}
-	root, err := repotest.CacheRoot()
-	if err != nil {
-		t.Fatalf("telegraftest: %v", err)
-	}
-	dir := filepath.Join(root, "readme_linter-"+Version+"-"+runtime.GOOS+"-"+runtime.GOARCH)
-	path, err := goInstall(dir, readmeLinterPackage+"@"+Version, "readme_linter", t.Logf)
-	if err != nil {
-		t.Fatalf("telegraftest: %v", err)
-	}
-	linterBuilt = path
-	return path
+	return readmeLinter.path(t)
 }
 
 // goInstall returns dir/exe, installing pkgAtVersion there if it is absent; like ensureBuilt, under a

@@ -34,10 +34,7 @@ const EnvBinary = "HAZEWATCH_TELEGRAF"
 
 const modulePath = "github.com/influxdata/telegraf/cmd/telegraf"
 
-var (
-	buildMu   sync.Mutex
-	builtPath string // set once a build in this process succeeded
-)
+var telegraf = cachedTool{env: EnvBinary, dir: cacheDir, build: ensureBuilt}
 
 // Binary returns the path of a Telegraf Version binary built with Tags, building it on first use into
 // the cache directory with `GOBIN=<dir> go install -tags <Tags> github.com/influxdata/telegraf/cmd/telegraf@<Version>`.
@@ -45,27 +42,42 @@ var (
 // the go command's output.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv(EnvBinary); p != "" {
+	return telegraf.path(t)
+}
+
+// cachedTool is a program a test needs, named by an environment variable or else built once per
+// process into a cache directory (which itself survives processes).
+type cachedTool struct {
+	env   string
+	dir   func() (string, error)
+	build func(dir string, logf func(string, ...any)) (string, error)
+
+	mu    sync.Mutex
+	built string // set once a build in this process succeeded
+}
+
+func (c *cachedTool) path(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv(c.env); p != "" {
 		if err := checkExecutable(p); err != nil {
-			t.Fatalf("telegraftest: $%s=%q: %v", EnvBinary, p, err)
+			t.Fatalf("telegraftest: $%s=%q: %v", c.env, p, err)
 		}
 		return p
 	}
-
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if builtPath != "" {
-		return builtPath
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.built != "" {
+		return c.built
 	}
-	dir, err := cacheDir()
+	dir, err := c.dir()
 	if err != nil {
 		t.Fatalf("telegraftest: %v", err)
 	}
-	path, err := ensureBuilt(dir, t.Logf)
+	path, err := c.build(dir, t.Logf)
 	if err != nil {
 		t.Fatalf("telegraftest: %v", err)
 	}
-	builtPath = path
+	c.built = path
 	return path
 }
 
