@@ -10,7 +10,7 @@ import {
   convertLegacyAuthProps,
   DataSourceDescription,
 } from '@grafana/plugin-ui';
-import { Divider, InlineField, InlineSwitch, Input, SecretInput, Stack, Text, useStyles2 } from '@grafana/ui';
+import { Divider, InlineField, InlineSwitch, SecretInput, Stack, Text, useStyles2 } from '@grafana/ui';
 
 import { DOCS_URL } from '../links';
 import {
@@ -23,6 +23,7 @@ import {
 } from '../types';
 import { validatePositiveInt, validateSettingDuration, validateUrl } from '../validation';
 import { CustomHeadersEditor } from './CustomHeadersEditor';
+import { TextField } from './fields';
 
 // The layout of Grafana's Prometheus-family datasources, from @grafana/plugin-ui: description, Connection, the
 // Authentication section (method, TLS) and optional settings below. Every key is one pkg/models/settings.go or the
@@ -276,25 +277,17 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           </InlineField>
         </ConfigSubSection>
         <ConfigSubSection title="Query limits" description="Empty = the default shown.">
-          {limitFields.map(({ key, label, help, error, value, numeric, onChange }) => (
-            <InlineField
+          {limitFields.map(({ key, help, numeric, ...field }) => (
+            <TextField
               key={key}
-              label={label}
+              {...field}
+              id={`config-${key}`}
               labelWidth={LABEL_WIDTH}
               tooltip={help}
-              invalid={Boolean(error)}
-              error={error}
-            >
-              <Input
-                id={`config-${key}`}
-                aria-label={label}
-                value={value}
-                placeholder={String(DEFAULT_SETTINGS[key])}
-                inputMode={numeric ? 'numeric' : undefined}
-                width={20}
-                onChange={(e: ChangeEvent<HTMLInputElement>) => onChange(e.currentTarget.value)}
-              />
-            </InlineField>
+              placeholder={String(DEFAULT_SETTINGS[key])}
+              inputMode={numeric ? 'numeric' : undefined}
+              width={20}
+            />
           ))}
         </ConfigSubSection>
       </ConfigSection>

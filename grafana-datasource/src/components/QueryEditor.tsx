@@ -1,15 +1,13 @@
-import React, { ChangeEvent, ReactNode, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 import { css } from '@emotion/css';
 import { GrafanaTheme2, QueryEditorProps } from '@grafana/data';
 import {
   Button,
-  Checkbox,
   Collapse,
   IconButton,
   InlineField,
   InlineFieldRow,
   InlineSwitch,
-  Input,
   RadioButtonGroup,
   Stack,
   Text,
@@ -37,6 +35,7 @@ import {
   withDefaults,
 } from '../types';
 import { MAX_FEATURES, validateQuery, validateVariables, VariableRow, variablesFromRows } from '../validation';
+import { NumberField, OutputChoices, TextField } from './fields';
 import { LabelNamesInput } from './LabelNamesInput';
 import { PromQLInput } from './PromQLInput';
 import { VariablesEditor } from './VariablesEditor';
@@ -123,128 +122,28 @@ const OUTPUT_OPTIONS: Array<{ label: string; value: Output; description: string 
 
 const LABEL_WIDTH = 18;
 
-interface IntInputProps {
-  label: string;
-  value: number;
-  onChange: (v: number) => void;
-  onBlur: () => void;
-  /** Told when the typed text is not a whole number (and when it is again), so the editor blocks running. */
-  onParseError: (message: string | undefined) => void;
-  error?: string;
-  tooltip: string;
-  width?: number;
-  /** Label width in grid units; the first field of a row lines up with the rows above, the others fit their label. */
-  labelWidth?: number;
-}
-
-const WHOLE_NUMBER = /^-?\d+$/;
-
-/**
- * The output checkboxes as one child of their InlineField (which hands its child an `invalid` prop). They wrap onto
- * more lines where the editor is narrow (Grafana's panel editor beside its options pane); the field around them must
- * grow and shrink for that, or the row keeps its one-line width and runs past the editor's right edge.
- */
-function Choices({ children }: { children: ReactNode; invalid?: boolean }) {
-  return (
-    <Stack direction="row" gap={2} alignItems="center" wrap="wrap">
-      {children}
-    </Stack>
-  );
-}
-
-/** A whole-number field that keeps what was typed while it is not a number, and says so. */
-function IntInput({
-  label,
-  value,
-  onChange,
-  onBlur,
-  onParseError,
-  error,
-  tooltip,
-  width = 10,
-  labelWidth,
-}: IntInputProps) {
-  const [draft, setDraft] = useState<string | undefined>();
-  const text = draft ?? String(value);
-  const parseError =
-    draft !== undefined && !WHOLE_NUMBER.test(draft.trim())
-      ? `${label.toLowerCase()} must be a whole number`
-      : undefined;
-  const shown = parseError ?? error;
-  return (
-    <InlineField label={label} labelWidth={labelWidth} tooltip={tooltip} invalid={Boolean(shown)} error={shown}>
-      <Input
-        aria-label={label}
-        value={text}
-        width={width}
-        inputMode="numeric"
-        onChange={(e: ChangeEvent<HTMLInputElement>) => {
-          const t = e.currentTarget.value;
-          setDraft(t);
-          if (WHOLE_NUMBER.test(t.trim())) {
-            onParseError(undefined);
-            onChange(Number(t.trim()));
-          } else {
-            onParseError(`${label.toLowerCase()} must be a whole number`);
-          }
-        }}
-        onBlur={() => {
-          if (draft !== undefined && WHOLE_NUMBER.test(draft.trim())) {
-            setDraft(undefined);
-          }
-          onBlur();
-        }}
-      />
-    </InlineField>
-  );
-}
-
-const DECIMAL = /^\d*\.?\d+$/;
-
-/** A decimal field that keeps what was typed while it is not a number, and says so. */
-function FloatInput({
-  label,
-  value,
-  onChange,
-  onBlur,
-  onParseError,
-  error,
-  tooltip,
-  width = 10,
-  labelWidth,
-}: IntInputProps) {
-  const [draft, setDraft] = useState<string | undefined>();
-  const text = draft ?? String(value);
-  const parseError =
-    draft !== undefined && !DECIMAL.test(draft.trim()) ? `${label.toLowerCase()} must be a number` : undefined;
-  const shown = parseError ?? error;
-  return (
-    <InlineField label={label} labelWidth={labelWidth} tooltip={tooltip} invalid={Boolean(shown)} error={shown}>
-      <Input
-        aria-label={label}
-        value={text}
-        width={width}
-        inputMode="decimal"
-        onChange={(e: ChangeEvent<HTMLInputElement>) => {
-          const t = e.currentTarget.value;
-          setDraft(t);
-          if (DECIMAL.test(t.trim())) {
-            onParseError(undefined);
-            onChange(Number(t.trim()));
-          } else {
-            onParseError(`${label.toLowerCase()} must be a number`);
-          }
-        }}
-        onBlur={() => {
-          if (draft !== undefined && DECIMAL.test(draft.trim())) {
-            setDraft(undefined);
-          }
-          onBlur();
-        }}
-      />
-    </InlineField>
-  );
-}
+/** The Isolation Forest's parameters that are typed as text ("auto", a count or a fraction). */
+const FOREST_TEXT_FIELDS: Record<
+  'maxSamples' | 'maxFeatures' | 'contamination',
+  { label: string; tooltip: string; placeholder: string }
+> = {
+  maxSamples: {
+    label: 'Max samples',
+    tooltip: 'Rows each tree sees: "auto" = min(256, rows), a count, or a fraction such as 0.5.',
+    placeholder: 'auto',
+  },
+  maxFeatures: {
+    label: 'Max features',
+    tooltip: 'Features each tree splits on: empty = all, a count, or a fraction such as 0.5.',
+    placeholder: 'all',
+  },
+  contamination: {
+    label: 'Contamination',
+    tooltip:
+      'Expected share of anomalies; sets the threshold of "decision" and "anomaly". "auto" or a fraction up to 0.5.',
+    placeholder: 'auto',
+  },
+};
 
 export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) {
   const styles = useStyles2(getStyles);
@@ -311,6 +210,17 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
   const preset = q.preset === 'purpleair';
   const explanation = preset ? PRESET_MODE_EXPLANATION[q.mode] : mode?.explanation;
   const setPurpleAir = (patch: Partial<PurpleAirParams>) => update({ purpleair: { ...q.purpleair, ...patch } });
+  const forestText = (key: keyof typeof FOREST_TEXT_FIELDS, labelWidth?: number) => (
+    <TextField
+      {...FOREST_TEXT_FIELDS[key]}
+      labelWidth={labelWidth}
+      error={errors[`isolationForest.${key}`]}
+      value={q.isolationForest[key]}
+      width={10}
+      onChange={(v) => update({ isolationForest: { ...q.isolationForest, [key]: v } })}
+      onBlur={run}
+    />
+  );
   // The preset and the forest have different outputs; a switch starts from the other's defaults. Features and
   // forest settings stay in the query (the backend does not read them with the preset), so a switch back keeps
   // them. The calibration is written out so that a version-1 query keeps its raw scores under version 2.
@@ -347,22 +257,18 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <Text element="h6">Features</Text>
           {q.features.map((f, i) => (
             <InlineFieldRow key={i} className={styles.featureRow}>
-              <InlineField
+              <TextField
                 label={`Feature ${i + 1}`}
+                ariaLabel={`Feature ${i + 1} name`}
                 labelWidth={LABEL_WIDTH}
                 tooltip="Name of the feature column; letters, digits and _."
-                invalid={Boolean(errors[`features.${i}.name`])}
                 error={errors[`features.${i}.name`]}
-              >
-                <Input
-                  aria-label={`Feature ${i + 1} name`}
-                  value={f.name}
-                  width={14}
-                  placeholder="pm25"
-                  onChange={(e: ChangeEvent<HTMLInputElement>) => setFeature(i, { name: e.currentTarget.value })}
-                  onBlur={run}
-                />
-              </InlineField>
+                value={f.name}
+                width={14}
+                placeholder="pm25"
+                onChange={(v) => setFeature(i, { name: v })}
+                onBlur={run}
+              />
               <InlineField
                 label="PromQL"
                 grow
@@ -486,43 +392,29 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
       <div className={styles.section}>
         <InlineFieldRow>
           {usesTrainingRange(q) && (
-            <InlineField
+            <TextField
               label={rangeLabel}
               labelWidth={LABEL_WIDTH}
               tooltip={rangeTooltip}
-              invalid={Boolean(errors['training.range'])}
               error={errors['training.range']}
-            >
-              <Input
-                aria-label={rangeLabel}
-                value={q.training.range}
-                width={12}
-                placeholder="panel"
-                onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                  update({ training: { ...q.training, range: e.currentTarget.value } })
-                }
-                onBlur={run}
-              />
-            </InlineField>
+              value={q.training.range}
+              width={12}
+              placeholder="panel"
+              onChange={(v) => update({ training: { ...q.training, range: v } })}
+              onBlur={run}
+            />
           )}
-          <InlineField
+          <TextField
             label="Step"
             labelWidth={usesTrainingRange(q) ? undefined : LABEL_WIDTH}
             tooltip="Resolution of the rows, for training and scoring alike. Empty = the panel's interval."
-            invalid={Boolean(errors['training.step'])}
             error={errors['training.step']}
-          >
-            <Input
-              aria-label="Step"
-              value={q.training.step}
-              width={10}
-              placeholder="auto"
-              onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                update({ training: { ...q.training, step: e.currentTarget.value } })
-              }
-              onBlur={run}
-            />
-          </InlineField>
+            value={q.training.step}
+            width={10}
+            placeholder="auto"
+            onChange={(v) => update({ training: { ...q.training, step: v } })}
+            onBlur={run}
+          />
         </InlineFieldRow>
       </div>
 
@@ -530,42 +422,33 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
         <div className={styles.section}>
           <Text element="h6">PurpleAir QA</Text>
           <InlineFieldRow>
-            <InlineField
+            <TextField
               label="Selector"
               labelWidth={LABEL_WIDTH}
               grow
               tooltip='Label matchers added to every metric the detector reads, without braces: location_type="outside". Empty = every sensor.'
-              invalid={Boolean(errors['purpleair.selector'])}
               error={errors['purpleair.selector']}
-            >
-              <Input
-                aria-label="Selector"
-                value={q.purpleair.selector}
-                placeholder='location_type="outside"'
-                onChange={(e: ChangeEvent<HTMLInputElement>) => setPurpleAir({ selector: e.currentTarget.value })}
-                onBlur={run}
-              />
-            </InlineField>
+              value={q.purpleair.selector}
+              placeholder='location_type="outside"'
+              onChange={(v) => setPurpleAir({ selector: v })}
+              onBlur={run}
+            />
             {q.mode === 'series' && (
-              <InlineField
+              <TextField
                 label="Sensors"
                 tooltip="sensor_index values to return, as a regular expression (131075|131076, or $sensor). Empty = all."
-                invalid={Boolean(errors['purpleair.sensor'])}
                 error={errors['purpleair.sensor']}
-              >
-                <Input
-                  aria-label="Sensors"
-                  value={q.purpleair.sensor}
-                  width={20}
-                  placeholder="all"
-                  onChange={(e: ChangeEvent<HTMLInputElement>) => setPurpleAir({ sensor: e.currentTarget.value })}
-                  onBlur={run}
-                />
-              </InlineField>
+                value={q.purpleair.sensor}
+                width={20}
+                placeholder="all"
+                onChange={(v) => setPurpleAir({ sensor: v })}
+                onBlur={run}
+              />
             )}
           </InlineFieldRow>
           <InlineFieldRow>
-            <FloatInput
+            <NumberField
+              kind="decimal"
               label="Threshold"
               labelWidth={LABEL_WIDTH}
               value={q.purpleair.threshold}
@@ -598,33 +481,15 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             )}
           </InlineFieldRow>
           <InlineFieldRow>
-            <InlineField
+            <OutputChoices
               label="Output"
               labelWidth={LABEL_WIDTH}
-              grow
-              shrink
               tooltip="Each chosen output is a field of the returned frames; at the last step of fleet mode, kind, reason and since are labels."
-              invalid={Boolean(errors['output'])}
               error={errors['output']}
-            >
-              <Choices>
-                {PRESET_OUTPUT_OPTIONS.map((o) => (
-                  <Checkbox
-                    key={o.value}
-                    label={o.label}
-                    description={o.description}
-                    value={q.output.includes(o.value)}
-                    onChange={(e) => {
-                      const on = e.currentTarget.checked;
-                      const output = PRESET_OUTPUT_OPTIONS.map((x) => x.value).filter((v) =>
-                        v === o.value ? on : q.output.includes(v)
-                      );
-                      updateAndRun({ output });
-                    }}
-                  />
-                ))}
-              </Choices>
-            </InlineField>
+              options={PRESET_OUTPUT_OPTIONS}
+              value={q.output}
+              onChange={(output) => updateAndRun({ output })}
+            />
           </InlineFieldRow>
         </div>
       )}
@@ -633,7 +498,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
         <div className={styles.section}>
           <Text element="h6">Isolation Forest</Text>
           <InlineFieldRow>
-            <IntInput
+            <NumberField
+              kind="int"
               label="Trees"
               labelWidth={LABEL_WIDTH}
               value={q.isolationForest.trees}
@@ -643,61 +509,13 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
               onChange={(trees) => update({ isolationForest: { ...q.isolationForest, trees } })}
               onBlur={run}
             />
-            <InlineField
-              label="Max samples"
-              tooltip='Rows each tree sees: "auto" = min(256, rows), a count, or a fraction such as 0.5.'
-              invalid={Boolean(errors['isolationForest.maxSamples'])}
-              error={errors['isolationForest.maxSamples']}
-            >
-              <Input
-                aria-label="Max samples"
-                value={q.isolationForest.maxSamples}
-                width={10}
-                placeholder="auto"
-                onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                  update({ isolationForest: { ...q.isolationForest, maxSamples: e.currentTarget.value } })
-                }
-                onBlur={run}
-              />
-            </InlineField>
-            <InlineField
-              label="Max features"
-              tooltip="Features each tree splits on: empty = all, a count, or a fraction such as 0.5."
-              invalid={Boolean(errors['isolationForest.maxFeatures'])}
-              error={errors['isolationForest.maxFeatures']}
-            >
-              <Input
-                aria-label="Max features"
-                value={q.isolationForest.maxFeatures}
-                width={10}
-                placeholder="all"
-                onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                  update({ isolationForest: { ...q.isolationForest, maxFeatures: e.currentTarget.value } })
-                }
-                onBlur={run}
-              />
-            </InlineField>
+            {forestText('maxSamples')}
+            {forestText('maxFeatures')}
           </InlineFieldRow>
           <InlineFieldRow>
-            <InlineField
-              label="Contamination"
-              labelWidth={LABEL_WIDTH}
-              tooltip='Expected share of anomalies; sets the threshold of "decision" and "anomaly". "auto" or a fraction up to 0.5.'
-              invalid={Boolean(errors['isolationForest.contamination'])}
-              error={errors['isolationForest.contamination']}
-            >
-              <Input
-                aria-label="Contamination"
-                value={q.isolationForest.contamination}
-                width={10}
-                placeholder="auto"
-                onChange={(e: ChangeEvent<HTMLInputElement>) =>
-                  update({ isolationForest: { ...q.isolationForest, contamination: e.currentTarget.value } })
-                }
-                onBlur={run}
-              />
-            </InlineField>
-            <IntInput
+            {forestText('contamination', LABEL_WIDTH)}
+            <NumberField
+              kind="int"
               label="Seed"
               value={q.isolationForest.seed}
               error={errors['isolationForest.seed']}
@@ -720,7 +538,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
               />
             </InlineField>
             {q.imputation.method === 'knn' && (
-              <IntInput
+              <NumberField
+                kind="int"
                 label="k"
                 value={q.imputation.k}
                 error={errors['imputation.k']}
@@ -733,33 +552,15 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             )}
           </InlineFieldRow>
           <InlineFieldRow>
-            <InlineField
+            <OutputChoices
               label="Output"
               labelWidth={LABEL_WIDTH}
-              grow
-              shrink
               tooltip="Each chosen output is a field of the returned series."
-              invalid={Boolean(errors['output'])}
               error={errors['output']}
-            >
-              <Choices>
-                {OUTPUT_OPTIONS.map((o) => (
-                  <Checkbox
-                    key={o.value}
-                    label={o.label}
-                    description={o.description}
-                    value={q.output.includes(o.value)}
-                    onChange={(e) => {
-                      const on = e.currentTarget.checked;
-                      const output = OUTPUT_OPTIONS.map((x) => x.value).filter((v) =>
-                        v === o.value ? on : q.output.includes(v)
-                      );
-                      updateAndRun({ output });
-                    }}
-                  />
-                ))}
-              </Choices>
-            </InlineField>
+              options={OUTPUT_OPTIONS}
+              value={q.output}
+              onChange={(output) => updateAndRun({ output })}
+            />
           </InlineFieldRow>
           <InlineFieldRow>
             <InlineField
