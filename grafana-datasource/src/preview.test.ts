@@ -14,6 +14,24 @@ describe('describeQuery', () => {
     );
   });
 
+  it('says which verdicts the preset keeps, and writes purpleair.kind', () => {
+    const q = {
+      ...DEFAULT_QUERY,
+      refId: 'A',
+      preset: 'purpleair' as const,
+      purpleair: {
+        selector: '',
+        sensor: '',
+        threshold: 0.7,
+        correction: 'us_wide' as const,
+        kind: 'air' as const,
+        detailLabel: false,
+      },
+    };
+    expect(describeQuery(q)).toContain('verdicts: unusual air only (sensor faults read as none)');
+    expect(JSON.parse(queryJSON(q)).purpleair.kind).toBe('air');
+  });
+
   it('says what a series query will run', () => {
     const lines = describeQuery({
       ...DEFAULT_QUERY,

@@ -32,6 +32,11 @@ function describePreset(q: ReturnType<typeof withDefaults>, step: string): strin
     `preset PurpleAir: channels A and B, pm2.5_cf_1, pm2.5_atm, humidity, temperature, pressure, last_seen${sel ? ` ${sel}` : ''}, step ${step}`,
     `detector: one over the whole fleet (neighbours tell sensor from air), threshold ${p.threshold}, EPA correction ${p.correction}`,
   ];
+  if (p.kind === 'sensor') {
+    lines.push('verdicts: sensor faults only (unusual air reads as none)');
+  } else if (p.kind === 'air') {
+    lines.push('verdicts: unusual air only (sensor faults read as none)');
+  }
   if (q.mode === 'fleet') {
     lines.push(
       q.fleetAt === 'each'

@@ -32,6 +32,8 @@ export type Preset = '' | 'purpleair';
 /** "tail": 1 − the score's tail probability under the training scores; "none": the paper's raw score. */
 export type Calibration = 'tail' | 'none';
 export type EPACorrection = 'us_wide' | 'extended';
+/** Which verdicts the preset keeps: "sensor" (faults), "air" (unusual air), "" both. */
+export type PurpleAirKind = '' | 'sensor' | 'air';
 
 /** The PurpleAir preset's options (pkg/models/query.go, PurpleAir). */
 export interface PurpleAirParams {
@@ -42,6 +44,8 @@ export interface PurpleAirParams {
   /** Score at which a reading is an anomaly, in (0, 1]. */
   threshold: number;
   correction: EPACorrection;
+  /** Keep one kind of verdict; the other reads as none, its score under the threshold. */
+  kind?: PurpleAirKind;
   /** Fleet mode, last step: the detail text as a label too (it changes as an episode goes on). */
   detailLabel: boolean;
 }
@@ -109,6 +113,7 @@ export const DEFAULT_PURPLEAIR: PurpleAirParams = {
   sensor: '',
   threshold: 0.7,
   correction: 'us_wide',
+  kind: '',
   detailLabel: false,
 };
 /** What the preset returns when no output is chosen. */

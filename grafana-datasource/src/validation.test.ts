@@ -237,6 +237,19 @@ describe('validateQuery with the PurpleAir preset', () => {
       { purpleair: { selector: '', sensor: '(13', threshold: 0.7, correction: 'us_wide', detailLabel: false } },
       'purpleair.sensor',
     ],
+    [
+      {
+        purpleair: {
+          selector: '',
+          sensor: '',
+          threshold: 0.7,
+          correction: 'us_wide',
+          kind: 'public',
+          detailLabel: false,
+        },
+      },
+      'purpleair.kind',
+    ],
     [{ output: ['decision'] }, 'output'],
     [{ output: [] }, 'output'],
     [{ training: { range: 'a week', step: '' } }, 'training.range'],

@@ -307,6 +307,9 @@ function validatePurpleAir(q: CompleteQuery, errors: ValidationErrors) {
   if (p.correction !== 'us_wide' && p.correction !== 'extended') {
     errors['purpleair.correction'] = `unknown EPA correction "${p.correction}"`;
   }
+  if (p.kind !== undefined && p.kind !== '' && p.kind !== 'sensor' && p.kind !== 'air') {
+    errors['purpleair.kind'] = `unknown kind "${p.kind}" (want sensor, air, or empty for both)`;
+  }
   if (/[{}]/.test(p.selector)) {
     errors['purpleair.selector'] = 'label matchers without braces, e.g. location_type="outside"';
   } else if (p.selector.trim() !== '') {

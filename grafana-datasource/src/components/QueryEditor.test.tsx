@@ -325,6 +325,11 @@ describe('QueryEditor', () => {
     expect(screen.getByLabelText('Query preview')).toHaveTextContent(
       'fleet: every sensor at the last step, reasons as labels'
     );
+    // One kind of verdict, for a maintenance rule or a public one.
+    expect(last().purpleair?.kind ?? '').toBe('');
+    await user.click(screen.getByRole('radio', { name: 'Sensor faults' }));
+    expect(last().purpleair?.kind).toBe('sensor');
+    expect(screen.getByLabelText('Query preview')).toHaveTextContent('verdicts: sensor faults only');
 
     // Back to the forest: the features are still there.
     await user.click(screen.getByRole('radio', { name: 'Isolation Forest' }));

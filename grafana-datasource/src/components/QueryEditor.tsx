@@ -30,6 +30,7 @@ import {
   Mode,
   Output,
   Preset,
+  PurpleAirKind,
   PurpleAirParams,
   SCHEMA_VERSION,
   withDefaults,
@@ -87,6 +88,12 @@ const CALIBRATION_OPTIONS: Array<{ label: string; value: Calibration; descriptio
 const CORRECTION_OPTIONS: Array<{ label: string; value: EPACorrection; description: string }> = [
   { label: 'US-wide', value: 'us_wide', description: 'Barkjohn et al. 2021, from channels A and B' },
   { label: 'Extended', value: 'extended', description: 'Barkjohn et al. 2022, for smoke (from pm2.5_atm)' },
+];
+
+const KIND_OPTIONS: Array<{ label: string; value: PurpleAirKind; description: string }> = [
+  { label: 'Both', value: '', description: 'Sensor faults and unusual air' },
+  { label: 'Sensor faults', value: 'sensor', description: 'A sensor needs attention: send someone' },
+  { label: 'Unusual air', value: 'air', description: 'The air itself is unusual: tell the public' },
 ];
 
 const PRESET_OUTPUT_OPTIONS: Array<{ label: string; value: Output; description: string }> = [
@@ -463,6 +470,19 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
                 options={CORRECTION_OPTIONS}
                 value={q.purpleair.correction}
                 onChange={(correction) => updateAndRun({ purpleair: { ...q.purpleair, correction } })}
+              />
+            </InlineField>
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField
+              label="Verdicts"
+              labelWidth={LABEL_WIDTH}
+              tooltip="Keep one kind of verdict: sensor faults for a maintenance rule, unusual air for a public one. The other kind reads as no verdict."
+            >
+              <RadioButtonGroup<PurpleAirKind>
+                options={KIND_OPTIONS}
+                value={q.purpleair.kind ?? ''}
+                onChange={(kind) => updateAndRun({ purpleair: { ...q.purpleair, kind } })}
               />
             </InlineField>
             {q.mode === 'fleet' && q.fleetAt === 'last' && (
