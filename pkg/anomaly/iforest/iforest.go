@@ -265,14 +265,12 @@ func fitIsolationForest(ctx context.Context, x []float64, cols int, opt Options,
 	if err := f.scoreSamples(ctx, x, cols, scores); err != nil {
 		return nil, err
 	}
-	if opt.Contamination != 0 {
-		// percentileLinear reorders its input; the caller's scores must
-		// stay in row order.
-		work := scores
-		if callerScores {
-			work = append([]float64(nil), scores...)
-		}
-		f.offset = percentileLinear(work, 100.0*opt.Contamination)
+	switch {
+	case opt.Contamination == 0:
+	case callerScores: // they stay in row order
+		f.offset = percentileInPlace(scores, 100.0*opt.Contamination)
+	default:
+		f.offset = percentileLinear(scores, 100.0*opt.Contamination)
 	}
 	return f, nil
 }

@@ -363,23 +363,98 @@ func right(v, thr float32) int32 {
 // fraction is ≥ 0.5) so that the offset matches numpy's to the bit.
 // It reorders a.
 func percentileLinear(a []float64, q float64) float64 {
-	n := len(a)
+	return numpyPercentile(len(a), q, func(lo int) (float64, float64) {
+		below := selectKth(a, lo)
+		if lo+1 == len(a) {
+			return below, below
+		}
+		// After selection everything right of lo is >= a[lo]; the next
+		// order statistic is their minimum.
+		return below, slices.Min(a[lo+1:])
+	})
+}
+
+// percentileInPlace is percentileLinear leaving a as it is, for scores
+// the caller keeps in row order: instead of selecting in a copy of a (8
+// bytes a row), it finds the two order statistics by their bits
+// (orderStatistic), reading a eight times.
+func percentileInPlace(a []float64, q float64) float64 {
+	hist := new([1 << radixBits]int)
+	return numpyPercentile(len(a), q, func(lo int) (float64, float64) {
+		below := orderStatistic(a, lo, hist)
+		if lo+1 == len(a) {
+			return below, below
+		}
+		return below, orderStatistic(a, lo+1, hist)
+	})
+}
+
+// numpyPercentile is the percentile of n values from the lo-th and
+// (lo+1)-th smallest, which pair returns (the lo-th twice for the last).
+func numpyPercentile(n int, q float64, pair func(lo int) (below, above float64)) float64 {
 	if n == 0 {
 		return math.NaN()
 	}
 	virtual := float64(n-1) * (q / 100)
 	if virtual >= float64(n-1) {
-		return selectKth(a, n-1)
+		v, _ := pair(n - 1)
+		return v
 	}
 	if virtual < 0 {
-		return selectKth(a, 0)
+		v, _ := pair(0)
+		return v
 	}
 	lo := int(math.Floor(virtual))
-	below := selectKth(a, lo)
-	// After selection everything right of lo is >= a[lo]; the next order
-	// statistic is their minimum.
-	above := slices.Min(a[lo+1:])
+	below, above := pair(lo)
 	return numpyLerp(below, above, virtual-float64(lo))
+}
+
+// radixBits is the digit orderStatistic narrows the key by per pass.
+const radixBits = 16
+
+// orderStatistic is the k-th smallest (0-based) of a, a not NaN, found by
+// the bits of its order key (float64Key) radixBits at a time: each pass
+// counts the values whose key starts as the k-th's is known to, by their
+// next digit, and keeps the digit where the count passes k.
+func orderStatistic(a []float64, k int, hist *[1 << radixBits]int) float64 {
+	var prefix, mask uint64
+	for shift := 64 - radixBits; shift >= 0; shift -= radixBits {
+		clear(hist[:])
+		for _, v := range a {
+			if key := float64Key(v); key&mask == prefix {
+				hist[key>>shift&(1<<radixBits-1)]++
+			}
+		}
+		d := 0
+		for ; k >= hist[d]; d++ {
+			k -= hist[d]
+		}
+		prefix |= uint64(d) << shift
+		mask |= (1<<radixBits - 1) << shift
+	}
+	return float64FromKey(prefix)
+}
+
+// float64Key maps a float64 to a uint64 in the same order, as orderKey
+// does float32s; −0 maps like +0, which compares equal to it.
+func float64Key(v float64) uint64 {
+	b := math.Float64bits(v)
+	switch {
+	case b == 1<<63:
+		return 1 << 63
+	case b&(1<<63) != 0:
+		return ^b
+	default:
+		return b | 1<<63
+	}
+}
+
+// float64FromKey is float64Key's inverse (−0 comes back as +0).
+func float64FromKey(k uint64) float64 {
+	if k&(1<<63) != 0 {
+		return math.Float64frombits(k &^ (1 << 63))
+	}
+	return math.Float64frombits(^k)
 }
 
 // numpyLerp is numpy's _lerp.

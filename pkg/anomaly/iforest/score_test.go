@@ -1,6 +1,7 @@
 package iforest
 
 import (
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -45,6 +46,38 @@ func TestHeapStepsMatchesSafe(t *testing.T) {
 				if lo < 1<<depth || hi >= 1<<(depth+1) {
 					t.Fatalf("depth %d: leaves %d..%d outside level %d", depth, lo, hi, depth)
 				}
+			}
+		}
+	}
+}
+
+// TestPercentileInPlaceIsPercentileLinear: the percentile found by order keys, without reordering
+// its input, is the one selection in a copy finds, to the bit, on scores with the many ties an
+// isolation forest gives, on values of both signs and zeros of both signs, at the ends and in
+// between (fractions below and above one half, numpy's two lerp branches), and leaves the input as
+// it was.
+func TestPercentileInPlaceIsPercentileLinear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 2))
+	arrays := [][]float64{{-0.5}, {0.25, -0.25}, {0, math.Copysign(0, -1), 1, -1, 0}}
+	for _, n := range []int{3, 10, 1000, 30000} {
+		ties := make([]float64, n)
+		spread := make([]float64, n)
+		for i := range ties {
+			ties[i] = -0.3 - float64(rng.IntN(40))/97 // few distinct values
+			spread[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(20)-10))
+		}
+		arrays = append(arrays, ties, spread)
+	}
+	for _, a := range arrays {
+		for _, q := range []float64{0, 0.1, 1, 2.5, 25, 50, 99.9, 100} {
+			before := slices.Clone(a)
+			got := percentileInPlace(a, q)
+			want := percentileLinear(slices.Clone(a), q)
+			if math.Float64bits(got) != math.Float64bits(want) && !(got == 0 && want == 0) {
+				t.Fatalf("%d values, q %v: %v in place, %v by selection", len(a), q, got, want)
+			}
+			if !slices.Equal(a, before) {
+				t.Fatalf("%d values, q %v: the input was reordered", len(a), q)
 			}
 		}
 	}
