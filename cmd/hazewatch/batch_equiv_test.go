@@ -173,3 +173,28 @@ func firstDiff(got, want string) string {
 	}
 	return "lengths " + strconv.Itoa(len(g)) + " and " + strconv.Itoa(len(w)) + " lines"
 }
+
+// TestFormatFloatIntegers: integers, written by AppendInt, read as strconv's shortest 'f' form
+// writes them, up to the 1e15 bound and on both sides of zero; other values keep the 'g' form.
+func TestFormatFloatIntegers(t *testing.T) {
+	values := []float64{0, math.Copysign(0, -1), 1, -1, 7, 123456, 1e14, 1e15 - 1, -(1e15 - 1), 999999999999999, 1<<49 + 1, 0.5, 1e15, 2.5e-7, math.NaN()}
+	for _, v := range values {
+		want := ""
+		switch {
+		case math.IsNaN(v):
+		case v == math.Trunc(v) && math.Abs(v) < 1e15:
+			want = strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			want = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		if got := formatFloat(v); got != want {
+			t.Errorf("formatFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+	for i := range 100000 {
+		v := float64(int64(i) * 9876543211 % 1_000_000_000_000_000)
+		if got, want := formatFloat(v), strconv.FormatFloat(v, 'f', -1, 64); got != want {
+			t.Fatalf("formatFloat(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
