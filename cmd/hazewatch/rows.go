@@ -319,6 +319,45 @@ func (c *csvRows) plain(line []byte) ([]string, bool) {
 	return fields, len(fields) == len(c.header)
 }
 
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseDecimal reads the way readings are written, an optional minus, digits and an optional point,
+// with at most 15 digits; ok is false for anything else, which strconv.ParseFloat then reads. Such
+// a number is m / 10^k with m < 10^15 < 2^53 and 10^k both exact in a float64, so the one rounding
+// of the division is the correctly rounded value ParseFloat returns (its own exact fast path), in a
+// fraction of ParseFloat's time.
+func parseDecimal(s string) (f float64, ok bool) {
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac, point := 0, 0, false
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if point {
+				frac++
+			}
+		case c == '.' && !point:
+			point = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits >= len(pow10) {
+		return 0, false
+	}
+	f = float64(m) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
 // line is the line the record just read starts on, for an error about one of its values.
 func (c *csvRows) line() int {
 	if c.r == nil {
@@ -336,7 +375,11 @@ func (c *csvRows) parse(rec []string, row []float64) error {
 			row[i] = math.NaN()
 			continue
 		}
-		f, err := strconv.ParseFloat(v, 64)
+		f, ok := parseDecimal(v)
+		var err error
+		if !ok {
+			f, err = strconv.ParseFloat(v, 64)
+		}
 		if err != nil && c.cols[i].time {
 			if t, terr := time.Parse(time.RFC3339Nano, v); terr == nil {
 				f, err = float64(t.UnixNano())/1e9, nil

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -438,5 +440,46 @@ func TestCSVPlainLinesReadAsEncodingCSV(t *testing.T) {
 				t.Errorf("text columns %v, encoding/csv's %v", gotText, wantText)
 			}
 		})
+	}
+}
+
+// TestParseDecimalIsParseFloat: what parseDecimal reads it reads to ParseFloat's bits (zeros'
+// signs included), and what it leaves (exponents, infinities, 16 digits and more, signs and points
+// out of place) ParseFloat reads or refuses.
+func TestParseDecimalIsParseFloat(t *testing.T) {
+	cases := []string{"0", "-0", "-0.0", "0.1", "7.4", "10.6", "-13.8", "1.", ".5", "-.5", "007.50",
+		"123456789012345", "12345678901234.5", "0.000000000000001", "999999999999999", "1234567890123456",
+		"0.1234567890123456", "1e3", "1E3", "+1", "Inf", "-inf", "NaN", "1_0", "0x10", ".", "-", "", "1.2.3",
+		"--1", "1-", " 1", "9007199254740993"}
+	rng := rand.New(rand.NewPCG(14, 3))
+	for range 200000 {
+		n := 1 + rng.IntN(15)
+		var b strings.Builder
+		if rng.IntN(4) == 0 {
+			b.WriteByte('-')
+		}
+		at := rng.IntN(n + 1)
+		for d := range n {
+			if d == at {
+				b.WriteByte('.')
+			}
+			b.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		cases = append(cases, b.String())
+	}
+	took := 0
+	for _, s := range cases {
+		got, ok := parseDecimal(s)
+		want, err := strconv.ParseFloat(s, 64)
+		if !ok {
+			continue
+		}
+		took++
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseDecimal(%q) = %v (%x), ParseFloat %v (%x), %v", s, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	}
+	if took < 200000 {
+		t.Errorf("parseDecimal read %d of the %d decimals of 15 digits or fewer", took, 200000)
 	}
 }
