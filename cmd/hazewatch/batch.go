@@ -54,9 +54,6 @@ func (b batchFlags) load(path string) (*imputed, error) {
 	default:
 		return nil, usageError{fmt.Sprintf("-weights: want uniform or distance, got %q", *b.weights)}
 	}
-	if *b.k < 1 {
-		return nil, usageError{fmt.Sprintf("-k: want at least 1, got %d", *b.k)}
-	}
 	features := splitList(*b.features)
 	var keep []string // nil: every column, as the default features are every numeric column
 	if len(features) > 0 {
@@ -85,7 +82,13 @@ func (b batchFlags) load(path string) (*imputed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := (impute.KNNImputer{NNeighbors: *b.k, Weights: w}).ImputeInPlace(context.Background(), x, len(features)); err != nil {
+	imp := impute.DefaultKNNImputer()
+	imp.NNeighbors, imp.Weights = *b.k, w
+	if _, err := imp.ImputeInPlace(context.Background(), x, len(features)); err != nil {
+		var oe *impute.OptionError
+		if errors.As(err, &oe) && oe.Option == "NNeighbors" {
+			return nil, usageError{"-k: " + oe.Msg}
+		}
 		if e, ok := err.(*impute.EmptyColumnError); ok {
 			return nil, fmt.Errorf("column %q has no value at all: nothing to impute it from (leave it out with -features)", features[e.Col])
 		}

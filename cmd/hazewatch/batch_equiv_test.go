@@ -58,7 +58,7 @@ func referenceBatch(t *testing.T, path string, features []string, raw bool) stri
 			x[r*len(features)+j] = value(rec[col(name)])
 		}
 	}
-	filled, _, err := impute.KNNImputer{NNeighbors: 5}.Impute(context.Background(), x, len(features))
+	filled, _, err := impute.DefaultKNNImputer().Impute(context.Background(), x, len(features))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -589,6 +589,7 @@ func TestSizeFlagsMustBePositive(t *testing.T) {
 		{[]string{"stream", "-height", "-1"}, "-height: must be in [1, 20], got -1"},
 		{[]string{"batch", "-trees", "0"}, "-trees: must be at least 1, got 0"},
 		{[]string{"batch", "-trees", "-5"}, "-trees: must be at least 1, got -5"},
+		{[]string{"batch", "-k", "0"}, "-k: must be at least 1, got 0"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

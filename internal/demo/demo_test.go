@@ -299,7 +299,7 @@ func TestBatchSeriesIsKNNThenIsolationForest(t *testing.T) {
 				x = append(x, row...)
 			}
 		}
-		xi, _, err := impute.KNNImputer{NNeighbors: knnNeighbors}.Impute(context.Background(), x, cols)
+		xi, _, err := impute.KNNImputer{NNeighbors: knnNeighbors, Workers: 1}.Impute(context.Background(), x, cols)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,10 +47,17 @@ func ParseKNNWeights(s string) (KNNWeights, error) {
 // KNNImputer fills missing cells from the k nearest rows of the same matrix, as
 // scikit-learn's KNNImputer(n_neighbors=NNeighbors, weights=Weights).fit_transform(X) does.
 // See the package documentation for the exact rules.
+// Start from DefaultKNNImputer and change what differs: every field is used as given.
 type KNNImputer struct {
-	NNeighbors int        // k; 0 → 5 (scikit-learn's default)
-	Weights    KNNWeights // KNNUniform (default) or KNNDistance
-	Workers    int        // goroutines; 0 → runtime.GOMAXPROCS(0). Results are identical for any value.
+	NNeighbors int        // k, at least 1
+	Weights    KNNWeights // KNNUniform or KNNDistance
+	Workers    int        // goroutines, at least 1. Results are identical for any value.
+}
+
+// DefaultKNNImputer is scikit-learn's KNNImputer(): 5 neighbours, uniform weights; one worker per
+// CPU.
+func DefaultKNNImputer() KNNImputer {
+	return KNNImputer{NNeighbors: 5, Weights: KNNUniform, Workers: runtime.GOMAXPROCS(0)}
 }
 
 // EmptyColumnError reports a column that has no value in any row: nothing can be imputed
@@ -138,22 +145,15 @@ func (k KNNImputer) ImputeInPlace(ctx context.Context, x []float64, cols int) (f
 
 // check validates the options and the matrix's shape, and returns k and the workers to use.
 func (k KNNImputer) check(ctx context.Context, x []float64, cols int) (nn, workers int, err error) {
-	nn = k.NNeighbors
-	switch {
-	case nn == 0:
-		nn = 5
-	case nn < 0:
-		return 0, 0, fmt.Errorf("impute: n_neighbors must be > 0, got %d", nn)
+	nn, workers = k.NNeighbors, k.Workers
+	if nn < 1 {
+		return 0, 0, &OptionError{Option: "NNeighbors", Msg: fmt.Sprintf("must be at least 1, got %d", nn)}
 	}
 	if k.Weights != KNNUniform && k.Weights != KNNDistance {
-		return 0, 0, fmt.Errorf("impute: unknown weights %v (want KNNUniform or KNNDistance)", k.Weights)
+		return 0, 0, &OptionError{Option: "Weights", Msg: fmt.Sprintf("must be KNNUniform or KNNDistance, got %v", k.Weights)}
 	}
-	workers = k.Workers
-	switch {
-	case workers == 0:
-		workers = runtime.GOMAXPROCS(0)
-	case workers < 0:
-		return 0, 0, fmt.Errorf("impute: workers must be >= 0, got %d", workers)
+	if workers < 1 {
+		return 0, 0, &OptionError{Option: "Workers", Msg: fmt.Sprintf("must be at least 1, got %d", workers)}
 	}
 	if cols < 1 {
 		return 0, 0, fmt.Errorf("impute: cols must be >= 1, got %d", cols)

@@ -17,7 +17,7 @@ func TestImputeInPlaceIsImpute(t *testing.T) {
 		for _, w := range []KNNWeights{KNNUniform, KNNDistance} {
 			rng := rand.New(rand.NewPCG(uint64(i), 14))
 			x := randomMatrix(rng, 400, 4, pMissing)
-			imp := KNNImputer{NNeighbors: 3, Weights: w, Workers: 2}
+			imp := knn(KNNImputer{NNeighbors: 3, Weights: w, Workers: 2})
 			want, missing, err := imp.Impute(context.Background(), x, 4)
 			if err != nil {
 				t.Fatal(err)
@@ -72,7 +72,7 @@ func TestImputeInPlaceErrorsLeaveX(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := slices.Clone(c.x)
-			n, err := KNNImputer{Workers: 1}.ImputeInPlace(c.ctx, c.x, c.cols)
+			n, err := knn(KNNImputer{Workers: 1}).ImputeInPlace(c.ctx, c.x, c.cols)
 			if !c.want(err) || n != 0 {
 				t.Fatalf("err %v, filled %d", err, n)
 			}
@@ -96,7 +96,7 @@ func TestImputeInPlaceCompleteAllocatesNothing(t *testing.T) {
 		}
 	}
 	before := slices.Clone(x)
-	imp := KNNImputer{Workers: 1}
+	imp := knn(KNNImputer{Workers: 1})
 	allocs := testing.AllocsPerRun(5, func() {
 		if n, err := imp.ImputeInPlace(context.Background(), x, 3); err != nil || n != 0 {
 			t.Fatalf("filled %d, err %v", n, err)

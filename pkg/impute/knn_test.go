@@ -73,7 +73,7 @@ func TestKNNImputerMatchesSklearn(t *testing.T) {
 				t.Fatal(err)
 			}
 			in := slices.Clone(x)
-			got, missing, err := KNNImputer{NNeighbors: fx.K, Weights: w, Workers: 2}.Impute(context.Background(), x, fx.Cols)
+			got, missing, err := knn(KNNImputer{NNeighbors: fx.K, Weights: w, Workers: 2}).Impute(context.Background(), x, fx.Cols)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,28 +105,28 @@ func TestKNNImputerErrors(t *testing.T) {
 		cols  int
 		check func(error) bool
 	}{
-		{"empty column", KNNImputer{}, []float64{1, nan, 2, nan, nan, nan}, 2, func(err error) bool {
+		{"empty column", knn(KNNImputer{}), []float64{1, nan, 2, nan, nan, nan}, 2, func(err error) bool {
 			var e *EmptyColumnError
 			return errors.As(err, &e) && e.Col == 1
 		}},
-		{"lowest empty column reported", KNNImputer{}, []float64{nan, 1, nan, nan, 2, nan}, 3, func(err error) bool {
+		{"lowest empty column reported", knn(KNNImputer{}), []float64{nan, 1, nan, nan, 2, nan}, 3, func(err error) bool {
 			var e *EmptyColumnError
 			return errors.As(err, &e) && e.Col == 0
 		}},
-		{"+Inf", KNNImputer{}, []float64{1, 2, 3, math.Inf(1), nan, 4}, 2, func(err error) bool {
+		{"+Inf", knn(KNNImputer{}), []float64{1, 2, 3, math.Inf(1), nan, 4}, 2, func(err error) bool {
 			var e *NonFiniteError
 			return errors.As(err, &e) && e.Row == 1 && e.Col == 1 && math.IsInf(e.Value, 1)
 		}},
-		{"-Inf", KNNImputer{}, []float64{math.Inf(-1), 2}, 2, func(err error) bool {
+		{"-Inf", knn(KNNImputer{}), []float64{math.Inf(-1), 2}, 2, func(err error) bool {
 			var e *NonFiniteError
 			return errors.As(err, &e) && e.Row == 0 && e.Col == 0
 		}},
-		{"zero cols", KNNImputer{}, []float64{1}, 0, isPlainError},
-		{"ragged length", KNNImputer{}, []float64{1, 2, 3}, 2, isPlainError},
-		{"no rows", KNNImputer{}, nil, 3, isPlainError},
-		{"negative k", KNNImputer{NNeighbors: -1}, []float64{1, 2}, 2, isPlainError},
-		{"unknown weights", KNNImputer{Weights: 7}, []float64{1, 2}, 2, isPlainError},
-		{"negative workers", KNNImputer{Workers: -2}, []float64{1, 2}, 2, isPlainError},
+		{"zero cols", knn(KNNImputer{}), []float64{1}, 0, isPlainError},
+		{"ragged length", knn(KNNImputer{}), []float64{1, 2, 3}, 2, isPlainError},
+		{"no rows", knn(KNNImputer{}), nil, 3, isPlainError},
+		{"negative k", knn(KNNImputer{NNeighbors: -1}), []float64{1, 2}, 2, isPlainError},
+		{"unknown weights", knn(KNNImputer{Weights: 7}), []float64{1, 2}, 2, isPlainError},
+		{"negative workers", knn(KNNImputer{Workers: -2}), []float64{1, 2}, 2, isPlainError},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,17 +160,17 @@ func TestKNNImputerSmallCases(t *testing.T) {
 		want []float64
 	}{
 		// Rows 1 and 2 are both at distance sqrt(2·1/1) from row 0: the lower index wins.
-		{"tie goes to lower row", KNNImputer{NNeighbors: 1},
+		{"tie goes to lower row", knn(KNNImputer{NNeighbors: 1}),
 			[]float64{0, nan, 1, 10, -1, 20}, 2, []float64{0, 10, 1, 10, -1, 20}},
-		{"tie goes to lower row (swapped)", KNNImputer{NNeighbors: 1},
+		{"tie goes to lower row (swapped)", knn(KNNImputer{NNeighbors: 1}),
 			[]float64{0, nan, -1, 20, 1, 10}, 2, []float64{0, 20, -1, 20, 1, 10}},
-		{"nothing missing", KNNImputer{}, []float64{1, 2, 3, 4}, 2, []float64{1, 2, 3, 4}},
-		{"single row single value", KNNImputer{}, []float64{5}, 1, []float64{5}},
+		{"nothing missing", knn(KNNImputer{}), []float64{1, 2, 3, 4}, 2, []float64{1, 2, 3, 4}},
+		{"single row single value", knn(KNNImputer{}), []float64{5}, 1, []float64{5}},
 		// Distance weights: row 1 is at distance 0, so it alone counts.
-		{"zero distance dominates", KNNImputer{NNeighbors: 2, Weights: KNNDistance},
+		{"zero distance dominates", knn(KNNImputer{NNeighbors: 2, Weights: KNNDistance}),
 			[]float64{1, nan, 1, 7, 2, 100}, 2, []float64{1, 7, 1, 7, 2, 100}},
 		// k larger than the number of rows: all donors.
-		{"k above rows", KNNImputer{NNeighbors: 50},
+		{"k above rows", knn(KNNImputer{NNeighbors: 50}),
 			[]float64{0, nan, 1, 2, 5, 4}, 2, []float64{0, 3, 1, 2, 5, 4}},
 	}
 	for _, tc := range tests {
@@ -286,7 +286,7 @@ func TestKNNImputerMatchesBruteForce(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), 99))
 			x := randomMatrix(rng, tc.rows, tc.cols, tc.pMissing)
 			want := bruteForceKNN(x, tc.cols, tc.k, w)
-			got, _, err := KNNImputer{NNeighbors: tc.k, Weights: w, Workers: 2}.Impute(context.Background(), x, tc.cols)
+			got, _, err := knn(KNNImputer{NNeighbors: tc.k, Weights: w, Workers: 2}).Impute(context.Background(), x, tc.cols)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -304,12 +304,12 @@ func TestKNNImputerDeterministicAcrossWorkers(t *testing.T) {
 	const cols = 6
 	x := randomMatrix(rng, 2000, cols, 0.1)
 	for _, w := range []KNNWeights{KNNUniform, KNNDistance} {
-		ref, _, err := KNNImputer{Weights: w, Workers: 1}.Impute(context.Background(), x, cols)
+		ref, _, err := knn(KNNImputer{Weights: w, Workers: 1}).Impute(context.Background(), x, cols)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, workers := range []int{2, 3, 8, 0} {
-			got, _, err := KNNImputer{Weights: w, Workers: workers}.Impute(context.Background(), x, cols)
+			got, _, err := knn(KNNImputer{Weights: w, Workers: workers}).Impute(context.Background(), x, cols)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,13 +344,13 @@ func TestKNNImputerHonoursCancellation(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := (KNNImputer{}).Impute(ctx, x, 4); !errors.Is(err, context.Canceled) {
+	if _, _, err := knn(KNNImputer{}).Impute(ctx, x, 4); !errors.Is(err, context.Canceled) {
 		t.Fatalf("pre-cancelled: err = %v", err)
 	}
 
 	cd := &countdownCtx{Context: context.Background()}
 	cd.left.Store(3) // the up-front check and two chunks, then cancelled
-	out, _, err := KNNImputer{Workers: 1}.Impute(cd, x, 4)
+	out, _, err := knn(KNNImputer{Workers: 1}).Impute(cd, x, 4)
 	if !errors.Is(err, context.Canceled) || out != nil {
 		t.Fatalf("cancelled mid-way: err = %v, out nil = %v", err, out == nil)
 	}
@@ -419,7 +419,7 @@ func TestKNNImputerSnapshot(t *testing.T) {
 		}
 	}
 	for _, w := range []KNNWeights{KNNUniform, KNNDistance} {
-		out, missing, err := KNNImputer{Weights: w}.Impute(context.Background(), x, cols)
+		out, missing, err := knn(KNNImputer{Weights: w}).Impute(context.Background(), x, cols)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -443,12 +443,44 @@ func TestKNNImputerSnapshot(t *testing.T) {
 
 func BenchmarkKNNImputeSnapshot(b *testing.B) {
 	x, cols, _ := loadSnapshot(b)
-	imp := KNNImputer{}
+	imp := knn(KNNImputer{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, _, err := imp.Impute(context.Background(), x, cols); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// knn fills what a test leaves out with DefaultKNNImputer's values, so a test names only what it
+// is about; the imputer itself takes every field as given.
+func knn(k KNNImputer) KNNImputer {
+	d := DefaultKNNImputer()
+	if k.NNeighbors == 0 {
+		k.NNeighbors = d.NNeighbors
+	}
+	if k.Workers == 0 {
+		k.Workers = d.Workers
+	}
+	return k
+}
+
+// TestKNNImputerOptionsNamed: a bad option is an *OptionError naming the field, zeros included.
+func TestKNNImputerOptionsNamed(t *testing.T) {
+	for _, c := range []struct {
+		imp    KNNImputer
+		option string
+	}{
+		{KNNImputer{NNeighbors: 0, Workers: 1}, "NNeighbors"},
+		{KNNImputer{NNeighbors: -3, Workers: 1}, "NNeighbors"},
+		{KNNImputer{NNeighbors: 5, Workers: 0}, "Workers"},
+		{KNNImputer{NNeighbors: 5, Workers: 1, Weights: 9}, "Weights"},
+	} {
+		_, _, err := c.imp.Impute(context.Background(), []float64{1, math.NaN(), 2, 3}, 2)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != c.option {
+			t.Errorf("%+v: err = %v, want an *OptionError for %s", c.imp, err, c.option)
 		}
 	}
 }

@@ -36,7 +36,9 @@ func fitForest(ctx context.Context, x []float64, cols int, p models.IsolationFor
 // A column without any value comes back as *impute.EmptyColumnError, which
 // the engine reports as "this entity lacks that feature" rather than failing.
 func imputeKNN(ctx context.Context, x []float64, cols, k, workers int) ([]float64, []bool, error) {
-	return impute.KNNImputer{NNeighbors: k, Weights: impute.KNNUniform, Workers: workers}.Impute(ctx, x, cols)
+	imp := impute.DefaultKNNImputer()
+	imp.NNeighbors, imp.Workers = k, workers
+	return imp.Impute(ctx, x, cols)
 }
 
 // emptyColumn reports whether err says column c had no value at all.
