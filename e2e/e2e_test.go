@@ -27,7 +27,7 @@ import (
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/teldist"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
-	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 // The simulated fleet. Sizes are chosen so that the whole test stays within a few minutes on a shared
@@ -53,7 +53,7 @@ const (
 )
 
 // boundingBoxTOML writes b as the input's bounding_box option: [nwlng, nwlat, selng, selat].
-func boundingBoxTOML(b pa.BoundingBox) string {
+func boundingBoxTOML(b purpleair.BoundingBox) string {
 	v := make([]string, 4)
 	for i, x := range []float64{b.NWLng, b.NWLat, b.SELng, b.SELat} {
 		v[i] = strconv.FormatFloat(x, 'f', -1, 64)
@@ -69,8 +69,8 @@ func boundingBoxTOML(b pa.BoundingBox) string {
 // runs, moving the daily peaks (which a forest isolates too) against the faults, and the detection
 // figures with them. ok is false in the 3.2 minutes of the day where that box would straddle the
 // antimeridian; a start 4 minutes earlier is then clear of it.
-func fleetBoxAt(start time.Time) (b pa.BoundingBox, ok bool) {
-	b = pa.DefaultSimulatorRegion
+func fleetBoxAt(start time.Time) (b purpleair.BoundingBox, ok bool) {
+	b = purpleair.DefaultSimulatorRegion
 	shift := -float64(start.Unix()%86400) / 240    // degrees: the sun moves 1° in 240 s
 	west := math.Mod(b.NWLng+shift+540, 360) - 180 // in [-180, 180)
 	b.NWLng, b.SELng = west, west+(b.SELng-b.NWLng)
@@ -82,7 +82,7 @@ type results struct {
 	Sensors       int                   `json:"sensors"`
 	SimulatedFrom time.Time             `json:"simulated_from"`
 	SimulatedTo   time.Time             `json:"simulated_to"`
-	FleetBox      pa.BoundingBox        `json:"fleet_bounding_box"`
+	FleetBox      purpleair.BoundingBox `json:"fleet_bounding_box"`
 	FaultRate     string                `json:"fault_rate"`
 	Metrics       int                   `json:"metrics_written"`
 	Samples       int                   `json:"prometheus_samples_compared"`
@@ -1149,7 +1149,7 @@ func assertFloors(t testing.TB, res *results) {
 // Over every minute of a day, fleetBoxAt gives a valid box at the reference local solar time, or says
 // why not in a window that 4 minutes earlier clears.
 func TestFleetBoxAt(t *testing.T) {
-	ref := pa.DefaultSimulatorRegion
+	ref := purpleair.DefaultSimulatorRegion
 	solar := func(at time.Time, lng float64) float64 { // hours, as the simulator computes them
 		return math.Mod(float64(at.Unix()%86400)/3600+lng/15+48, 24)
 	}

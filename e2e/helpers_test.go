@@ -86,15 +86,15 @@ func TestOverrideSettings(t *testing.T) {
 	}
 }
 
-func TestComposeDefaults(t *testing.T) {
+func TestVarDefaults(t *testing.T) {
 	for in, want := range map[string]string{
 		"--storage.tsdb.retention.time=${PROMETHEUS_RETENTION:-30d}": "--storage.tsdb.retention.time=30d",
 		"${PURPLEAIR_API_KEY:-}":                                     "",
 		"${SET_BY_NOBODY}":                                           "",
 		"--web.enable-lifecycle":                                     "--web.enable-lifecycle",
 	} {
-		if got := composeDefaults(in); got != want {
-			t.Errorf("composeDefaults(%q) = %q, want %q", in, got, want)
+		if got := varDefaults(in); got != want {
+			t.Errorf("varDefaults(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/hazewatch/hazewatch/internal/composetest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/teldist"
 )
@@ -23,14 +24,14 @@ import (
 // The compose service runs our distribution with the native configs, and the image builds it: a
 // compose file still starting the stock telegraf with execd wrappers would pass every other check.
 func TestComposeRunsTheDistribution(t *testing.T) {
-	svc := loadComposeService(t, "telegraf")
+	svc := composetest.Service(t, composetest.Load(t, nil), "telegraf")
 	if len(svc.Command) == 0 || svc.Command[0] != teldist.Name {
 		t.Fatalf("compose telegraf command %q does not start %s", svc.Command, teldist.Name)
 	}
 	var configs []string
 	for i, a := range svc.Command {
 		if a == "--config" && i+1 < len(svc.Command) {
-			configs = append(configs, hostPathOf(t, svc, svc.Command[i+1]))
+			configs = append(configs, composetest.HostPath(t, svc, svc.Command[i+1]))
 		}
 	}
 	for _, f := range []string{"telegraf.conf", "purpleair.conf", "anomaly.conf"} {
@@ -59,7 +60,7 @@ func TestComposeRunsTheDistribution(t *testing.T) {
 }
 
 // decodeConf decodes a plugin config the way Telegraf would after substituting ${VAR:-default} with env
-// (the substitution rules of e2e's composeDefaults, which are Telegraf's for these forms), and returns
+// (the substitution rules of varDefaults, which are Telegraf's for these forms), and returns
 // the options of its one block.
 func decodeConf(t *testing.T, path, kind, name string, env map[string]string) map[string]any {
 	t.Helper()
@@ -73,7 +74,7 @@ func decodeConf(t *testing.T, path, kind, name string, env map[string]string) ma
 	for k, v := range env {
 		text = regexp.MustCompile(`\$\{`+regexp.QuoteMeta(k)+`:-[^}]*\}`).ReplaceAllLiteralString(text, v)
 	}
-	text = composeDefaults(text) // what is left: the defaults
+	text = varDefaults(text) // what is left: the defaults
 	var conf map[string]map[string][]map[string]any
 	if _, err := toml.Decode(text, &conf); err != nil {
 		t.Fatalf("%s: %v\n%s", path, err, text)

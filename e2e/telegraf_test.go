@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hazewatch/hazewatch/internal/composetest"
 	"github.com/hazewatch/hazewatch/internal/proctest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/teldist"
@@ -106,7 +107,7 @@ func (s *telegrafStack) writeInputConfig(t testing.TB, set map[string]string) {
 // metric into outFile. The plugin configs come from confDir.
 func (s *telegrafStack) run(t testing.TB, name, outFile string) *proctest.Process {
 	t.Helper()
-	svc := loadComposeService(t, "telegraf")
+	svc := composetest.Service(t, composetest.Load(t, nil), "telegraf")
 	if len(svc.Command) == 0 || svc.Command[0] != teldist.Name {
 		t.Fatalf("compose telegraf command %q does not start %s", svc.Command, teldist.Name)
 	}
@@ -131,7 +132,7 @@ func (s *telegrafStack) run(t testing.TB, name, outFile string) *proctest.Proces
 		case s.native && (a == "/etc/telegraf/purpleair.conf" || a == "/etc/telegraf/anomaly.conf"):
 			a = filepath.Join(s.confDir, filepath.Base(a)) // the test's copies, with its overrides
 		case s.native && strings.HasPrefix(a, "/"):
-			a = hostPathOf(t, svc, a)
+			a = composetest.HostPath(t, svc, a)
 		}
 		args = append(args, a)
 	}
@@ -139,7 +140,10 @@ func (s *telegrafStack) run(t testing.TB, name, outFile string) *proctest.Proces
 
 	env := map[string]string{}
 	for k, v := range svc.Environment {
-		env[k] = composeDefaults(v)
+		env[k] = ""
+		if v != nil {
+			env[k] = *v
+		}
 	}
 	// What compose provides through the container instead: the binaries and configs at their paths,
 	// the state volume, the service name of Prometheus.

@@ -1,7 +1,6 @@
 package stacktest
 
 import (
-	"context"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -16,49 +15,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/loader"
 	"github.com/compose-spec/compose-go/types"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hazewatch/hazewatch/internal/composetest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
-// The compose file is loaded with compose-spec/compose-go's loader, the library docker compose itself is
-// built on: it validates the file against the Compose Specification's JSON schema, interpolates
-// ${VAR:-default} exactly as docker compose does, and normalizes paths. (v1.20.2: already in our
-// module graph through Telegraf, which uses its template package for config variables.)
+// The compose file is loaded through internal/composetest (compose-go's loader, as docker compose
+// loads it).
 
 const pluginID = "hazewatch-anomaly-datasource"
-
-// loadCompose loads docker-compose.yml as `docker compose config` would, with env as the whole
-// environment (no .env file, no process environment), so results do not depend on the machine.
-func loadCompose(t testing.TB, env map[string]string) *types.Project {
-	t.Helper()
-	root := repotest.Root(t)
-	details := types.ConfigDetails{
-		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "docker-compose.yml")}},
-		Environment: env,
-	}
-	p, err := loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
-		o.ResolvePaths = true
-		o.SetProjectName("hazewatch", true)
-	})
-	if err != nil {
-		t.Fatalf("docker-compose.yml does not load: %v", err)
-	}
-	return p
-}
-
-func service(t testing.TB, p *types.Project, name string) types.ServiceConfig {
-	t.Helper()
-	s, err := p.GetService(name)
-	if err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
-	return s
-}
 
 // envValue is a service's environment variable after interpolation ("" when unset).
 func envValue(s types.ServiceConfig, key string) (string, bool) {
@@ -88,7 +56,7 @@ func hostPath(t testing.TB, s types.ServiceConfig, containerPath string) string 
 }
 
 func TestComposeServices(t *testing.T) {
-	p := loadCompose(t, nil)
+	p := composetest.Load(t, nil)
 	for _, name := range []string{"telegraf", "prometheus", "grafana"} {
 		if _, err := p.GetService(name); err != nil {
 			t.Errorf("service %s missing: %v", name, err)
@@ -100,7 +68,7 @@ func TestComposeServices(t *testing.T) {
 var pinnedImage = regexp.MustCompile(`^[a-z0-9./_-]+(:[A-Za-z0-9._-]*[0-9][A-Za-z0-9._-]*|@sha256:[0-9a-f]{64})$`)
 
 func TestComposeImagesArePinned(t *testing.T) {
-	p := loadCompose(t, nil)
+	p := composetest.Load(t, nil)
 	for _, s := range p.Services {
 		if s.Build == nil {
 			if !pinnedImage.MatchString(s.Image) || strings.HasSuffix(s.Image, ":latest") {
@@ -134,8 +102,8 @@ func TestComposeImagesArePinned(t *testing.T) {
 // packages that exist, installs them where telegraf.conf looks for them, and that the Go toolchain
 // image is new enough for go.mod.
 func TestTelegrafImageBuildsOurPlugins(t *testing.T) {
-	p := loadCompose(t, nil)
-	s := service(t, p, "telegraf")
+	p := composetest.Load(t, nil)
+	s := composetest.Service(t, p, "telegraf")
 	if s.Build == nil {
 		t.Fatal("service telegraf is not built: nothing would put our plugins into the official image")
 	}
@@ -213,7 +181,7 @@ var builtByMage = map[string]string{
 
 func TestComposeBindMountsExist(t *testing.T) {
 	root := repotest.Root(t)
-	p := loadCompose(t, nil)
+	p := composetest.Load(t, nil)
 	targets := mageTargets(t)
 	for _, s := range p.Services {
 		for _, v := range s.Volumes {
@@ -265,8 +233,8 @@ func mageTargets(t testing.TB) map[string]string {
 }
 
 func TestComposeGrafana(t *testing.T) {
-	p := loadCompose(t, nil)
-	g := service(t, p, "grafana")
+	p := composetest.Load(t, nil)
+	g := composetest.Service(t, p, "grafana")
 
 	if v, _ := envValue(g, "GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"); v != pluginID {
 		t.Errorf("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS = %q, want %q", v, pluginID)
@@ -285,7 +253,7 @@ func TestComposeGrafana(t *testing.T) {
 	if u, err := url.Parse(hook); !ok || err != nil || u.Scheme == "" || u.Host == "" {
 		t.Errorf("HAZEWATCH_ALERT_WEBHOOK_URL defaults to %q, not a URL (provisioning would fail)", hook)
 	}
-	if hook, _ := envValue(service(t, loadCompose(t, map[string]string{"HAZEWATCH_ALERT_WEBHOOK_URL": "https://hooks.example/x"}), "grafana"), "HAZEWATCH_ALERT_WEBHOOK_URL"); hook != "https://hooks.example/x" {
+	if hook, _ := envValue(composetest.Service(t, composetest.Load(t, map[string]string{"HAZEWATCH_ALERT_WEBHOOK_URL": "https://hooks.example/x"}), "grafana"), "HAZEWATCH_ALERT_WEBHOOK_URL"); hook != "https://hooks.example/x" {
 		t.Errorf("HAZEWATCH_ALERT_WEBHOOK_URL from the environment is not passed on: %q", hook)
 	}
 
@@ -320,8 +288,8 @@ func TestComposeGrafana(t *testing.T) {
 }
 
 func TestComposePrometheus(t *testing.T) {
-	p := loadCompose(t, nil)
-	s := service(t, p, "prometheus")
+	p := composetest.Load(t, nil)
+	s := composetest.Service(t, p, "prometheus")
 	flags := map[string]string{}
 	for _, a := range s.Command {
 		k, v, _ := strings.Cut(a, "=")
@@ -333,7 +301,7 @@ func TestComposePrometheus(t *testing.T) {
 	if flags["--storage.tsdb.retention.time"] != "30d" {
 		t.Errorf("default retention %q, want 30d", flags["--storage.tsdb.retention.time"])
 	}
-	if got := service(t, loadCompose(t, map[string]string{"PROMETHEUS_RETENTION": "90d"}), "prometheus").Command; !slices.Contains(got, "--storage.tsdb.retention.time=90d") {
+	if got := composetest.Service(t, composetest.Load(t, map[string]string{"PROMETHEUS_RETENTION": "90d"}), "prometheus").Command; !slices.Contains(got, "--storage.tsdb.retention.time=90d") {
 		t.Errorf("PROMETHEUS_RETENTION=90d does not reach the flag: %q", got)
 	}
 	if got := hostPath(t, s, flags["--config.file"]); got != repotest.Path(t, "deploy/prometheus/prometheus.yml") {
@@ -373,7 +341,7 @@ func TestPrometheusConfig(t *testing.T) {
 		t.Fatalf("storage.tsdb.out_of_order_time_window %q: back-dated remote writes would be refused", c.Storage.TSDB.OutOfOrderTimeWindow)
 	}
 	var retention model.Duration
-	for _, a := range service(t, loadCompose(t, nil), "prometheus").Command {
+	for _, a := range composetest.Service(t, composetest.Load(t, nil), "prometheus").Command {
 		if v, ok := strings.CutPrefix(a, "--storage.tsdb.retention.time="); ok {
 			retention, _ = model.ParseDuration(v)
 		}
@@ -389,7 +357,7 @@ func TestPrometheusConfig(t *testing.T) {
 func TestComposePurpleAirSource(t *testing.T) {
 	for _, c := range composeSourceCases {
 		t.Run(c.name, func(t *testing.T) {
-			s := service(t, loadCompose(t, c.env), "telegraf")
+			s := composetest.Service(t, composetest.Load(t, c.env), "telegraf")
 			got, _ := envValue(s, "PURPLEAIR_SOURCE")
 			if got != c.composeSource {
 				t.Errorf("PURPLEAIR_SOURCE in the container = %q, want %q", got, c.composeSource)
@@ -423,8 +391,8 @@ var composeSourceCases = []struct {
 // TestComposeTelegrafWritesToPrometheusService checks that the URL Telegraf writes to names the
 // prometheus service, on the port its remote-write receiver listens on.
 func TestComposeTelegrafWritesToPrometheusService(t *testing.T) {
-	p := loadCompose(t, nil)
-	s := service(t, p, "telegraf")
+	p := composetest.Load(t, nil)
+	s := composetest.Service(t, p, "telegraf")
 	raw, _ := envValue(s, "PROMETHEUS_REMOTE_WRITE_URL")
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/compose-spec/compose-go/types"
 
+	"github.com/hazewatch/hazewatch/internal/composetest"
 	"github.com/hazewatch/hazewatch/internal/proctest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
@@ -85,7 +86,7 @@ func TestFirstStartScript(t *testing.T) {
 		!strings.Contains(dockerfile, `ENTRYPOINT ["/usr/local/bin/hazewatch-first-start", "/entrypoint.sh"]`) {
 		t.Errorf("deploy/telegraf/Dockerfile does not run %s before the official /entrypoint.sh", firstStartScript)
 	}
-	s := service(t, loadCompose(t, nil), "telegraf")
+	s := composetest.Service(t, composetest.Load(t, nil), "telegraf")
 	dir, _ := envValue(s, "HAZEWATCH_STATE_DIR")
 	onVolume := false
 	for _, v := range s.Volumes {

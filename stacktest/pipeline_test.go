@@ -15,7 +15,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	dsplugin "github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/plugin"
+	"github.com/hazewatch/hazewatch/internal/composetest"
 	"github.com/hazewatch/hazewatch/internal/proctest"
 	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/provisioningtest"
@@ -315,11 +316,11 @@ func checkBatchQueries(t *testing.T, promURL string, sensors int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := dsplugin.NewDatasource(context.Background(), backend.DataSourceInstanceSettings{UID: hw.UID, Type: hw.Type, Name: hw.Name, URL: promURL, JSONData: jsonData})
+	inst, err := plugin.NewDatasource(context.Background(), backend.DataSourceInstanceSettings{UID: hw.UID, Type: hw.Type, Name: hw.Name, URL: promURL, JSONData: jsonData})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := inst.(*dsplugin.Datasource)
+	ds := inst.(*plugin.Datasource)
 
 	type batchQuery struct {
 		where  string
@@ -416,7 +417,7 @@ func simStep(t testing.TB) time.Duration {
 // port), and returns once it is ready.
 func startPrometheus(t testing.TB, bin string) *promtest.Server {
 	t.Helper()
-	s := service(t, loadCompose(t, nil), "prometheus")
+	s := composetest.Service(t, composetest.Load(t, nil), "prometheus")
 	var flags []string
 	for _, a := range s.Command {
 		if k, v, _ := strings.Cut(a, "="); k == "--config.file" {

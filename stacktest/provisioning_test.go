@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
+	"github.com/hazewatch/hazewatch/internal/composetest"
 	"github.com/hazewatch/hazewatch/internal/provisioningtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
@@ -71,7 +72,7 @@ func TestProvisionedDatasources(t *testing.T) {
 		t.Fatalf("no %s datasource with uid hazewatch: %+v", pluginID, ds)
 	}
 	// Both read the Prometheus the compose stack runs.
-	p := loadCompose(t, nil)
+	p := composetest.Load(t, nil)
 	for _, d := range []provisionedDatasource{prom, hw} {
 		u, err := url.Parse(d.URL)
 		if err != nil || u.Port() != "9090" {
@@ -84,7 +85,7 @@ func TestProvisionedDatasources(t *testing.T) {
 	}
 
 	// The Prometheus datasource tells Grafana which Prometheus it talks to (for query-editor features).
-	image := service(t, p, "prometheus").Image
+	image := composetest.Service(t, p, "prometheus").Image
 	if v, _ := prom.JSONData["prometheusVersion"].(string); "prom/prometheus:v"+v != image {
 		t.Errorf("prometheusVersion %q does not match the compose image %s", v, image)
 	}
@@ -495,7 +496,7 @@ func TestContactPointAndPolicy(t *testing.T) {
 		} `yaml:"contactPoints"`
 	}
 	readYAML(t, "provisioning/alerting/contact-points.yaml", &cps)
-	grafana := service(t, loadCompose(t, nil), "grafana")
+	grafana := composetest.Service(t, composetest.Load(t, nil), "grafana")
 	names := map[string]bool{}
 	for _, cp := range cps.ContactPoints {
 		names[cp.Name] = true
@@ -581,7 +582,7 @@ func TestDashboardProvider(t *testing.T) {
 		} `yaml:"providers"`
 	}
 	readYAML(t, "provisioning/dashboards/hazewatch.yaml", &f)
-	grafana := service(t, loadCompose(t, nil), "grafana")
+	grafana := composetest.Service(t, composetest.Load(t, nil), "grafana")
 	found := false
 	for _, p := range f.Providers {
 		dir := hostPath(t, grafana, p.Options.Path)

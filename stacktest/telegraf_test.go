@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/hazewatch/hazewatch/internal/composetest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
@@ -32,7 +33,7 @@ type telegrafProcess struct {
 
 func telegrafFromCompose(t testing.TB, composeEnv, overrides map[string]string) telegrafProcess {
 	t.Helper()
-	s := service(t, loadCompose(t, composeEnv), "telegraf")
+	s := composetest.Service(t, composetest.Load(t, composeEnv), "telegraf")
 	var p telegrafProcess
 	p.confDir = repotest.Path(t, "deploy/telegraf")
 	p.args = []string{"--strict-env-handling", "--config", filepath.Join(p.confDir, "telegraf.conf")}

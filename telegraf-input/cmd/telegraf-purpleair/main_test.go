@@ -23,7 +23,7 @@ import (
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/telegraftest"
-	pa "github.com/hazewatch/hazewatch/pkg/purpleair"
+	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
 // A configuration the plugin refuses (a bad value, a misspelt option) stops it at start with exit code 1
@@ -372,7 +372,7 @@ func TestTelegrafEndToEnd(t *testing.T) {
 	}
 	// last_seen lags the step time by under a minute; steps are on 2 min boundaries.
 	start := first.Add(time.Minute).Truncate(2 * time.Minute)
-	sim, err := pa.NewSimulator(pa.SimulatorConfig{Sensors: sensors, Seed: seed, FaultRate: 0.3, Start: start})
+	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: sensors, Seed: seed, FaultRate: 0.3, Start: start})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestTelegrafEndToEnd(t *testing.T) {
 	for len(want) < len(simMetrics) {
 		r, labels := sim.NextResponse()
 		for i := range r.Data {
-			p, err := r.Point(i, pa.PointOptions{TagName: true, TagLocationType: true, UseLastSeen: true, Faults: labels})
+			p, err := r.Point(i, purpleair.PointOptions{TagName: true, TagLocationType: true, UseLastSeen: true, Faults: labels})
 			if err != nil {
 				t.Fatal(err)
 			}
