@@ -655,3 +655,25 @@ func TestReadmeIncludesSampleConfig(t *testing.T) {
 		t.Errorf("README.md's sample configuration differs from sample.conf")
 	}
 }
+
+// TestCheckOutputs: each way an added field's name can clash is refused with the option named and
+// the clash said, in the reference flow's and the preset's terms alike.
+func TestCheckOutputs(t *testing.T) {
+	read := []string{"pm2.5_cf_1"}
+	for _, c := range []struct {
+		outputs []outputOption
+		fixed   []string
+		want    string
+	}{
+		{[]outputOption{{"score_field", ""}}, nil, "score_field must not be empty"},
+		{[]outputOption{{"score_field", "pm2.5_cf_1"}}, nil, `score_field: "pm2.5_cf_1" is a field it reads`},
+		{[]outputOption{{"score_field", "s"}, {"anomaly_field", "s"}}, nil, `anomaly_field: "s" is also used by score_field`},
+		{[]outputOption{{"score_field", "anomaly_kind"}}, []string{"anomaly_kind"}, `score_field: "anomaly_kind" is a field the preset adds`},
+		{[]outputOption{{"score_field", "s"}, {"anomaly_field", "a"}}, []string{"anomaly_kind"}, ""},
+	} {
+		err := checkOutputs(c.outputs, read, "a field it reads", c.fixed...)
+		if (err == nil) != (c.want == "") || (err != nil && err.Error() != c.want) {
+			t.Errorf("%v: err = %v, want %q", c.outputs, err, c.want)
+		}
+	}
+}

@@ -54,9 +54,10 @@ func newDefault() *Anomaly {
 
 // settings is the validated configuration Init derives from the options.
 type settings struct {
-	model     *hst.Model // the reference flow's shared trees
-	imputers  []string   // per field: "mean" | "ewma" | "last" | "none"
-	qaOptions qa.Options
+	model     *hst.Model   // the reference flow's shared trees
+	imputers  []string     // per field: "mean" | "ewma" | "last" | "none"
+	qaOptions qa.Options   // preset: what a restored detector is made with
+	detector  *qa.Detector // preset: the detector Init installs
 }
 
 // validate checks every option and returns the derived settings. Errors name the option as it is
@@ -86,7 +87,11 @@ func (p *Anomaly) validate() (settings, error) {
 	if err := p.validateSeriesAndMode(); err != nil {
 		return s, err
 	}
-	if err := p.validateOutputs(); err != nil {
+	outputs := []outputOption{
+		{"score_field", p.ScoreField}, {"anomaly_field", p.AnomalyField}, {"warmup_field", p.WarmupField},
+		{"skipped_field", p.SkippedField}, {"imputed_field", p.ImputedField},
+	}
+	if err := checkOutputs(outputs, p.Fields, "also one of fields"); err != nil {
 		return s, err
 	}
 	if p.StateFile != "" && time.Duration(p.StateInterval) < time.Second {
@@ -152,24 +157,31 @@ func (p *Anomaly) imputerKinds() ([]string, error) {
 	return kinds, nil
 }
 
-// validateOutputs checks that the added fields are named, distinct, and not among the scored fields.
-func (p *Anomaly) validateOutputs() error {
-	outputs := []struct{ option, name string }{
-		{"score_field", p.ScoreField}, {"anomaly_field", p.AnomalyField}, {"warmup_field", p.WarmupField},
-		{"skipped_field", p.SkippedField}, {"imputed_field", p.ImputedField},
+// outputOption is an option naming a field the processor adds.
+type outputOption struct{ option, name string }
+
+// checkOutputs checks that the fields the processor adds are named, are not fields it reads (read,
+// described as readAs in the error), are not fields it always adds (fixed), and are apart from each
+// other. The reference flow and the preset share it.
+func checkOutputs(outputs []outputOption, read []string, readAs string, fixed ...string) error {
+	seen := make(map[string]string, len(outputs)+len(fixed))
+	for _, f := range fixed {
+		seen[f] = ""
 	}
-	outSeen := make(map[string]string, len(outputs))
 	for _, o := range outputs {
 		if o.name == "" {
 			return fmt.Errorf("%s must not be empty", o.option)
 		}
-		if slices.Contains(p.Fields, o.name) {
-			return fmt.Errorf("%s: %q is also one of fields", o.option, o.name)
+		if slices.Contains(read, o.name) {
+			return fmt.Errorf("%s: %q is %s", o.option, o.name, readAs)
 		}
-		if other, dup := outSeen[o.name]; dup {
+		if other, dup := seen[o.name]; dup {
+			if other == "" {
+				return fmt.Errorf("%s: %q is a field the preset adds", o.option, o.name)
+			}
 			return fmt.Errorf("%s: %q is also used by %s", o.option, o.name, other)
 		}
-		outSeen[o.name] = o.option
+		seen[o.name] = o.option
 	}
 	return nil
 }

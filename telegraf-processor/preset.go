@@ -79,36 +79,21 @@ func (p *Anomaly) validatePreset() (settings, error) {
 	if err := p.validateSeriesAndMode(); err != nil {
 		return s, err
 	}
-	reads := make(map[string]bool, len(presetReads))
-	for _, f := range presetReads {
-		reads[f] = true
-	}
-	outSeen := map[string]string{KindField: "", ReasonField: "", DetailField: "", SinceField: "", EPAField: ""}
-	for _, o := range []struct{ option, name string }{
+	outputs := []outputOption{
 		{"score_field", p.ScoreField}, {"anomaly_field", p.AnomalyField}, {"warmup_field", p.WarmupField},
 		{"skipped_field", p.SkippedField},
-	} {
-		if o.name == "" {
-			return s, fmt.Errorf("%s must not be empty", o.option)
-		}
-		if reads[o.name] {
-			return s, fmt.Errorf("%s: %q is a field the preset reads", o.option, o.name)
-		}
-		if other, dup := outSeen[o.name]; dup {
-			if other == "" {
-				return s, fmt.Errorf("%s: %q is a field the preset adds", o.option, o.name)
-			}
-			return s, fmt.Errorf("%s: %q is also used by %s", o.option, o.name, other)
-		}
-		outSeen[o.name] = o.option
+	}
+	if err := checkOutputs(outputs, presetReads, "a field the preset reads", KindField, ReasonField, DetailField, SinceField, EPAField); err != nil {
+		return s, err
 	}
 
 	s.qaOptions = qa.DefaultOptions()
 	s.qaOptions.Threshold = p.Threshold
 	s.qaOptions.WindowSize = p.WindowSize
 	s.qaOptions.Correction = qa.Correction(p.EPACorrection)
-	// Validated here, not only in Init's qa.New, so that the error names the TOML option.
-	if _, err := qa.New(s.qaOptions); err != nil {
+	// Built here, where the options are checked, so that an error names the TOML option; Init installs it.
+	var err error
+	if s.detector, err = qa.New(s.qaOptions); err != nil {
 		return s, presetOptionError(err)
 	}
 	return s, nil
@@ -146,11 +131,7 @@ func equalStrings(a, b []string) bool {
 
 // initPreset finishes Init for the preset; the options are valid.
 func (p *Anomaly) initPreset() error {
-	d, err := qa.New(p.settings.qaOptions)
-	if err != nil {
-		return presetOptionError(err)
-	}
-	p.qa = d
+	p.qa = p.settings.detector
 	if len(p.KeyTags) == 0 {
 		// A fleet-wide key would make one "sensor" of every reading: meaningless for the checks.
 		p.KeyTags = append([]string(nil), presetKeyTags...)
