@@ -17,20 +17,28 @@ import (
 	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
-// The integration tests share one Prometheus loaded with the planted dataset.
-var (
-	plantedOnce sync.Once
-	plantedSrv  *promtest.Server
-)
-
-func plantedServer(t *testing.T) *promtest.Server {
-	promtest.SkipIfAbsent(t)
-	plantedOnce.Do(func() { plantedSrv = promtest.Start(sharedTB{t}, promtest.Planted()) })
-	if plantedSrv == nil {
-		t.Fatal("the shared Prometheus failed to start in an earlier test")
-	}
-	return plantedSrv
+// sharedServer is one Prometheus loaded with a dataset, started by the
+// first test that asks for it and shared by the package's tests after it.
+type sharedServer struct {
+	name    string
+	dataset func() *promtest.Dataset
+	once    sync.Once
+	srv     *promtest.Server
 }
+
+func (s *sharedServer) get(t *testing.T) *promtest.Server {
+	promtest.SkipIfAbsent(t)
+	s.once.Do(func() { s.srv = promtest.Start(sharedTB{t}, s.dataset()) })
+	if s.srv == nil {
+		t.Fatalf("the %s Prometheus failed to start in an earlier test", s.name)
+	}
+	return s.srv
+}
+
+// The integration tests share one Prometheus loaded with the planted dataset.
+var planted = sharedServer{name: "shared", dataset: promtest.Planted}
+
+func plantedServer(t *testing.T) *promtest.Server { return planted.get(t) }
 
 // sharedTB defers the server's cleanup to the end of the package's tests
 // (TestMain) instead of the first test that started it.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,19 +13,9 @@ import (
 	"github.com/hazewatch/hazewatch/internal/promtest"
 )
 
-var (
-	paOnce sync.Once
-	paSrv  *promtest.Server
-)
+var purpleAir = sharedServer{name: "PurpleAir", dataset: promtest.PurpleAir}
 
-func purpleAirServer(t *testing.T) *promtest.Server {
-	promtest.SkipIfAbsent(t)
-	paOnce.Do(func() { paSrv = promtest.Start(sharedTB{t}, promtest.PurpleAir()) })
-	if paSrv == nil {
-		t.Fatal("the PurpleAir Prometheus failed to start in an earlier test")
-	}
-	return paSrv
-}
+func purpleAirServer(t *testing.T) *promtest.Server { return purpleAir.get(t) }
 
 func presetQuery(from, to time.Time, q map[string]any) backend.DataQuery {
 	q["schemaVersion"] = 2
