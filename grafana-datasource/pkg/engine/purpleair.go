@@ -269,9 +269,20 @@ func (s *paSensor) reading(i int, t time.Time, carried qa.Fields) qa.Reading {
 // paResults turns the scored range's marks into one result per sensor, in
 // sensor order; series mode keeps the sensors purpleair.sensor selects.
 func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult {
+	// The sensors series mode leaves out are decided once, so that their
+	// marks (every step of the whole fleet) are not made into results first.
+	drop := make([]bool, len(keys))
+	if q.Mode == models.ModeSeries && q.PurpleAir.SensorRE != nil {
+		for i, k := range keys {
+			drop[i] = !q.PurpleAir.SensorRE.MatchString(k)
+		}
+	}
 	ers := make([]*EntityResult, len(keys))
 	for i := range marks {
 		m := &marks[i]
+		if drop[m.Sensor] {
+			continue
+		}
 		er := ers[m.Sensor]
 		if er == nil {
 			er = &EntityResult{Labels: map[string]string{models.DefaultEntity: keys[m.Sensor]}}
@@ -308,11 +319,10 @@ func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult 
 		er.EPA = append(er.EPA, float64(m.EPA))
 	}
 	var out []*EntityResult
-	for _, er := range ers {
-		if q.Mode == models.ModeSeries && q.PurpleAir.SensorRE != nil && !q.PurpleAir.SensorRE.MatchString(er.Labels[models.DefaultEntity]) {
-			continue
+	for i, er := range ers {
+		if !drop[i] {
+			out = append(out, er)
 		}
-		out = append(out, er)
 	}
 	slices.SortFunc(out, func(a, b *EntityResult) int {
 		return compareSensorKeys(a.Labels[models.DefaultEntity], b.Labels[models.DefaultEntity])
