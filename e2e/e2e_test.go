@@ -25,8 +25,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
-	"github.com/hazewatch/hazewatch/internal/teldist"
-	"github.com/hazewatch/hazewatch/internal/telegraftest"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
@@ -128,32 +126,11 @@ func stackEndToEnd(t *testing.T, native bool) {
 	defer cancel()
 
 	dir := t.TempDir()
-	stack := &telegrafStack{
-		native:   native,
-		dir:      dir,
-		binDir:   filepath.Join(dir, "bin"),
-		confDir:  filepath.Join(dir, "etc-telegraf"),
-		stateDir: filepath.Join(dir, "state"),
-	}
-	for _, d := range []string{stack.binDir, stack.confDir, stack.stateDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	// --- build what the containers would hold -------------------------------------------------------
-	mark := time.Now()
-	if native {
-		stack.bin = teldist.Binary(t, repotest.Root(t))
-	} else {
-		stack.bin = telegraftest.Binary(t)
-	}
 	// telegraf-anomaly also runs the restart's control (checkRestartControl) on the native route.
-	repotest.GoBuild(t, stack.binDir, map[string]string{
-		"telegraf-purpleair":    "./telegraf-input/cmd/telegraf-purpleair",
-		"telegraf-anomaly":      "./telegraf-processor/cmd/telegraf-anomaly",
-		"gpx_hazewatch_anomaly": "./grafana-datasource/pkg",
-	})
+	mark := time.Now()
+	stack := newTelegrafStack(t, dir, native, nil)
 	mark = lap("build", mark)
 
 	// --- Prometheus ---------------------------------------------------------------------------------
@@ -182,7 +159,6 @@ func stackEndToEnd(t *testing.T, native bool) {
 		box, _ = fleetBoxAt(simStart)
 	}
 	res.SimulatedFrom, res.SimulatedTo, res.FleetBox = simStart.UTC(), lastStep.UTC(), box
-	stack.installProcessorConfig(t)
 	stack.writeInputConfig(t, map[string]string{
 		"sensors":      strconv.Itoa(simSensors),
 		"fault_rate":   simFaultRate,

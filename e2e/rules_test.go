@@ -23,8 +23,6 @@ import (
 	"github.com/hazewatch/hazewatch/internal/plugintest"
 	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/provisioningtest"
-	"github.com/hazewatch/hazewatch/internal/repotest"
-	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
 // The fleet of TestAlertRulesOnSimulatedFleet: pkg/purpleair's "realistic" profile (faults shaped and
@@ -361,19 +359,7 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 	defer cancel()
 
 	dir := t.TempDir()
-	stack := &telegrafStack{dir: dir, binDir: filepath.Join(dir, "bin"), confDir: filepath.Join(dir, "etc-telegraf"), stateDir: filepath.Join(dir, "state")}
-	for _, d := range []string{stack.binDir, stack.confDir, stack.stateDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stack.bin = telegraftest.Binary(t)
-	repotest.GoBuild(t, stack.binDir, map[string]string{
-		"telegraf-purpleair":    "./telegraf-input/cmd/telegraf-purpleair",
-		"telegraf-anomaly":      "./telegraf-processor/cmd/telegraf-anomaly",
-		"gpx_hazewatch_anomaly": "./grafana-datasource/pkg",
-		"hazewatch":             "./cmd/hazewatch",
-	})
+	stack := newTelegrafStack(t, dir, false, map[string]string{"hazewatch": "./cmd/hazewatch"})
 	lap("build")
 
 	// Two simulated days ending well in the past (Prometheus takes them through its out-of-order
@@ -392,7 +378,6 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 
 	prom := startPrometheus(t, promBin, dir, 60*time.Second)
 	stack.remote = prom.URL + "/api/v1/write"
-	stack.installProcessorConfig(t)
 	stack.writeInputConfig(t, map[string]string{
 		"source":      `"file"`,
 		"path":        strconv.Quote(fleet),

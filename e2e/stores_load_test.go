@@ -64,7 +64,7 @@ func TestStoresLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	dir := storesTempDir(t)
-	stack := newStoreStack(t, dir)
+	stack := newTelegrafStack(t, dir, false, nil)
 
 	type target struct {
 		name   string

@@ -21,7 +21,6 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
-	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
 // The fleet the stores' tests replay: smaller than TestStackEndToEnd's day (the point here is the
@@ -77,26 +76,6 @@ type storeFleet struct {
 	out      string    // Telegraf's outputs.file copy of what it sent
 	readings []reading // parsed from out
 	log      string    // Telegraf's whole log
-}
-
-// newStoreStack lays out the Telegraf part of the stack in dir (as TestStackEndToEnd does) and builds
-// the two execd plugins and the datasource binary into it.
-func newStoreStack(t testing.TB, dir string) *telegrafStack {
-	t.Helper()
-	s := &telegrafStack{dir: dir, binDir: filepath.Join(dir, "bin"), confDir: filepath.Join(dir, "etc-telegraf"), stateDir: filepath.Join(dir, "state")}
-	for _, d := range []string{s.binDir, s.confDir, s.stateDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.bin = telegraftest.Binary(t)
-	repotest.GoBuild(t, s.binDir, map[string]string{
-		"telegraf-purpleair":    "./telegraf-input/cmd/telegraf-purpleair",
-		"telegraf-anomaly":      "./telegraf-processor/cmd/telegraf-anomaly",
-		"gpx_hazewatch_anomaly": "./grafana-datasource/pkg",
-	})
-	s.installProcessorConfig(t)
-	return s
 }
 
 // replay runs Telegraf with the shipped configs, remote-writing to remoteURL a fleet of sensors whose

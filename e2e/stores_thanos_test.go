@@ -216,7 +216,7 @@ func TestStoresThanos(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	dir := storesTempDir(t)
-	stack := newStoreStack(t, dir)
+	stack := newTelegrafStack(t, dir, false, nil)
 	th := startThanos(t, bin, dir)
 	host := startDatasource(t, ctx, stack.binDir, th.querier.URL, dir)
 

@@ -51,7 +51,7 @@ func TestStoresVictoriaMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := storesTempDir(t)
-	stack := newStoreStack(t, dir)
+	stack := newTelegrafStack(t, dir, false, nil)
 
 	vm, _ := startVictoriaMetrics(t, bin, dir, "vm-remote-write")
 	// Line protocol names a sample <measurement>_<field> as written: "purpleair_pm2.5_cf_1", which

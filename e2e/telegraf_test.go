@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/hazewatch/hazewatch/internal/proctest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/internal/teldist"
+	"github.com/hazewatch/hazewatch/internal/telegraftest"
 )
 
 // overrideSettings sets `key = value` lines of a single-table TOML plugin config: a setting already
@@ -78,6 +80,34 @@ func (s *telegrafStack) installProcessorConfig(t testing.TB) {
 	if err := os.WriteFile(filepath.Join(s.confDir, "anomaly.conf"), repotest.ReadFile(t, s.deployDir()+"/anomaly.conf"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newTelegrafStack lays out the Telegraf part of the stack in dir as compose mounts it (bin, etc-telegraf
+// with the route's anomaly.conf as shipped, state) and builds what the containers would hold: Telegraf
+// (our distribution when native) and, into binDir, the two execd plugins, the datasource binary and
+// extra (binary name → package).
+func newTelegrafStack(t testing.TB, dir string, native bool, extra map[string]string) *telegrafStack {
+	t.Helper()
+	s := &telegrafStack{native: native, dir: dir, binDir: filepath.Join(dir, "bin"), confDir: filepath.Join(dir, "etc-telegraf"), stateDir: filepath.Join(dir, "state")}
+	for _, d := range []string{s.binDir, s.confDir, s.stateDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if native {
+		s.bin = teldist.Binary(t, repotest.Root(t))
+	} else {
+		s.bin = telegraftest.Binary(t)
+	}
+	binaries := map[string]string{
+		"telegraf-purpleair":    "./telegraf-input/cmd/telegraf-purpleair",
+		"telegraf-anomaly":      "./telegraf-processor/cmd/telegraf-anomaly",
+		"gpx_hazewatch_anomaly": "./grafana-datasource/pkg",
+	}
+	maps.Copy(binaries, extra)
+	repotest.GoBuild(t, s.binDir, binaries)
+	s.installProcessorConfig(t)
+	return s
 }
 
 // controlConfig is the configuration telegraf-anomaly runs the restart's control with: the execd
