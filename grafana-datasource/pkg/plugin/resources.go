@@ -92,15 +92,11 @@ func (d *Datasource) newResourceHandler() backend.CallResourceHandler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", d.labelLookup(func(ctx context.Context, qv url.Values, matches []string, start, end time.Time) ([]string, error) {
 		lv, _, err := d.up.api.LabelValues(ctx, model.MetricNameLabel, matches, start, end)
-		return filterNames(labelValuesStrings(lv), qv.Get("match"), maxMetricNames), err
+		return filterNames(toStrings(lv), qv.Get("match"), maxMetricNames), err
 	}))
 	mux.HandleFunc("GET /labels", d.labelLookup(func(ctx context.Context, _ url.Values, matches []string, start, end time.Time) ([]string, error) {
 		ln, _, err := d.up.api.LabelNames(ctx, matches, start, end)
-		values := make([]string, len(ln))
-		for i, n := range ln {
-			values[i] = string(n)
-		}
-		return values, err
+		return toStrings(ln), err
 	}))
 	mux.HandleFunc("GET /label-values", d.labelLookup(func(ctx context.Context, qv url.Values, matches []string, start, end time.Time) ([]string, error) {
 		label := qv.Get("label")
@@ -108,7 +104,7 @@ func (d *Datasource) newResourceHandler() backend.CallResourceHandler {
 			return nil, badResourceRequest(fmt.Sprintf("label %q is not a valid label name", label))
 		}
 		lv, _, err := d.up.api.LabelValues(ctx, label, matches, start, end)
-		return labelValuesStrings(lv), err
+		return toStrings(lv), err
 	}))
 	// The mux's own 404 and 405 answers are plain text; the editor reads
 	// {"error": …}, so anything no route takes is answered here. (A GET
@@ -195,10 +191,11 @@ func filterNames(names []string, text string, limit int) []string {
 	return out
 }
 
-func labelValuesStrings(lv model.LabelValues) []string {
-	out := make([]string, len(lv))
-	for i, v := range lv {
-		out[i] = string(v)
+// toStrings is a list of label names or label values as plain strings.
+func toStrings[S ~string](names []S) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = string(n)
 	}
 	return out
 }
