@@ -28,7 +28,7 @@ var readmeLinter = cachedTool{
 		return filepath.Join(root, "readme_linter-"+Version+"-"+runtime.GOOS+"-"+runtime.GOARCH), err
 	},
 	build: func(dir string, logf func(string, ...any)) (string, error) {
-		return goInstall(dir, readmeLinterPackage+"@"+Version, "readme_linter", logf)
+		return goInstall(dir, "readme_linter", 10*time.Minute, logf, readmeLinterPackage+"@"+Version)
 	},
 }
 
@@ -40,54 +40,6 @@ var readmeLinter = cachedTool{
 func ReadmeLinter(t testing.TB) string {
 	t.Helper()
 	return readmeLinter.path(t)
-}
-
-// goInstall returns dir/exe, installing pkgAtVersion there if it is absent; like ensureBuilt, under a
-// file lock and moved into place with a rename.
-func goInstall(dir, pkgAtVersion, exe string, logf func(string, ...any)) (string, error) {
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	final := filepath.Join(dir, exe)
-	if checkExecutable(final) == nil {
-		return final, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	unlock, err := lockFile(filepath.Join(dir, ".lock"))
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if checkExecutable(final) == nil {
-		return final, nil
-	}
-	tmp, err := os.MkdirTemp(dir, "build-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	goTool, err := goCommand()
-	if err != nil {
-		return "", err
-	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "install", pkgAtVersion)
-	cmd.Dir = tmp // outside any module: go install pkg@version uses the package's own go.mod
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOWORK=off", "GO111MODULE=on")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s failed: %v\n%s", cmd.String(), err, out.String())
-	}
-	if err := os.Rename(filepath.Join(tmp, exe), final); err != nil {
-		return "", err
-	}
-	logf("telegraftest: built %s in %s", pkgAtVersion, time.Since(start).Round(time.Second))
-	return final, nil
 }
 
 // LintReadme runs Telegraf's README linter on readme as the README of the Telegraf plugin kind.name (kind

@@ -34,7 +34,10 @@ const EnvBinary = "HAZEWATCH_TELEGRAF"
 
 const modulePath = "github.com/influxdata/telegraf/cmd/telegraf"
 
-var telegraf = cachedTool{env: EnvBinary, dir: cacheDir, build: ensureBuilt}
+// A cold build of Telegraf takes a few minutes.
+var telegraf = cachedTool{env: EnvBinary, dir: cacheDir, build: func(dir string, logf func(string, ...any)) (string, error) {
+	return goInstall(dir, "telegraf", 20*time.Minute, logf, "-tags", Tags, modulePath+"@"+Version)
+}}
 
 // Binary returns the path of a Telegraf Version binary built with Tags, building it on first use into
 // the cache directory with `GOBIN=<dir> go install -tags <Tags> github.com/influxdata/telegraf/cmd/telegraf@<Version>`.
@@ -92,18 +95,15 @@ func cacheDir() (string, error) {
 	return filepath.Join(root, "telegraf-"+Version+"-"+hex.EncodeToString(sum[:6])), nil
 }
 
-func exeName() string {
+// goInstall returns dir/exe, installing it there with `go install args...` (args ending in the package
+// at its version) if it is absent. Several test binaries may call this at once (go test runs packages
+// in parallel), so the build is serialised with a file lock and the result is moved into place with a
+// rename: nobody ever sees a half-written binary.
+func goInstall(dir, exe string, timeout time.Duration, logf func(string, ...any), args ...string) (string, error) {
 	if runtime.GOOS == "windows" {
-		return "telegraf.exe"
+		exe += ".exe"
 	}
-	return "telegraf"
-}
-
-// ensureBuilt returns dir/telegraf, building it if absent. Several test binaries may call this at once
-// (go test runs packages in parallel), so the build is serialised with a file lock and the result is
-// moved into place with a rename: nobody ever sees a half-written binary.
-func ensureBuilt(dir string, logf func(string, ...any)) (string, error) {
-	final := filepath.Join(dir, exeName())
+	final := filepath.Join(dir, exe)
 	if checkExecutable(final) == nil {
 		return final, nil
 	}
@@ -129,22 +129,23 @@ func ensureBuilt(dir string, logf func(string, ...any)) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	pkg := args[len(args)-1]
 	start := time.Now()
-	logf("telegraftest: building Telegraf %s into %s (a cold build takes a few minutes)", Version, dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	logf("telegraftest: building %s into %s", pkg, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "install", "-tags", Tags, modulePath+"@"+Version)
-	cmd.Dir = tmp // outside any module: go install pkg@version ignores ours anyway, this makes it obvious
+	cmd := exec.CommandContext(ctx, goTool, append([]string{"install"}, args...)...)
+	cmd.Dir = tmp // outside any module: go install pkg@version uses the package's own go.mod
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOWORK=off", "GO111MODULE=on")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building Telegraf failed: %s: %v\n%s", cmd.String(), err, out.String())
+		return "", fmt.Errorf("building %s failed: %s: %v\n%s", pkg, cmd.String(), err, out.String())
 	}
-	if err := os.Rename(filepath.Join(tmp, exeName()), final); err != nil {
+	if err := os.Rename(filepath.Join(tmp, exe), final); err != nil {
 		return "", err
 	}
-	logf("telegraftest: built Telegraf in %s", time.Since(start).Round(time.Second))
+	logf("telegraftest: built %s in %s", pkg, time.Since(start).Round(time.Second))
 	return final, nil
 }
 
