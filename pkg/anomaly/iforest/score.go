@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -152,8 +151,7 @@ type scorer struct {
 func (f *Forest) newIFScorer() *scorer {
 	s := &scorer{f: f, idx: make([]uint32, chunkRows), sums: make([]float64, chunkRows)}
 	if f.heapKey != nil {
-		// A power of two for heapSteps' index mask.
-		s.keys = make([]uint32, 1<<bits.Len(uint(chunkRows*f.cols-1)))
+		s.keys = make([]uint32, chunkRows*f.cols)
 	} else {
 		s.rows = make([]float32, chunkRows*f.cols)
 	}
