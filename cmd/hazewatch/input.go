@@ -11,13 +11,12 @@ import (
 	"strings"
 )
 
-// table is an input file as named numeric columns, NaN where a value is missing. A column that is
-// not wholly numeric (a sensor's name, say) is not among them: nothing here can score it. It is kept
-// in text instead, so that a command that needs it can say which value is not a number rather than
-// go on without it.
+// table is the typing of an input file: its numeric columns by name, and how many rows it has. A
+// column that is not wholly numeric (a sensor's name, say) is not among them: nothing here can score
+// it. It is kept in text instead, so that a command that needs it can say which value is not a
+// number rather than go on without it.
 type table struct {
 	names []string
-	cols  [][]float64 // cols[c][r]
 	rows  int
 	text  []textColumn
 }
@@ -51,15 +50,6 @@ func (t *table) notNumeric(name string) error {
 	return nil
 }
 
-// numericColumn is column for a column the command needs: a column with a value that is not a
-// number is an error saying where; a column that is absent is -1 with no error (the caller words it).
-func (t *table) numericColumn(name string) (int, error) {
-	if err := t.notNumeric(name); err != nil {
-		return -1, err
-	}
-	return t.column(name), nil
-}
-
 // idColumn is the sensor_index column the output is keyed by, or -1 when the input has none or holds
 // only text in it. A sensor_index column of numbers with a value that is not one is an error: the
 // output would otherwise lose the key silently.
@@ -72,8 +62,8 @@ func (t *table) idColumn() (int, error) {
 	return t.column("sensor_index"), nil
 }
 
-// frame is an input file as read for batch and impute: the typing of a table (names, text, rows;
-// cols unset) and the kept columns' values row-major, as pkg/impute and pkg/anomaly take them. Rows
+// frame is an input file as read for batch and impute: the typing of a table (names, text, rows)
+// and the kept columns' values row-major, as pkg/impute and pkg/anomaly take them. Rows
 // go straight from the reader into one slice sized from the file's length, so reading holds each
 // value once, 8 bytes, without a column per name to be copied into a matrix afterwards.
 type frame struct {
@@ -85,7 +75,10 @@ type frame struct {
 	sensor []float64
 }
 
-// readFrame reads path as readColumns does, into a frame.
+// readFrame reads a PurpleAir API response or a CSV file with a header ("-" is standard input),
+// holding the values of the keep columns only (every column when keep is nil): a command that names
+// its columns needs no memory for the others. Every column is still read for its type, so that
+// names lists the numeric columns and text the others.
 func readFrame(path string, stdin io.Reader, keep []string) (*frame, error) {
 	rr, err := openRows(path, stdin)
 	if err != nil {
@@ -227,37 +220,6 @@ func (f *frame) matrix(names []string) ([]float64, error) {
 	}
 	f.x = out
 	return out, nil
-}
-
-// readTable reads a PurpleAir API response or a CSV file with a header; "-" is standard input.
-func readTable(path string, stdin io.Reader) (*table, error) {
-	return readColumns(path, stdin, nil)
-}
-
-// readColumns is readTable holding the values of the keep columns only (every column when keep is
-// nil): a command that names its columns needs no memory for the others. Every column is still read
-// for its type, so that t.names lists the numeric columns and t.text the others; cols[c] is nil for
-// a numeric column not kept.
-func readColumns(path string, stdin io.Reader, keep []string) (*table, error) {
-	f, err := readFrame(path, stdin, keep)
-	if err != nil {
-		return nil, err
-	}
-	t := &f.table
-	t.cols = make([][]float64, len(t.names))
-	w := len(f.kept)
-	for c, name := range t.names {
-		k := slices.Index(f.kept, name)
-		if k < 0 {
-			continue
-		}
-		col := make([]float64, t.rows)
-		for r := range col {
-			col[r] = f.x[r*w+k]
-		}
-		t.cols[c] = col
-	}
-	return t, nil
 }
 
 // formatFloat prints a value so that it reads back exactly: integers (sensor indexes, counts) in

@@ -163,24 +163,24 @@ func TestOpenRowsRefuses(t *testing.T) {
 	}
 }
 
-// TestReadColumnsKeepsOnlyWhatItIsAsked: batch with -features holds those columns only, yet every
+// TestReadFrameKeepsOnlyWhatItIsAsked: batch with -features holds those columns only, yet every
 // column is still typed (names lists the numeric ones, text the others).
-func TestReadColumnsKeepsOnlyWhatItIsAsked(t *testing.T) {
+func TestReadFrameKeepsOnlyWhatItIsAsked(t *testing.T) {
 	p := writeFile(t, "a.csv", "sensor_index,name,pm,rh\n1,a,2,40\n2,b,,41\n")
-	tb, err := readColumns(p, nil, []string{"sensor_index", "rh"})
+	f, err := readFrame(p, nil, []string{"sensor_index", "rh"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(tb.names, []string{"sensor_index", "pm", "rh"}) || tb.rows != 2 {
-		t.Fatalf("names %v, %d rows", tb.names, tb.rows)
+	if !reflect.DeepEqual(f.names, []string{"sensor_index", "pm", "rh"}) || f.rows != 2 {
+		t.Fatalf("names %v, %d rows", f.names, f.rows)
 	}
-	if tb.cols[1] != nil {
-		t.Errorf("pm, not asked for, was kept: %v", tb.cols[1])
+	if !reflect.DeepEqual(f.kept, []string{"sensor_index", "rh"}) {
+		t.Errorf("kept %v: pm, not asked for, was kept, or an asked column was not", f.kept)
 	}
-	if !reflect.DeepEqual(tb.cols[0], []float64{1, 2}) || !reflect.DeepEqual(tb.cols[2], []float64{40, 41}) {
-		t.Errorf("kept columns %v", tb.cols)
+	if !reflect.DeepEqual(f.x, []float64{1, 40, 2, 41}) || !reflect.DeepEqual(f.sensor, []float64{1, 2}) {
+		t.Errorf("kept values %v, sensor_index %v", f.x, f.sensor)
 	}
-	if tb.notNumeric("name") == nil {
+	if f.notNumeric("name") == nil {
 		t.Error("the text column name is not reported")
 	}
 }

@@ -121,7 +121,7 @@ func TestSimulateJSONReadsBack(t *testing.T) {
 	if _, stderr, code := runCmd(t, "simulate", "-merge", "-label-faults", "-sensors", strconv.Itoa(sensors), "-steps", strconv.Itoa(steps), "-o", merged); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	tb, err := readTable(merged, nil)
+	tb, err := readFrame(merged, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestSimulateSmokeLabel(t *testing.T) {
 	if m, o := simulateTestMedian(inSmoke), simulateTestMedian(outside); !(m > 2*o) {
 		t.Errorf("median PM2.5 %.1f under smoke, %.1f elsewhere: smoke should stand out", m, o)
 	}
-	tb, err := readTable(path, nil)
+	tb, err := readFrame(path, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
