@@ -2,7 +2,6 @@ package anomaly
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,20 +56,7 @@ func BenchmarkTelegrafNative(b *testing.B) {
 			r.state = filepath.Join(dir, name+".state")
 			processor = strings.ReplaceAll(processor, "STATE", r.state)
 		}
-		conf := fmt.Sprintf(`[agent]
-  omit_hostname = true
-  skip_processors_after_aggregators = true
-  metric_batch_size = 5000
-  metric_buffer_limit = 1000000
-
-[[inputs.file]]
-  files = [%q]
-  data_format = "influx"
-%s
-[[outputs.file]]
-  files = [%q]
-  data_format = "influx"
-`, input, processor, r.out)
+		conf := fileRouteConfig(input, processor, r.out)
 		if err := os.WriteFile(r.conf, []byte(conf), 0o644); err != nil {
 			b.Fatal(err)
 		}
@@ -83,7 +69,7 @@ func BenchmarkTelegrafNative(b *testing.B) {
 	routes := []*nativeRoute{
 		route("alone", ""),
 		route("native", "\n"+strings.Replace(referenceConf, "[[processors.anomaly]]", "[[processors.anomaly]]\n  namepass = [\"purpleair\"]", 1)),
-		route("execd", fmt.Sprintf("\n[[processors.execd]]\n  namepass = [\"purpleair\"]\n  command = [%q, \"-config\", %q]\n", plugin, execdConf)),
+		route("execd", execdProcessor(plugin, execdConf)),
 	}
 	routes[2].state = filepath.Join(dir, "execd.state")
 

@@ -69,6 +69,32 @@ func parseLP(t testing.TB, b []byte) []telegraf.Metric {
 	return ms
 }
 
+// fileRouteConfig is a Telegraf configuration that reads line protocol from input with inputs.file and
+// writes it to output with outputs.file, through processors (TOML blocks starting with a newline; "" for
+// none), with a batch and buffer large enough for a --once run of the whole file.
+func fileRouteConfig(input, processors, output string) string {
+	return fmt.Sprintf(`[agent]
+  omit_hostname = true
+  skip_processors_after_aggregators = true
+  metric_batch_size = 5000
+  metric_buffer_limit = 1000000
+
+[[inputs.file]]
+  files = [%q]
+  data_format = "influx"
+%s
+[[outputs.file]]
+  files = [%q]
+  data_format = "influx"
+`, input, processors, output)
+}
+
+// execdProcessor is the processors.execd block of fileRouteConfig running plugin with the configuration
+// file conf on the purpleair measurement.
+func execdProcessor(plugin, conf string) string {
+	return fmt.Sprintf("\n[[processors.execd]]\n  namepass = [\"purpleair\"]\n  command = [%q, \"-config\", %q]\n", plugin, conf)
+}
+
 // e2eSetup writes the Telegraf and plugin configurations, exactly as the README documents them.
 type e2eSetup struct {
 	dir, telegraf, plugin, input, output, state, conf string
@@ -89,24 +115,7 @@ func newE2E(t testing.TB, plugin string, pluginConf string) *e2eSetup {
 	if err := os.WriteFile(anomalyConf, []byte(strings.ReplaceAll(pluginConf, "STATE", e.state)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(`[agent]
-  omit_hostname = true
-  skip_processors_after_aggregators = true
-  metric_batch_size = 5000
-  metric_buffer_limit = 1000000
-
-[[inputs.file]]
-  files = [%q]
-  data_format = "influx"
-
-[[processors.execd]]
-  namepass = ["purpleair"]
-  command = [%q, "-config", %q]
-
-[[outputs.file]]
-  files = [%q]
-  data_format = "influx"
-`, e.input, plugin, anomalyConf, e.output)
+	conf := fileRouteConfig(e.input, execdProcessor(plugin, anomalyConf), e.output)
 	if err := os.WriteFile(e.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
