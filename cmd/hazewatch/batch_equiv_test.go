@@ -81,7 +81,14 @@ func referenceBatch(t *testing.T, path string, features []string, raw bool) stri
 	}
 	for r, rec := range recs {
 		s, d := scores[r], scores[r]-forest.Offset()
-		id := formatFloat(value(rec[col("sensor_index")]))
+		// sensor_index as formatFloat wrote it before AppendInt (not formatFloat itself, which batch
+		// prints it with): integers in full, empty where missing.
+		id := ""
+		if v := value(rec[col("sensor_index")]); v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			id = strconv.FormatFloat(v, 'f', -1, 64)
+		} else if !math.IsNaN(v) {
+			id = strconv.FormatFloat(v, 'g', -1, 64)
+		}
 		switch {
 		case raw && d < 0:
 			w.Write([]string{id, strconv.FormatFloat(s, 'g', -1, 64), strconv.FormatFloat(d, 'g', -1, 64), "-1"})
