@@ -19,7 +19,6 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/metric"
-	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/hazewatch/hazewatch/internal/repotest"
@@ -638,9 +637,7 @@ func TestConfigThroughShim(t *testing.T) {
 	api := &fakeAPI{answers: []func(http.ResponseWriter){answer(200, "", `{"data_time_stamp":1,"fields":["sensor_index","pm2.5_cf_1"],"data":[[1,2]]}`)}}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	conf := filepath.Join(t.TempDir(), "purpleair.conf")
-	content := fmt.Sprintf(`[[inputs.purpleair]]
-  source = "api"
+	p, err := loadThroughShim(t, fmt.Sprintf(`  source = "api"
   api_key = %q
   base_url = %q
   poll_interval = "10s"
@@ -654,22 +651,8 @@ func TestConfigThroughShim(t *testing.T) {
   max_retries = 2
   tags = ["name"]
   timestamp = "last_seen"
-`, apiKey, srv.URL)
-	if err := os.WriteFile(conf, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := shim.LoadConfig(&conf)
+`, apiKey, srv.URL))
 	if err != nil {
-		t.Fatal(err)
-	}
-	p, ok := loaded.Input.(*PurpleAir)
-	if !ok {
-		t.Fatalf("loaded %T", loaded.Input)
-	}
-	p.Log = testutil.Logger{}
-	clock := &fakeClock{t: time.Unix(0, 0)} // limit 0: one poll, then wait for Stop
-	p.now, p.sleep = clock.now, clock.sleep
-	if err := p.Init(); err != nil {
 		t.Fatal(err)
 	}
 	acc := run(t, p, 1)
