@@ -110,7 +110,7 @@ func (k KNNImputer) Impute(ctx context.Context, x []float64, cols int) (out []fl
 	if nIncomplete == 0 {
 		return out, missing, nil
 	}
-	if err := k.fill(ctx, out, missing, cols, nn, workers, nIncomplete); err != nil {
+	if _, err := k.fill(ctx, out, missing, cols, nn, workers, nIncomplete); err != nil {
 		return nil, nil, err
 	}
 	return out, missing, nil
@@ -130,17 +130,11 @@ func (k KNNImputer) ImputeInPlace(ctx context.Context, x []float64, cols int) (f
 	if err != nil || nIncomplete == 0 {
 		return 0, err
 	}
-	missing := make([]bool, len(x))
-	survey(x, cols, missing)
-	if err := k.fill(ctx, x, missing, cols, nn, workers, nIncomplete); err != nil {
-		return 0, err
+	missing := make([]bool, len(x)) // survey has checked the rest: only the holes are left to mark
+	for i, v := range x {
+		missing[i] = v != v
 	}
-	for _, m := range missing {
-		if m {
-			filled++
-		}
-	}
-	return filled, nil
+	return k.fill(ctx, x, missing, cols, nn, workers, nIncomplete)
 }
 
 // check validates the options and the matrix's shape, and returns k and the workers to use.
@@ -207,11 +201,12 @@ func survey(x []float64, cols int, missing []bool) (nIncomplete int, err error) 
 	return nIncomplete, nil
 }
 
-// fill imputes the missing cells of x, reading x as it is until every value is known.
-func (k KNNImputer) fill(ctx context.Context, x []float64, missing []bool, cols, nn, workers, nIncomplete int) error {
+// fill imputes the missing cells of x, reading x as it is until every value is known, and returns
+// how many it filled.
+func (k KNNImputer) fill(ctx context.Context, x []float64, missing []bool, cols, nn, workers, nIncomplete int) (filled int, err error) {
 	p := newKNNProblem(x, missing, len(x)/cols, cols, nn, k.Weights, nIncomplete)
 	if err := p.run(ctx, workers); err != nil {
-		return err
+		return 0, err
 	}
 	// Only now: a value written earlier would be read as present by a later receiver's distances.
 	i := 0
@@ -223,7 +218,7 @@ func (k KNNImputer) fill(ctx context.Context, x []float64, missing []bool, cols,
 			}
 		}
 	}
-	return nil
+	return len(p.fills), nil
 }
 
 // knnProblem is the read-only state shared by the workers.
