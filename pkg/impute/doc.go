@@ -49,8 +49,9 @@
 // puts a row beyond the current k-th best distance — an exact bound, since every other term
 // only adds. Memory is O(rows·cols) for the output plus O(complete rows) per lead column in
 // use; [KNNImputer.ImputeInPlace] writes into the input instead of an output, and holds
-// nothing of the matrix's size when no cell is missing. Receivers are processed in parallel in chunks (ctx is checked between chunks), and the
-// result does not depend on the number of workers or on the order rows are visited in.
+// nothing of the matrix's size when no cell is missing. Receivers are processed in parallel
+// in chunks (ctx is checked between chunks), and the result does not depend on the number of
+// workers or on the order rows are visited in.
 //
 // # Streaming imputers
 //

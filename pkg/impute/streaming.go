@@ -41,8 +41,10 @@ func NewStreaming(kind string, alpha float64) (Streaming, error) {
 	return nil, &OptionError{Option: "kind", Msg: fmt.Sprintf("must be one of mean, ewma, last, none; got %q", kind)}
 }
 
-// OptionError is an argument NewStreaming cannot take: Option is "kind" or "alpha". Edges name
-// their own option (impute_default, ewma_alpha, -impute) with errors.As.
+// OptionError is an option this package cannot take: "kind" or "alpha" for NewStreaming (and
+// NewRecord), a KNNImputer field's name ("NNeighbors", "Weights", "Workers") for its Impute and
+// ImputeInPlace. Edges name their own option (impute_default, ewma_alpha, -impute, -k) with
+// errors.As.
 type OptionError struct {
 	Option string
 	Msg    string
