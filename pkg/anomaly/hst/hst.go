@@ -315,7 +315,8 @@ func fingerprint(features []string, limits [][2]float64, opt Options) uint64 {
 // Features returns the feature names, in the positional order Score and Learn expect.
 func (h *Model) Features() []string { return slices.Clone(h.features) }
 
-// Options returns the effective options (defaults filled in, limits for every feature).
+// Options returns the options New was given, with limits for every feature ((0, 1) where none
+// was given).
 func (h *Model) Options() Options {
 	o := h.opt
 	o.Limits = make(map[string][2]float64, len(h.opt.Limits))
