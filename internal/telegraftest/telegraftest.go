@@ -125,16 +125,12 @@ func goInstall(dir, exe string, timeout time.Duration, logf func(string, ...any)
 	}
 	defer os.RemoveAll(tmp)
 
-	goTool, err := goCommand()
-	if err != nil {
-		return "", err
-	}
 	pkg := args[len(args)-1]
 	start := time.Now()
 	logf("telegraftest: building %s into %s", pkg, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, append([]string{"install"}, args...)...)
+	cmd := exec.CommandContext(ctx, repotest.GoTool(), append([]string{"install"}, args...)...)
 	cmd.Dir = tmp // outside any module: go install pkg@version uses the package's own go.mod
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOWORK=off", "GO111MODULE=on")
 	var out bytes.Buffer
@@ -147,17 +143,6 @@ func goInstall(dir, exe string, timeout time.Duration, logf func(string, ...any)
 	}
 	logf("telegraftest: built %s in %s", pkg, time.Since(start).Round(time.Second))
 	return final, nil
-}
-
-func goCommand() (string, error) {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); checkExecutable(p) == nil {
-		return p, nil
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("go command not found: %w", err)
-	}
-	return p, nil
 }
 
 func checkExecutable(p string) error {
