@@ -275,8 +275,9 @@ func fitIsolationForest(ctx context.Context, x []float64, cols int, opt Options,
 	return f, nil
 }
 
-// numWorkers is how many goroutines share jobs units of work: Workers
-// (or GOMAXPROCS), but never more than there are units.
+// numWorkers is how many goroutines share jobs units of work: the Workers
+// the forest was fitted with, or GOMAXPROCS for one decoded into a new
+// Forest (workers is not serialized), but never more than there are units.
 func (f *Forest) numWorkers(jobs int) int {
 	w := f.workers
 	if w <= 0 {
