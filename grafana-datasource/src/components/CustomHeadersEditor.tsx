@@ -94,21 +94,17 @@ export function CustomHeadersEditor({ options, onOptionsChange, authSetsAuthoriz
     );
 
   const removeHeader = (index: number) => {
+    const mustReenter = new Set<number>();
     const next = headers
       .filter((_, i) => i !== index)
       .map((h, i) => {
         if (i >= index && h.configured) {
           // Stored values are not readable here, so a header that moves to a new number must be typed again.
+          mustReenter.add(i);
           return { ...h, configured: false, value: '' };
         }
         return h;
       });
-    const mustReenter = new Set<number>();
-    next.forEach((_, i) => {
-      if (i >= index && headers[i + 1]?.configured) {
-        mustReenter.add(i);
-      }
-    });
     setReenter(mustReenter);
     writeHeaders(next, 1);
   };
