@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"flag"
@@ -107,19 +108,27 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 	}
 	// Not flushed on an error: what is buffered of a failing run is dropped, so that an input that
 	// fails early prints nothing.
-	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
+	bw := bufio.NewWriterSize(stdout, outputBufferSize)
 	header := make([]string, 0, len(cfg.fields)+3)
 	if sc.sensor >= 0 {
 		header = append(header, "sensor_index")
 	}
 	header = append(header, cfg.fields...)
 	header = append(header, "score", "anomaly")
-	if err := w.Write(header); err != nil {
+	// The header through encoding/csv (a field's name may need quoting); the rows, whose fields
+	// are numbers, empty or true/false and need none, formatted straight into the output buffer as
+	// writeBatch does (what encoding/csv.Writer writes for them, byte for byte), without a string
+	// per value.
+	var hb bytes.Buffer
+	hw := csv.NewWriter(&hb)
+	if err := hw.Write(header); err != nil {
 		return err
 	}
+	hw.Flush()
+	bw.Write(hb.Bytes())
 
 	in := make([]float64, len(rr.Header()))
-	rec := make([]string, len(header))
+	line := make([]byte, 0, 128)
 	for r := 0; ; r++ {
 		if err := rr.Next(in); errors.Is(err, io.EOF) {
 			break
@@ -134,29 +143,32 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 		if only && !anomalous {
 			continue
 		}
-		rec = rec[:0]
+		line = line[:0]
 		if sc.sensor >= 0 {
-			rec = append(rec, formatFloat(in[sc.sensor]))
+			line = append(appendFloat(line, in[sc.sensor]), ',')
 		}
 		for _, v := range sc.x {
-			rec = append(rec, formatFloat(v))
+			line = append(appendFloat(line, v), ',')
 		}
-		switch {
-		case !scored: // nothing to score: the reference leaves anomaly_score as None
-			rec = append(rec, "", "")
-		case cfg.raw:
-			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), strconv.FormatBool(anomalous))
-		case anomalous:
-			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), "1")
-		default:
-			rec = append(rec, strconv.FormatFloat(score, 'g', -1, 64), "0")
+		if scored {
+			line = append(strconv.AppendFloat(line, score, 'g', -1, 64), ',')
+			switch {
+			case cfg.raw:
+				line = strconv.AppendBool(line, anomalous)
+			case anomalous:
+				line = append(line, '1')
+			default:
+				line = append(line, '0')
+			}
+		} else {
+			line = append(line, ',') // nothing to score: the reference leaves anomaly_score as None
 		}
-		if err := w.Write(rec); err != nil {
+		line = append(line, '\n')
+		if _, err := bw.Write(line); err != nil {
 			return err
 		}
 	}
-	w.Flush()
-	return w.Error()
+	return bw.Flush()
 }
 
 // streamScorer is the reference flow over rows: per stream (global, or per sensor_index), the
