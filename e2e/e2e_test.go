@@ -664,14 +664,7 @@ func checkBatchRule(t testing.TB, ctx context.Context, host *plugintest.Host, tr
 	}
 	step := time.Duration(stepD)
 	output := m.Output[0]
-	iv := time.Second // Grafana's default when the model has no intervalMs
-	if ms, ok := rule.Model["intervalMs"].(int); ok {
-		iv = time.Duration(ms) * time.Millisecond
-	}
-	mdp := int64(43200) // Grafana's default max data points for alert queries
-	if n, ok := rule.Model["maxDataPoints"].(int); ok {
-		mdp = int64(n)
-	}
+	iv, mdp := alertingRequest(rule.Model)
 	at := func(eval time.Time) plugintest.Query {
 		return plugintest.Query{RefID: eval.UTC().Format(time.RFC3339), JSON: raw, From: eval.Add(-rule.From), To: eval.Add(-rule.To), Interval: iv, MaxDataPoints: mdp}
 	}

@@ -246,6 +246,19 @@ func grafanaRelativeTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("time %q: only now and now-<duration> are supported here", s)
 }
 
+// alertingRequest is the interval and max data points Grafana's alerting sends a rule's query with: the
+// model's intervalMs and maxDataPoints, else its defaults (1 s, 43,200).
+func alertingRequest(model map[string]any) (interval time.Duration, maxDataPoints int64) {
+	interval, maxDataPoints = time.Second, 43200
+	if ms, ok := model["intervalMs"].(int); ok {
+		interval = time.Duration(ms) * time.Millisecond
+	}
+	if n, ok := model["maxDataPoints"].(int); ok {
+		maxDataPoints = int64(n)
+	}
+	return interval, maxDataPoints
+}
+
 // alertQuery is one query of a provisioned alert rule.
 type alertQuery struct {
 	RuleUID       string

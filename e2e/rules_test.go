@@ -512,14 +512,7 @@ func ruleFor(t testing.TB, r *provisioningtest.AlertRule) time.Duration {
 // Evaluations within one step read the same readings: the step's answer is reused for them.
 func presetVerdicts(t testing.TB, ctx context.Context, host *plugintest.Host, q provisioningtest.AlertQuery, raw []byte, evals []time.Time) [][]instance {
 	t.Helper()
-	iv := time.Second
-	if ms, ok := q.Model["intervalMs"].(int); ok {
-		iv = time.Duration(ms) * time.Millisecond
-	}
-	mdp := int64(43200)
-	if n, ok := q.Model["maxDataPoints"].(int); ok {
-		mdp = int64(n)
-	}
+	iv, mdp := alertingRequest(q.Model)
 	hq, err := q.HazewatchQuery()
 	if err != nil {
 		t.Fatal(err)

@@ -211,14 +211,7 @@ func batchRuleQuery(t testing.TB, eval time.Time) (alertQuery, plugintest.Query)
 		if err != nil {
 			t.Fatal(err)
 		}
-		iv := time.Second
-		if ms, ok := q.Model["intervalMs"].(int); ok {
-			iv = time.Duration(ms) * time.Millisecond
-		}
-		mdp := int64(43200)
-		if n, ok := q.Model["maxDataPoints"].(int); ok {
-			mdp = int64(n)
-		}
+		iv, mdp := alertingRequest(q.Model)
 		return q, plugintest.Query{RefID: q.RefID, JSON: raw, From: eval.Add(-q.From), To: eval.Add(-q.To), Interval: iv, MaxDataPoints: mdp}
 	}
 	t.Fatalf("%s: no rule %s querying the hazewatch datasource", alertRulesFile, batchRuleUID)
