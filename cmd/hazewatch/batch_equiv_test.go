@@ -205,3 +205,31 @@ func TestFormatFloatIntegers(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamLinesAreEncodingCSV: stream's rows, formatted without encoding/csv, are what
+// encoding/csv.Writer writes for the same fields (read back and written again, byte for byte), with
+// and without -raw, through holes (empty fields, a row with nothing to score), a missing
+// sensor_index, negative zero and a field name that needs quoting.
+func TestStreamLinesAreEncodingCSV(t *testing.T) {
+	p := writeFile(t, "s.csv", "sensor_index,\"pm\"\"x\",pm2.5_cf_1\n1,2,3\n2,,\n3,-0,7.25\n,4,5.5\n4,1e-7,\n5,3,1e300\n")
+	for _, args := range [][]string{
+		{"stream", "-fields", "pm\"x,pm2.5_cf_1", "-limits", "pm\"x=-1:10,pm2.5_cf_1=0:1000", "-window-size", "2", p},
+		{"stream", "-raw", "-impute", "none", "-fields", "pm\"x,pm2.5_cf_1", "-limits", "pm\"x=-1:10,pm2.5_cf_1=0:1000", "-window-size", "1", p},
+	} {
+		stdout, stderr, code := runCmd(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		var again bytes.Buffer
+		w := csv.NewWriter(&again)
+		if err := w.WriteAll(readCSV(t, stdout)); err != nil {
+			t.Fatal(err)
+		}
+		if again.String() != stdout {
+			t.Errorf("%v: output is not what encoding/csv writes for its fields:\n%s", args, firstDiff(stdout, again.String()))
+		}
+		if n := strings.Count(stdout, "\n"); n != 7 {
+			t.Errorf("%v: %d lines, want the header and 6 rows:\n%s", args, n, stdout)
+		}
+	}
+}
