@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -270,22 +271,32 @@ func runImpute(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := csv.NewWriter(bufio.NewWriterSize(stdout, outputBufferSize))
-	if err := w.Write(in.features); err != nil {
+	bw := bufio.NewWriterSize(stdout, outputBufferSize)
+	// The header through encoding/csv (a column's name may need quoting); the values, numbers
+	// that need none, formatted straight into the output buffer as writeBatch's.
+	var hb bytes.Buffer
+	hw := csv.NewWriter(&hb)
+	if err := hw.Write(in.features); err != nil {
 		return err
 	}
+	hw.Flush()
+	bw.Write(hb.Bytes())
 	cols := len(in.features)
-	rec := make([]string, cols)
+	line := make([]byte, 0, 128)
 	for r := 0; r < in.rows; r++ {
-		for j := range rec {
-			rec[j] = formatFloat(in.x[r*cols+j])
+		line = line[:0]
+		for j, v := range in.x[r*cols : (r+1)*cols] {
+			if j > 0 {
+				line = append(line, ',')
+			}
+			line = appendFloat(line, v)
 		}
-		if err := w.Write(rec); err != nil {
+		line = append(line, '\n')
+		if _, err := bw.Write(line); err != nil {
 			return err
 		}
 	}
-	w.Flush()
-	return w.Error()
+	return bw.Flush()
 }
 
 // forestFlags are the command line's names of the core's options.
