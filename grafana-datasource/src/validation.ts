@@ -263,17 +263,30 @@ export function validateQuery(query: AnomalyQuery): ValidationErrors {
     }
   }
 
-  if (q.output.length === 0) {
-    errors['output'] = 'choose at least one output';
-  } else {
-    const unknown = q.output.find((o) => !OUTPUTS.includes(o));
-    if (unknown !== undefined) {
-      errors['output'] = `unknown output "${unknown}"`;
-    } else if (new Set(q.output).size !== q.output.length) {
-      errors['output'] = 'an output is listed twice';
-    }
+  const output = checkOutputs(q.output, OUTPUTS);
+  if (output) {
+    errors['output'] = output;
   }
   return errors;
+}
+
+/** What is wrong with an output list (empty, an output not in allowed, one listed twice); undefined = nothing. */
+function checkOutputs(
+  output: readonly Output[],
+  allowed: readonly Output[],
+  unknownMessage = (o: string) => `unknown output "${o}"`
+): string | undefined {
+  if (output.length === 0) {
+    return 'choose at least one output';
+  }
+  const unknown = output.find((o) => !allowed.includes(o));
+  if (unknown !== undefined) {
+    return unknownMessage(unknown);
+  }
+  if (new Set(output).size !== output.length) {
+    return 'an output is listed twice';
+  }
+  return undefined;
 }
 
 function validateModeAndTraining(q: CompleteQuery, errors: ValidationErrors) {
@@ -325,18 +338,11 @@ function validatePurpleAir(q: CompleteQuery, errors: ValidationErrors) {
       errors['purpleair.sensor'] = 'not a regular expression';
     }
   }
-  if (q.output.length === 0) {
-    errors['output'] = 'choose at least one output';
-  } else {
-    const unknown = q.output.find((o) => !PRESET_OUTPUTS.includes(o));
-    if (unknown !== undefined) {
-      errors['output'] =
-        unknown === 'decision'
-          ? "decision is the Isolation Forest's output, not the preset's"
-          : `unknown output "${unknown}"`;
-    } else if (new Set(q.output).size !== q.output.length) {
-      errors['output'] = 'an output is listed twice';
-    }
+  const output = checkOutputs(q.output, PRESET_OUTPUTS, (o) =>
+    o === 'decision' ? "decision is the Isolation Forest's output, not the preset's" : `unknown output "${o}"`
+  );
+  if (output) {
+    errors['output'] = output;
   }
 }
 
