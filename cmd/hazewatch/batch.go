@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -272,15 +270,10 @@ func runImpute(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(stdout, outputBufferSize)
-	// The header through encoding/csv (a column's name may need quoting); the values, numbers
-	// that need none, formatted straight into the output buffer as writeBatch's.
-	var hb bytes.Buffer
-	hw := csv.NewWriter(&hb)
-	if err := hw.Write(in.features); err != nil {
+	// The values, numbers that need no quoting, formatted straight into the output buffer.
+	if err := writeHeader(bw, in.features); err != nil {
 		return err
 	}
-	hw.Flush()
-	bw.Write(hb.Bytes())
 	cols := len(in.features)
 	line := make([]byte, 0, 128)
 	for r := 0; r < in.rows; r++ {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -220,6 +223,19 @@ func (f *frame) matrix(names []string) ([]float64, error) {
 	}
 	f.x = out
 	return out, nil
+}
+
+// writeHeader writes a CSV header line into the output buffer through encoding/csv, as a column's
+// name may need quoting; the rows after it are numbers, formatted by appendFloat without it.
+func writeHeader(bw *bufio.Writer, names []string) error {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	if err := w.Write(names); err != nil {
+		return err
+	}
+	w.Flush()
+	_, err := bw.Write(b.Bytes())
+	return err
 }
 
 // formatFloat prints a value so that it reads back exactly: integers (sensor indexes, counts) in

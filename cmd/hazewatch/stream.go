@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -115,17 +113,12 @@ func streamRows(rr rowReader, cfg streamConfig, only bool, stdout io.Writer) err
 	}
 	header = append(header, cfg.fields...)
 	header = append(header, "score", "anomaly")
-	// The header through encoding/csv (a field's name may need quoting); the rows, whose fields
-	// are numbers, empty or true/false and need none, formatted straight into the output buffer as
-	// writeBatch does (what encoding/csv.Writer writes for them, byte for byte), without a string
-	// per value.
-	var hb bytes.Buffer
-	hw := csv.NewWriter(&hb)
-	if err := hw.Write(header); err != nil {
+	// The rows, whose fields are numbers, empty or true/false and need no quoting, are formatted
+	// straight into the output buffer as writeBatch's (what encoding/csv.Writer writes for them,
+	// byte for byte), without a string per value.
+	if err := writeHeader(bw, header); err != nil {
 		return err
 	}
-	hw.Flush()
-	bw.Write(hb.Bytes())
 
 	in := make([]float64, len(rr.Header()))
 	line := make([]byte, 0, 128)
