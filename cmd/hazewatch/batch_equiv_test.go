@@ -81,8 +81,8 @@ func referenceBatch(t *testing.T, path string, features []string, raw bool) stri
 	}
 	for r, rec := range recs {
 		s, d := scores[r], scores[r]-forest.Offset()
-		// sensor_index as formatFloat wrote it before AppendInt (not formatFloat itself, which batch
-		// prints it with): integers in full, empty where missing.
+		// sensor_index as it was written before AppendInt (not appendFloat itself, which batch prints
+		// it with): integers in full, empty where missing.
 		id := ""
 		if v := value(rec[col("sensor_index")]); v == math.Trunc(v) && math.Abs(v) < 1e15 {
 			id = strconv.FormatFloat(v, 'f', -1, 64)
@@ -181,9 +181,10 @@ func firstDiff(got, want string) string {
 	return "lengths " + strconv.Itoa(len(g)) + " and " + strconv.Itoa(len(w)) + " lines"
 }
 
-// TestFormatFloatIntegers: integers, written by AppendInt, read as strconv's shortest 'f' form
-// writes them, up to the 1e15 bound and on both sides of zero; other values keep the 'g' form.
-func TestFormatFloatIntegers(t *testing.T) {
+// TestAppendFloatIntegers: appendFloat's integers, written by AppendInt, read as strconv's
+// shortest 'f' form writes them, up to the 1e15 bound and on both sides of zero; other values keep
+// the 'g' form.
+func TestAppendFloatIntegers(t *testing.T) {
 	values := []float64{0, math.Copysign(0, -1), 1, -1, 7, 123456, 1e14, 1e15 - 1, -(1e15 - 1), 999999999999999, 1<<49 + 1, 0.5, 1e15, 2.5e-7, math.NaN()}
 	for _, v := range values {
 		want := ""
@@ -194,14 +195,14 @@ func TestFormatFloatIntegers(t *testing.T) {
 		default:
 			want = strconv.FormatFloat(v, 'g', -1, 64)
 		}
-		if got := formatFloat(v); got != want {
-			t.Errorf("formatFloat(%v) = %q, want %q", v, got, want)
+		if got := string(appendFloat(nil, v)); got != want {
+			t.Errorf("appendFloat(%v) = %q, want %q", v, got, want)
 		}
 	}
 	for i := range 100000 {
 		v := float64(int64(i) * 9876543211 % 1_000_000_000_000_000)
-		if got, want := formatFloat(v), strconv.FormatFloat(v, 'f', -1, 64); got != want {
-			t.Fatalf("formatFloat(%v) = %q, want %q", v, got, want)
+		if got, want := string(appendFloat(nil, v)), strconv.FormatFloat(v, 'f', -1, 64); got != want {
+			t.Fatalf("appendFloat(%v) = %q, want %q", v, got, want)
 		}
 	}
 }

@@ -238,14 +238,8 @@ func writeHeader(bw *bufio.Writer, names []string) error {
 	return err
 }
 
-// formatFloat prints a value so that it reads back exactly: integers (sensor indexes, counts) in
+// appendFloat appends a value so that it reads back exactly: integers (sensor indexes, counts) in
 // full, everything else in the shortest form that round-trips; NaN (missing) as nothing.
-func formatFloat(v float64) string {
-	var b [32]byte
-	return string(appendFloat(b[:0], v))
-}
-
-// appendFloat is formatFloat appending to b, for output written without a string per value.
 func appendFloat(b []byte, v float64) []byte {
 	if math.IsNaN(v) {
 		return b

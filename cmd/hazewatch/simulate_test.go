@@ -382,7 +382,7 @@ func TestSimulateSmokeLabel(t *testing.T) {
 	for _, row := range r.Data {
 		switch row[sc].Str {
 		case "smoke":
-			smoky[formatFloat(row[0].Num)] = true
+			smoky[string(appendFloat(nil, row[0].Num))] = true
 			if row[fc].Str == string(purpleair.FaultNone) {
 				inSmoke = append(inSmoke, row[pc].Num)
 			}
