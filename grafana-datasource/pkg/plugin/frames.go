@@ -109,7 +109,8 @@ func notices(ns []engine.Notice) []data.Notice {
 }
 
 // purpleAirFrames renders the PurpleAir preset's result: one frame per
-// sensor. Time series carry kind, reason and detail as string fields and
+// sensor (data.NewField copies the values it is given, so the result's
+// slices are handed over as they are). Time series carry kind, reason and detail as string fields and
 // since as a time field (for tables); the numeric frames of fleetAt "last"
 // (alert rules) carry only numbers, with kind, reason and since — and the
 // detail with purpleair.detailLabel — as labels beside sensor_index, so that
@@ -141,7 +142,7 @@ func purpleAirFrames(refID string, q *models.Query, r *engine.Result, meta func(
 				}
 			}
 		} else {
-			f.Fields = append(f.Fields, data.NewField(data.TimeSeriesTimeFieldName, nil, append([]time.Time{}, er.Times...)))
+			f.Fields = append(f.Fields, data.NewField(data.TimeSeriesTimeFieldName, nil, er.Times))
 			if stringsOut {
 				// Text and time fields are not values of the time series
 				// contract; without the type Grafana reads the frame as a table
@@ -152,9 +153,9 @@ func purpleAirFrames(refID string, q *models.Query, r *engine.Result, meta func(
 		for _, o := range q.Output {
 			switch o {
 			case models.OutputScore:
-				f.Fields = append(f.Fields, data.NewField("score", labels.Copy(), append([]float64{}, er.Score[lo:]...)))
+				f.Fields = append(f.Fields, data.NewField("score", labels.Copy(), er.Score[lo:]))
 			case models.OutputAnomaly:
-				f.Fields = append(f.Fields, data.NewField("anomaly", labels.Copy(), append([]float64{}, er.Anomaly[lo:]...)))
+				f.Fields = append(f.Fields, data.NewField("anomaly", labels.Copy(), er.Anomaly[lo:]))
 			case models.OutputEPA:
 				v := make([]*float64, 0, n-lo)
 				for _, x := range er.EPA[lo:] {
@@ -175,7 +176,7 @@ func purpleAirFrames(refID string, q *models.Query, r *engine.Result, meta func(
 				} else if o == models.OutputDetail {
 					src = er.Detail
 				}
-				f.Fields = append(f.Fields, data.NewField(o, labels.Copy(), append([]string{}, src...)))
+				f.Fields = append(f.Fields, data.NewField(o, labels.Copy(), src))
 			case models.OutputSince:
 				if r.Numeric {
 					continue
