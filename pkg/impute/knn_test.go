@@ -124,9 +124,9 @@ func TestKNNImputerErrors(t *testing.T) {
 		{"zero cols", knn(KNNImputer{}), []float64{1}, 0, isPlainError},
 		{"ragged length", knn(KNNImputer{}), []float64{1, 2, 3}, 2, isPlainError},
 		{"no rows", knn(KNNImputer{}), nil, 3, isPlainError},
-		{"negative k", knn(KNNImputer{NNeighbors: -1}), []float64{1, 2}, 2, isPlainError},
-		{"unknown weights", knn(KNNImputer{Weights: 7}), []float64{1, 2}, 2, isPlainError},
-		{"negative workers", knn(KNNImputer{Workers: -2}), []float64{1, 2}, 2, isPlainError},
+		{"negative k", knn(KNNImputer{NNeighbors: -1}), []float64{1, 2}, 2, isOptionError("NNeighbors")},
+		{"unknown weights", knn(KNNImputer{Weights: 7}), []float64{1, 2}, 2, isOptionError("Weights")},
+		{"negative workers", knn(KNNImputer{Workers: -2}), []float64{1, 2}, 2, isOptionError("Workers")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,6 +141,14 @@ func TestKNNImputerErrors(t *testing.T) {
 				t.Fatal("empty message")
 			}
 		})
+	}
+}
+
+// isOptionError is a check for an *OptionError naming option.
+func isOptionError(option string) func(error) bool {
+	return func(err error) bool {
+		var oe *OptionError
+		return errors.As(err, &oe) && oe.Option == option
 	}
 }
 
