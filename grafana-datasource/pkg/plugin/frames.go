@@ -109,8 +109,9 @@ func notices(ns []engine.Notice) []data.Notice {
 }
 
 // purpleAirFrames renders the PurpleAir preset's result: one frame per
-// sensor (data.NewField copies the values it is given, so the result's
-// slices are handed over as they are). Time series carry kind, reason and detail as string fields and
+// sensor (toFrames answers a result without sensors itself; data.NewField
+// copies the values it is given, so the result's slices are handed over as
+// they are). Time series carry kind, reason and detail as string fields and
 // since as a time field (for tables); the numeric frames of fleetAt "last"
 // (alert rules) carry only numbers, with kind, reason and since — and the
 // detail with purpleair.detailLabel — as labels beside sensor_index, so that
@@ -190,12 +191,6 @@ func purpleAirFrames(refID string, q *models.Query, r *engine.Result, meta func(
 				f.Fields = append(f.Fields, data.NewField("since", labels.Copy(), v))
 			}
 		}
-		frames = append(frames, f)
-	}
-	if len(frames) == 0 {
-		f := data.NewFrame("")
-		f.RefID = refID
-		f.Meta = meta(true)
 		frames = append(frames, f)
 	}
 	return frames
