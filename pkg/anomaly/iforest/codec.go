@@ -8,7 +8,7 @@ import (
 	"math"
 )
 
-// Binary form of a fitted IsolationForest, little-endian:
+// Binary form of a fitted Forest, little-endian:
 //
 //	magic "HWIF", version uint16, flags uint16 (0)
 //	cols, maxSamples, trees, nodes uint32

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 )
 
-// IsolationForest is a fitted isolation forest with scikit-learn 1.x
+// Forest is a fitted isolation forest with scikit-learn 1.x
 // semantics (sklearn.ensemble.IsolationForest): the same options, the same
 // tree-growing rules and the same meaning of every score, offset and
 // prediction. It is immutable after fitting and safe for concurrent use.
