@@ -30,8 +30,8 @@ const (
 	maxDepth   = 62 // deeper than any forest of ≤ 2^31 rows; keeps 1<<depth safe
 )
 
-// errIFCorrupt is wrapped by every decoding error.
-var errIFCorrupt = errors.New("iforest: corrupt isolation forest encoding")
+// errCorrupt is wrapped by every decoding error.
+var errCorrupt = errors.New("iforest: corrupt isolation forest encoding")
 
 // MarshalBinary encodes the fitted model for caching (see UnmarshalBinary).
 func (f *Forest) MarshalBinary() ([]byte, error) {
@@ -69,7 +69,7 @@ func (f *Forest) MarshalBinary() ([]byte, error) {
 // a valid tree) with an error, leaving f unchanged.
 func (f *Forest) UnmarshalBinary(data []byte) error {
 	corrupt := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", errIFCorrupt, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", errCorrupt, fmt.Sprintf(format, args...))
 	}
 	if len(data) < headerSize+4 {
 		return corrupt("%d bytes is shorter than the header", len(data))

@@ -109,7 +109,7 @@ func TestIsolationForestUnmarshalRejectsCorruption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := *f
 			err := g.UnmarshalBinary(tc.data)
-			if !errors.Is(err, errIFCorrupt) {
+			if !errors.Is(err, errCorrupt) {
 				t.Fatalf("err = %v, want a corrupt-encoding error", err)
 			}
 			if g.offset != f.offset || len(g.nodes) != len(f.nodes) {

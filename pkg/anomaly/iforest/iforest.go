@@ -239,7 +239,7 @@ func fitIsolationForest(ctx context.Context, x []float64, cols int, opt Options,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := newIFBuilder(x, cols, n, maxSamples, maxDepth, nFeat, opt.Bootstrap)
+			b := newBuilder(x, cols, n, maxSamples, maxDepth, nFeat, opt.Bootstrap)
 			for {
 				t := int(next.Add(1) - 1)
 				if t >= nTrees || ctx.Err() != nil {
@@ -426,7 +426,7 @@ type builder struct {
 	depth      int
 }
 
-func newIFBuilder(x []float64, cols, n, k, maxDepth, nFeat int, bootstrap bool) *builder {
+func newBuilder(x []float64, cols, n, k, maxDepth, nFeat int, bootstrap bool) *builder {
 	b := &builder{x: x, cols: cols, n: n, k: k, maxDepth: maxDepth, nFeat: nFeat, bootstrap: bootstrap}
 	b.pcg = rand.NewPCG(0, 0)
 	b.rng = rand.New(b.pcg)

@@ -85,7 +85,7 @@ func (f *Forest) run(ctx context.Context, x []float64, cols int, dst dest) error
 	}
 	workers := f.numWorkers(chunks)
 	if workers == 1 {
-		s := f.newIFScorer()
+		s := f.newScorer()
 		for c := range chunks {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -108,7 +108,7 @@ func (f *Forest) run(ctx context.Context, x []float64, cols int, dst dest) error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := f.newIFScorer()
+			s := f.newScorer()
 			for {
 				c := int(next.Add(1) - 1)
 				if c >= chunks || ctx.Err() != nil {
@@ -148,7 +148,7 @@ type scorer struct {
 	sums []float64
 }
 
-func (f *Forest) newIFScorer() *scorer {
+func (f *Forest) newScorer() *scorer {
 	s := &scorer{f: f, idx: make([]uint32, chunkRows), sums: make([]float64, chunkRows)}
 	if f.heapKey != nil {
 		s.keys = make([]uint32, chunkRows*f.cols)
