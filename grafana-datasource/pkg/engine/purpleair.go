@@ -288,19 +288,13 @@ func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult 
 			er = &EntityResult{Labels: map[string]string{models.DefaultEntity: keys[m.Sensor]}}
 			ers[m.Sensor] = er
 		}
-		if m.Anomaly && q.PurpleAir.Kind != "" && string(m.Kind) != q.PurpleAir.Kind {
-			// A verdict for the other audience reads as none; the clamp below
-			// then caps its score under the threshold, as the detector caps a
-			// score no check backs.
-			m.Anomaly, m.Kind, m.Reason, m.Detail = false, qa.KindNone, qa.ReasonNone, ""
-		}
-		// Each score is kept on its verdict's side (qa.MarkOf narrows it so;
-		// a verdict the kind filter removed is moved under the threshold), so
-		// that anomaly ⇔ score ≥ threshold holds in what Grafana compares.
+		// Marks keep each score on its verdict's side (qa.MarkOf and qa.Backfill narrow the float32
+		// so), so anomaly ⇔ score ≥ threshold holds in what Grafana compares. A verdict for the other
+		// audience reads as none, its score capped under the threshold as the detector caps a score
+		// no check backs.
 		score := float64(m.Score)
-		if m.Anomaly {
-			score = max(score, q.PurpleAir.Threshold)
-		} else {
+		if m.Anomaly && q.PurpleAir.Kind != "" && string(m.Kind) != q.PurpleAir.Kind {
+			m.Anomaly, m.Kind, m.Reason, m.Detail = false, qa.KindNone, qa.ReasonNone, ""
 			score = min(score, math.Nextafter(q.PurpleAir.Threshold, 0))
 		}
 		er.Times = append(er.Times, time.Unix(0, m.Time).UTC())

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -9,22 +10,31 @@ import (
 	"github.com/hazewatch/hazewatch/pkg/purpleair/qa"
 )
 
-// The preset's results keep anomaly ⇔ score ≥ threshold, which marks (float32
-// scores) alone do not: float32(0.8) is above 0.8 and float32(0.7) below 0.7.
+// The preset's results keep anomaly ⇔ score ≥ threshold at the threshold's own
+// edge (float32(0.8) is above 0.8 and float32(0.7) below 0.7: the marks are made
+// by qa.MarkOf, which narrows each score towards its verdict's side).
 // purpleair.kind keeps one audience's verdicts: a verdict of the other kind
 // reads as none, its score below the threshold; verdicts of the kind kept,
 // and readings without one, are as the detector gave them.
 func TestPurpleAirResultsKindAndThreshold(t *testing.T) {
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for _, threshold := range []float64{0.7, 0.8} {
-		edge := float32(threshold) // the threshold as a mark holds it: above or below it
+		// Just under the threshold is where the detector caps a score no check backs; at it, an anomaly.
+		below := math.Nextafter(threshold, 0)
+		mark := func(sensor int64, minute int, since time.Time, res qa.Result, detail string) qa.Mark {
+			r := qa.NewReading(at.Add(time.Duration(minute) * time.Minute))
+			res.Since = since
+			m := qa.MarkOf(sensor, &r, &res, true)
+			m.Detail = detail
+			return m
+		}
 		marks := []qa.Mark{
-			{Sensor: 0, Time: at.UnixNano(), Score: 0.2},
-			{Sensor: 0, Time: at.Add(time.Minute).UnixNano(), Since: at.UnixNano(), Score: 0.95, Kind: qa.KindSensor, Reason: qa.ReasonFlatline, Anomaly: true, Detail: "flat"},
-			{Sensor: 0, Time: at.Add(2 * time.Minute).UnixNano(), Score: edge},
-			{Sensor: 1, Time: at.UnixNano(), Since: at.UnixNano(), Score: 0.9, Kind: qa.KindAir, Reason: qa.ReasonAir, Anomaly: true, Detail: "smoke"},
-			{Sensor: 1, Time: at.Add(time.Minute).UnixNano(), Since: at.UnixNano(), Score: edge, Kind: qa.KindAir, Reason: qa.ReasonAir, Anomaly: true, Detail: "smoke"},
-			{Sensor: 1, Time: at.Add(2 * time.Minute).UnixNano(), Score: 0.3},
+			mark(0, 0, time.Time{}, qa.Result{Score: 0.2}, ""),
+			mark(0, 1, at, qa.Result{Score: 0.95, Kind: qa.KindSensor, Reason: qa.ReasonFlatline, Anomaly: true}, "flat"),
+			mark(0, 2, time.Time{}, qa.Result{Score: below}, ""),
+			mark(1, 0, at, qa.Result{Score: 0.9, Kind: qa.KindAir, Reason: qa.ReasonAir, Anomaly: true}, "smoke"),
+			mark(1, 1, at, qa.Result{Score: threshold, Kind: qa.KindAir, Reason: qa.ReasonAir, Anomaly: true}, "smoke"),
+			mark(1, 2, time.Time{}, qa.Result{Score: 0.3}, ""),
 		}
 		for _, kind := range []string{"", models.PurpleAirKindSensor, models.PurpleAirKindAir} {
 			t.Run(fmt.Sprintf("threshold=%v/kind=%s", threshold, kind), func(t *testing.T) {

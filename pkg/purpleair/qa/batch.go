@@ -53,7 +53,7 @@ func Backfill(marks []Mark, threshold float64) {
 		case m.Anomaly:
 			if ep == nil || m.Since < ep.since || m.Reason != ep.reason {
 				episodes[m.Sensor] = &open{since: m.Since, kind: m.Kind, reason: m.Reason,
-					score: max(m.Score, float32(threshold)), detail: m.Detail}
+					score: max(m.Score, scoreFloat32(threshold, true)), detail: m.Detail}
 			}
 		case ep != nil && m.Time >= ep.since:
 			m.Anomaly, m.Kind, m.Reason, m.Score = true, ep.kind, ep.reason, max(m.Score, ep.score)

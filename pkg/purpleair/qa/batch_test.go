@@ -60,3 +60,17 @@ func TestMarkScoreKeepsItsSide(t *testing.T) {
 		}
 	}
 }
+
+// TestBackfillScoreKeepsItsSide: a reading marked back into an episode scores at least the float64
+// threshold, where float32(threshold) alone falls under it (0.7).
+func TestBackfillScoreKeepsItsSide(t *testing.T) {
+	const th = 0.7
+	marks := []Mark{
+		{Sensor: 1, Time: 1, Score: 0.1},
+		{Sensor: 1, Time: 2, Score: float32(th), Anomaly: true, Kind: KindSensor, Reason: ReasonFlatline, Since: 1}, // as a hand-made mark could hold it: under th
+	}
+	Backfill(marks, th)
+	if m := marks[0]; !m.Anomaly || !(float64(m.Score) >= th) {
+		t.Errorf("backfilled mark: anomaly %v, score %v; want an anomaly scoring ≥ %v", m.Anomaly, m.Score, th)
+	}
+}
