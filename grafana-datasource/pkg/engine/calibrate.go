@@ -3,6 +3,8 @@ package engine
 import (
 	"math"
 	"slices"
+
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 )
 
 // tailCalib turns a raw Isolation Forest score into 1 − its tail probability
@@ -84,21 +86,7 @@ func newTailCalib(scores []float64, psi int) *tailCalib {
 // scoreCeiling is the highest score a forest of psi samples per tree gives:
 // 2^(−1/c(ψ)), a path of length 1 in every tree.
 func scoreCeiling(psi int) float64 {
-	return math.Exp2(-1 / avgPathLength(psi))
-}
-
-// avgPathLength is c(n) of Liu et al.: the average path length of an
-// unsuccessful search in a binary search tree of n points.
-func avgPathLength(n int) float64 {
-	switch {
-	case n <= 1:
-		return 0
-	case n == 2:
-		return 1
-	}
-	const euler = 0.5772156649015329
-	m := float64(n - 1)
-	return 2*(math.Log(m)+euler) - 2*m/float64(n)
+	return math.Exp2(-1 / iforest.AveragePathLength(psi))
 }
 
 func quantileSorted(s []float64, p float64) float64 {

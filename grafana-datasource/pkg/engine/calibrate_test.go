@@ -13,6 +13,8 @@ import (
 
 	"github.com/hazewatch/hazewatch/grafana-datasource/pkg/models"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
+
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 )
 
 func TestTailCalibExponential(t *testing.T) {
@@ -68,8 +70,8 @@ func TestTailCalibBounded(t *testing.T) {
 			t.Errorf("tail(%.4f) = %.3g, want ≈ %.3g", s, got, want)
 		}
 	}
-	if math.Abs(scoreCeiling(2)-0.5) > 1e-12 || math.Abs(avgPathLength(256)-10.244) > 1e-3 {
-		t.Errorf("c(2) = %g, c(256) = %g: want 1 and 10.244 (Liu et al.)", avgPathLength(2), avgPathLength(256))
+	if math.Abs(scoreCeiling(2)-0.5) > 1e-12 || math.Abs(iforest.AveragePathLength(256)-10.244) > 1e-3 {
+		t.Errorf("c(2) = %g, c(256) = %g: want 1 and 10.244 (Liu et al.)", iforest.AveragePathLength(2), iforest.AveragePathLength(256))
 	}
 }
 

@@ -96,11 +96,11 @@ type treeNode struct {
 // eulerGamma is the Euler–Mascheroni constant, numpy's np.euler_gamma.
 const eulerGamma = 0.5772156649015329
 
-// averagePathLength is c(n) of Liu et al., scikit-learn's
+// AveragePathLength is c(n) of Liu et al., scikit-learn's
 // _average_path_length: the expected path length of an unsuccessful search
 // in a binary search tree of n keys, i.e. how much deeper an isolation tree
 // would have grown below a leaf still holding n rows.
-func averagePathLength(n int) float64 {
+func AveragePathLength(n int) float64 {
 	switch {
 	case n <= 1:
 		return 0
@@ -116,7 +116,7 @@ func averagePathLength(n int) float64 {
 // written as scikit-learn evaluates it, (nodes on path + c(n)) − 1, so the
 // float64 rounding is the same and sums over trees agree to the bit.
 func leafPathLength(depth, n int) float64 {
-	return (float64(depth+1) + averagePathLength(n)) - 1.0
+	return (float64(depth+1) + AveragePathLength(n)) - 1.0
 }
 
 // float32Below returns the largest float32 not greater than t. See treeNode.

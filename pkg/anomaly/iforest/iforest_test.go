@@ -88,8 +88,8 @@ func TestSplitRuleLessOrEqualGoesLeft(t *testing.T) {
 	}
 	f := &Forest{cols: 2, maxSamples: 4, offset: -0.5}
 	f.assemble([]tree{tr})
-	leftScore := -math.Pow(2, -(1+averagePathLength(1))/averagePathLength(4))
-	rightScore := -math.Pow(2, -(1+averagePathLength(3))/averagePathLength(4))
+	leftScore := -math.Pow(2, -(1+AveragePathLength(1))/AveragePathLength(4))
+	rightScore := -math.Pow(2, -(1+AveragePathLength(3))/AveragePathLength(4))
 	tests := []struct {
 		name string
 		v    float64

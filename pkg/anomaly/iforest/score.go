@@ -198,7 +198,7 @@ func (s *scorer) chunk(x []float64, c, rows int, dst dest) error {
 		}
 	}
 
-	denom := float64(len(f.treeDepth)) * averagePathLength(f.maxSamples)
+	denom := float64(len(f.treeDepth)) * AveragePathLength(f.maxSamples)
 	for r, sum := range sums {
 		// scikit-learn: 2 ** -(depths / denominator), with the exponent
 		// taken as −1 when the denominator is 0 (max_samples = 1).

@@ -46,7 +46,7 @@ func TestAveragePathLengthMatchesSklearn(t *testing.T) {
 		t.Fatal("no c(n) cases in fixture")
 	}
 	for _, tc := range fx.C {
-		got := averagePathLength(tc.N)
+		got := AveragePathLength(tc.N)
 		// numpy's log and Go's may differ in the last bit.
 		if math.Abs(got-tc.C) > 1e-15*math.Max(1, math.Abs(tc.C)) {
 			t.Errorf("c(%d) = %.17g, sklearn %.17g", tc.N, got, tc.C)
