@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"github.com/hazewatch/hazewatch/internal/plugintest"
 	"github.com/hazewatch/hazewatch/internal/proctest"
@@ -80,7 +79,10 @@ func TestStoresVictoriaMetrics(t *testing.T) {
 	}
 	t.Logf("VictoriaMetrics holds all %d samples, by remote write and by line protocol", n)
 	// Without it, names keep the field's dots.
-	raw := vmLabelValues(t, ctx, vmInfluxRaw, "__name__")
+	raw, err := vmInfluxRaw.MetricNames(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !slices.Contains(raw, "purpleair_pm2.5_cf_1") || slices.Contains(raw, "purpleair_pm2_5_cf_1") {
 		t.Errorf("VictoriaMetrics without -usePromCompatibleNaming: metric names %q; want the line protocol's purpleair_pm2.5_cf_1 and not the sanitised one", raw)
 	}
@@ -220,28 +222,6 @@ func waitUntil(at time.Time) {
 	if d := time.Until(at); d > 0 {
 		time.Sleep(d)
 	}
-}
-
-// vmLabelValues asks a store's Prometheus API for one label's values (over its whole retention).
-func vmLabelValues(t testing.TB, ctx context.Context, store *promtest.Server, label string) []string {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, store.URL+"/api/v1/label/"+url.PathEscape(label)+"/values?start=0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Status string   `json:"status"`
-		Data   []string `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" {
-		t.Fatalf("label values of %s: HTTP %d, %v", label, resp.StatusCode, err)
-	}
-	return r.Data
 }
 
 // checkCompletion runs the query editor's three resources and compares them with what was written.

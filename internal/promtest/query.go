@@ -127,9 +127,10 @@ func ParsePair(p [2]any) (Sample, error) {
 	return Sample{T: int64(ts*1000 + 0.5), V: v}, nil
 }
 
-// MetricNames lists the metric names the server holds (the values of __name__).
+// MetricNames lists the metric names the server holds (the values of __name__) over its whole retention:
+// start=0, since a store such as VictoriaMetrics otherwise answers for the last day only.
 func (s *Server) MetricNames(ctx context.Context) ([]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/label/__name__/values", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/label/__name__/values?start=0", nil)
 	if err != nil {
 		return nil, err
 	}
