@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hazewatch/hazewatch/internal/composetest"
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
@@ -317,10 +318,7 @@ func TestComposePrometheus(t *testing.T) {
 // TestPrometheusConfig checks deploy/prometheus/prometheus.yml with promtool and that its out-of-order
 // window fits inside the retention compose sets (samples older than the retention are useless anyway).
 func TestPrometheusConfig(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		repotest.SkipOrFailInCI(t, "promtool is not installed (Debian package prometheus)")
-	}
+	promtool := promtest.Promtool(t)
 	cfg := repotest.Path(t, "deploy/prometheus/prometheus.yml")
 	if out, err := exec.Command(promtool, "check", "config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)

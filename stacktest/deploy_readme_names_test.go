@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hazewatch/hazewatch/internal/promtest"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
@@ -139,10 +140,7 @@ func TestDeployREADMERecordingRule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs promtool; skipped with -short")
 	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		repotest.SkipOrFailInCI(t, "promtool is not installed")
-	}
+	promtool := promtest.Promtool(t)
 	sec := section(t, string(repotest.ReadFile(t, "deploy/README.md")), "## Metric names in Prometheus")
 	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindStringSubmatch(sec)
 	if m == nil || !strings.Contains(m[1], "(purpleair_temperature - 32) / 1.8") {

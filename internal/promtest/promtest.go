@@ -9,6 +9,7 @@ package promtest
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -36,13 +37,27 @@ func SkipIfAbsent(t testing.TB) {
 // the test skips (fails in CI).
 func Binary(t testing.TB) string {
 	t.Helper()
-	if _, err := os.Stat(PrometheusBin); err == nil {
-		return PrometheusBin
+	return installed(t, PrometheusBin)
+}
+
+// Promtool is promtool: the Debian package's, else the first promtool on PATH. Missing, the test skips
+// (fails in CI).
+func Promtool(t testing.TB) string {
+	t.Helper()
+	return installed(t, PromtoolBin)
+}
+
+// installed is deb (a program of the Debian package prometheus) if it is there, else the program of the
+// same name on PATH; missing, it skips the test (fails it in CI).
+func installed(t testing.TB, deb string) string {
+	t.Helper()
+	if _, err := os.Stat(deb); err == nil {
+		return deb
 	}
-	if p, err := exec.LookPath("prometheus"); err == nil {
+	if p, err := exec.LookPath(filepath.Base(deb)); err == nil {
 		return p
 	}
-	repotest.SkipOrFailInCI(t, PrometheusBin+" is missing: install the Debian package prometheus (apt-get install prometheus; .ci/run installs it)")
+	repotest.SkipOrFailInCI(t, deb+" is missing: install the Debian package prometheus (apt-get install prometheus; .ci/run installs it)")
 	return ""
 }
 
