@@ -106,11 +106,11 @@ func Plugin() error {
 	return zipPlugin()
 }
 
-// Test runs every test: Go (unit, integration against a real Prometheus, end to end through a real
-// Telegraf and through our distribution, the plugin binary over Grafana's plugin protocol, the built
+// Test runs every test: Go (unit, integration against a real Prometheus and the stores Stores builds,
+// end to end through a real Telegraf and through our distribution, the plugin binary over Grafana's plugin protocol, the built
 // plugin package) and the frontend's (type check, lint, jest, the editors in headless Chromium).
 func Test() error {
-	mg.SerialDeps(SystemDeps, Telegraf, HazewatchTelegraf, Plugin)
+	mg.SerialDeps(SystemDeps, Stores, Telegraf, HazewatchTelegraf, Plugin)
 	tg, _ := filepath.Abs(filepath.Join("bin", "telegraf"))
 	dist, _ := filepath.Abs(filepath.Join("bin", teldist.Name))
 	env := map[string]string{"HAZEWATCH_TELEGRAF": tg, teldist.EnvBinary: dist}
