@@ -113,7 +113,7 @@ func TestStoresLoad(t *testing.T) {
 		ingest := time.Since(began)
 		if tg.name == "victoria-metrics" {
 			// As README, Scaling says to after a backfill (see vmAfterBackfill).
-			waitUntil(fleet.last.Add(vmLatencyOffset + 2*time.Second))
+			waitUntil(fleet.newest().Add(vmLatencyOffset + 2*time.Second))
 			vmAfterBackfill(t, store)
 		}
 		n := compareCounts(t, ctx, store, fleet.readings, tg.ignore...)

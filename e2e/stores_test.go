@@ -78,6 +78,16 @@ type storeFleet struct {
 	log      string    // Telegraf's whole log
 }
 
+// newest is the time of the newest reading Telegraf sent: after the replay the simulator goes on in real
+// time, so a step past last can reach the store before Telegraf stops.
+func (f *storeFleet) newest() time.Time {
+	t := f.last
+	for _, r := range f.readings {
+		t = maxTime(t, r.Time)
+	}
+	return t
+}
+
 // replay runs Telegraf with the shipped configs, remote-writing to remoteURL a fleet of sensors whose
 // history of the given length ends at the last step before now, and waits until every reading has
 // been written (and the output flushed: Telegraf is stopped). during, when set, runs once half of the

@@ -64,7 +64,7 @@ func TestStoresVictoriaMetrics(t *testing.T) {
 	replayInflux(t, stack, fleet, "vm-influx", vmInflux.URL+"/write", vmInfluxRaw.URL+"/write")
 
 	// The newest samples reach an instant query only after the latency offset.
-	waitUntil(fleet.last.Add(vmLatencyOffset + 2*time.Second))
+	waitUntil(fleet.newest().Add(vmLatencyOffset + 2*time.Second))
 	for _, s := range []*promtest.Server{vm, vmInflux, vmInfluxRaw} {
 		vmAfterBackfill(t, s)
 	}
