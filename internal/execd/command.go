@@ -26,8 +26,36 @@ func Setup(stdout, stderr io.Writer, debug bool) (*Logger, func()) {
 		if f, ok := stdout.(*os.File); ok {
 			WaitDrained(f, drainWithin)
 		}
+		closePipes(stdout, stderr)
 	}
 	return logger, done
+}
+
+// eofWithin is how long a command, having closed its pipes, stays alive before exiting. Telegraf reads
+// each pipe until EOF while it waits for the process, and closes its ends once the process has exited:
+// a reader still blocked in read then fails with "file already closed", which Telegraf logs as an error
+// of the plugin at every stop. Closing our ends first hands each reader its EOF; the pause lets Telegraf's
+// reader goroutines take it before the exit closes the pipes under them.
+const eofWithin = 100 * time.Millisecond
+
+// closePipes closes those of the writers that are pipes (what Telegraf's execd plugins give a command;
+// nothing is closed when it runs in a terminal or writes to files), then pauses for eofWithin.
+func closePipes(writers ...io.Writer) {
+	closed := false
+	for _, w := range writers {
+		f, ok := w.(*os.File)
+		if !ok {
+			continue
+		}
+		if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			continue
+		}
+		f.Close()
+		closed = true
+	}
+	if closed {
+		time.Sleep(eofWithin)
+	}
 }
 
 // OnSignal calls f in a goroutine of its own on the first SIGINT or SIGTERM (Telegraf's last resort

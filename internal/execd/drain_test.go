@@ -60,3 +60,44 @@ func TestWaitOnNonPipeReturns(t *testing.T) {
 		t.Fatal("WaitDrained on a regular file did not return")
 	}
 }
+
+// TestDrainedHandsTheReaderItsEOF: after the returned function of Setup, a reader of the command's
+// stdout and stderr pipes gets every byte and then EOF, as Telegraf's execd reader must before the
+// process exits (else it logs "file already closed").
+func TestDrainedHandsTheReaderItsEOF(t *testing.T) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { outR.Close(); outW.Close(); errR.Close(); errW.Close() })
+	logger, drained := Setup(outW, errW, false)
+	logger.Warnf("last words")
+	if _, err := outW.WriteString("m v=1 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 2)
+	for _, r := range []*os.File{outR, errR} {
+		go func() {
+			b, err := io.ReadAll(r) // returns only at EOF
+			if err != nil {
+				b = append(b, err.Error()...)
+			}
+			got <- string(b)
+		}()
+	}
+	drained()
+	for range 2 {
+		select {
+		case s := <-got:
+			if s != "m v=1 1\n" && s != "W! last words\n" {
+				t.Errorf("reader got %q", s)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a reader saw no EOF after drained: the pipe is still open")
+		}
+	}
+}
