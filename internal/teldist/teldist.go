@@ -23,6 +23,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
 // Name is the distribution's binary name.
@@ -66,7 +68,7 @@ type Options struct {
 	GOOS   string // empty: the host's
 	GOARCH string // empty: the host's
 	GOARM  string // linux/arm only; empty: Go's default
-	// Go is the go command; empty: $GOROOT/bin/go of this process, else go on PATH.
+	// Go is the go command; empty: repotest.GoTool (the running toolchain's, else go on PATH).
 	Go     string
 	Stdout io.Writer // the go command's output; nil discards it
 }
@@ -210,10 +212,7 @@ func Prepare(ctx context.Context, goCmd, root, dir string) (string, error) {
 func Build(ctx context.Context, o Options) error {
 	goCmd := o.Go
 	if goCmd == "" {
-		var err error
-		if goCmd, err = GoCommand(); err != nil {
-			return err
-		}
+		goCmd = repotest.GoTool()
 	}
 	root, err := filepath.Abs(o.Root)
 	if err != nil {
@@ -267,18 +266,6 @@ func platform(o Options) string {
 		goarch = runtime.GOARCH
 	}
 	return goos + "/" + goarch
-}
-
-// GoCommand is the go command of the toolchain running this process, else go on PATH.
-func GoCommand() (string, error) {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p, nil
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("go command not found: %w", err)
-	}
-	return p, nil
 }
 
 func fileExists(p string) bool {

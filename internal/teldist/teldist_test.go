@@ -17,12 +17,8 @@ import (
 // module with this checkout (not a published version), and nothing of ours overwrote Telegraf's files.
 func TestPrepare(t *testing.T) {
 	root := repotest.Root(t)
-	goCmd, err := GoCommand()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	version, err := Prepare(context.Background(), goCmd, root, dir)
+	version, err := Prepare(context.Background(), repotest.GoTool(), root, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
