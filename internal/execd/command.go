@@ -36,7 +36,7 @@ func Setup(stdout, stderr io.Writer, debug bool) (*Logger, func()) {
 // a reader still blocked in read then fails with "file already closed", which Telegraf logs as an error
 // of the plugin at every stop. Closing our ends first hands each reader its EOF; the pause lets Telegraf's
 // reader goroutines take it before the exit closes the pipes under them.
-const eofWithin = 100 * time.Millisecond
+const eofWithin = 250 * time.Millisecond
 
 // closePipes closes those of the writers that are pipes (what Telegraf's execd plugins give a command;
 // nothing is closed when it runs in a terminal or writes to files), then pauses for eofWithin.
