@@ -11,12 +11,12 @@ import (
 // record costs what its memory accesses cost.
 const benchSeries = 10000
 
-// BenchmarkHSTScoreLearnSeries: ScoreLearn over 10,000 series (10 trees, height 8), one state per
+// BenchmarkScoreLearnSeries: ScoreLearn over 10,000 series (10 trees, height 8), one state per
 // series, records round-robin over the series. Window 250 is the processor's and the PurpleAir
 // preset's default; window 1000 is one that needs 16-bit masses. Reports ns/op per record and
 // B/series, the heap that 10,000 NewState calls hold divided by 10,000 (allocator rounding
 // included), next to SizeBytes.
-func BenchmarkHSTScoreLearnSeries(b *testing.B) {
+func BenchmarkScoreLearnSeries(b *testing.B) {
 	for _, bc := range []struct{ features, window int }{
 		{1, 250}, {2, 250}, {3, 250}, {1, 1000},
 	} {
@@ -80,9 +80,9 @@ func BenchmarkHSTScoreLearnSeries(b *testing.B) {
 	}
 }
 
-// BenchmarkHSTMarshalState: saving and loading one warm state at the defaults (10 trees, height 8,
+// BenchmarkMarshalState: saving and loading one warm state at the defaults (10 trees, height 8,
 // window 250), what a state file costs per series (records/… here count states).
-func BenchmarkHSTMarshalState(b *testing.B) {
+func BenchmarkMarshalState(b *testing.B) {
 	h := newHST(b, []string{"pm1.0_cf_1"}, withDefaults(Options{Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11}))
 	s := h.NewState()
 	x := []float64{0}

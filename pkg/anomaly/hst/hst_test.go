@@ -98,9 +98,9 @@ func newHST(t testing.TB, features []string, opt Options) *Model {
 	return h
 }
 
-// TestHSTRiverDocstringExample is River's documented HalfSpaceTrees example: learn 0.5, 0.45, 0.43,
+// TestRiverDocstringExample is River's documented HalfSpaceTrees example: learn 0.5, 0.45, 0.43,
 // then learn each x and score it. The docstring prints 3 places; the fixture holds the full floats.
-func TestHSTRiverDocstringExample(t *testing.T) {
+func TestRiverDocstringExample(t *testing.T) {
 	documented := []struct {
 		x    float64
 		want string
@@ -127,9 +127,9 @@ func TestHSTRiverDocstringExample(t *testing.T) {
 	}
 }
 
-// TestHSTStructureMatchesRiver compares the trees built from each seed with the ones CPython's
+// TestStructureMatchesRiver compares the trees built from each seed with the ones CPython's
 // random builds through River's make_padded_tree.
-func TestHSTStructureMatchesRiver(t *testing.T) {
+func TestStructureMatchesRiver(t *testing.T) {
 	for name, c := range loadHSTCases(t) {
 		t.Run(name, func(t *testing.T) {
 			h := newHST(t, c.Features, c.options())
@@ -162,9 +162,9 @@ func TestHSTStructureMatchesRiver(t *testing.T) {
 	}
 }
 
-// TestHSTMissingFeatures replays records with missing values (NaN here, an absent key in River)
+// TestMissingFeatures replays records with missing values (NaN here, an absent key in River)
 // through three unequally ranged features, both as Score+Learn and as ScoreLearn.
-func TestHSTMissingFeatures(t *testing.T) {
+func TestMissingFeatures(t *testing.T) {
 	c := testCaseNamed(t, "three_features_missing")
 	h := newHST(t, c.Features, c.options())
 	separate, combined := h.NewState(), h.NewState()
@@ -194,9 +194,9 @@ func TestHSTMissingFeatures(t *testing.T) {
 	}
 }
 
-// TestHSTMissingGoesToHeavierChild pins River's rule on a hand-made state: a missing split
+// TestMissingGoesToHeavierChild pins River's rule on a hand-made state: a missing split
 // feature follows the child with more l_mass, and the left one on ties.
-func TestHSTMissingGoesToHeavierChild(t *testing.T) {
+func TestMissingGoesToHeavierChild(t *testing.T) {
 	h := newHST(t, []string{"x"}, Options{Trees: 1, Height: 1, WindowSize: 10, Seed: 1})
 	tests := []struct {
 		name        string
@@ -223,10 +223,10 @@ func TestHSTMissingGoesToHeavierChild(t *testing.T) {
 	}
 }
 
-// TestHSTValueAtThresholdGoesRight: River tests value < threshold, so a value equal to a split
+// TestValueAtThresholdGoesRight: River tests value < threshold, so a value equal to a split
 // threshold goes right. Checked at every tree's root, for one feature and for several features
 // (the dense walks differ).
-func TestHSTValueAtThresholdGoesRight(t *testing.T) {
+func TestValueAtThresholdGoesRight(t *testing.T) {
 	for _, features := range [][]string{{"x"}, {"x", "y", "z"}} {
 		h := newHST(t, features, Options{Trees: 7, Height: 3, WindowSize: 50, Seed: 5})
 		for tree := 0; tree < h.opt.Trees; tree++ {
@@ -246,11 +246,11 @@ func TestHSTValueAtThresholdGoesRight(t *testing.T) {
 	}
 }
 
-// TestHSTPurpleAirReferenceFlow runs the reference streaming flow (running-mean imputation of
+// TestPurpleAirReferenceFlow runs the reference streaming flow (running-mean imputation of
 // pm1.0_cf_1, then HalfSpaceTrees(n_trees=10, height=8, window_size=72, limits={'pm1.0_cf_1':
 // (0, 1200)}, seed=11), score then learn) over the shared snapshot and compares every score with
 // the fixture from testdata/gen_hst.py (a hash of all 25,552 plus sampled values).
-func TestHSTPurpleAirReferenceFlow(t *testing.T) {
+func TestPurpleAirReferenceFlow(t *testing.T) {
 	var want struct {
 		SnapshotSHA256      string     `json:"snapshot_sha256"`
 		Rows                int        `json:"rows"`
@@ -377,7 +377,7 @@ func stateEqual(a, b *State) bool {
 		slices.Equal(a.m8, b.m8) && slices.Equal(a.m16, b.m16) && (a.m8 == nil) == (b.m8 == nil)
 }
 
-func TestHSTStateRoundTrip(t *testing.T) {
+func TestStateRoundTrip(t *testing.T) {
 	h := newHST(t, []string{"a", "b"}, withDefaults(Options{WindowSize: 72, Seed: 11}))
 	for _, n := range []int{0, 1, 71, 72, 73, 500, 1001} {
 		t.Run(fmt.Sprint(n, " records"), func(t *testing.T) {
@@ -409,12 +409,12 @@ func TestHSTStateRoundTrip(t *testing.T) {
 	}
 }
 
-// TestHSTStateLoadsSavedFormat: states saved before the compact in-memory layout (commit 7418cde,
+// TestStateLoadsSavedFormat: states saved before the compact in-memory layout (commit 7418cde,
 // uint16 masses for every node, tree-major) still load, and today's MarshalState writes the same
 // bytes for the same records. testdata/hst_state_v1_window*.bin were written by that commit's
 // MarshalState after feed(h, s, records, 3) with the options below; window 1000 has 16-bit
 // masses, window 72 8-bit ones.
-func TestHSTStateLoadsSavedFormat(t *testing.T) {
+func TestStateLoadsSavedFormat(t *testing.T) {
 	tests := []struct {
 		file     string
 		features []string
@@ -477,7 +477,7 @@ func reseal(b []byte) []byte {
 	return binary.LittleEndian.AppendUint32(bytes.Clone(body), crc32.ChecksumIEEE(body))
 }
 
-func TestHSTStateRejectsBadInput(t *testing.T) {
+func TestStateRejectsBadInput(t *testing.T) {
 	h := newHST(t, []string{"x"}, withDefaults(Options{WindowSize: 72, Seed: 11}))
 	other := newHST(t, []string{"x"}, withDefaults(Options{WindowSize: 72, Seed: 12}))
 	s := h.NewState()
@@ -524,9 +524,9 @@ func TestHSTStateRejectsBadInput(t *testing.T) {
 	}
 }
 
-// FuzzHSTUnmarshalState: arbitrary bytes never panic, and whatever is accepted re-serializes to
+// FuzzUnmarshalState: arbitrary bytes never panic, and whatever is accepted re-serializes to
 // the same bytes.
-func FuzzHSTUnmarshalState(f *testing.F) {
+func FuzzUnmarshalState(f *testing.F) {
 	h, err := New([]string{"x"}, Options{Trees: 3, Height: 3, WindowSize: 5, Seed: 1})
 	if err != nil {
 		f.Fatal(err)
@@ -549,9 +549,9 @@ func FuzzHSTUnmarshalState(f *testing.F) {
 	})
 }
 
-// TestHSTSharedStructureIndependentStates: many series on one model (concurrently) score exactly
+// TestSharedStructureIndependentStates: many series on one model (concurrently) score exactly
 // as each would alone on its own model.
-func TestHSTSharedStructureIndependentStates(t *testing.T) {
+func TestSharedStructureIndependentStates(t *testing.T) {
 	opt := Options{Trees: 10, Height: 8, WindowSize: 20, Seed: 11}
 	shared := newHST(t, []string{"a", "b"}, opt)
 	const series = 16
@@ -581,11 +581,11 @@ func TestHSTSharedStructureIndependentStates(t *testing.T) {
 	}
 }
 
-// TestHSTStateSize: masses take the narrowest type the window allows (uint8 up to 255, so the
+// TestStateSize: masses take the narrowest type the window allows (uint8 up to 255, so the
 // default 250 included), a state stays within issue 14's 11 KiB per series for 10 trees of height
 // 8 even with 16-bit masses, and a full window of one value (every record down one path) does not
 // wrap the masses at either type's limit.
-func TestHSTStateSize(t *testing.T) {
+func TestStateSize(t *testing.T) {
 	tests := []struct {
 		window   int
 		narrow   bool
@@ -635,7 +635,7 @@ func TestHSTStateSize(t *testing.T) {
 	}
 }
 
-func TestHSTDoesNotAllocate(t *testing.T) {
+func TestDoesNotAllocate(t *testing.T) {
 	h := newHST(t, []string{"a", "b"}, withDefaults(Options{WindowSize: 10, Seed: 1}))
 	s := h.NewState()
 	x := []float64{0.3, math.NaN()}
@@ -650,7 +650,7 @@ func TestHSTDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func TestHSTScoreZeroDuringFirstWindow(t *testing.T) {
+func TestScoreZeroDuringFirstWindow(t *testing.T) {
 	h := newHST(t, []string{"x"}, withDefaults(Options{WindowSize: 5, Seed: 3}))
 	s := h.NewState()
 	for i := 0; i < 5; i++ {
@@ -669,7 +669,7 @@ func TestHSTScoreZeroDuringFirstWindow(t *testing.T) {
 	}
 }
 
-func TestHSTOptionsValidate(t *testing.T) {
+func TestOptionsValidate(t *testing.T) {
 	tests := []struct {
 		name    string
 		opt     Options
@@ -731,7 +731,7 @@ func TestNewRejectsBadFeatures(t *testing.T) {
 	}
 }
 
-func TestHSTFingerprint(t *testing.T) {
+func TestFingerprint(t *testing.T) {
 	base := Options{Trees: 10, Height: 8, WindowSize: 250, Limits: map[string][2]float64{"a": {0, 5}}, Seed: 11}
 	fp := func(features []string, o Options) uint64 { return newHST(t, features, o).Fingerprint() }
 	ref := fp([]string{"a", "b"}, base)
@@ -768,7 +768,7 @@ func TestHSTFingerprint(t *testing.T) {
 	}
 }
 
-func TestHSTPanicsOnMisuse(t *testing.T) {
+func TestPanicsOnMisuse(t *testing.T) {
 	h := newHST(t, []string{"a", "b"}, withDefaults(Options{Seed: 1}))
 	other := newHST(t, []string{"a", "b"}, withDefaults(Options{Seed: 2}))
 	tests := []struct {
@@ -792,9 +792,9 @@ func TestHSTPanicsOnMisuse(t *testing.T) {
 	}
 }
 
-// BenchmarkHSTScoreLearn: the reference configuration (1 feature, 10 trees, height 8, window 72),
+// BenchmarkScoreLearn: the reference configuration (1 feature, 10 trees, height 8, window 72),
 // one score-then-learn per record. The figure to meet is 2,000,000 records/s on one core.
-func BenchmarkHSTScoreLearn(b *testing.B) {
+func BenchmarkScoreLearn(b *testing.B) {
 	h := newHST(b, []string{"pm1.0_cf_1"}, Options{
 		Trees: 10, Height: 8, WindowSize: 72, Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11,
 	})
@@ -821,8 +821,8 @@ func BenchmarkHSTScoreLearn(b *testing.B) {
 	_ = sink
 }
 
-// BenchmarkHSTLearnThenScore: the same with separate Learn and Score calls (River's docstring order).
-func BenchmarkHSTLearnThenScore(b *testing.B) {
+// BenchmarkLearnThenScore: the same with separate Learn and Score calls (River's docstring order).
+func BenchmarkLearnThenScore(b *testing.B) {
 	h := newHST(b, []string{"pm1.0_cf_1"}, Options{
 		Trees: 10, Height: 8, WindowSize: 72, Limits: map[string][2]float64{"pm1.0_cf_1": {0, 1200}}, Seed: 11,
 	})
@@ -961,11 +961,11 @@ func naiveEqual(h *Model, n *naiveState, s *State) bool {
 	return true
 }
 
-// TestHSTWalksMatchNaiveRiver drives every walk (one feature or several, with and without missing
+// TestWalksMatchNaiveRiver drives every walk (one feature or several, with and without missing
 // values, 1 to 9 trees) against the literal version; then
 // heights around the 4-level blocks of the layout (1 to 13 levels of branches) and windows either
 // side of 255, where the masses change from 8 to 16 bits.
-func TestHSTWalksMatchNaiveRiver(t *testing.T) {
+func TestWalksMatchNaiveRiver(t *testing.T) {
 	for _, features := range [][]string{{"a"}, {"a", "b"}, {"a", "b", "c"}} {
 		for trees := 1; trees <= 9; trees++ {
 			for _, nanRate := range []uint64{0, 5} {

@@ -50,11 +50,11 @@ func benchMatrix(rows int) []float64 {
 
 const benchRows = 567_000
 
-// BenchmarkIsolationForestFitScore567k is the figure: 100 trees,
+// BenchmarkFitScore567k is the figure: 100 trees,
 // 567,000 rows × 3 columns, fit (with contamination 0.01, so the fit also
 // scores every row for the offset, as scikit-learn does) and then score
 // every row. Target ≤ 1.5 s per op on the 2-core machine.
-func BenchmarkIsolationForestFitScore567k(b *testing.B) {
+func BenchmarkFitScore567k(b *testing.B) {
 	x := benchMatrix(benchRows)
 	out := make([]float64, benchRows)
 	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
@@ -73,10 +73,10 @@ func BenchmarkIsolationForestFitScore567k(b *testing.B) {
 	reportRows(b, benchRows)
 }
 
-// BenchmarkIsolationForestFitScoreOnePass567k is the same job through
+// BenchmarkFitScoreOnePass567k is the same job through
 // FitScore, which reuses the offset's scoring pass as the
 // result instead of scoring every row a second time.
-func BenchmarkIsolationForestFitScoreOnePass567k(b *testing.B) {
+func BenchmarkFitScoreOnePass567k(b *testing.B) {
 	x := benchMatrix(benchRows)
 	out := make([]float64, benchRows)
 	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
@@ -91,9 +91,9 @@ func BenchmarkIsolationForestFitScoreOnePass567k(b *testing.B) {
 	reportRows(b, benchRows)
 }
 
-// BenchmarkIsolationForestFit567kAuto is fitting alone (contamination
+// BenchmarkFit567kAuto is fitting alone (contamination
 // "auto": no scoring pass), i.e. drawing samples and growing 100 trees.
-func BenchmarkIsolationForestFit567kAuto(b *testing.B) {
+func BenchmarkFit567kAuto(b *testing.B) {
 	x := benchMatrix(benchRows)
 	opt := withDefaults(Options{Seed: 42})
 	b.ResetTimer()
@@ -106,13 +106,13 @@ func BenchmarkIsolationForestFit567kAuto(b *testing.B) {
 	reportCPU(b, cpu0)
 }
 
-// BenchmarkIsolationForestScore567k is one scoring pass over 567,000 rows.
-func BenchmarkIsolationForestScore567k(b *testing.B) { benchScore(b, 0) }
+// BenchmarkScore567k is one scoring pass over 567,000 rows.
+func BenchmarkScore567k(b *testing.B) { benchScore(b, 0) }
 
-// BenchmarkIsolationForestScoreOneWorker is the same pass on one
+// BenchmarkScoreOneWorker is the same pass on one
 // goroutine: the per-core rate, and proof that the loop does not allocate
 // per row.
-func BenchmarkIsolationForestScoreOneWorker(b *testing.B) { benchScore(b, 1) }
+func BenchmarkScoreOneWorker(b *testing.B) { benchScore(b, 1) }
 
 // benchScore scores benchRows rows with a forest fitted on them, using
 // workers goroutines (0 = GOMAXPROCS).
@@ -135,10 +135,10 @@ func benchScore(b *testing.B, workers int) {
 	reportRows(b, benchRows)
 }
 
-// BenchmarkIsolationForestFitScoreSnapshotShape is the reference batch job
+// BenchmarkFitScoreSnapshotShape is the reference batch job
 // at the size of the shared PurpleAir snapshot: 25,552 rows × 15 columns,
 // 100 trees, contamination 0.01, fit then score every row.
-func BenchmarkIsolationForestFitScoreSnapshotShape(b *testing.B) {
+func BenchmarkFitScoreSnapshotShape(b *testing.B) {
 	const rows, cols = 25_552, 15
 	rng := rand.New(rand.NewPCG(3, 5))
 	x := make([]float64, rows*cols)

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestIsolationForestMarshalRoundTrip(t *testing.T) {
+func TestMarshalRoundTrip(t *testing.T) {
 	x, _ := gaussianWithOutliers(2000, 20, 3)
 	tests := []struct {
 		name string
@@ -51,7 +51,7 @@ func TestIsolationForestMarshalRoundTrip(t *testing.T) {
 	}
 }
 
-func TestIsolationForestUnmarshalRejectsCorruption(t *testing.T) {
+func TestUnmarshalRejectsCorruption(t *testing.T) {
 	x, _ := gaussianWithOutliers(300, 5, 3)
 	f := mustFit(t, x, 2, withDefaults(Options{NEstimators: 3, MaxSamples: Count(16), Contamination: 0.1}))
 	good, err := f.MarshalBinary()
@@ -135,7 +135,7 @@ func flipped(b []byte, i int) []byte {
 	return b
 }
 
-func FuzzIsolationForestUnmarshal(f *testing.F) {
+func FuzzUnmarshal(f *testing.F) {
 	x, _ := gaussianWithOutliers(200, 5, 1)
 	for _, opt := range []Options{
 		withDefaults(Options{NEstimators: 2, MaxSamples: Count(8)}),
