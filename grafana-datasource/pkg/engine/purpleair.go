@@ -137,6 +137,9 @@ func (e *Engine) runPurpleAir(ctx context.Context, q *models.Query, plan *models
 	}
 	res.Executed = paExecuted(q, plan)
 	run := &paRun{det: det, res: res, sensors: map[string]int64{}, seenNotice: map[string]bool{}}
+	if q.Mode == models.ModeSeries && q.PurpleAir.SensorRE != nil {
+		run.keep = q.PurpleAir.SensorRE.MatchString
+	}
 	if err := e.paWarmUp(ctx, q, plan, run); err != nil {
 		return err
 	}
@@ -212,11 +215,14 @@ func (e *Engine) paWarmUp(ctx context.Context, q *models.Query, plan *models.Pla
 
 // paRun is one evaluation's detector and what it recorded of the scored range.
 type paRun struct {
-	det        *qa.Detector
-	res        *Result
-	carried    qa.Fields
-	sensors    map[string]int64 // sensor key → Mark.Sensor
-	keys       []string         // keys[Mark.Sensor]
+	det     *qa.Detector
+	res     *Result
+	carried qa.Fields
+	sensors map[string]int64 // sensor key → Mark.Sensor, −1 for a sensor not kept
+	keys    []string         // keys[Mark.Sensor]
+	// keep selects the sensors whose verdicts are recorded (nil: all). Every sensor is observed, as
+	// neighbours decide sensor or air, but series mode returns only those purpleair.sensor selects.
+	keep       func(key string) bool
 	marks      []qa.Mark
 	seenNotice map[string]bool
 }
@@ -242,11 +248,16 @@ func (r *paRun) observe(c *paChunk, record bool) {
 			if record {
 				id, ok := r.sensors[s.key]
 				if !ok {
-					id = int64(len(r.keys))
+					id = -1
+					if r.keep == nil || r.keep(s.key) {
+						id = int64(len(r.keys))
+						r.keys = append(r.keys, s.key)
+					}
 					r.sensors[s.key] = id
-					r.keys = append(r.keys, s.key)
 				}
-				r.marks = append(r.marks, qa.MarkOf(id, &rd, &out, true))
+				if id >= 0 {
+					r.marks = append(r.marks, qa.MarkOf(id, &rd, &out, true))
+				}
 			}
 		}
 	}
@@ -267,22 +278,11 @@ func (s *paSensor) reading(i int, t time.Time, carried qa.Fields) qa.Reading {
 }
 
 // paResults turns the scored range's marks into one result per sensor, in
-// sensor order; series mode keeps the sensors purpleair.sensor selects.
+// sensor order.
 func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult {
-	// The sensors series mode leaves out are decided once, so that their
-	// marks (every step of the whole fleet) are not made into results first.
-	drop := make([]bool, len(keys))
-	if q.Mode == models.ModeSeries && q.PurpleAir.SensorRE != nil {
-		for i, k := range keys {
-			drop[i] = !q.PurpleAir.SensorRE.MatchString(k)
-		}
-	}
 	ers := make([]*EntityResult, len(keys))
 	for i := range marks {
 		m := &marks[i]
-		if drop[m.Sensor] {
-			continue
-		}
 		er := ers[m.Sensor]
 		if er == nil {
 			er = &EntityResult{Labels: map[string]string{models.DefaultEntity: keys[m.Sensor]}}
@@ -312,12 +312,8 @@ func paResults(q *models.Query, marks []qa.Mark, keys []string) []*EntityResult 
 		er.Since = append(er.Since, since)
 		er.EPA = append(er.EPA, float64(m.EPA))
 	}
-	var out []*EntityResult
-	for i, er := range ers {
-		if !drop[i] {
-			out = append(out, er)
-		}
-	}
+	// Every kept sensor has a mark: a key is added with its first one.
+	out := ers
 	slices.SortFunc(out, func(a, b *EntityResult) int {
 		return compareSensorKeys(a.Labels[models.DefaultEntity], b.Labels[models.DefaultEntity])
 	})

@@ -122,6 +122,7 @@ func TestPurpleAirPresetDivergence(t *testing.T) {
 	if first.IsZero() || first.Sub(promtest.PADivergeFrom) > 10*time.Minute || first.Before(promtest.PADivergeFrom) {
 		t.Errorf("ab_divergence first at %v, want within 10 minutes from %v", first, promtest.PADivergeFrom)
 	}
+
 }
 
 // TestPurpleAirPresetSmoke: a rise of every sensor's PM at once is the air,
@@ -268,4 +269,67 @@ func TestPurpleAirPresetKind(t *testing.T) {
 	if l := last("air"); l["kind"] != "" || l["reason"] != "" {
 		t.Errorf("kind air: the faulty sensor's labels %v, want no verdict", l)
 	}
+}
+
+// TestPurpleAirPresetSelectionSeesTheFleet: purpleair.sensor only chooses what series mode returns;
+// the detector still observes every sensor, whose neighbours decide sensor or air. Through the smoke's
+// rise, each selected sensor's frame equals its frame in the same query over the whole fleet.
+func TestPurpleAirPresetSelectionSeesTheFleet(t *testing.T) {
+	srv := purpleAirServer(t)
+	ds := newTestInstance(t, srv.URL, `{}`, nil)
+	at := promtest.PASmokeFrom.Add(promtest.PASmokeRise)
+	query := func(sel map[string]any) backend.DataResponse {
+		r := queryOne(t, ds, presetQuery(at.Add(-90*time.Minute), at, map[string]any{
+			"mode": "series", "training": map[string]any{"range": "1d", "step": "2m"},
+			"purpleair": sel,
+			"output":    []string{"score", "anomaly", "kind", "reason", "detail", "since", "pm2.5_epa"},
+		}))
+		if r.Error != nil {
+			t.Fatal(r.Error)
+		}
+		return r
+	}
+	bySensor := map[string]*data.Frame{}
+	for _, fr := range query(map[string]any{}).Frames {
+		if sc, _ := fr.FieldByName("score"); sc != nil {
+			bySensor[sc.Labels["sensor_index"]] = fr
+		}
+	}
+	if len(bySensor) != promtest.PASensors {
+		t.Fatalf("%d sensors without a selection, want %d", len(bySensor), promtest.PASensors)
+	}
+	air := 0
+	for s, whole := range bySensor {
+		r := query(map[string]any{"sensor": s})
+		if len(r.Frames) != 1 {
+			t.Fatalf("sensor %s selected: %d frames, want 1", s, len(r.Frames))
+		}
+		for i, fl := range r.Frames[0].Fields {
+			other := whole.Fields[i]
+			if fl.Name != other.Name || fl.Len() != other.Len() {
+				t.Fatalf("sensor %s: field %s with %d values selected, %s with %d over the fleet", s, fl.Name, fl.Len(), other.Name, other.Len())
+			}
+			for j := 0; j < fl.Len(); j++ {
+				if a, b := printed(fl, j), printed(other, j); a != b {
+					t.Fatalf("sensor %s: %s[%d] is %s selected, %s over the fleet", s, fl.Name, j, a, b)
+				}
+				if fl.Name == "kind" && fmt.Sprint(fl.At(j)) == "air" {
+					air++
+				}
+			}
+		}
+	}
+	if air == 0 {
+		t.Errorf("no reading called unusual air through the smoke's rise: the comparison says nothing about neighbours")
+	}
+}
+
+// printed is a field's value as text, so that NaN equals NaN, times compare by instant and a null
+// reads "null".
+func printed(f *data.Field, i int) string {
+	v, ok := f.ConcreteAt(i)
+	if !ok {
+		return "null"
+	}
+	return fmt.Sprint(v)
 }
