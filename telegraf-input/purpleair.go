@@ -200,9 +200,6 @@ func (p *PurpleAir) initAPI() error {
 	if p.Timeout <= 0 {
 		return fmt.Errorf("timeout must be positive, got %s", time.Duration(p.Timeout))
 	}
-	if p.MaxRetries < 0 {
-		return fmt.Errorf("max_retries must be 0 or more, got %d", p.MaxRetries)
-	}
 	if err := p.checkHTTPOptions(); err != nil {
 		return err
 	}
@@ -218,6 +215,9 @@ func (p *PurpleAir) initAPI() error {
 	p.applyLoneTLSOptions(hc)
 	p.client = purpleair.NewClient(p.BaseURL, key)
 	p.client.HTTP, p.client.MaxRetries, p.client.SkipBadRows = hc, p.MaxRetries, true
+	if err := p.client.Check(); err != nil {
+		return clientOptionError(err)
+	}
 	p.client.Logf = func(format string, args ...any) { p.logf(telegraf.Warn, format, args...) }
 	return nil
 }
@@ -766,4 +766,13 @@ func (p *PurpleAir) runSimulate(ctx context.Context, acc telegraf.Accumulator) {
 			}
 		}
 	}
+}
+
+// clientOptionError names a Client field the client refuses as the option that sets it.
+func clientOptionError(err error) error {
+	var oe *purpleair.OptionError
+	if errors.As(err, &oe) && oe.Option == "MaxRetries" {
+		return fmt.Errorf("max_retries %s", oe.Reason)
+	}
+	return err
 }

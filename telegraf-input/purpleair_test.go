@@ -144,7 +144,7 @@ func TestInitErrors(t *testing.T) {
 			p.APIKey = config.NewSecret([]byte("k"))
 			p.Fields = []string{"a,b"}
 		}, `fields: element 0 ("a,b")`},
-		{"api negative max_retries", func(p *PurpleAir) { p.Source = "api"; p.APIKey = config.NewSecret([]byte("k")); p.MaxRetries = -2 }, "max_retries must be 0 or more"},
+		{"api negative max_retries", func(p *PurpleAir) { p.Source = "api"; p.APIKey = config.NewSecret([]byte("k")); p.MaxRetries = -2 }, "max_retries must not be negative, got -2"},
 		{"file without path", func(p *PurpleAir) { p.Source = "file" }, "path must name an API-format JSON file"},
 		{"file missing", func(p *PurpleAir) { p.Source = "file"; p.Path = filepath.Join(dir, "nope.json") }, "path: open"},
 		{"file bad replay_rate", func(p *PurpleAir) { p.Source = "file"; p.Path = file; p.ReplayRate = -1 }, "replay_rate must be 0"},

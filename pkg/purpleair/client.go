@@ -179,19 +179,31 @@ func NewClient(baseURL, apiKey string) *Client {
 	}
 }
 
-// check reports a field a call cannot use, naming it.
-func (c *Client) check() error {
+// OptionError is a Client field a call cannot use, named as in Client; the input translates the
+// name into its option's (MaxRetries is max_retries).
+type OptionError struct {
+	Option string // the Client field, e.g. "MaxRetries"
+	Reason string
+}
+
+func (e *OptionError) Error() string { return "purpleair: Client." + e.Option + " " + e.Reason }
+
+// Check reports, as an *OptionError, a field a call cannot use. Every call checks; an edge calls it
+// to fail at start, before the first poll.
+func (c *Client) Check() error {
 	switch {
 	case c.BaseURL == "":
-		return errors.New("purpleair: Client.BaseURL is empty (NewClient sets the live API's)")
+		return &OptionError{"BaseURL", "is empty (NewClient sets the live API's)"}
 	case c.HTTP == nil:
-		return errors.New("purpleair: Client.HTTP is nil (NewClient sets one)")
+		return &OptionError{"HTTP", "is nil (NewClient sets one)"}
 	case c.MaxRetries < 0:
-		return fmt.Errorf("purpleair: Client.MaxRetries must not be negative, got %d", c.MaxRetries)
-	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
-		return fmt.Errorf("purpleair: Client.MinBackoff and MaxBackoff must be positive with MinBackoff <= MaxBackoff, got %s and %s", c.MinBackoff, c.MaxBackoff)
+		return &OptionError{"MaxRetries", fmt.Sprintf("must not be negative, got %d", c.MaxRetries)}
+	case c.MinBackoff <= 0:
+		return &OptionError{"MinBackoff", fmt.Sprintf("must be positive, got %s", c.MinBackoff)}
+	case c.MaxBackoff < c.MinBackoff:
+		return &OptionError{"MaxBackoff", fmt.Sprintf("must be at least MinBackoff (%s), got %s", c.MinBackoff, c.MaxBackoff)}
 	case c.MaxBodyBytes <= 0:
-		return fmt.Errorf("purpleair: Client.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes)
+		return &OptionError{"MaxBodyBytes", fmt.Sprintf("must be positive, got %d", c.MaxBodyBytes)}
 	}
 	return nil
 }
@@ -230,7 +242,7 @@ func (c *Client) SensorsFunc(ctx context.Context, q SensorsQuery, fn func(chunk 
 }
 
 func (c *Client) sensors(ctx context.Context, q SensorsQuery, fn func(*Response) error) (*Response, error) {
-	if err := c.check(); err != nil {
+	if err := c.Check(); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(strings.TrimRight(c.BaseURL, "/") + "/v1/sensors")

@@ -435,3 +435,33 @@ func BenchmarkClientLargeResponse(b *testing.B) {
 		b.ReportMetric(float64(peak)/float64(bodyLen), "peak/body")
 	})
 }
+
+// TestClientCheckNamesTheField: a field no call can use is refused, by Check and by every call
+// (before any request), as an *OptionError naming the field.
+func TestClientCheckNamesTheField(t *testing.T) {
+	for _, tt := range []struct {
+		field string
+		set   func(*Client)
+	}{
+		{"BaseURL", func(c *Client) { c.BaseURL = "" }},
+		{"HTTP", func(c *Client) { c.HTTP = nil }},
+		{"MaxRetries", func(c *Client) { c.MaxRetries = -1 }},
+		{"MinBackoff", func(c *Client) { c.MinBackoff = 0 }},
+		{"MaxBackoff", func(c *Client) { c.MaxBackoff = c.MinBackoff - time.Second }},
+		{"MaxBodyBytes", func(c *Client) { c.MaxBodyBytes = 0 }},
+	} {
+		t.Run(tt.field, func(t *testing.T) {
+			c := NewClient("http://127.0.0.1:1", testKey)
+			if err := c.Check(); err != nil {
+				t.Fatalf("NewClient's defaults refused: %v", err)
+			}
+			tt.set(c)
+			for _, err := range []error{c.Check(), func() error { _, err := c.Sensors(context.Background(), SensorsQuery{}); return err }()} {
+				var oe *OptionError
+				if !errors.As(err, &oe) || oe.Option != tt.field {
+					t.Errorf("got %v, want an *OptionError for %s", err, tt.field)
+				}
+			}
+		})
+	}
+}
