@@ -416,44 +416,30 @@ func (p *PurpleAir) initFile() error {
 }
 
 func (p *PurpleAir) initSimulate() error {
-	cfg := purpleair.SimulatorConfig{
-		Sensors:   p.Sensors,
-		Seed:      p.Seed,
-		Step:      time.Duration(p.Step),
-		FaultRate: p.FaultRate,
-	}
-	if p.Sensors <= 0 || p.Sensors > 1_000_000 {
-		return fmt.Errorf("sensors must be in 1..1000000, got %d", p.Sensors)
-	}
-	if p.Step < config.Duration(time.Second) {
-		return fmt.Errorf("step must be at least 1s, got %s", time.Duration(p.Step))
-	}
-	if !(p.FaultRate >= 0 && p.FaultRate < 1) {
-		return fmt.Errorf("fault_rate must be in [0, 1), got %v", p.FaultRate)
-	}
+	// The simulator checks its options (named as here); the input only translates them.
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.Step, cfg.FaultRate = p.Sensors, p.Seed, time.Duration(p.Step), p.FaultRate
 	if len(p.Faults) > 0 {
 		cfg.Faults = make([]purpleair.FaultKind, len(p.Faults))
 		for i, s := range p.Faults {
-			k, err := purpleair.ParseFaultKind(s)
-			if err != nil {
-				return fmt.Errorf("faults: %w", err)
-			}
-			cfg.Faults[i] = k
+			cfg.Faults[i] = purpleair.FaultKind(s)
 		}
 	}
 	if !(p.Speedup >= 0) || math.IsInf(p.Speedup, 0) {
 		return fmt.Errorf("speedup must be 0 (as fast as possible) or positive, got %v", p.Speedup)
+	}
+	if err := cfg.Validate(); err != nil { // before start, which truncates to the step
+		return err
 	}
 	start, err := p.startTime()
 	if err != nil {
 		return err
 	}
 	cfg.Start = start
-	if cfg.Region, err = p.boundingBox(); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
+	if len(p.BoundingBox) > 0 {
+		if cfg.Region, err = p.boundingBox(); err != nil {
+			return err
+		}
 	}
 	p.simCfg = cfg
 	return nil

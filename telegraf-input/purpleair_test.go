@@ -291,7 +291,9 @@ func TestSimulate(t *testing.T) {
 	const steps = 8
 	acc := run(t, p, 4*steps)
 
-	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: 4, Seed: 3, FaultRate: 0.3, Start: start})
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.FaultRate, cfg.Start = 4, 3, 0.3, start
+	sim, err := purpleair.NewSimulator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,8 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("-start: want an RFC 3339 time like 2024-04-11T00:00:00Z, got %q", *start)}
 	}
-	opt.sim = purpleair.SimulatorConfig{Sensors: *sensors, Seed: *seed, Start: t0, Step: *step, FaultRate: *faultRate}
+	opt.sim = purpleair.DefaultSimulatorConfig()
+	opt.sim.Sensors, opt.sim.Seed, opt.sim.Start, opt.sim.Step, opt.sim.FaultRate = *sensors, *seed, t0, *step, *faultRate
 	if opt.sim.Profile, err = purpleair.ParseProfile(*profile); err != nil {
 		return usageError{"-profile: " + err.Error()}
 	}
@@ -65,9 +66,6 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 		return usageError{"-smoke-episodes applies to -profile realistic only"}
 	case opt.sim.Profile == purpleair.ProfileRealistic:
 		opt.sim.SmokeEpisodes = *smoke
-		if *smoke == 0 {
-			opt.sim.SmokeEpisodes = -1 // the simulator's 0 is its default, one
-		}
 	}
 	if *sensors < 1 {
 		return usageError{fmt.Sprintf("-sensors: want at least 1, got %d", *sensors)}

@@ -61,8 +61,9 @@ func TestSimulateLineProtocolParsesWithTelegraf(t *testing.T) {
 		t.Fatalf("%d metrics, want %d", len(metrics), sensors*steps)
 	}
 
-	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: sensors, Seed: 9, FaultRate: 0.2, Step: 5 * time.Minute,
-		Start: time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC)})
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.FaultRate, cfg.Step, cfg.Start = sensors, 9, 0.2, 5*time.Minute, time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC)
+	sim, err := purpleair.NewSimulator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,12 +107,10 @@ func (o Options) workers() int {
 
 // simulatorConfig is the fleet the demo runs.
 func (o Options) simulatorConfig() purpleair.SimulatorConfig {
-	cfg := purpleair.SimulatorConfig{Sensors: o.Sensors, Seed: o.Seed, Step: o.Step, FaultRate: o.FaultRate, Profile: o.Profile}
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.Step, cfg.FaultRate, cfg.Profile = o.Sensors, o.Seed, o.Step, o.FaultRate, o.Profile
 	if o.Profile == purpleair.ProfileRealistic {
 		cfg.SmokeEpisodes, cfg.SmokeWithin = o.SmokeEpisodes, time.Duration(o.steps())*o.Step
-		if o.SmokeEpisodes == 0 {
-			cfg.SmokeEpisodes = -1 // the simulator's 0 is its default, one
-		}
 	}
 	return cfg
 }

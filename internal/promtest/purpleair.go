@@ -47,8 +47,9 @@ func PurpleAir() *Dataset {
 // generated once and held (10 fields × sensors × steps float64).
 func SimulatedPurpleAir(id string, sensors int, start, end time.Time, planted bool) *Dataset {
 	const step = 2 * time.Minute
-	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: sensors, Seed: 1, Start: start, Step: step,
-		Profile: purpleair.ProfileRealistic, SmokeEpisodes: -1})
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.Start, cfg.Step, cfg.Profile = sensors, 1, start, step, purpleair.ProfileRealistic
+	sim, err := purpleair.NewSimulator(cfg)
 	if err != nil {
 		panic(fmt.Sprintf("promtest: simulator: %v", err))
 	}

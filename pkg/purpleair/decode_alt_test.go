@@ -266,7 +266,7 @@ var altDecoders = map[string]altDecoder{
 // simulatedDocument is one API document of a large simulated fleet, as `hazewatch simulate` writes it.
 func simulatedDocument(tb testing.TB, sensors int) []byte {
 	tb.Helper()
-	r, _ := mustSim(tb, SimulatorConfig{Sensors: sensors, Seed: 7, FaultRate: 0.05}).NextResponse()
+	r, _ := mustSim(tb, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = sensors, 7, 0.05 })).NextResponse()
 	var buf bytes.Buffer
 	if err := WriteAPIJSON(&buf, r); err != nil {
 		tb.Fatal(err)

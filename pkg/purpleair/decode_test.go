@@ -278,7 +278,7 @@ func TestDecodeSkipBadRows(t *testing.T) {
 }
 
 func TestDecoderStream(t *testing.T) {
-	sim, err := NewSimulator(SimulatorConfig{Sensors: 3, Seed: 1, FaultRate: 0.2})
+	sim, err := NewSimulator(simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 3, 1, 0.2 }))
 	if err != nil {
 		t.Fatal(err)
 	}

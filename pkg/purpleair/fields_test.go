@@ -44,7 +44,9 @@ func TestFieldLimitsCoverTheReadings(t *testing.T) {
 		}
 	}
 	// A clean fleet (realistic profile, smoke included, a day at the API's cadence) stays in range.
-	sim, err := NewSimulator(SimulatorConfig{Sensors: 20, Seed: 7, Profile: ProfileRealistic, SmokeWithin: 24 * time.Hour})
+	sim, err := NewSimulator(simConfig(func(c *SimulatorConfig) {
+		c.Sensors, c.Seed, c.Profile, c.SmokeWithin, c.SmokeEpisodes = 20, 7, ProfileRealistic, 24*time.Hour, 1
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

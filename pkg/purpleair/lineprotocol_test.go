@@ -105,7 +105,7 @@ func TestLineProtocolLeavesOutWhatItCannotCarry(t *testing.T) {
 
 // WriteLineProtocol of a simulated fleet reads back through Telegraf's parser as the rows' Points.
 func TestWriteLineProtocolParsesAsPoints(t *testing.T) {
-	sim := mustSim(t, SimulatorConfig{Sensors: 50, Seed: 3, FaultRate: 0.2})
+	sim := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 50, 3, 0.2 }))
 	r, labels := sim.NextResponse()
 	opt := PointOptions{TagName: true, TagLocationType: true, UseLastSeen: true, Faults: labels, Measurement: "pa, sim"}
 	var buf bytes.Buffer
@@ -222,7 +222,7 @@ func BenchmarkWriteLineProtocol(b *testing.B) {
 		benchmarkWriteLineProtocol(b, r, PointOptions{})
 	})
 	b.Run("doc=simulated", func(b *testing.B) {
-		r, labels := mustSim(b, SimulatorConfig{Sensors: 5000, Seed: 1, FaultRate: 0.05}).NextResponse()
+		r, labels := mustSim(b, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 5000, 1, 0.05 })).NextResponse()
 		benchmarkWriteLineProtocol(b, r, PointOptions{TagName: true, TagLocationType: true, Faults: labels})
 	})
 }

@@ -102,16 +102,14 @@ const (
 	sfCount
 )
 
-// SimulatorConfig configures a simulated fleet. Zero values take the
-// documented defaults, so SimulatorConfig{} is a usable 50-sensor fleet.
+// SimulatorConfig configures a simulated fleet. Start from DefaultSimulatorConfig and set what differs:
+// NewSimulator refuses a zero where a value is needed rather than reading it as a default.
 type SimulatorConfig struct {
-	Sensors int   // fleet size; 0 → 50
+	Sensors int   // fleet size, 1..1,000,000
 	Seed    int64 // same seed and config → the same readings, bit for bit
-	// Start is the time of the first step; zero → 2024-04-11T00:00:00Z (fixed,
-	// so that output does not depend on when it runs).
+	// Start is the time of the first step.
 	Start time.Time
-	// Step is the simulated time between readings; 0 → 2 min (the API's
-	// real-time cadence).
+	// Step is the simulated time between readings, at least 1 s.
 	Step time.Duration
 	// FaultRate is the long-run fraction of readings that are faulty, in
 	// [0, 1). Episodes start on a healthy sensor with probability
@@ -120,75 +118,67 @@ type SimulatorConfig struct {
 	// ~65, dropout ~15, ab_divergence ~50, drift ~210), so that about
 	// FaultRate of all readings carry a fault label.
 	FaultRate float64
-	// Faults restricts the injected kinds; nil → all of FaultKinds.
+	// Faults restricts the injected kinds; nil: every kind the profile injects (FaultKinds, or
+	// RealisticFaultKinds). Empty with a FaultRate is an error.
 	Faults []FaultKind
-	// FirstSensorIndex numbers the fleet; 0 → 900001 (clear of small real indexes).
+	// FirstSensorIndex numbers the fleet from this index (at least 1).
 	FirstSensorIndex int64
-	// Region is where sensors are placed; zero → DefaultSimulatorRegion.
-	// Longitude sets each sensor's local solar time, which drives the daily
-	// cycles: moving the region east by 15° moves the day an hour earlier.
+	// Region is where sensors are placed. Longitude sets each sensor's local solar time, which
+	// drives the daily cycles: moving the region east by 15° moves the day an hour earlier.
 	Region BoundingBox
 
-	// Profile chooses how faults and noise look: ProfileBasic ("" is basic,
-	// and basic is what every earlier release generated, bit for bit) or
-	// ProfileRealistic (faults shaped and timed like the documented failures
-	// of real sensors, the two extra kinds, smoke episodes; see
-	// simulator_realistic.go).
+	// Profile chooses how faults and noise look: ProfileBasic (what every
+	// earlier release generated, bit for bit) or ProfileRealistic (faults
+	// shaped and timed like the documented failures of real sensors, the two
+	// extra kinds, smoke episodes; see simulator_realistic.go).
 	Profile string
 	// SmokeEpisodes (realistic profile only) is the number of smoke episodes
-	// placed within the first SmokeWithin of the run: 0 → 1, negative → none.
+	// placed within the first SmokeWithin of the run; 0 for none.
 	SmokeEpisodes int
-	// SmokeWithin (realistic profile only) is the span the smoke episodes
-	// fall in, from Start; 0 → 48 h. Set it to the run's length so that a
-	// short run still sees its smoke.
+	// SmokeWithin is the span the smoke episodes fall in, from Start. Set it
+	// to the run's length so that a short run still sees its smoke.
 	SmokeWithin time.Duration
 }
 
 // DefaultSimulatorRegion is the San Francisco Bay Area.
 var DefaultSimulatorRegion = BoundingBox{NWLng: -122.55, NWLat: 38.05, SELng: -121.75, SELat: 37.25}
 
-func (c SimulatorConfig) withDefaults() SimulatorConfig {
-	if c.Sensors == 0 {
-		c.Sensors = 50
+// DefaultSimulatorConfig returns the documented defaults: 50 sensors numbered from 900001 (clear of
+// small real indexes) in DefaultSimulatorRegion, seed 0, a reading every 2 minutes (the API's
+// real-time cadence) from 2024-04-11T00:00:00Z (fixed, so that output does not depend on when it
+// runs), no faults, the basic profile, and no smoke (smoke episodes would fall within 48 hours).
+func DefaultSimulatorConfig() SimulatorConfig {
+	return SimulatorConfig{
+		Sensors:          50,
+		Start:            time.Date(2024, 4, 11, 0, 0, 0, 0, time.UTC),
+		Step:             2 * time.Minute,
+		FirstSensorIndex: 900001,
+		Region:           DefaultSimulatorRegion,
+		Profile:          ProfileBasic,
+		SmokeWithin:      48 * time.Hour,
 	}
-	if c.Start.IsZero() {
-		c.Start = time.Date(2024, 4, 11, 0, 0, 0, 0, time.UTC)
+}
+
+// faults is the kinds to inject: Faults, or nil's every kind of the profile.
+func (c SimulatorConfig) faults() []FaultKind {
+	switch {
+	case c.Faults != nil:
+		return c.Faults
+	case c.Profile == ProfileRealistic:
+		return RealisticFaultKinds
 	}
-	if c.Step == 0 {
-		c.Step = 2 * time.Minute
-	}
-	if c.Profile == "" {
-		c.Profile = ProfileBasic
-	}
-	if c.Faults == nil {
-		c.Faults = FaultKinds
-		if c.Profile == ProfileRealistic {
-			c.Faults = RealisticFaultKinds
-		}
-	}
-	if c.Profile == ProfileRealistic {
-		if c.SmokeEpisodes == 0 {
-			c.SmokeEpisodes = 1
-		}
-		if c.SmokeWithin == 0 {
-			c.SmokeWithin = 48 * time.Hour
-		}
-	}
-	if c.FirstSensorIndex == 0 {
-		c.FirstSensorIndex = 900001
-	}
-	if c.Region == (BoundingBox{}) {
-		c.Region = DefaultSimulatorRegion
-	}
-	return c
+	return FaultKinds
 }
 
 // Validate reports the first bad option by name.
 func (c SimulatorConfig) Validate() error {
-	if c.Sensors < 0 || c.Sensors > 1_000_000 {
-		return fmt.Errorf("sensors must be in 1..1000000 (0 = default 50), got %d", c.Sensors)
+	if c.Sensors < 1 || c.Sensors > 1_000_000 {
+		return fmt.Errorf("sensors must be in 1..1000000, got %d", c.Sensors)
 	}
-	if c.Step < 0 || (c.Step > 0 && c.Step < time.Second) {
+	if c.Start.IsZero() {
+		return errors.New("start is not set (DefaultSimulatorConfig sets one)")
+	}
+	if c.Step < time.Second {
 		return fmt.Errorf("step must be at least 1s, got %s", c.Step)
 	}
 	if !(c.FaultRate >= 0 && c.FaultRate < 1) {
@@ -208,13 +198,11 @@ func (c SimulatorConfig) Validate() error {
 	if c.FaultRate > 0 && c.Faults != nil && len(c.Faults) == 0 {
 		return errNoFaults
 	}
-	if c.FirstSensorIndex < 0 {
-		return fmt.Errorf("first sensor index must be positive, got %d", c.FirstSensorIndex)
+	if c.FirstSensorIndex < 1 {
+		return fmt.Errorf("first sensor index must be at least 1, got %d", c.FirstSensorIndex)
 	}
-	if c.Region != (BoundingBox{}) {
-		if err := c.Region.Validate(); err != nil {
-			return fmt.Errorf("region: %w", err)
-		}
+	if err := c.Region.Validate(); err != nil {
+		return fmt.Errorf("region: %w", err)
 	}
 	return nil
 }
@@ -285,7 +273,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("purpleair: simulator: %w", err)
 	}
-	cfg = cfg.withDefaults()
+	cfg.Faults = cfg.faults()
 	seed := uint64(cfg.Seed)
 	s := &Simulator{
 		cfg:     cfg,

@@ -46,12 +46,14 @@ func TestBasicProfileUnchanged(t *testing.T) {
 		cfg  SimulatorConfig
 		want string
 	}{
-		{SimulatorConfig{}, "8b94421bd70838ce6d832a0a0a2333fde3581043d9c0667b80c077f328f94b1e"},
-		{SimulatorConfig{Sensors: 50, Seed: 1, FaultRate: 0.05}, "6e74e1d34cc327dae166d1fecbdb0ea668627091673cba029816f33459c0f88d"},
-		{SimulatorConfig{Sensors: 30, Seed: 7, FaultRate: 0.1, Faults: []FaultKind{FaultFlatline, FaultDropout}}, "5492b3d8d8daa4987d1baed053058054d275470ff6f639c6483c4b7bbf4b333e"},
-		{SimulatorConfig{Sensors: 20, Seed: 3, FaultRate: 0.2, Step: 30 * time.Second}, "317d9d853ed592ca293b1507765f961c3b6b6fa0a5fa116a034fb724bfd7f088"},
+		{DefaultSimulatorConfig(), "8b94421bd70838ce6d832a0a0a2333fde3581043d9c0667b80c077f328f94b1e"},
+		{simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 50, 1, 0.05 }), "6e74e1d34cc327dae166d1fecbdb0ea668627091673cba029816f33459c0f88d"},
+		{simConfig(func(c *SimulatorConfig) {
+			c.Sensors, c.Seed, c.FaultRate, c.Faults = 30, 7, 0.1, []FaultKind{FaultFlatline, FaultDropout}
+		}), "5492b3d8d8daa4987d1baed053058054d275470ff6f639c6483c4b7bbf4b333e"},
+		{simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate, c.Step = 20, 3, 0.2, 30*time.Second }), "317d9d853ed592ca293b1507765f961c3b6b6fa0a5fa116a034fb724bfd7f088"},
 		// "basic" spelled out is the default.
-		{SimulatorConfig{Sensors: 50, Seed: 1, FaultRate: 0.05, Profile: ProfileBasic}, "6e74e1d34cc327dae166d1fecbdb0ea668627091673cba029816f33459c0f88d"},
+		{simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate, c.Profile = 50, 1, 0.05, ProfileBasic }), "6e74e1d34cc327dae166d1fecbdb0ea668627091673cba029816f33459c0f88d"},
 	}
 	for _, c := range cases {
 		if got := fleetHash(t, c.cfg, 720); got != c.want {
@@ -59,7 +61,9 @@ func TestBasicProfileUnchanged(t *testing.T) {
 		}
 	}
 	// The digest sees a change: the realistic profile of the same fleet differs.
-	if fleetHash(t, SimulatorConfig{Sensors: 50, Seed: 1, FaultRate: 0.05, Profile: ProfileRealistic}, 720) == cases[1].want {
+	if fleetHash(t, simConfig(func(c *SimulatorConfig) {
+		c.Sensors, c.Seed, c.FaultRate, c.Profile, c.SmokeEpisodes = 50, 1, 0.05, ProfileRealistic, 1
+	}), 720) == cases[1].want {
 		t.Error("the realistic profile hashes like the basic one")
 	}
 }
@@ -130,7 +134,9 @@ func faultyChannel(got, twin []Value) int {
 // TestRealisticFaultShapes holds every kind of the realistic profile to its documented shape
 // and length, reading by reading against the same fleet without faults.
 func TestRealisticFaultShapes(t *testing.T) {
-	cfg := SimulatorConfig{Sensors: 60, Seed: 5, FaultRate: 0.3, Profile: ProfileRealistic}
+	cfg := simConfig(func(c *SimulatorConfig) {
+		c.Sensors, c.Seed, c.FaultRate, c.Profile, c.SmokeEpisodes = 60, 5, 0.3, ProfileRealistic, 1
+	})
 	eps := realisticEpisodes(t, cfg, 3*720)
 	count := map[FaultKind]int{}
 	const step = 2 * time.Minute
@@ -263,9 +269,11 @@ func stddev(x []float64) float64 {
 // on both channels for hours, labelled smoke and not a fault; it moves nothing else.
 func TestRealisticSmoke(t *testing.T) {
 	const sensors, steps = 60, 720 // 24 h
-	base := SimulatorConfig{Sensors: sensors, Seed: 3, Profile: ProfileRealistic, SmokeWithin: 24 * time.Hour}
+	base := simConfig(func(c *SimulatorConfig) {
+		c.Sensors, c.Seed, c.Profile, c.SmokeWithin, c.SmokeEpisodes = sensors, 3, ProfileRealistic, 24*time.Hour, 1
+	})
 	noSmoke := base
-	noSmoke.SmokeEpisodes = -1
+	noSmoke.SmokeEpisodes = 0
 	sm, clear := mustSim(t, base), mustSim(t, noSmoke)
 	smokySensors := map[int]bool{}
 	smokyAt := make([]int, steps)
@@ -345,9 +353,11 @@ func TestRealisticSmoke(t *testing.T) {
 // TestRealisticSmokeKeepsFaults: smoke draws from its own stream, so the faults of a fleet are
 // the same with or without it, and faults still happen in smoke.
 func TestRealisticSmokeKeepsFaults(t *testing.T) {
-	cfg := SimulatorConfig{Sensors: 40, Seed: 8, FaultRate: 0.3, Profile: ProfileRealistic, SmokeWithin: 12 * time.Hour, SmokeEpisodes: 2}
+	cfg := simConfig(func(c *SimulatorConfig) {
+		c.Sensors, c.Seed, c.FaultRate, c.Profile, c.SmokeWithin, c.SmokeEpisodes = 40, 8, 0.3, ProfileRealistic, 12*time.Hour, 2
+	})
 	noSmoke := cfg
-	noSmoke.SmokeEpisodes = -1
+	noSmoke.SmokeEpisodes = 0
 	a, b := mustSim(t, cfg), mustSim(t, noSmoke)
 	both := 0
 	for step := range 360 {
@@ -372,24 +382,27 @@ func TestRealisticConfig(t *testing.T) {
 		cfg     SimulatorConfig
 		wantErr string
 	}{
-		{SimulatorConfig{Profile: ProfileRealistic, SmokeEpisodes: 3, SmokeWithin: time.Hour}, ""},
-		{SimulatorConfig{Profile: "gritty"}, `unknown profile "gritty"`},
-		{SimulatorConfig{SmokeEpisodes: 1}, "realistic profile only"},
-		{SimulatorConfig{SmokeWithin: time.Hour}, "realistic profile only"},
-		{SimulatorConfig{Profile: ProfileRealistic, SmokeWithin: -time.Hour}, "smoke_within"},
-		{SimulatorConfig{FaultRate: 0.1, Faults: []FaultKind{FaultSpike, FaultDisconnect}}, "disconnect is injected by the realistic profile only"},
-		{SimulatorConfig{FaultRate: 0.1, Faults: []FaultKind{FaultEnvSentinel}, Profile: ProfileRealistic}, ""},
+		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes, c.SmokeWithin = ProfileRealistic, 3, time.Hour }), ""},
+		{simConfig(func(c *SimulatorConfig) { c.Profile = "gritty" }), `unknown profile "gritty"`},
+		{simConfig(func(c *SimulatorConfig) { c.SmokeEpisodes = 1 }), "realistic profile only"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes = ProfileRealistic, -1 }), "smoke_episodes must be in 0..1000"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes, c.SmokeWithin = ProfileRealistic, 1, 0 }), "smoke_within must be positive"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeWithin, c.SmokeEpisodes = ProfileRealistic, -time.Hour, 1 }), "smoke_within"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate, c.Faults = 0.1, []FaultKind{FaultSpike, FaultDisconnect} }), "disconnect is injected by the realistic profile only"},
+		{simConfig(func(c *SimulatorConfig) {
+			c.FaultRate, c.Faults, c.Profile, c.SmokeEpisodes = 0.1, []FaultKind{FaultEnvSentinel}, ProfileRealistic, 1
+		}), ""},
 	} {
 		_, err := NewSimulator(c.cfg)
 		if (err == nil) != (c.wantErr == "") || (err != nil && !strings.Contains(err.Error(), c.wantErr)) {
 			t.Errorf("%+v: %v, want %q", c.cfg, err, c.wantErr)
 		}
 	}
-	d := mustSim(t, SimulatorConfig{Profile: ProfileRealistic}).Config()
+	d := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes = ProfileRealistic, 1 })).Config()
 	if !slices.Equal(d.Faults, RealisticFaultKinds) || d.SmokeEpisodes != 1 || d.SmokeWithin != 48*time.Hour {
 		t.Errorf("realistic defaults: faults %v, smoke %d within %s", d.Faults, d.SmokeEpisodes, d.SmokeWithin)
 	}
-	if b := mustSim(t, SimulatorConfig{}).Config(); b.Profile != ProfileBasic || !slices.Equal(b.Faults, FaultKinds) || b.SmokeEpisodes != 0 {
+	if b := mustSim(t, DefaultSimulatorConfig()).Config(); b.Profile != ProfileBasic || !slices.Equal(b.Faults, FaultKinds) || b.SmokeEpisodes != 0 {
 		t.Errorf("basic defaults: profile %q faults %v smoke %d", b.Profile, b.Faults, b.SmokeEpisodes)
 	}
 }
@@ -398,7 +411,12 @@ func TestRealisticConfig(t *testing.T) {
 // the basic profile never does this.
 func TestRealisticCleanAirZeros(t *testing.T) {
 	count := func(profile string) (zeros, byDay int) {
-		s := mustSim(t, SimulatorConfig{Sensors: 50, Seed: 3, Profile: profile}) // a fleet with clean nights
+		s := mustSim(t, simConfig(func(c *SimulatorConfig) {
+			c.Sensors, c.Seed, c.Profile = 50, 3, profile // a fleet with clean nights
+			if profile == ProfileRealistic {
+				c.SmokeEpisodes = 1
+			}
+		}))
 		for range 2 * 720 {
 			ts, rs := s.Next()
 			for _, r := range rs {

@@ -59,11 +59,8 @@ const (
 // labelled smoke: below it the plume's edge is within the ordinary variation.
 const SmokeLabelMin = 5.0
 
-// ParseProfile accepts the names of Profiles; "" is the basic profile.
+// ParseProfile accepts the names of Profiles.
 func ParseProfile(s string) (string, error) {
-	if s == "" {
-		return ProfileBasic, nil
-	}
 	if slices.Contains(Profiles, s) {
 		return s, nil
 	}
@@ -71,18 +68,16 @@ func ParseProfile(s string) (string, error) {
 }
 
 func (c SimulatorConfig) validateProfile() error {
-	p, err := ParseProfile(c.Profile)
-	if err != nil {
+	if _, err := ParseProfile(c.Profile); err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
-	if p != ProfileRealistic && (c.SmokeEpisodes != 0 || c.SmokeWithin != 0) {
+	switch {
+	case c.SmokeEpisodes < 0 || c.SmokeEpisodes > 1000:
+		return fmt.Errorf("smoke_episodes must be in 0..1000, got %d", c.SmokeEpisodes)
+	case c.SmokeEpisodes > 0 && c.Profile != ProfileRealistic:
 		return fmt.Errorf("smoke episodes come with the %s profile only", ProfileRealistic)
-	}
-	if c.SmokeWithin < 0 {
+	case c.SmokeWithin <= 0:
 		return fmt.Errorf("smoke_within must be positive, got %s", c.SmokeWithin)
-	}
-	if c.SmokeEpisodes > 1000 {
-		return fmt.Errorf("smoke_episodes must be at most 1000, got %d", c.SmokeEpisodes)
 	}
 	return nil
 }

@@ -13,6 +13,13 @@ import (
 	"github.com/hazewatch/hazewatch/internal/repotest"
 )
 
+// simConfig is DefaultSimulatorConfig with set's changes.
+func simConfig(set func(*SimulatorConfig)) SimulatorConfig {
+	c := DefaultSimulatorConfig()
+	set(&c)
+	return c
+}
+
 func mustSim(t testing.TB, cfg SimulatorConfig) *Simulator {
 	t.Helper()
 	s, err := NewSimulator(cfg)
@@ -23,7 +30,7 @@ func mustSim(t testing.TB, cfg SimulatorConfig) *Simulator {
 }
 
 func TestSimulatorDeterministic(t *testing.T) {
-	cfg := SimulatorConfig{Sensors: 20, Seed: 42, FaultRate: 0.05}
+	cfg := simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 20, 42, 0.05 })
 	var out [2]bytes.Buffer
 	for k := range out {
 		s := mustSim(t, cfg)
@@ -37,7 +44,7 @@ func TestSimulatorDeterministic(t *testing.T) {
 	if !bytes.Equal(out[0].Bytes(), out[1].Bytes()) {
 		t.Fatal("same seed, different output")
 	}
-	other := mustSim(t, SimulatorConfig{Sensors: 20, Seed: 43, FaultRate: 0.05})
+	other := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 20, 43, 0.05 }))
 	var buf bytes.Buffer
 	for range 50 {
 		r, labels := other.NextResponse()
@@ -50,7 +57,7 @@ func TestSimulatorDeterministic(t *testing.T) {
 
 func TestSimulatorTime(t *testing.T) {
 	start := time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC)
-	s := mustSim(t, SimulatorConfig{Sensors: 2, Start: start, Step: 30 * time.Second})
+	s := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Start, c.Step = 2, start, 30*time.Second }))
 	for i := range 3 {
 		ts, rs := s.Next()
 		if want := start.Add(time.Duration(i) * 30 * time.Second); !ts.Equal(want) {
@@ -63,7 +70,7 @@ func TestSimulatorTime(t *testing.T) {
 			}
 		}
 	}
-	if d := mustSim(t, SimulatorConfig{}); d.Config().Sensors != 50 || d.Config().Step != 2*time.Minute || !d.Time().Equal(time.Date(2024, 4, 11, 0, 0, 0, 0, time.UTC)) {
+	if d := mustSim(t, DefaultSimulatorConfig()); d.Config().Sensors != 50 || d.Config().Step != 2*time.Minute || !d.Time().Equal(time.Date(2024, 4, 11, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("defaults %+v", d.Config())
 	}
 }
@@ -71,7 +78,7 @@ func TestSimulatorTime(t *testing.T) {
 // The clean signal looks like PurpleAir data: plausible ranges, the API's
 // CF=1 average of A and B, ATM ≤ CF=1, and a daily PM2.5 cycle.
 func TestSimulatorRealistic(t *testing.T) {
-	s := mustSim(t, SimulatorConfig{Sensors: 30, Seed: 7})
+	s := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed = 30, 7 }))
 	hourly := make([]float64, 24)
 	counts := make([]float64, 24)
 	for step := 0; step < 7*24*30; step++ { // a week at 2 min
@@ -121,8 +128,8 @@ func TestSimulatorRealistic(t *testing.T) {
 // its fault.
 func TestSimulatorFaultLabels(t *testing.T) {
 	const sensors, steps, rate = 50, 2000, 0.2
-	clean := mustSim(t, SimulatorConfig{Sensors: sensors, Seed: 9})
-	faulty := mustSim(t, SimulatorConfig{Sensors: sensors, Seed: 9, FaultRate: rate})
+	clean := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed = sensors, 9 }))
+	faulty := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = sensors, 9, rate }))
 	seen := map[FaultKind]int{}
 	prev := make([][]Value, sensors)
 	for step := range steps {
@@ -198,7 +205,9 @@ func TestSimulatorFaultLabels(t *testing.T) {
 }
 
 func TestSimulatorFaultSelection(t *testing.T) {
-	s := mustSim(t, SimulatorConfig{Sensors: 10, Seed: 1, FaultRate: 0.2, Faults: []FaultKind{FaultDropout}})
+	s := mustSim(t, simConfig(func(c *SimulatorConfig) {
+		c.Sensors, c.Seed, c.FaultRate, c.Faults = 10, 1, 0.2, []FaultKind{FaultDropout}
+	}))
 	for range 100 {
 		_, rs := s.Next()
 		for _, r := range rs {
@@ -214,14 +223,22 @@ func TestSimulatorConfigValidate(t *testing.T) {
 		cfg     SimulatorConfig
 		wantErr string
 	}{
-		{SimulatorConfig{}, ""},
-		{SimulatorConfig{Sensors: -1}, "sensors must be"},
-		{SimulatorConfig{FaultRate: 1.5}, "fault_rate must be in [0, 1)"},
-		{SimulatorConfig{FaultRate: 1}, "fault_rate must be in [0, 1)"},
-		{SimulatorConfig{FaultRate: math.NaN()}, "fault_rate"},
-		{SimulatorConfig{Step: time.Millisecond}, "step must be at least 1s"},
-		{SimulatorConfig{Faults: []FaultKind{"melted"}}, `unknown fault kind "melted"`},
-		{SimulatorConfig{FaultRate: 0.1, Faults: []FaultKind{}}, "no fault kinds enabled"},
+		{DefaultSimulatorConfig(), ""},
+		{simConfig(func(c *SimulatorConfig) { c.Sensors = -1 }), "sensors must be"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate = 1.5 }), "fault_rate must be in [0, 1)"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate = 1 }), "fault_rate must be in [0, 1)"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate = math.NaN() }), "fault_rate"},
+		{simConfig(func(c *SimulatorConfig) { c.Step = time.Millisecond }), "step must be at least 1s"},
+		{simConfig(func(c *SimulatorConfig) { c.Faults = []FaultKind{"melted"} }), `unknown fault kind "melted"`},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate, c.Faults = 0.1, []FaultKind{} }), "no fault kinds enabled"},
+		// A zero is refused, not read as a default.
+		{simConfig(func(c *SimulatorConfig) { c.Sensors = 0 }), "sensors must be in 1..1000000, got 0"},
+		{simConfig(func(c *SimulatorConfig) { c.Step = 0 }), "step must be at least 1s, got 0s"},
+		{simConfig(func(c *SimulatorConfig) { c.Start = time.Time{} }), "start is not set"},
+		{simConfig(func(c *SimulatorConfig) { c.FirstSensorIndex = 0 }), "first sensor index must be at least 1"},
+		{simConfig(func(c *SimulatorConfig) { c.Region = BoundingBox{} }), "region: "},
+		{simConfig(func(c *SimulatorConfig) { c.Profile = "" }), `unknown profile ""`},
+		{SimulatorConfig{}, "sensors must be"},
 	}
 	for _, tt := range tests {
 		_, err := NewSimulator(tt.cfg)
@@ -276,7 +293,7 @@ func TestWriteLineProtocol(t *testing.T) {
 }
 
 func BenchmarkSimulatorStep1000(b *testing.B) {
-	s := mustSim(b, SimulatorConfig{Sensors: 1000, Seed: 1, FaultRate: 0.01})
+	s := mustSim(b, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 1000, 1, 0.01 }))
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Next()
@@ -284,7 +301,7 @@ func BenchmarkSimulatorStep1000(b *testing.B) {
 }
 
 func TestWriteSimulation(t *testing.T) {
-	cfg := SimulatorConfig{Sensors: 3, Seed: 5, FaultRate: 0.2}
+	cfg := simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 3, 5, 0.2 })
 	var js, lp bytes.Buffer
 	if err := WriteSimulation(&js, mustSim(t, cfg), SimulationOutput{Format: FormatAPIJSON, Steps: 4}); err != nil {
 		t.Fatal(err)
@@ -323,7 +340,7 @@ func TestWriteSimulation(t *testing.T) {
 // WriteLineProtocol's direct path writes exactly what AppendLineProtocol
 // writes for the rows' Points, for every option combination.
 func TestWriteLineProtocolMatchesPoints(t *testing.T) {
-	sim := mustSim(t, SimulatorConfig{Sensors: 30, Seed: 11, FaultRate: 0.3})
+	sim := mustSim(t, simConfig(func(c *SimulatorConfig) { c.Sensors, c.Seed, c.FaultRate = 30, 11, 0.3 }))
 	var responses []*Response
 	var labels [][]FaultKind
 	for range 40 {

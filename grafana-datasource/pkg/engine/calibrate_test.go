@@ -111,8 +111,9 @@ const simStep = 2 * time.Minute
 func newSimFleet(t testing.TB, sensors int, days int) *simFleet {
 	t.Helper()
 	start := time.Date(2024, 4, 11, 0, 0, 0, 0, time.UTC)
-	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: sensors, Seed: 1, Start: start, Step: simStep,
-		Profile: purpleair.ProfileRealistic, SmokeEpisodes: -1})
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.Start, cfg.Step, cfg.Profile = sensors, 1, start, simStep, purpleair.ProfileRealistic
+	sim, err := purpleair.NewSimulator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

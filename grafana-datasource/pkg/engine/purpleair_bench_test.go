@@ -37,8 +37,9 @@ type paFleet struct {
 func newPAFleet(tb testing.TB, sensors int, span time.Duration, end time.Time) *paFleet {
 	tb.Helper()
 	start := end.Add(-span)
-	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: sensors, Seed: 1, Start: start, Step: simStep,
-		Profile: purpleair.ProfileRealistic, SmokeEpisodes: -1})
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.Start, cfg.Step, cfg.Profile = sensors, 1, start, simStep, purpleair.ProfileRealistic
+	sim, err := purpleair.NewSimulator(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

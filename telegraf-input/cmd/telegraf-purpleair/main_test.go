@@ -372,7 +372,9 @@ func TestTelegrafEndToEnd(t *testing.T) {
 	}
 	// last_seen lags the step time by under a minute; steps are on 2 min boundaries.
 	start := first.Add(time.Minute).Truncate(2 * time.Minute)
-	sim, err := purpleair.NewSimulator(purpleair.SimulatorConfig{Sensors: sensors, Seed: seed, FaultRate: 0.3, Start: start})
+	cfg := purpleair.DefaultSimulatorConfig()
+	cfg.Sensors, cfg.Seed, cfg.FaultRate, cfg.Start = sensors, seed, 0.3, start
+	sim, err := purpleair.NewSimulator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
