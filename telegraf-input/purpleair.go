@@ -216,7 +216,7 @@ func (p *PurpleAir) initAPI() error {
 	p.client = purpleair.NewClient(p.BaseURL, key)
 	p.client.HTTP, p.client.MaxRetries, p.client.SkipBadRows = hc, p.MaxRetries, true
 	if err := p.client.Check(); err != nil {
-		return clientOptionError(err)
+		return optionError(err)
 	}
 	p.client.Logf = func(format string, args ...any) { p.logf(telegraf.Warn, format, args...) }
 	return nil
@@ -429,7 +429,7 @@ func (p *PurpleAir) initSimulate() error {
 		return fmt.Errorf("speedup must be 0 (as fast as possible) or positive, got %v", p.Speedup)
 	}
 	if err := cfg.Validate(); err != nil { // before start, which truncates to the step
-		return err
+		return optionError(err)
 	}
 	start, err := p.startTime()
 	if err != nil {
@@ -754,11 +754,24 @@ func (p *PurpleAir) runSimulate(ctx context.Context, acc telegraf.Accumulator) {
 	}
 }
 
-// clientOptionError names a Client field the client refuses as the option that sets it.
-func clientOptionError(err error) error {
+// optionNames are the options of this plugin that set a field of the API client or the simulator.
+var optionNames = map[string]string{
+	"Client.MaxRetries":         "max_retries",
+	"SimulatorConfig.Sensors":   "sensors",
+	"SimulatorConfig.Step":      "step",
+	"SimulatorConfig.FaultRate": "fault_rate",
+	"SimulatorConfig.Faults":    "faults",
+	"SimulatorConfig.Start":     "start",
+	"SimulatorConfig.Region":    "bounding_box",
+}
+
+// optionError names a field the client or the simulator refuses as the option that sets it.
+func optionError(err error) error {
 	var oe *purpleair.OptionError
-	if errors.As(err, &oe) && oe.Option == "MaxRetries" {
-		return fmt.Errorf("max_retries %s", oe.Reason)
+	if errors.As(err, &oe) {
+		if name, ok := optionNames[oe.Config+"."+oe.Option]; ok {
+			return fmt.Errorf("%s %s", name, oe.Reason)
+		}
 	}
 	return err
 }

@@ -150,7 +150,7 @@ func TestInitErrors(t *testing.T) {
 		{"file bad replay_rate", func(p *PurpleAir) { p.Source = "file"; p.Path = file; p.ReplayRate = -1 }, "replay_rate must be 0"},
 		{"simulate sensors", func(p *PurpleAir) { p.Sensors = 0 }, "sensors must be in 1..1000000, got 0"},
 		{"simulate fault_rate", func(p *PurpleAir) { p.FaultRate = 1 }, "fault_rate must be in [0, 1), got 1"},
-		{"simulate faults", func(p *PurpleAir) { p.Faults = []string{"spike", "fire"} }, `faults: unknown fault kind "fire"`},
+		{"simulate faults", func(p *PurpleAir) { p.Faults = []string{"spike", "fire"} }, `faults has unknown fault kind "fire"`},
 		{"simulate step", func(p *PurpleAir) { p.Step = config.Duration(time.Millisecond) }, "step must be at least 1s"},
 		{"simulate speedup", func(p *PurpleAir) { p.Speedup = -2 }, "speedup must be 0 (as fast as possible) or positive"},
 		{"simulate start", func(p *PurpleAir) { p.StartAt = "yesterday" }, `start: "yesterday" is neither RFC 3339`},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,34 +57,19 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	}
 	opt.sim = purpleair.DefaultSimulatorConfig()
 	opt.sim.Sensors, opt.sim.Seed, opt.sim.Start, opt.sim.Step, opt.sim.FaultRate = *sensors, *seed, t0, *step, *faultRate
-	if opt.sim.Profile, err = purpleair.ParseProfile(*profile); err != nil {
-		return usageError{"-profile: " + err.Error()}
-	}
+	opt.sim.Profile = *profile
 	switch {
-	case *smoke < 0:
-		return usageError{fmt.Sprintf("-smoke-episodes: want 0 or more, got %d", *smoke)}
 	case opt.sim.Profile != purpleair.ProfileRealistic && isFlagSet(fs, "smoke-episodes"):
 		return usageError{"-smoke-episodes applies to -profile realistic only"}
 	case opt.sim.Profile == purpleair.ProfileRealistic:
 		opt.sim.SmokeEpisodes = *smoke
 	}
-	if *sensors < 1 {
-		return usageError{fmt.Sprintf("-sensors: want at least 1, got %d", *sensors)}
+	for _, name := range splitList(*faults) {
+		opt.sim.Faults = append(opt.sim.Faults, purpleair.FaultKind(name))
 	}
-	if *step < time.Second {
-		return usageError{fmt.Sprintf("-step: want at least 1s, got %s", *step)}
-	}
-	if s := splitList(*faults); len(s) > 0 {
-		for _, name := range s {
-			k, err := purpleair.ParseFaultKind(name)
-			if err != nil {
-				return usageError{"-faults: " + err.Error()}
-			}
-			opt.sim.Faults = append(opt.sim.Faults, k)
-		}
-	}
+	// The simulator checks its options; the flags only name them.
 	if err := opt.sim.Validate(); err != nil {
-		return usageError{err.Error()}
+		return simulatorFlagError(err)
 	}
 	switch {
 	case *steps != 0 && *duration != 0:
@@ -268,4 +254,21 @@ func labelResponse(r *purpleair.Response, labels []purpleair.FaultKind, smoke []
 		}
 		r.Data[i] = row
 	}
+}
+
+// simulatorFlags are the flags of simulate that set a field of the simulator's configuration.
+var simulatorFlags = map[string]string{
+	"Sensors": "-sensors", "Step": "-step", "FaultRate": "-fault-rate", "Faults": "-faults",
+	"Profile": "-profile", "SmokeEpisodes": "-smoke-episodes", "Start": "-start",
+}
+
+// simulatorFlagError names an option the simulator refuses as the flag that sets it.
+func simulatorFlagError(err error) error {
+	var oe *purpleair.OptionError
+	if errors.As(err, &oe) {
+		if flag, ok := simulatorFlags[oe.Option]; ok {
+			return usageError{flag + ": " + oe.Reason}
+		}
+	}
+	return usageError{err.Error()}
 }

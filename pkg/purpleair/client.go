@@ -179,31 +179,22 @@ func NewClient(baseURL, apiKey string) *Client {
 	}
 }
 
-// OptionError is a Client field a call cannot use, named as in Client; the input translates the
-// name into its option's (MaxRetries is max_retries).
-type OptionError struct {
-	Option string // the Client field, e.g. "MaxRetries"
-	Reason string
-}
-
-func (e *OptionError) Error() string { return "purpleair: Client." + e.Option + " " + e.Reason }
-
 // Check reports, as an *OptionError, a field a call cannot use. Every call checks; an edge calls it
 // to fail at start, before the first poll.
 func (c *Client) Check() error {
 	switch {
 	case c.BaseURL == "":
-		return &OptionError{"BaseURL", "is empty (NewClient sets the live API's)"}
+		return &OptionError{"Client", "BaseURL", "is empty (NewClient sets the live API's)"}
 	case c.HTTP == nil:
-		return &OptionError{"HTTP", "is nil (NewClient sets one)"}
+		return &OptionError{"Client", "HTTP", "is nil (NewClient sets one)"}
 	case c.MaxRetries < 0:
-		return &OptionError{"MaxRetries", fmt.Sprintf("must not be negative, got %d", c.MaxRetries)}
+		return &OptionError{"Client", "MaxRetries", fmt.Sprintf("must not be negative, got %d", c.MaxRetries)}
 	case c.MinBackoff <= 0:
-		return &OptionError{"MinBackoff", fmt.Sprintf("must be positive, got %s", c.MinBackoff)}
+		return &OptionError{"Client", "MinBackoff", fmt.Sprintf("must be positive, got %s", c.MinBackoff)}
 	case c.MaxBackoff < c.MinBackoff:
-		return &OptionError{"MaxBackoff", fmt.Sprintf("must be at least MinBackoff (%s), got %s", c.MinBackoff, c.MaxBackoff)}
+		return &OptionError{"Client", "MaxBackoff", fmt.Sprintf("must be at least MinBackoff (%s), got %s", c.MinBackoff, c.MaxBackoff)}
 	case c.MaxBodyBytes <= 0:
-		return &OptionError{"MaxBodyBytes", fmt.Sprintf("must be positive, got %d", c.MaxBodyBytes)}
+		return &OptionError{"Client", "MaxBodyBytes", fmt.Sprintf("must be positive, got %d", c.MaxBodyBytes)}
 	}
 	return nil
 }

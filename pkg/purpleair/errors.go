@@ -5,6 +5,19 @@ import (
 	"fmt"
 )
 
+// OptionError is an option a call cannot use, named as its Go field (Config.Option, e.g.
+// Client.MaxRetries, SimulatorConfig.Sensors); each edge translates the name into its own spelling
+// (the input's max_retries and sensors, the CLI's -sensors).
+type OptionError struct {
+	Config string // "Client" or "SimulatorConfig"
+	Option string // the field
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return "purpleair: " + e.Config + "." + e.Option + " " + e.Reason
+}
+
 // ErrTruncated is matched (errors.Is) by decoding errors caused by input that
 // ends before the JSON document does — typically a cut-off HTTP body.
 var ErrTruncated = errors.New("truncated response")

@@ -1,7 +1,6 @@
 package purpleair
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -45,19 +44,13 @@ var FaultKinds = []FaultKind{FaultSpike, FaultStuckHigh, FaultFlatline, FaultDro
 // in a fixed order: its default draw.
 var RealisticFaultKinds = []FaultKind{FaultSpike, FaultStuckHigh, FaultFlatline, FaultDropout, FaultABDivergence, FaultDrift, FaultEnvSentinel, FaultDisconnect}
 
-// ParseFaultKind accepts the names of RealisticFaultKinds (a superset of
-// FaultKinds; the kinds only the realistic profile injects are refused by
-// SimulatorConfig.Validate in the basic one).
-func ParseFaultKind(s string) (FaultKind, error) {
-	k := FaultKind(strings.TrimSpace(s))
-	if slices.Contains(RealisticFaultKinds, k) {
-		return k, nil
-	}
+// faultKindNames lists RealisticFaultKinds (a superset of FaultKinds) for an error.
+func faultKindNames() string {
 	names := make([]string, len(RealisticFaultKinds))
 	for i, f := range RealisticFaultKinds {
 		names[i] = string(f)
 	}
-	return "", fmt.Errorf("unknown fault kind %q (known: %s)", s, strings.Join(names, ", "))
+	return strings.Join(names, ", ")
 }
 
 // SimulatorFields are the API fields a simulated reading carries, under the
@@ -170,39 +163,43 @@ func (c SimulatorConfig) faults() []FaultKind {
 	return FaultKinds
 }
 
-// Validate reports the first bad option by name.
+// Validate reports the first option NewSimulator cannot use, as an *OptionError naming its field.
 func (c SimulatorConfig) Validate() error {
-	if c.Sensors < 1 || c.Sensors > 1_000_000 {
-		return fmt.Errorf("sensors must be in 1..1000000, got %d", c.Sensors)
+	bad := func(option, format string, a ...any) error {
+		return &OptionError{"SimulatorConfig", option, fmt.Sprintf(format, a...)}
 	}
-	if c.Start.IsZero() {
-		return errors.New("start is not set (DefaultSimulatorConfig sets one)")
-	}
-	if c.Step < time.Second {
-		return fmt.Errorf("step must be at least 1s, got %s", c.Step)
-	}
-	if !(c.FaultRate >= 0 && c.FaultRate < 1) {
-		return fmt.Errorf("fault_rate must be in [0, 1), got %v", c.FaultRate)
-	}
-	if err := c.validateProfile(); err != nil {
-		return err
+	switch {
+	case c.Sensors < 1 || c.Sensors > 1_000_000:
+		return bad("Sensors", "must be in 1..1000000, got %d", c.Sensors)
+	case c.Start.IsZero():
+		return bad("Start", "is not set (DefaultSimulatorConfig sets one)")
+	case c.Step < time.Second:
+		return bad("Step", "must be at least 1s, got %s", c.Step)
+	case !(c.FaultRate >= 0 && c.FaultRate < 1):
+		return bad("FaultRate", "must be in [0, 1), got %v", c.FaultRate)
+	case !slices.Contains(Profiles, c.Profile):
+		return bad("Profile", "must be %s or %s, got %q", ProfileBasic, ProfileRealistic, c.Profile)
+	case c.SmokeEpisodes < 0 || c.SmokeEpisodes > 1000:
+		return bad("SmokeEpisodes", "must be in 0..1000, got %d", c.SmokeEpisodes)
+	case c.SmokeEpisodes > 0 && c.Profile != ProfileRealistic:
+		return bad("SmokeEpisodes", "must be 0 without the %s profile, got %d", ProfileRealistic, c.SmokeEpisodes)
+	case c.SmokeWithin <= 0:
+		return bad("SmokeWithin", "must be positive, got %s", c.SmokeWithin)
+	case c.FaultRate > 0 && c.Faults != nil && len(c.Faults) == 0:
+		return bad("Faults", "is empty but the fault rate is %v", c.FaultRate)
+	case c.FirstSensorIndex < 1:
+		return bad("FirstSensorIndex", "must be at least 1, got %d", c.FirstSensorIndex)
 	}
 	for _, f := range c.Faults {
-		if _, err := ParseFaultKind(string(f)); err != nil {
-			return fmt.Errorf("faults: %w", err)
+		if !slices.Contains(RealisticFaultKinds, f) {
+			return bad("Faults", "has unknown fault kind %q (known: %s)", f, faultKindNames())
 		}
 		if c.Profile != ProfileRealistic && !slices.Contains(FaultKinds, f) {
-			return fmt.Errorf("faults: %s is injected by the %s profile only", f, ProfileRealistic)
+			return bad("Faults", "has %s, which the %s profile alone injects", f, ProfileRealistic)
 		}
 	}
-	if c.FaultRate > 0 && c.Faults != nil && len(c.Faults) == 0 {
-		return errNoFaults
-	}
-	if c.FirstSensorIndex < 1 {
-		return fmt.Errorf("first sensor index must be at least 1, got %d", c.FirstSensorIndex)
-	}
 	if err := c.Region.Validate(); err != nil {
-		return fmt.Errorf("region: %w", err)
+		return bad("Region", "is not a valid box: %v", err)
 	}
 	return nil
 }
@@ -271,7 +268,7 @@ type simSensor struct {
 // NewSimulator builds the fleet.
 func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("purpleair: simulator: %w", err)
+		return nil, err
 	}
 	cfg.Faults = cfg.faults()
 	seed := uint64(cfg.Seed)
@@ -632,6 +629,3 @@ func (ss *simSensor) startFault(k FaultKind) {
 	}
 	ss.faultLeft = ss.faultLen
 }
-
-// errNoFaults guards a config that asks for faults but allows none.
-var errNoFaults = errors.New("fault_rate > 0 but no fault kinds enabled")

@@ -383,12 +383,12 @@ func TestRealisticConfig(t *testing.T) {
 		wantErr string
 	}{
 		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes, c.SmokeWithin = ProfileRealistic, 3, time.Hour }), ""},
-		{simConfig(func(c *SimulatorConfig) { c.Profile = "gritty" }), `unknown profile "gritty"`},
-		{simConfig(func(c *SimulatorConfig) { c.SmokeEpisodes = 1 }), "realistic profile only"},
-		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes = ProfileRealistic, -1 }), "smoke_episodes must be in 0..1000"},
-		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes, c.SmokeWithin = ProfileRealistic, 1, 0 }), "smoke_within must be positive"},
-		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeWithin, c.SmokeEpisodes = ProfileRealistic, -time.Hour, 1 }), "smoke_within"},
-		{simConfig(func(c *SimulatorConfig) { c.FaultRate, c.Faults = 0.1, []FaultKind{FaultSpike, FaultDisconnect} }), "disconnect is injected by the realistic profile only"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile = "gritty" }), `SimulatorConfig.Profile must be basic or realistic, got "gritty"`},
+		{simConfig(func(c *SimulatorConfig) { c.SmokeEpisodes = 1 }), "SimulatorConfig.SmokeEpisodes must be 0 without the realistic profile"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes = ProfileRealistic, -1 }), "SimulatorConfig.SmokeEpisodes must be in 0..1000"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeEpisodes, c.SmokeWithin = ProfileRealistic, 1, 0 }), "SimulatorConfig.SmokeWithin must be positive"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile, c.SmokeWithin, c.SmokeEpisodes = ProfileRealistic, -time.Hour, 1 }), "SimulatorConfig.SmokeWithin"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate, c.Faults = 0.1, []FaultKind{FaultSpike, FaultDisconnect} }), "SimulatorConfig.Faults has disconnect, which the realistic profile alone injects"},
 		{simConfig(func(c *SimulatorConfig) {
 			c.FaultRate, c.Faults, c.Profile, c.SmokeEpisodes = 0.1, []FaultKind{FaultEnvSentinel}, ProfileRealistic, 1
 		}), ""},

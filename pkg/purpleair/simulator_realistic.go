@@ -67,21 +67,6 @@ func ParseProfile(s string) (string, error) {
 	return "", fmt.Errorf("unknown profile %q (known: %s, %s)", s, ProfileBasic, ProfileRealistic)
 }
 
-func (c SimulatorConfig) validateProfile() error {
-	if _, err := ParseProfile(c.Profile); err != nil {
-		return fmt.Errorf("profile: %w", err)
-	}
-	switch {
-	case c.SmokeEpisodes < 0 || c.SmokeEpisodes > 1000:
-		return fmt.Errorf("smoke_episodes must be in 0..1000, got %d", c.SmokeEpisodes)
-	case c.SmokeEpisodes > 0 && c.Profile != ProfileRealistic:
-		return fmt.Errorf("smoke episodes come with the %s profile only", ProfileRealistic)
-	case c.SmokeWithin <= 0:
-		return fmt.Errorf("smoke_within must be positive, got %s", c.SmokeWithin)
-	}
-	return nil
-}
-
 // realisticFaultLen is the range of an episode's length in steps of step.
 func realisticFaultLen(k FaultKind, step time.Duration) (lo, hi int) {
 	steps := func(d time.Duration) int { return max(1, int(d/step)) }

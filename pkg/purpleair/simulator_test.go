@@ -2,6 +2,7 @@ package purpleair
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
 	"os"
@@ -224,26 +225,30 @@ func TestSimulatorConfigValidate(t *testing.T) {
 		wantErr string
 	}{
 		{DefaultSimulatorConfig(), ""},
-		{simConfig(func(c *SimulatorConfig) { c.Sensors = -1 }), "sensors must be"},
-		{simConfig(func(c *SimulatorConfig) { c.FaultRate = 1.5 }), "fault_rate must be in [0, 1)"},
-		{simConfig(func(c *SimulatorConfig) { c.FaultRate = 1 }), "fault_rate must be in [0, 1)"},
-		{simConfig(func(c *SimulatorConfig) { c.FaultRate = math.NaN() }), "fault_rate"},
-		{simConfig(func(c *SimulatorConfig) { c.Step = time.Millisecond }), "step must be at least 1s"},
-		{simConfig(func(c *SimulatorConfig) { c.Faults = []FaultKind{"melted"} }), `unknown fault kind "melted"`},
-		{simConfig(func(c *SimulatorConfig) { c.FaultRate, c.Faults = 0.1, []FaultKind{} }), "no fault kinds enabled"},
+		{simConfig(func(c *SimulatorConfig) { c.Sensors = -1 }), "SimulatorConfig.Sensors must be"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate = 1.5 }), "SimulatorConfig.FaultRate must be in [0, 1)"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate = 1 }), "SimulatorConfig.FaultRate must be in [0, 1)"},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate = math.NaN() }), "SimulatorConfig.FaultRate"},
+		{simConfig(func(c *SimulatorConfig) { c.Step = time.Millisecond }), "SimulatorConfig.Step must be at least 1s"},
+		{simConfig(func(c *SimulatorConfig) { c.Faults = []FaultKind{"melted"} }), `SimulatorConfig.Faults has unknown fault kind "melted"`},
+		{simConfig(func(c *SimulatorConfig) { c.FaultRate, c.Faults = 0.1, []FaultKind{} }), "SimulatorConfig.Faults is empty"},
 		// A zero is refused, not read as a default.
-		{simConfig(func(c *SimulatorConfig) { c.Sensors = 0 }), "sensors must be in 1..1000000, got 0"},
-		{simConfig(func(c *SimulatorConfig) { c.Step = 0 }), "step must be at least 1s, got 0s"},
-		{simConfig(func(c *SimulatorConfig) { c.Start = time.Time{} }), "start is not set"},
-		{simConfig(func(c *SimulatorConfig) { c.FirstSensorIndex = 0 }), "first sensor index must be at least 1"},
-		{simConfig(func(c *SimulatorConfig) { c.Region = BoundingBox{} }), "region: "},
-		{simConfig(func(c *SimulatorConfig) { c.Profile = "" }), `unknown profile ""`},
-		{SimulatorConfig{}, "sensors must be"},
+		{simConfig(func(c *SimulatorConfig) { c.Sensors = 0 }), "SimulatorConfig.Sensors must be in 1..1000000, got 0"},
+		{simConfig(func(c *SimulatorConfig) { c.Step = 0 }), "SimulatorConfig.Step must be at least 1s, got 0s"},
+		{simConfig(func(c *SimulatorConfig) { c.Start = time.Time{} }), "SimulatorConfig.Start is not set"},
+		{simConfig(func(c *SimulatorConfig) { c.FirstSensorIndex = 0 }), "SimulatorConfig.FirstSensorIndex must be at least 1"},
+		{simConfig(func(c *SimulatorConfig) { c.Region = BoundingBox{} }), "SimulatorConfig.Region is not a valid box"},
+		{simConfig(func(c *SimulatorConfig) { c.Profile = "" }), `SimulatorConfig.Profile must be basic or realistic, got ""`},
+		{SimulatorConfig{}, "SimulatorConfig.Sensors must be"},
 	}
 	for _, tt := range tests {
 		_, err := NewSimulator(tt.cfg)
 		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("%+v: %v, want %q", tt.cfg, err, tt.wantErr)
+		}
+		var oe *OptionError
+		if err != nil && (!errors.As(err, &oe) || oe.Config != "SimulatorConfig") {
+			t.Errorf("%v: not an *OptionError of SimulatorConfig", err)
 		}
 	}
 }
