@@ -79,8 +79,8 @@ func TestDemoBadFlags(t *testing.T) {
 		{[]string{"-step", "1500ms"}, "-step: want whole seconds"},
 		{[]string{"-sensors", "100000", "-hours", "240"}, "takes at most 10000000"},
 		{[]string{"extra"}, "takes no positional arguments"},
-		{[]string{"-profile", "gritty"}, `-profile: unknown profile "gritty"`},
-		{[]string{"-smoke-episodes", "-1"}, "-smoke-episodes: want 0 or more"},
+		{[]string{"-profile", "gritty"}, `-profile: must be basic or realistic, got "gritty"`},
+		{[]string{"-smoke-episodes", "-1"}, "-smoke-episodes: must be in 0..1000, got -1"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

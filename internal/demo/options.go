@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -75,13 +76,8 @@ func (o Options) validate() error {
 		return bad("Hours", "want a positive number, got %v", o.Hours)
 	case !(o.FaultRate > 0 && o.FaultRate < 1):
 		return bad("FaultRate", "want a share in (0, 1), got %v", o.FaultRate)
-	case o.SmokeEpisodes < 0:
-		return bad("SmokeEpisodes", "want 0 or more, got %d", o.SmokeEpisodes)
 	case !(o.Contamination >= 0 && o.Contamination <= 0.5):
 		return bad("Contamination", "want a share in (0, 0.5] or 0 for auto, got %v", o.Contamination)
-	}
-	if _, err := purpleair.ParseProfile(o.Profile); err != nil {
-		return &OptionError{"Profile", err.Error()}
 	}
 	if steps := o.steps(); steps < 2*streamWindow {
 		return bad("Hours", "%v at a %s step is %d readings per sensor; the streaming detector needs at least %d (its first %d are warm-up)",
@@ -90,6 +86,15 @@ func (o Options) validate() error {
 	if n := o.steps() * o.Sensors; n > maxReadings {
 		return bad("Sensors", "%d sensors × %v h at a %s step is %d readings; the demo keeps them all in memory and takes at most %d",
 			o.Sensors, o.Hours, o.Step, n, maxReadings)
+	}
+	// The simulator checks the options it takes (Profile, SmokeEpisodes, …); Options names its fields
+	// as SimulatorConfig does.
+	if err := o.simulatorConfig().Validate(); err != nil {
+		var oe *purpleair.OptionError
+		if errors.As(err, &oe) {
+			return &OptionError{oe.Option, oe.Reason}
+		}
+		return err
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package purpleair
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -58,14 +57,6 @@ const (
 // SmokeLabelMin is the PM2.5 (CF=1, µg/m³) a smoke plume must add to a reading for it to be
 // labelled smoke: below it the plume's edge is within the ordinary variation.
 const SmokeLabelMin = 5.0
-
-// ParseProfile accepts the names of Profiles.
-func ParseProfile(s string) (string, error) {
-	if slices.Contains(Profiles, s) {
-		return s, nil
-	}
-	return "", fmt.Errorf("unknown profile %q (known: %s, %s)", s, ProfileBasic, ProfileRealistic)
-}
 
 // realisticFaultLen is the range of an episode's length in steps of step.
 func realisticFaultLen(k FaultKind, step time.Duration) (lo, hi int) {
