@@ -287,7 +287,7 @@ func TestParseMaxSamples(t *testing.T) {
 		{"256", "256"},
 		{" 1 ", "1"},
 		{"0.5", "0.5"},
-		{"1.0", "1"}, // a fraction of 1: every sample
+		{"1.0", "1.0"}, // a fraction of 1: every sample
 		{"1e-1", "0.1"},
 		{"0", ""},
 		{"-3", ""},
@@ -312,6 +312,12 @@ func TestParseMaxSamples(t *testing.T) {
 		if err != nil || s.String() != tc.want {
 			t.Errorf("ParseMaxSamples(%q) = %v, %v; want %s", tc.in, s, err, tc.want)
 		}
+		if back, err := ParseMaxSamples(s.String()); err != nil || back != s {
+			t.Errorf("%q read back from %q as %#v, %v; want %#v", tc.in, s.String(), back, err, s)
+		}
+	}
+	if _, err := ParseMaxSamples("0.0"); err == nil || !strings.Contains(err.Error(), "fraction must be in (0, 1]") {
+		t.Errorf(`"0.0": %v, want an error about the fraction`, err)
 	}
 	if s, _ := ParseMaxSamples("1.0"); s != Fraction(1) {
 		t.Errorf(`"1.0" parsed as %#v, want Fraction(1) (every sample, not one)`, s)

@@ -70,13 +70,18 @@ func Fraction(f float64) Size { return Size{fraction: f} }
 // AutoSize is max_samples="auto": min(256, n).
 func AutoSize() Size { return Size{auto: true} }
 
-// String spells the size as scikit-learn does: "auto", "256" or "0.5".
+// String spells the size as scikit-learn does: "auto", "256" or "0.5"; a fraction always has a
+// point ("1.0", every row), so that ParseMaxSamples reads back the same Size.
 func (s Size) String() string {
 	switch {
 	case s.auto:
 		return "auto"
 	case s.fraction != 0:
-		return strconv.FormatFloat(s.fraction, 'g', -1, 64)
+		f := strconv.FormatFloat(s.fraction, 'g', -1, 64)
+		if !strings.ContainsAny(f, ".eE") {
+			f += ".0"
+		}
+		return f
 	default:
 		return strconv.Itoa(s.count)
 	}
@@ -171,6 +176,10 @@ func parseSize(option, s string) (Size, error) {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(f) {
 			return Size{}, &OptionError{Option: option, Msg: fmt.Sprintf("must be a count or a fraction, got %q", s)}
+		}
+		if f == 0 {
+			// Fraction(0) would be the zero Size, which check reports as a count.
+			return Size{}, &OptionError{Option: option, Msg: fmt.Sprintf("fraction must be in (0, 1], got %q", s)}
 		}
 		return Fraction(f), nil
 	}
