@@ -62,7 +62,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	var err error
 	if opt.Contamination, err = iforest.ParseContamination(*contamination); err != nil {
-		return usageError{"-contamination: " + err.Error()}
+		return forestFlagError(err)
 	}
 
 	res, err := demo.Run(context.Background(), opt)

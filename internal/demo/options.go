@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/hazewatch/hazewatch/pkg/anomaly/iforest"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
 
@@ -76,8 +77,6 @@ func (o Options) validate() error {
 		return bad("Hours", "want a positive number, got %v", o.Hours)
 	case !(o.FaultRate > 0 && o.FaultRate < 1):
 		return bad("FaultRate", "want a share in (0, 1), got %v", o.FaultRate)
-	case !(o.Contamination >= 0 && o.Contamination <= 0.5):
-		return bad("Contamination", "want a share in (0, 0.5] or 0 for auto, got %v", o.Contamination)
 	}
 	if steps := o.steps(); steps < 2*streamWindow {
 		return bad("Hours", "%v at a %s step is %d readings per sensor; the streaming detector needs at least %d (its first %d are warm-up)",
@@ -87,12 +86,21 @@ func (o Options) validate() error {
 		return bad("Sensors", "%d sensors × %v h at a %s step is %d readings; the demo keeps them all in memory and takes at most %d",
 			o.Sensors, o.Hours, o.Step, n, maxReadings)
 	}
-	// The simulator checks the options it takes (Profile, SmokeEpisodes, …); Options names its fields
-	// as SimulatorConfig does.
+	// The simulator and the forest check the options they take (Profile, SmokeEpisodes,
+	// Contamination); Options names those fields as they do.
 	if err := o.simulatorConfig().Validate(); err != nil {
 		var oe *purpleair.OptionError
 		if errors.As(err, &oe) {
 			return &OptionError{oe.Option, oe.Reason}
+		}
+		return err
+	}
+	forest := iforest.DefaultOptions()
+	forest.Contamination = o.Contamination
+	if err := forest.Check(); err != nil {
+		var oe *iforest.OptionError
+		if errors.As(err, &oe) {
+			return &OptionError{oe.Option, oe.Msg}
 		}
 		return err
 	}
