@@ -533,6 +533,7 @@ func TestInitErrorsNameTheOption(t *testing.T) {
 		{func(p *Anomaly) { p.Impute = map[string]string{pm1: "zero"} }, "impute"},
 		{func(p *Anomaly) { p.Impute = map[string]string{"nope": "mean"} }, "impute"},
 		{func(p *Anomaly) { p.ImputeDefault = "ewma"; p.EWMAAlpha = 1.5 }, "ewma_alpha"},
+		{func(p *Anomaly) { p.ImputeDefault = "ewma"; p.EWMAAlpha = 0 }, "ewma_alpha"},
 		{func(p *Anomaly) { p.KeyTags = []string{""} }, "key_tags"},
 		{func(p *Anomaly) { p.MaxSeries = 0 }, "max_series"},
 		{func(p *Anomaly) { p.SeriesTTL = -1 }, "series_ttl"},

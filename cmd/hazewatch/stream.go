@@ -43,7 +43,7 @@ func runStream(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 11, "seed of the trees (same stream as Python's random.Random(seed))")
 	threshold := fs.Float64("threshold", 0.7, "a record is an anomaly when its score is above this")
 	imp := fs.String("impute", "mean", "how a missing field is filled before scoring: mean (River stats.Mean), ewma, last, none")
-	alpha := fs.Float64("alpha", 0.5, "smoothing factor of -impute ewma")
+	alpha := fs.Float64("alpha", 0.5, "smoothing factor of -impute ewma, in (0, 1]: the weight of the newest value")
 	only := fs.Bool("only-anomalies", false, "print only the records scored above -threshold")
 	raw := fs.Bool("raw", false, "print the reference flow's anomaly column, true or false, instead of 1 or 0 (score is the same)")
 	perSensor := fs.Bool("per-sensor", false, "one model and one set of imputers per sensor_index (as the Telegraf processor with key_tags = [\"sensor_index\"]); the default is one global model, as the reference")

@@ -21,7 +21,8 @@ type Streaming interface {
 }
 
 // NewStreaming returns the imputer named kind: "mean" (River stats.Mean), "ewma" (River
-// stats.EWMean with fading factor alpha, which must be in [0, 1] as River requires), "last"
+// stats.EWMean with fading factor alpha in (0, 1]: River also takes 0, which would never move from
+// the first value, so an imputation that stops following the data is refused here), "last"
 // (last observation carried forward), or "none" → (nil, nil): no imputation. alpha is only
 // read for "ewma".
 func NewStreaming(kind string, alpha float64) (Streaming, error) {
@@ -29,8 +30,8 @@ func NewStreaming(kind string, alpha float64) (Streaming, error) {
 	case "mean":
 		return &Mean{}, nil
 	case "ewma":
-		if !(alpha >= 0 && alpha <= 1) {
-			return nil, &OptionError{Option: "alpha", Msg: fmt.Sprintf("must be in [0, 1] for ewma, got %v", alpha)}
+		if !(alpha > 0 && alpha <= 1) {
+			return nil, &OptionError{Option: "alpha", Msg: fmt.Sprintf("must be in (0, 1] for ewma, got %v", alpha)}
 		}
 		return &EWMA{Alpha: alpha}, nil
 	case "last":

@@ -147,7 +147,7 @@ func TestNewStreaming(t *testing.T) {
 	}{
 		{"mean", 0, &Mean{}, false},
 		{"ewma", 0.3, &EWMA{Alpha: 0.3}, false},
-		{"ewma", 0, &EWMA{}, false},
+		{"ewma", 0, nil, true}, // would never move from the first value
 		{"ewma", 1, &EWMA{Alpha: 1}, false},
 		{"ewma", -0.1, nil, true},
 		{"ewma", 1.5, nil, true},
