@@ -428,9 +428,6 @@ func (p *PurpleAir) initSimulate() error {
 	if !(p.Speedup >= 0) || math.IsInf(p.Speedup, 0) {
 		return fmt.Errorf("speedup must be 0 (as fast as possible) or positive, got %v", p.Speedup)
 	}
-	if err := cfg.Validate(); err != nil { // before start, which truncates to the step
-		return optionError(err)
-	}
 	start, err := p.startTime()
 	if err != nil {
 		return err
@@ -440,6 +437,9 @@ func (p *PurpleAir) initSimulate() error {
 		if cfg.Region, err = p.boundingBox(); err != nil {
 			return err
 		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return optionError(err)
 	}
 	p.simCfg = cfg
 	return nil
@@ -762,7 +762,6 @@ var optionNames = map[string]string{
 	"SimulatorConfig.FaultRate": "fault_rate",
 	"SimulatorConfig.Faults":    "faults",
 	"SimulatorConfig.Start":     "start",
-	"SimulatorConfig.Region":    "bounding_box",
 }
 
 // optionError names a field the client or the simulator refuses as the option that sets it.

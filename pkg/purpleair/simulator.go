@@ -44,10 +44,10 @@ var FaultKinds = []FaultKind{FaultSpike, FaultStuckHigh, FaultFlatline, FaultDro
 // in a fixed order: its default draw.
 var RealisticFaultKinds = []FaultKind{FaultSpike, FaultStuckHigh, FaultFlatline, FaultDropout, FaultABDivergence, FaultDrift, FaultEnvSentinel, FaultDisconnect}
 
-// faultKindNames lists RealisticFaultKinds (a superset of FaultKinds) for an error.
-func faultKindNames() string {
-	names := make([]string, len(RealisticFaultKinds))
-	for i, f := range RealisticFaultKinds {
+// faultKindNames lists kinds for an error.
+func faultKindNames(kinds []FaultKind) string {
+	names := make([]string, len(kinds))
+	for i, f := range kinds {
 		names[i] = string(f)
 	}
 	return strings.Join(names, ", ")
@@ -172,7 +172,7 @@ func (c SimulatorConfig) Validate() error {
 	case c.Sensors < 1 || c.Sensors > 1_000_000:
 		return bad("Sensors", "must be in 1..1000000, got %d", c.Sensors)
 	case c.Start.IsZero():
-		return bad("Start", "is not set (DefaultSimulatorConfig sets one)")
+		return bad("Start", "must be set: the zero time (0001-01-01) is no start")
 	case c.Step < time.Second:
 		return bad("Step", "must be at least 1s, got %s", c.Step)
 	case !(c.FaultRate >= 0 && c.FaultRate < 1):
@@ -190,12 +190,17 @@ func (c SimulatorConfig) Validate() error {
 	case c.FirstSensorIndex < 1:
 		return bad("FirstSensorIndex", "must be at least 1, got %d", c.FirstSensorIndex)
 	}
+	kinds := FaultKinds
+	if c.Profile == ProfileRealistic {
+		kinds = RealisticFaultKinds
+	}
 	for _, f := range c.Faults {
-		if !slices.Contains(RealisticFaultKinds, f) {
-			return bad("Faults", "has unknown fault kind %q (known: %s)", f, faultKindNames())
-		}
-		if c.Profile != ProfileRealistic && !slices.Contains(FaultKinds, f) {
+		switch {
+		case slices.Contains(kinds, f):
+		case slices.Contains(RealisticFaultKinds, f):
 			return bad("Faults", "has %s, which the %s profile alone injects", f, ProfileRealistic)
+		default:
+			return bad("Faults", "has unknown fault kind %q (known: %s)", f, faultKindNames(kinds))
 		}
 	}
 	if err := c.Region.Validate(); err != nil {

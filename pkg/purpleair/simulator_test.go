@@ -235,7 +235,7 @@ func TestSimulatorConfigValidate(t *testing.T) {
 		// A zero is refused, not read as a default.
 		{simConfig(func(c *SimulatorConfig) { c.Sensors = 0 }), "SimulatorConfig.Sensors must be in 1..1000000, got 0"},
 		{simConfig(func(c *SimulatorConfig) { c.Step = 0 }), "SimulatorConfig.Step must be at least 1s, got 0s"},
-		{simConfig(func(c *SimulatorConfig) { c.Start = time.Time{} }), "SimulatorConfig.Start is not set"},
+		{simConfig(func(c *SimulatorConfig) { c.Start = time.Time{} }), "SimulatorConfig.Start must be set"},
 		{simConfig(func(c *SimulatorConfig) { c.FirstSensorIndex = 0 }), "SimulatorConfig.FirstSensorIndex must be at least 1"},
 		{simConfig(func(c *SimulatorConfig) { c.Region = BoundingBox{} }), "SimulatorConfig.Region is not a valid box"},
 		{simConfig(func(c *SimulatorConfig) { c.Profile = "" }), `SimulatorConfig.Profile must be basic or realistic, got ""`},
