@@ -1,6 +1,9 @@
 package purpleair
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // The ranges of the PurpleAir API's sensor readings, for a model that must know a field's span before
 // it has seen any reading (Half-Space Trees' limits): one table, used by `hazewatch stream` and meant
@@ -61,10 +64,19 @@ var fieldLimits = func() map[string][2]float64 {
 // e.g. "pm2.5_cf_1", "humidity", "pressure_b") and ok = true, or ok = false for a field without a
 // known range: a name the API does not have, or one whose span has no physical bound worth
 // assuming (particle counts, sensor_index, rssi, latitude…). Its caller should then ask for a range
-// rather than assume one.
+// rather than assume one. Any other name beginning pm1.0, pm2.5 or pm10.0 is a mass concentration
+// too (a derived field such as the preset's pm2.5_epa, or a user's pm2.5_cf_1_avg) and gets the
+// particle range, as the processor has always given it.
 func FieldLimits(name string) (lo, hi float64, ok bool) {
-	r, ok := fieldLimits[name]
-	return r[0], r[1], ok
+	if r, ok := fieldLimits[name]; ok {
+		return r[0], r[1], true
+	}
+	for _, size := range []string{"pm1.0", "pm2.5", "pm10.0"} {
+		if strings.HasPrefix(name, size) {
+			return ParticleMin, ParticleMax, true
+		}
+	}
+	return 0, 0, false
 }
 
 // LimitedFields returns the names FieldLimits knows, sorted.

@@ -19,6 +19,9 @@ func TestFieldLimits(t *testing.T) {
 		{"humidity", 0, 100}, {"humidity_a", 0, 100},
 		{"temperature", -40, 185}, {"temperature_b", -40, 185},
 		{"pressure", 300, 1100},
+		// Any other pm1.0…, pm2.5…, pm10.0… name is a mass concentration, as the processor's
+		// documentation has always promised: the preset's pm2.5_epa, a user's derived average.
+		{"pm2.5_epa", 0, 1000}, {"pm2.5_cf_1_avg", 0, 1000}, {"pm10.0_x", 0, 1000},
 	}
 	for _, c := range cases {
 		lo, hi, ok := FieldLimits(c.name)
@@ -27,7 +30,7 @@ func TestFieldLimits(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"", "sensor_index", "latitude", "rssi", "uptime", "last_seen", "0.3_um_count",
-		"pm9", "PM2.5_cf_1", " pm2.5_cf_1", "pm2.5_cf_1_c", "humidity_a_b", "pm"} {
+		"pm9", "PM2.5_cf_1", " pm2.5_cf_1", "humidity_a_b", "humidity_c", "pm", "pm3.0"} {
 		if lo, hi, ok := FieldLimits(name); ok {
 			t.Errorf("FieldLimits(%q) = %v, %v, true; want no range", name, lo, hi)
 		}
