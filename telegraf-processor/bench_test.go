@@ -14,6 +14,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 
+	"github.com/hazewatch/hazewatch/internal/cputime"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 	"github.com/hazewatch/hazewatch/pkg/purpleair"
 )
@@ -64,11 +65,11 @@ func benchAdd(b *testing.B, p *Anomaly, ms []telegraf.Metric) {
 	p.table.each(func(s *series) { s.state = warm.state.Clone() })
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPUTime()
+	cpu := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		_ = p.Add(ms[i%len(ms)], acc)
 	}
-	cpu = processCPUTime() - cpu
+	cpu = cputime.Process() - cpu
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "metrics/s")
 	if cpu > 0 {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "metrics/cpu-s")
@@ -267,13 +268,13 @@ func BenchmarkAddPreset(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPUTime()
+			cpu := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				m := ms[i%len(ms)]
 				m.SetTime(at(warm + i))
 				_ = p.Add(m, acc)
 			}
-			cpu = processCPUTime() - cpu
+			cpu = cputime.Process() - cpu
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "metrics/s")
 			if cpu > 0 {
 				b.ReportMetric(float64(b.N)/cpu.Seconds(), "metrics/cpu-s")

@@ -9,9 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/hazewatch/hazewatch/internal/cputime"
 )
 
 // writeBenchCSV writes rows readings of three PM channels keyed by sensor_index, the shape of the
@@ -56,20 +56,11 @@ func writeBenchCSV(tb testing.TB, rows int, holes float64) string {
 func BenchmarkBatch1M(b *testing.B) {
 	path := writeBenchCSV(b, 1_000_000, 0)
 	b.ResetTimer()
-	start := cpuTime(b)
+	start := cputime.Process()
 	for range b.N {
 		if err := runBatch([]string{path}, io.Discard, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime is the process's user + system CPU time so far.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/hazewatch/hazewatch/internal/cputime"
 	"github.com/hazewatch/hazewatch/internal/repotest"
 
 	jsoniter "github.com/json-iterator/go"
@@ -356,7 +357,7 @@ func BenchmarkDecoders(b *testing.B) {
 				}
 				b.SetBytes(int64(len(data)))
 				b.ReportAllocs()
-				start := cpuNow()
+				start := cputime.Process()
 				for b.Loop() {
 					if _, err := dec(data); err != nil {
 						b.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	serializer "github.com/influxdata/telegraf/plugins/serializers/influx"
+
+	"github.com/hazewatch/hazewatch/internal/cputime"
 )
 
 // parseLines reads line protocol with Telegraf's own parser, as outputs and processors.execd do.
@@ -229,7 +231,7 @@ func BenchmarkWriteLineProtocol(b *testing.B) {
 
 func benchmarkWriteLineProtocol(b *testing.B, r *Response, opt PointOptions) {
 	b.ReportAllocs()
-	start := cpuNow()
+	start := cputime.Process()
 	for b.Loop() {
 		if err := WriteLineProtocol(io.Discard, r, opt); err != nil {
 			b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
+	"github.com/hazewatch/hazewatch/internal/cputime"
 	"github.com/hazewatch/hazewatch/internal/proctest"
 	"github.com/hazewatch/hazewatch/internal/promtest"
 )
@@ -89,7 +90,7 @@ func runBench(b *testing.B, dq backend.DataQuery, warm bool) {
 	debug.FreeOSMemory()
 	_ = proctest.ResetPeakRSS()
 	pt.d = map[string]time.Duration{}
-	cpu0, promCPU0 := proctest.SelfCPUTime(), srv.CPUTime()
+	cpu0, promCPU0 := cputime.Process(), srv.CPUTime()
 	b.ResetTimer()
 	var points int
 	for i := 0; i < b.N; i++ {
@@ -109,7 +110,7 @@ func runBench(b *testing.B, dq backend.DataQuery, warm bool) {
 	total := b.Elapsed()
 	// CPU time is reported besides wall time because this host's two cores
 	// are shared: wall time there measures the neighbours as much as us.
-	b.ReportMetric(float64((proctest.SelfCPUTime()-cpu0).Milliseconds())/float64(b.N), "plugin-cpu-ms/op")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Milliseconds())/float64(b.N), "plugin-cpu-ms/op")
 	b.ReportMetric(float64((srv.CPUTime()-promCPU0).Milliseconds())/float64(b.N), "prometheus-cpu-ms/op")
 	for phase, d := range pt.d {
 		b.ReportMetric(float64(d.Milliseconds())/float64(b.N), phase+"-ms/op")

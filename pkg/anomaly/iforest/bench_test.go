@@ -3,25 +3,15 @@ package iforest
 import (
 	"context"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// cpuTime is this process's user+system CPU time. The benchmarks report
-// it per op next to wall time because the machine is shared: wall time
-// then includes waiting for a core, CPU time does not.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/hazewatch/hazewatch/internal/cputime"
+)
 
 // reportCPU reports CPU seconds per op since start.
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cputime.Process()-start).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // reportRows reports rows processed per wall-clock second, rows per op.
@@ -59,7 +49,7 @@ func BenchmarkFitScore567k(b *testing.B) {
 	out := make([]float64, benchRows)
 	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		f, err := Fit(context.Background(), x, 3, opt)
 		if err != nil {
@@ -81,7 +71,7 @@ func BenchmarkFitScoreOnePass567k(b *testing.B) {
 	out := make([]float64, benchRows)
 	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if _, err := FitScore(context.Background(), x, 3, opt, out); err != nil {
 			b.Fatal(err)
@@ -97,7 +87,7 @@ func BenchmarkFit567kAuto(b *testing.B) {
 	x := benchMatrix(benchRows)
 	opt := withDefaults(Options{Seed: 42})
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if _, err := Fit(context.Background(), x, 3, opt); err != nil {
 			b.Fatal(err)
@@ -125,7 +115,7 @@ func benchScore(b *testing.B, workers int) {
 	out := make([]float64, benchRows)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if err := f.ScoreSamples(x, 3, out); err != nil {
 			b.Fatal(err)
@@ -148,7 +138,7 @@ func BenchmarkFitScoreSnapshotShape(b *testing.B) {
 	out := make([]float64, rows)
 	opt := withDefaults(Options{Contamination: 0.01, Seed: 42})
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		f, err := Fit(context.Background(), x, cols, opt)
 		if err != nil {
