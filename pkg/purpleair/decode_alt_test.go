@@ -294,6 +294,9 @@ func TestAlternativeDecodersAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		for alt, dec := range altDecoders {
+			if alt == "lexer" { // the decoder itself: the benchmark's baseline, want's source here
+				continue
+			}
 			got, err := dec(doc)
 			if err != nil {
 				t.Fatalf("%s, %s: %v", name, alt, err)
