@@ -99,7 +99,7 @@ func (o Options) check(features []string) error {
 		return &OptionError{Option: "Height", Msg: fmt.Sprintf("must be in [1, %d], got %d", maxHeight, o.Height)}
 	}
 	if nodes := o.Trees << (o.Height + 1); nodes > maxNodes {
-		return &OptionError{Option: "Trees", Msg: fmt.Sprintf("× 2^(Height+1) = %d nodes, at most %d (Trees %d, Height %d)", nodes, maxNodes, o.Trees, o.Height)}
+		return &OptionError{Option: "Trees", Msg: fmt.Sprintf("%d with a height of %d makes %d nodes (trees × 2^(height+1)), at most %d", o.Trees, o.Height, nodes, maxNodes)}
 	}
 	if o.WindowSize < 1 || o.WindowSize > maxWindow {
 		return &OptionError{Option: "WindowSize", Msg: fmt.Sprintf("must be in [1, %d], got %d", maxWindow, o.WindowSize)}
