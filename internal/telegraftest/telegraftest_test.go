@@ -96,3 +96,21 @@ func TestRunOnce(t *testing.T) {
 		t.Errorf("output = %q, want %q", got, want)
 	}
 }
+
+// TestVersionIsTheModulePin: the Telegraf the tests build is the one go.mod requires (the one our
+// distribution and plugins compile against).
+func TestVersionIsTheModulePin(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repotest.Root(t), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pinned string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "github.com/influxdata/telegraf" {
+			pinned = f[1]
+		}
+	}
+	if pinned != Version {
+		t.Errorf("go.mod requires github.com/influxdata/telegraf %q; telegraftest.Version is %q", pinned, Version)
+	}
+}
