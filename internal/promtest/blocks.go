@@ -107,7 +107,7 @@ func cachedBlocks(t testing.TB, d *Dataset) string {
 	// Blocks up to a week long (promtool's hidden --max-block-duration) are what
 	// a compacted production TSDB looks like; 2-hour blocks (the default) make
 	// every week-long query touch 84 blocks.
-	cmd := exec.CommandContext(ctx, PromtoolBin, "tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=168h", om, out)
+	cmd := exec.CommandContext(ctx, Promtool(t), "tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=168h", om, out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool create-blocks-from openmetrics: %v\n%s", err, b)
 	}
