@@ -335,7 +335,7 @@ func (d jsonDuration) MarshalJSON() ([]byte, error) { return json.Marshal(time.D
 // realistic simulated fleet that went through the real stack: Telegraf (our input replaying the fleet,
 // our processor) → remote write → Prometheus → our datasource binary over Grafana's plugin protocol,
 // each rule's queries run as Grafana's alerting runs them at every evaluation of two simulated days,
-// its expressions and `for` emulated (the kind filter's label join, noDataState). The first day is clean
+// its expressions and `for` emulated (the threshold on the preset query with purpleair.kind, noDataState). The first day is clean
 // (no fault, no smoke); the second has every fault kind, a smoke plume, and one sensor that stops
 // reporting three hours before the end; after it, nothing arrives at all.
 //
@@ -425,7 +425,7 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 	for g := range rules.Groups {
 		for i := range rules.Groups[g].Rules {
 			r := &rules.Groups[g].Rules[i]
-			p, _, kind, ok := r.KindFilter()
+			p, kind, ok := r.KindFilter()
 			if !ok {
 				continue
 			}
@@ -445,16 +445,20 @@ func TestAlertRulesOnSimulatedFleet(t *testing.T) {
 	lap("preset_queries")
 	firing := map[string][][]instance{}
 	for kind, r := range kindRules {
-		p, _, _, _ := r.KindFilter()
+		p, _, _ := r.KindFilter()
 		raw, _ := json.Marshal(p.Model)
-		// The kind filter keeps the instances whose labels contain kind="<kind>" (Grafana joins series
-		// whose labels are a subset of the other's); the threshold keeps a value above 0.
+		// The datasource reads a verdict of the other kind as none (anomaly 0): the threshold keeps a
+		// value above 0, and every instance it keeps is labelled with the rule's kind.
 		kept := make([][]instance, len(evals))
 		for i, v := range answers[string(raw)] {
 			for _, in := range v {
-				if in.labels["kind"] == kind && in.value > 0 {
-					kept[i] = append(kept[i], in)
+				if in.value <= 0 {
+					continue
 				}
+				if in.labels["kind"] != kind {
+					t.Fatalf("rule %s: the datasource answered %v for purpleair.kind %q", r.UID, in.labels, kind)
+				}
+				kept[i] = append(kept[i], in)
 			}
 		}
 		firing[kind] = alertState(evals, kept, ruleFor(t, r))

@@ -775,9 +775,9 @@ func TestThresholdLines(t *testing.T) {
 }
 
 // TestPresetRules holds the PurpleAir preset's rules to what makes them work in Grafana (issue 13):
-//   - a sensor-fault and an unusual-air rule, each keeping its kind with the label join of rules.yaml
-//     (Grafana's expressions cannot filter on a label) over a fleet query scored at the last step with
-//     the anomaly output — the numeric frames that carry kind, reason and since as labels;
+//   - a sensor-fault and an unusual-air rule, each keeping its kind with purpleair.kind (the datasource
+//     reads the other kind's verdicts as none) on a fleet query scored at the last step with the
+//     anomaly output — the numeric frames that carry kind, reason and since as labels;
 //   - no detail label on them: its text grows with the episode ("for 46 min", "for 48 min"), and a label
 //     that changes starts a new alert instance at every evaluation, so `for` would never be reached;
 //   - notifications that say what is wrong from the labels the frames carry;
@@ -797,7 +797,7 @@ func TestPresetRules(t *testing.T) {
 					stale = append(stale, r.UID)
 				}
 			}
-			p, m, kind, ok := r.KindFilter()
+			p, kind, ok := r.KindFilter()
 			if !ok {
 				for _, q := range r.Data {
 					if hq, err := q.HazewatchQuery(); err == nil && hq.Preset != "" {
@@ -830,8 +830,8 @@ func TestPresetRules(t *testing.T) {
 					reads, evaluator, v, ok = q.Threshold()
 				}
 			}
-			if !ok || reads != m.RefID || evaluator != "gt" || v != 0 {
-				t.Errorf("%s: condition %s reads %q %s %v; want the kind filter %s > 0", where, r.Condition, reads, evaluator, v, m.RefID)
+			if !ok || reads != p.RefID || evaluator != "gt" || v != 0 {
+				t.Errorf("%s: condition %s reads %q %s %v; want the preset query %s > 0", where, r.Condition, reads, evaluator, v, p.RefID)
 			}
 			if r.NoDataState != "OK" {
 				t.Errorf("%s: noDataState %s; no flagged sensor is the normal state (the pipeline rule reports silence)", where, r.NoDataState)

@@ -174,41 +174,29 @@ func (q AlertQuery) Refs() []string {
 	return out
 }
 
-// kindSelector is the constant series a preset rule multiplies its answer with: one series, value 1,
-// whose only label is kind="…" (see rules.yaml).
-var kindSelector = regexp.MustCompile(`^label_replace\(vector\(1\), "kind", "([a-z_]+)", "", ""\)$`)
-
-// KindFilter reads how a rule keeps one kind of the PurpleAir preset's verdicts: a math expression
-// "$P * $K" (either order) where P is a hazewatch query with the preset and K a Prometheus query of
-// the constant series labelled kind="<kind>". ok is false when the rule has no such pair.
-func (r *AlertRule) KindFilter() (preset, math *AlertQuery, kind string, ok bool) {
-	byRef := map[string]*AlertQuery{}
-	for i := range r.Data {
-		byRef[r.Data[i].RefID] = &r.Data[i]
-	}
-	for i := range r.Data {
-		m := &r.Data[i]
-		refs := m.Refs()
-		if m.Model["type"] != "math" || len(refs) != 2 {
-			continue
-		}
-		if e, _ := m.Model["expression"].(string); e != "$"+refs[0]+" * $"+refs[1] {
-			continue
-		}
-		for _, pair := range [][2]string{{refs[0], refs[1]}, {refs[1], refs[0]}} {
-			p, k := byRef[pair[0]], byRef[pair[1]]
-			if p == nil || k == nil || p.DatasourceUID != "hazewatch" || k.DatasourceUID != "prometheus" {
-				continue
-			}
-			hq, err := p.HazewatchQuery()
-			if err != nil || hq.Preset != models.PresetPurpleAir {
-				continue
-			}
-			expr, _ := k.Model["expr"].(string)
-			if sub := kindSelector.FindStringSubmatch(expr); sub != nil {
-				return p, m, sub[1], true
-			}
+// KindFilter reads how a rule keeps one kind of the PurpleAir preset's verdicts: its condition is a
+// threshold on a hazewatch query with the preset and purpleair.kind set, whose verdicts of the other
+// kind read as none (the datasource filters them, see QUERY_MODEL.md). ok is false for any other rule.
+func (r *AlertRule) KindFilter() (preset *AlertQuery, kind string, ok bool) {
+	var reads string
+	for _, q := range r.Data {
+		if q.RefID == r.Condition {
+			reads, _, _, ok = q.Threshold()
 		}
 	}
-	return nil, nil, "", false
+	if !ok {
+		return nil, "", false
+	}
+	for i := range r.Data {
+		p := &r.Data[i]
+		if p.RefID != reads || p.DatasourceUID != "hazewatch" {
+			continue
+		}
+		hq, err := p.HazewatchQuery()
+		if err != nil || hq.Preset != models.PresetPurpleAir || hq.PurpleAir.Kind == "" {
+			return nil, "", false
+		}
+		return p, hq.PurpleAir.Kind, true
+	}
+	return nil, "", false
 }

@@ -96,35 +96,37 @@ func TestRefs(t *testing.T) {
 	}
 }
 
-// KindFilter finds the preset × kind-selector pair in either order, and nothing when one side is not
-// what the filter needs (a forest query, another constant, a sum instead of a product).
+// KindFilter finds a rule whose condition is a threshold on a preset query with purpleair.kind, and
+// nothing when the query has no kind, is a forest query, or is not what the condition reads.
 func TestKindFilter(t *testing.T) {
-	const preset = `{refId: A, datasourceUid: hazewatch, model: {schemaVersion: 2, preset: purpleair, mode: fleet, output: [anomaly]}}`
-	const forest = `{refId: A, datasourceUid: hazewatch, model: {mode: fleet, features: [{name: pm, expr: up}]}}`
-	const sensor = `{refId: B, datasourceUid: prometheus, model: {expr: 'label_replace(vector(1), "kind", "sensor", "", "")'}}`
-	const other = `{refId: B, datasourceUid: prometheus, model: {expr: 'label_replace(vector(2), "kind", "sensor", "", "")'}}`
-	mathOf := func(e string) string {
-		return `{refId: C, datasourceUid: __expr__, model: {type: math, expression: "` + e + `"}}`
+	presetOf := func(kind string) string {
+		return `{refId: A, datasourceUid: hazewatch, model: {schemaVersion: 2, preset: purpleair, mode: fleet, output: [anomaly], purpleair: {kind: "` + kind + `"}}}`
 	}
+	const forest = `{refId: A, datasourceUid: hazewatch, model: {mode: fleet, features: [{name: pm, expr: up}]}}`
+	thresholdOn := func(ref string) string {
+		return `{refId: B, datasourceUid: __expr__, model: {type: threshold, expression: ` + ref + `, conditions: [{evaluator: {type: gt, params: [0]}}]}}`
+	}
+	const math = `{refId: B, datasourceUid: __expr__, model: {type: math, expression: "$A > 0"}}`
 	cases := []struct {
 		name string
 		data []string
 		kind string
 	}{
-		{"A × B", []string{preset, sensor, mathOf("$A * $B")}, "sensor"},
-		{"B × A", []string{sensor, preset, mathOf("$B * $A")}, "sensor"},
-		{"forest query", []string{forest, sensor, mathOf("$A * $B")}, ""},
-		{"another constant", []string{preset, other, mathOf("$A * $B")}, ""},
-		{"a sum", []string{preset, sensor, mathOf("$A + $B")}, ""},
+		{"sensor", []string{presetOf("sensor"), thresholdOn("A")}, "sensor"},
+		{"air", []string{thresholdOn("A"), presetOf("air")}, "air"},
+		{"no kind", []string{presetOf(""), thresholdOn("A")}, ""},
+		{"forest query", []string{forest, thresholdOn("A")}, ""},
+		{"threshold on another query", []string{presetOf("sensor"), thresholdOn("C")}, ""},
+		{"math condition", []string{presetOf("sensor"), math}, ""},
 	}
 	for _, c := range cases {
-		r := AlertRule{}
+		r := AlertRule{Condition: "B"}
 		for _, y := range c.data {
 			r.Data = append(r.Data, readQuery(t, y))
 		}
-		p, m, kind, ok := r.KindFilter()
-		if kind != c.kind || ok != (c.kind != "") || (ok && (p.RefID != "A" || m.RefID != "C")) {
-			t.Errorf("%s: KindFilter() = %v, %v, %q, %v", c.name, p, m, kind, ok)
+		p, kind, ok := r.KindFilter()
+		if kind != c.kind || ok != (c.kind != "") || (ok && p.RefID != "A") {
+			t.Errorf("%s: KindFilter() = %v, %q, %v", c.name, p, kind, ok)
 		}
 	}
 }
