@@ -90,7 +90,7 @@ func Start(t testing.TB, bin, logPath string, settings *pluginv2.DataSourceInsta
 	if err != nil {
 		// Kill waits for go-plugin's copy of the plugin's stderr, which the failure needs.
 		client.Kill()
-		t.Fatalf("go-plugin handshake with %s: %v\nits output:\n%s", filepath.Base(bin), err, tail(logPath))
+		t.Fatalf("go-plugin handshake with %s: %v\nits output:\n%s", filepath.Base(bin), err, proctest.LogTail(logPath))
 	}
 	if v := client.NegotiatedVersion(); v != grpcplugin.ProtocolVersion {
 		t.Fatalf("negotiated plugin protocol %d, want %d", v, grpcplugin.ProtocolVersion)
@@ -107,18 +107,6 @@ func Start(t testing.TB, bin, logPath string, settings *pluginv2.DataSourceInsta
 	h.Resource = dispense("resource").(grpcplugin.ResourceClient)
 	h.Data = dispense("data").(grpcplugin.DataClient)
 	return h
-}
-
-// tail is the end of the log at path, for a failed handshake.
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
 }
 
 // Pid is the plugin process's id (0 when it is not running).

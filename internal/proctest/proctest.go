@@ -116,8 +116,12 @@ func (p *Process) killGroup() {
 }
 
 // Log returns the tail of the process's log, for failure messages.
-func (p *Process) Log() string {
-	b, err := os.ReadFile(p.LogPath)
+func (p *Process) Log() string { return LogTail(p.LogPath) }
+
+// LogTail is the end of the log file at path (its last 8,000 bytes), or why it cannot be read, for
+// a failure message.
+func LogTail(path string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
